@@ -1,0 +1,75 @@
+# eventapi: Lua 5.4 library with a C core over libcurl, and its sandbox server.
+# make demo | make test | make build | make sandbox | make lint | make clean
+
+LUA        ?= lua5.4
+BUSTED     ?= $(LUA) /usr/bin/busted
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+BUILD      ?= build
+
+WARN      = -Wall -Wextra -Werror
+OPT      ?= -O2 -g
+CFLAGS_LUA  := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
+CFLAGS_CURL := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+LIBS_CURL   := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
+SB_CFLAGS   := $(shell $(PKG_CONFIG) --cflags libmicrohttpd jansson sqlite3 2>/dev/null)
+SB_LIBS     := $(shell $(PKG_CONFIG) --libs libmicrohttpd jansson sqlite3 2>/dev/null) -lpthread -lm
+SANITIZE ?=
+
+CORE_SRC = $(wildcard src/*.c)
+CORE_HDR = $(wildcard src/*.h)
+CORE_SO  = $(BUILD)/eventapi/core.so
+SB_SRC   = $(wildcard sandbox/*.c)
+SB_HDR   = $(wildcard sandbox/*.h)
+SB_BIN   = $(BUILD)/eventapi-sandbox
+
+# Debian packages the project builds, tests and demos with.
+DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson libcurl4-openssl-dev lua-busted \
+               libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl
+
+export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
+export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
+export EVENTAPI_SANDBOX := $(CURDIR)/$(SB_BIN)
+
+.PHONY: all build sandbox test demo lint clean deps install
+
+all: build sandbox
+
+build: $(CORE_SO)
+
+sandbox: $(SB_BIN)
+
+$(CORE_SO): $(CORE_SRC) $(CORE_HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(WARN) -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -shared $(SANITIZE) \
+	    $(CFLAGS_LUA) $(CFLAGS_CURL) -o $@ $(CORE_SRC) $(LIBS_CURL) -lm
+
+$(SB_BIN): $(SB_SRC) $(SB_HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(WARN) -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(SANITIZE) \
+	    $(SB_CFLAGS) -o $@ $(SB_SRC) $(SB_LIBS)
+
+# Installs the Debian packages that are missing (needs root or sudo).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+test: build sandbox
+	$(BUSTED) spec
+
+demo: deps build sandbox
+	@sh examples/demo.sh $(SB_BIN)
+
+lint:
+	luacheck lua spec examples bench
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --suppress=missingIncludeSystem $(CFLAGS_LUA) src sandbox
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,91 @@
+/* eventapi-sandbox: the shared interface between the HTTP front (main.c),
+ * the store (db.c) and the three services (losant.c, connectdaily.c,
+ * monterosa.c).
+ *
+ * Threading: libmicrohttpd runs a thread pool; main.c holds sb_server.lock
+ * around every call of a service route, so services use the one SQLite
+ * connection without further locking and each request is one transaction.
+ */
+#ifndef EVENTAPI_SANDBOX_H
+#define EVENTAPI_SANDBOX_H
+
+#include <stddef.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <jansson.h>
+
+#define SB_MAX_BODY (4u * 1024u * 1024u) /* larger bodies get 413 */
+
+typedef struct sb_param {
+    char *name;  /* percent-decoded, '+' read as space */
+    char *value; /* percent-decoded; "" when the param had no '=' */
+} sb_param;
+
+typedef struct sb_header {
+    const char *name;  /* as received */
+    const char *value;
+} sb_header;
+
+typedef struct sb_request {
+    const char *method;  /* "GET", "POST", ... */
+    const char *raw_uri; /* path and query exactly as received */
+    char **seg;          /* path split on '/', each segment percent-decoded;
+                            a leading empty segment is dropped */
+    int nseg;
+    sb_param *query;     /* decoded query params, in order */
+    int nquery;
+    sb_header *headers;
+    int nheaders;
+    const char *body;    /* NUL-terminated copy; body_len excludes the NUL */
+    size_t body_len;
+    double now;          /* Unix time in seconds when the request was read */
+} sb_request;
+
+typedef struct sb_response {
+    int status;
+    const char *content_type; /* static; NULL means no Content-Type */
+    char *body;               /* malloc'd, owned by the response; may be NULL */
+    size_t body_len;
+    char extra[512];          /* extra header lines "Name: value\r\n", NUL-terminated */
+} sb_response;
+
+typedef struct sb_server {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    int rate_limit;       /* Losant events.post per second; 0 = unlimited */
+    double rate_window;   /* start of the current one-second window */
+    int rate_count;       /* events.post seen in that window */
+} sb_server;
+
+/* Request helpers (main.c). Lookups are case-insensitive for headers and
+ * exact for query names; they return NULL when absent. */
+const char *sb_header_get(const sb_request *req, const char *name);
+const char *sb_query_get(const sb_request *req, const char *name);
+
+/* Response helpers (main.c). sb_reply_json steals doc. */
+void sb_reply_json(sb_response *res, int status, json_t *doc);
+void sb_reply_json_type(sb_response *res, int status, json_t *doc, const char *content_type);
+void sb_reply_empty(sb_response *res, int status);
+void sb_reply_header(sb_response *res, const char *name, const char *value);
+/* Losant-style error body {"type": type, "message": message}. */
+void sb_reply_error(sb_response *res, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Services. route() answers and returns 1 when the path belongs to the
+ * service (405 for a known path with a wrong method), 0 otherwise.
+ * schema() creates the service's tables; seed() loads its part of the seed
+ * file (the whole seed object is passed), writing a message to err on
+ * failure and returning -1. */
+int sb_losant_schema(sqlite3 *db);
+int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen);
+int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res);
+
+int sb_connectdaily_schema(sqlite3 *db);
+int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen);
+int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *res);
+
+int sb_monterosa_schema(sqlite3 *db);
+int sb_monterosa_seed(sb_server *srv, json_t *seed, char *err, size_t errlen);
+int sb_monterosa_route(sb_server *srv, const sb_request *req, sb_response *res);
+
+#endif

@@ -1,0 +1,132 @@
+-- Test helper: start eventapi-sandbox on a free port, talk to it with the
+-- curl command line (so sandbox specs do not depend on the client under
+-- test), read its request record, stop it.
+local cjson = require "cjson"
+
+local M = {}
+
+M.binary = os.getenv("EVENTAPI_SANDBOX") or "build/eventapi-sandbox"
+M.seed = "examples/seed.json"
+M.app = "575ec8687ae143cd83dc4a97"
+M.token = "sandbox-all-access"
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.shell_quote = shell_quote
+
+local function tmpname()
+  local name = os.tmpname()
+  return name
+end
+
+-- Starts a sandbox. opts: seed (path, default the example seed; false for
+-- none), db (path), record, faults, log (true), rate_limit (n), args (list).
+-- Returns a handle with url, pid, stop().
+function M.start(opts)
+  opts = opts or {}
+  local args = { M.binary, "--listen", "127.0.0.1:0" }
+  local seed = opts.seed
+  if seed == nil then seed = M.seed end
+  if seed then args[#args + 1] = "--seed"; args[#args + 1] = seed end
+  if opts.db then args[#args + 1] = "--db"; args[#args + 1] = opts.db end
+  if opts.record ~= false then args[#args + 1] = "--record" end
+  if opts.faults then args[#args + 1] = "--faults" end
+  if opts.log then args[#args + 1] = "--log" end
+  if opts.rate_limit then args[#args + 1] = "--rate-limit"; args[#args + 1] = tostring(opts.rate_limit) end
+  for _, a in ipairs(opts.args or {}) do args[#args + 1] = a end
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
+  local stderr = opts.stderr or "/dev/null"
+  local cmd = "sh -c " .. shell_quote("echo $$; exec " .. table.concat(quoted, " ")
+    .. " 2>" .. shell_quote(stderr))
+  local pipe = assert(io.popen(cmd, "r"))
+  local pid = pipe:read("l")
+  local line = pipe:read("l")
+  if not line then
+    pipe:close()
+    error("eventapi-sandbox did not start: " .. table.concat(args, " "))
+  end
+  local url = line:match("^listening on (http://[%d%.]+:%d+)$")
+  if not url then
+    pipe:close()
+    error("unexpected first line from eventapi-sandbox: " .. line)
+  end
+  local handle = { url = url, pid = tonumber(pid), pipe = pipe, stderr = stderr }
+  function handle.stop(signal)
+    if handle.pipe then
+      os.execute("kill -" .. (signal or "TERM") .. " " .. handle.pid .. " 2>/dev/null")
+      local ok, how, code = handle.pipe:close()
+      handle.pipe = nil
+      handle.exit = { ok = ok, how = how, code = code }
+    end
+    return handle.exit
+  end
+  return handle
+end
+
+-- One HTTP exchange with the curl command line.
+-- opts: headers (table name -> value), body (string), json (table, encoded
+-- as the body with Content-Type application/json), token (Bearer),
+-- timeout (seconds). Returns a table: status, headers (lower-case names),
+-- body, json (decoded when the body parses), curl_exit.
+function M.http(method, url, opts)
+  opts = opts or {}
+  local hdr_file, body_file, req_file = tmpname(), tmpname(), nil
+  local args = { "curl", "-s", "-g", "-X", method, "-o", body_file, "-D", hdr_file,
+                 "-w", "%{http_code}", "--max-time", tostring(opts.timeout or 10) }
+  local headers = {}
+  for k, v in pairs(opts.headers or {}) do headers[k] = v end
+  if opts.token then headers["Authorization"] = "Bearer " .. opts.token end
+  local body = opts.body
+  if opts.json ~= nil then
+    body = cjson.encode(opts.json)
+    if headers["Content-Type"] == nil then headers["Content-Type"] = "application/json" end
+  end
+  for k, v in pairs(headers) do
+    args[#args + 1] = "-H"; args[#args + 1] = k .. ": " .. v
+  end
+  if body then
+    req_file = tmpname()
+    local f = assert(io.open(req_file, "wb")); f:write(body); f:close()
+    args[#args + 1] = "--data-binary"; args[#args + 1] = "@" .. req_file
+  end
+  args[#args + 1] = url
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
+  local p = assert(io.popen(table.concat(quoted, " ") .. " 2>/dev/null", "r"))
+  local code = p:read("a")
+  local _, _, exit = p:close()
+  local res = { status = tonumber(code) or 0, headers = {}, curl_exit = exit }
+  local f = io.open(hdr_file, "rb")
+  if f then
+    for line in f:read("a"):gmatch("[^\r\n]+") do
+      local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+      if name then res.headers[name:lower()] = value end
+    end
+    f:close()
+  end
+  f = io.open(body_file, "rb")
+  if f then res.body = f:read("a"); f:close() end
+  os.remove(hdr_file); os.remove(body_file)
+  if req_file then os.remove(req_file) end
+  if res.body and res.body ~= "" then
+    local ok, doc = pcall(cjson.decode, res.body)
+    if ok then res.json = doc end
+  end
+  return res
+end
+
+-- The requests the sandbox recorded (needs --record), oldest first.
+function M.requests(handle)
+  local res = M.http("GET", handle.url .. "/_sandbox/requests")
+  assert(res.status == 200, "GET /_sandbox/requests answered " .. tostring(res.status))
+  return res.json
+end
+
+function M.clear_requests(handle)
+  local res = M.http("DELETE", handle.url .. "/_sandbox/requests")
+  assert(res.status == 200 or res.status == 204, "DELETE /_sandbox/requests answered " .. tostring(res.status))
+end
+
+return M
