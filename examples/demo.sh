@@ -1,0 +1,25 @@
+#!/bin/sh
+# make demo: start eventapi-sandbox with the example seed on a free port, run
+# the example runbooks against it, stop the sandbox.
+set -eu
+sandbox=${1:-build/eventapi-sandbox}
+out=$(mktemp)
+"$sandbox" --listen 127.0.0.1:0 --seed examples/seed.json >"$out" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$out"' EXIT INT TERM
+url=""
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^listening on //p' "$out")
+  [ -n "$url" ] && break
+  sleep 0.05
+done
+[ -n "$url" ] || { echo "demo: the sandbox did not start" >&2; exit 1; }
+echo "sandbox listening on $url"
+
+export LOSANT_URL="$url" LOSANT_TOKEN=sandbox-all-access
+export LOSANT_APPLICATION=575ec8687ae143cd83dc4a97
+for runbook in examples/losant_triage.lua; do
+  echo
+  echo "== $runbook"
+  lua5.4 "$runbook"
+done
