@@ -57,6 +57,11 @@ typedef struct sb_server {
     int rate_count;       /* events.post seen in that window */
 } sb_server;
 
+/* Store (db.c): opens the database (memory when path is NULL), creates the
+ * tables and loads the seed into a new store; 0 or -1 with a message on stderr. */
+int sb_db_open(sb_server *srv, const char *path, const char *seed_file);
+void sb_db_close(sb_server *srv);
+
 /* Request helpers (main.c). Lookups are case-insensitive for headers and
  * exact for query names; they return NULL when absent. */
 const char *sb_header_get(const sb_request *req, const char *name);

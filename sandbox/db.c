@@ -1,0 +1,83 @@
+/* eventapi-sandbox: opening the SQLite store and loading the seed. */
+#include "sandbox.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Runs one SQL statement without results; returns 0 or -1 (message on stderr). */
+static int exec_sql(sqlite3 *db, const char *sql) {
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        fprintf(stderr, "eventapi-sandbox: %s\n", err ? err : sqlite3_errmsg(db));
+        sqlite3_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 1 when the store was seeded before (a file database reopened). */
+static int already_seeded(sqlite3 *db) {
+    sqlite3_stmt *st;
+    int seeded = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM sandbox_meta WHERE key = 'seeded'", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) seeded = 1;
+    sqlite3_finalize(st);
+    return seeded;
+}
+
+/* Loads the seed file into the services; -1 with a message on failure. */
+static int load_seed(sb_server *srv, const char *path) {
+    json_error_t jerr;
+    char err[512] = "";
+    json_t *seed = json_load_file(path, 0, &jerr);
+    if (!seed) {
+        fprintf(stderr, "eventapi-sandbox: seed %s: %s (line %d)\n", path, jerr.text, jerr.line);
+        return -1;
+    }
+    if (!json_is_object(seed)) {
+        fprintf(stderr, "eventapi-sandbox: seed %s: the top level must be an object\n", path);
+        json_decref(seed);
+        return -1;
+    }
+    int rc = exec_sql(srv->db, "BEGIN");
+    if (rc == 0 && (sb_losant_seed(srv, seed, err, sizeof err) < 0 || sb_connectdaily_seed(srv, seed, err, sizeof err) < 0
+                    || sb_monterosa_seed(srv, seed, err, sizeof err) < 0)) {
+        fprintf(stderr, "eventapi-sandbox: seed %s: %s\n", path, err);
+        rc = -1;
+    }
+    if (rc == 0) rc = exec_sql(srv->db, "INSERT OR REPLACE INTO sandbox_meta VALUES ('seeded', '1')");
+    exec_sql(srv->db, rc == 0 ? "COMMIT" : "ROLLBACK");
+    json_decref(seed);
+    return rc;
+}
+
+/* Opens the store (memory when path is NULL), creates the tables and loads
+ * the seed into a new store. Returns 0 or -1 with a message on stderr. */
+int sb_db_open(sb_server *srv, const char *path, const char *seed_file) {
+    if (sqlite3_open_v2(path ? path : ":memory:", &srv->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        fprintf(stderr, "eventapi-sandbox: cannot open database %s: %s\n", path ? path : ":memory:",
+                srv->db ? sqlite3_errmsg(srv->db) : "out of memory");
+        sqlite3_close(srv->db);
+        srv->db = NULL;
+        return -1;
+    }
+    if (exec_sql(srv->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                          "CREATE TABLE IF NOT EXISTS sandbox_meta (key TEXT PRIMARY KEY, value TEXT)") < 0
+        || sb_losant_schema(srv->db) < 0 || sb_connectdaily_schema(srv->db) < 0 || sb_monterosa_schema(srv->db) < 0) {
+        sb_db_close(srv);
+        return -1;
+    }
+    if (seed_file && !already_seeded(srv->db) && load_seed(srv, seed_file) < 0) {
+        sb_db_close(srv);
+        return -1;
+    }
+    return 0;
+}
+
+/* Closes the store. */
+void sb_db_close(sb_server *srv) {
+    if (srv->db) sqlite3_close_v2(srv->db);
+    srv->db = NULL;
+}

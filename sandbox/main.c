@@ -1,0 +1,655 @@
+/* eventapi-sandbox: command line, HTTP front on libmicrohttpd, request
+ * record, fault injection, access log and dispatch to the services. */
+#include "sandbox.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+
+#define RECORD_MAX 1000
+#define MAX_SEGMENTS 64
+#define MAX_PARAMS 256
+
+typedef struct options {
+    const char *host;
+    int port;
+    const char *db;
+    const char *seed;
+    int record, faults, log;
+} options;
+
+typedef struct record_entry {
+    char *json; /* the recorded request as one JSON object text */
+} record_entry;
+
+/* Per-connection request state, created by the URI log callback. */
+typedef struct conn_state {
+    char *raw_uri;
+    char *body;
+    size_t body_len, body_cap;
+    int too_large;
+    double started;
+} conn_state;
+
+typedef struct fault_key {
+    char *key;
+    int seen;
+    struct fault_key *next;
+} fault_key;
+
+static sb_server server;
+static options opts;
+static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
+static record_entry records[RECORD_MAX];
+static int record_start, record_count;
+static fault_key *fault_keys;
+static volatile sig_atomic_t stop_requested;
+
+/* Current time as Unix seconds with microseconds. */
+static double now_seconds(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* ---- response helpers (declared in sandbox.h) ---- */
+
+void sb_reply_json_type(sb_response *res, int status, json_t *doc, const char *content_type) {
+    free(res->body);
+    res->body = NULL;
+    res->body_len = 0;
+    res->status = status;
+    res->content_type = content_type;
+    if (doc) {
+        res->body = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(doc);
+    }
+    if (!res->body) { /* out of memory or no document */
+        static const char oom[] = "{\"type\":\"InternalError\",\"message\":\"out of memory\"}";
+        res->status = 500;
+        res->content_type = "application/json";
+        res->body = strdup(oom);
+    }
+    res->body_len = res->body ? strlen(res->body) : 0;
+}
+
+void sb_reply_json(sb_response *res, int status, json_t *doc) {
+    sb_reply_json_type(res, status, doc, "application/json");
+}
+
+void sb_reply_empty(sb_response *res, int status) {
+    free(res->body);
+    res->body = NULL;
+    res->body_len = 0;
+    res->status = status;
+    res->content_type = NULL;
+}
+
+void sb_reply_header(sb_response *res, const char *name, const char *value) {
+    size_t used = strlen(res->extra);
+    snprintf(res->extra + used, sizeof res->extra - used, "%s: %s\r\n", name, value);
+}
+
+void sb_reply_error(sb_response *res, int status, const char *type, const char *fmt, ...) {
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    sb_reply_json(res, status, json_pack("{s:s, s:s}", "type", type, "message", message));
+}
+
+/* ---- request helpers ---- */
+
+const char *sb_header_get(const sb_request *req, const char *name) {
+    for (int i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0) return req->headers[i].value;
+    return NULL;
+}
+
+const char *sb_query_get(const sb_request *req, const char *name) {
+    for (int i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].name, name) == 0) return req->query[i].value;
+    return NULL;
+}
+
+/* Value of one hex digit, or -1. */
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into a new string ('+' as space when plus). */
+static char *decode(const char *s, size_t n, int plus) {
+    char *out = malloc(n + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else if (plus && s[i] == '+') {
+            *o++ = ' ';
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Splits the raw URI into decoded path segments and query params; -1 on OOM
+ * or too many parts. */
+static int parse_uri(sb_request *req, const char *uri) {
+    const char *q = strchr(uri, '?');
+    size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
+    const char *p = uri, *end = uri + path_len;
+    if (p < end && *p == '/') p++;
+    req->seg = calloc(MAX_SEGMENTS, sizeof *req->seg);
+    req->query = calloc(MAX_PARAMS, sizeof *req->query);
+    if (!req->seg || !req->query) return -1;
+    while (p < end) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        const char *stop = slash ? slash : end;
+        if (req->nseg == MAX_SEGMENTS) return -1;
+        if (!(req->seg[req->nseg++] = decode(p, (size_t)(stop - p), 0))) return -1;
+        if (!slash) break;
+        p = slash + 1;
+        if (p == end) { /* trailing slash: an empty last segment */
+            if (req->nseg == MAX_SEGMENTS) return -1;
+            if (!(req->seg[req->nseg++] = strdup(""))) return -1;
+        }
+    }
+    if (!q) return 0;
+    for (p = q + 1; *p;) {
+        const char *amp = strchr(p, '&');
+        const char *stop = amp ? amp : p + strlen(p);
+        if (stop > p) {
+            const char *eq = memchr(p, '=', (size_t)(stop - p));
+            sb_param *param;
+            if (req->nquery == MAX_PARAMS) return -1;
+            param = &req->query[req->nquery++];
+            param->name = decode(p, (size_t)((eq ? eq : stop) - p), 1);
+            param->value = eq ? decode(eq + 1, (size_t)(stop - eq - 1), 1) : strdup("");
+            if (!param->name || !param->value) return -1;
+        }
+        if (!amp) break;
+        p = amp + 1;
+    }
+    return 0;
+}
+
+/* Frees what parse_uri and collect_headers allocated. */
+static void free_request(sb_request *req) {
+    for (int i = 0; i < req->nseg; i++) free(req->seg[i]);
+    for (int i = 0; i < req->nquery; i++) { free(req->query[i].name); free(req->query[i].value); }
+    free(req->seg);
+    free(req->query);
+    free(req->headers);
+}
+
+typedef struct header_list {
+    sb_header *items;
+    int n, cap;
+} header_list;
+
+/* MHD iterator: appends one header to a header_list. */
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    header_list *list = cls;
+    (void)kind;
+    if (list->n == list->cap) {
+        int cap = list->cap ? list->cap * 2 : 16;
+        sb_header *items = realloc(list->items, (size_t)cap * sizeof *items);
+        if (!items) return MHD_NO;
+        list->items = items;
+        list->cap = cap;
+    }
+    list->items[list->n].name = key;
+    list->items[list->n].value = value ? value : "";
+    list->n++;
+    return MHD_YES;
+}
+
+/* ---- record ---- */
+
+/* Stores the request as a JSON object in the ring of the last 1,000. */
+static void record_request(const sb_request *req) {
+    const char *q = strchr(req->raw_uri, '?');
+    json_t *headers = json_object(), *doc;
+    char *text;
+    if (!headers) return;
+    for (int i = 0; i < req->nheaders; i++) {
+        char name[256];
+        size_t n = strlen(req->headers[i].name);
+        if (n >= sizeof name) n = sizeof name - 1;
+        for (size_t k = 0; k < n; k++) name[k] = (char)tolower((unsigned char)req->headers[i].name[k]);
+        name[n] = '\0';
+        json_object_set_new(headers, name, json_string(req->headers[i].value));
+    }
+    doc = json_pack("{s:s, s:s, s:s%, s:s, s:o, s:s%}", "method", req->method, "uri", req->raw_uri,
+                    "path", req->raw_uri, q ? (size_t)(q - req->raw_uri) : strlen(req->raw_uri),
+                    "query", q ? q + 1 : "", "headers", headers, "body", req->body ? req->body : "",
+                    req->body_len);
+    if (!doc) return;
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!text) return;
+    pthread_mutex_lock(&record_lock);
+    if (record_count == RECORD_MAX) {
+        free(records[record_start].json);
+        records[record_start].json = text;
+        record_start = (record_start + 1) % RECORD_MAX;
+    } else {
+        records[(record_start + record_count) % RECORD_MAX].json = text;
+        record_count++;
+    }
+    pthread_mutex_unlock(&record_lock);
+}
+
+/* Answers GET and DELETE /_sandbox/requests. */
+static void serve_record(const sb_request *req, sb_response *res) {
+    if (strcmp(req->method, "DELETE") == 0) {
+        pthread_mutex_lock(&record_lock);
+        for (int i = 0; i < record_count; i++) free(records[(record_start + i) % RECORD_MAX].json);
+        record_start = record_count = 0;
+        pthread_mutex_unlock(&record_lock);
+        sb_reply_json(res, 200, json_pack("{s:b}", "success", 1));
+        return;
+    }
+    if (strcmp(req->method, "GET") != 0) {
+        sb_reply_header(res, "Allow", "GET, DELETE");
+        sb_reply_error(res, 405, "MethodNotAllowed", "%s is not allowed on /_sandbox/requests", req->method);
+        return;
+    }
+    size_t len = 2;
+    pthread_mutex_lock(&record_lock);
+    for (int i = 0; i < record_count; i++) len += strlen(records[(record_start + i) % RECORD_MAX].json) + 1;
+    char *body = malloc(len + 1), *o = body;
+    if (body) {
+        *o++ = '[';
+        for (int i = 0; i < record_count; i++) {
+            const char *j = records[(record_start + i) % RECORD_MAX].json;
+            size_t n = strlen(j);
+            if (i) *o++ = ',';
+            memcpy(o, j, n);
+            o += n;
+        }
+        *o++ = ']';
+        *o = '\0';
+    }
+    pthread_mutex_unlock(&record_lock);
+    if (!body) {
+        sb_reply_error(res, 500, "InternalError", "out of memory");
+        return;
+    }
+    sb_reply_empty(res, 200);
+    res->content_type = "application/json";
+    res->body = body;
+    res->body_len = (size_t)(o - body);
+}
+
+/* ---- faults ---- */
+
+typedef struct fault {
+    int status, delay_ms, reset, truncate, garbage, retry_after, fail_first;
+} fault;
+
+/* Parses X-Sandbox-Fault; returns 1 when a fault applies to this request. */
+static int parse_fault(const sb_request *req, fault *f) {
+    const char *spec = sb_header_get(req, "X-Sandbox-Fault");
+    memset(f, 0, sizeof *f);
+    f->retry_after = -1;
+    if (!spec || !opts.faults) return 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        if (sscanf(tok, "status=%d", &f->status) == 1) continue;
+        if (sscanf(tok, "delay=%d", &f->delay_ms) == 1) continue;
+        if (sscanf(tok, "retry-after=%d", &f->retry_after) == 1) continue;
+        if (sscanf(tok, "fail-first=%d", &f->fail_first) == 1) continue;
+        if (strncmp(tok, "reset", 5) == 0) f->reset = 1;
+        else if (strncmp(tok, "truncate", 8) == 0) f->truncate = 1;
+        else if (strncmp(tok, "garbage", 7) == 0) f->garbage = 1;
+    }
+    if (f->fail_first > 0) {
+        const char *key = sb_header_get(req, "X-Sandbox-Fault-Key");
+        fault_key *k;
+        int seen = 0;
+        if (!key) key = "";
+        pthread_mutex_lock(&record_lock);
+        for (k = fault_keys; k && strcmp(k->key, key) != 0; k = k->next) {}
+        if (!k && (k = calloc(1, sizeof *k)) && (k->key = strdup(key))) {
+            k->next = fault_keys;
+            fault_keys = k;
+        } else if (k && !k->key) {
+            free(k);
+            k = NULL;
+        }
+        if (k) seen = k->seen++;
+        pthread_mutex_unlock(&record_lock);
+        if (seen >= f->fail_first) return 0;
+    }
+    return 1;
+}
+
+/* Content reader that sends the body then fails, so the client sees fewer
+ * bytes than Content-Length promised. */
+static ssize_t truncated_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+    sb_response *res = cls;
+    size_t half = res->body_len / 2;
+    if (pos >= half) return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t n = half - (size_t)pos;
+    if (n > max) n = max;
+    memcpy(buf, res->body + pos, n);
+    return (ssize_t)n;
+}
+
+/* Frees a response handed to truncated_reader. */
+static void free_response_cls(void *cls) {
+    sb_response *res = cls;
+    free(res->body);
+    free(res);
+}
+
+/* ---- dispatch ---- */
+
+/* Routes one complete request to the sandbox endpoints or a service. */
+static void dispatch(sb_request *req, sb_response *res) {
+    if (req->nseg >= 2 && strcmp(req->seg[0], "_sandbox") == 0 && strcmp(req->seg[1], "requests") == 0
+        && req->nseg == 2) {
+        serve_record(req, res);
+        return;
+    }
+    pthread_mutex_lock(&server.lock);
+    int handled = sb_losant_route(&server, req, res) || sb_connectdaily_route(&server, req, res)
+                  || sb_monterosa_route(&server, req, res);
+    pthread_mutex_unlock(&server.lock);
+    if (!handled) sb_reply_error(res, 404, "NotFound", "Path not found");
+}
+
+/* Builds the MHD response for res, honouring a truncate fault. */
+static struct MHD_Response *make_response(sb_response *res, int truncate) {
+    struct MHD_Response *r;
+    if (truncate && res->body_len > 1) {
+        sb_response *copy = malloc(sizeof *copy);
+        if (!copy) return NULL;
+        *copy = *res;
+        res->body = NULL;
+        r = MHD_create_response_from_callback(copy->body_len, 4096, truncated_reader, copy, free_response_cls);
+        if (!r) free_response_cls(copy);
+    } else {
+        r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (char *)"",
+                                            res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (r) res->body = NULL;
+    }
+    if (!r) return NULL;
+    if (res->content_type) MHD_add_response_header(r, "Content-Type", res->content_type);
+    for (char *line = res->extra, *next; *line; line = next) {
+        char *colon = strchr(line, ':'), *crlf = strstr(line, "\r\n");
+        if (!colon || !crlf) break;
+        *colon = '\0';
+        *crlf = '\0';
+        MHD_add_response_header(r, line, colon + 2);
+        next = crlf + 2;
+    }
+    return r;
+}
+
+/* MHD URI log callback: allocates the per-request state with the raw URI. */
+static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *con) {
+    conn_state *st = calloc(1, sizeof *st);
+    (void)cls;
+    (void)con;
+    if (!st) return NULL;
+    st->raw_uri = strdup(uri ? uri : "/");
+    st->started = now_seconds();
+    if (!st->raw_uri) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* MHD unescape callback that leaves the text untouched (we decode ourselves). */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+/* Appends upload data to the request body; marks it too large past the limit. */
+static int append_body(conn_state *st, const char *data, size_t n) {
+    if (st->too_large || st->body_len + n > SB_MAX_BODY) {
+        st->too_large = 1;
+        return 0;
+    }
+    if (st->body_len + n + 1 > st->body_cap) {
+        size_t cap = st->body_cap ? st->body_cap : 1024;
+        while (cap < st->body_len + n + 1) cap *= 2;
+        char *body = realloc(st->body, cap);
+        if (!body) return -1;
+        st->body = body;
+        st->body_cap = cap;
+    }
+    memcpy(st->body + st->body_len, data, n);
+    st->body_len += n;
+    st->body[st->body_len] = '\0';
+    return 0;
+}
+
+/* Writes one access-log line on stderr (no headers, no bodies). */
+static void log_access(const sb_request *req, int status, double started) {
+    const char *q = strchr(req->raw_uri, '?');
+    int path_len = q ? (int)(q - req->raw_uri) : (int)strlen(req->raw_uri);
+    fprintf(stderr, "%s %.*s %d %.1fms\n", req->method, path_len, req->raw_uri, status,
+            (now_seconds() - started) * 1000.0);
+}
+
+/* MHD access handler: collects the body, then answers. */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_size,
+                              void **con_cls) {
+    conn_state *st = *con_cls;
+    sb_request req;
+    sb_response res;
+    fault f;
+    header_list headers = {0};
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    (void)cls;
+    (void)url;
+    (void)version;
+    if (!st) return MHD_NO; /* out of memory in uri_logger */
+    if (*upload_size) {
+        if (append_body(st, upload_data, *upload_size) < 0) return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    memset(&req, 0, sizeof req);
+    memset(&res, 0, sizeof res);
+    req.method = method;
+    req.raw_uri = st->raw_uri;
+    req.body = st->body ? st->body : "";
+    req.body_len = st->body_len;
+    req.now = now_seconds();
+    MHD_get_connection_values(con, MHD_HEADER_KIND, add_header, &headers);
+    req.headers = headers.items;
+    req.nheaders = headers.n;
+    if (parse_uri(&req, st->raw_uri) < 0) {
+        sb_reply_error(&res, 414, "URITooLong", "The request line has too many parts");
+    } else if (st->too_large) {
+        sb_reply_error(&res, 413, "PayloadTooLarge", "The body is larger than %u bytes", SB_MAX_BODY);
+    } else {
+        if (opts.record && !(req.nseg > 0 && strcmp(req.seg[0], "_sandbox") == 0)) record_request(&req);
+        int faulty = parse_fault(&req, &f);
+        if (faulty && f.delay_ms > 0) usleep((useconds_t)f.delay_ms * 1000);
+        if (faulty && f.reset) {
+            if (opts.log) log_access(&req, 0, st->started);
+            free_request(&req);
+            return MHD_NO;
+        }
+        if (faulty && f.status) {
+            sb_reply_error(&res, f.status, "SandboxFault", "Injected fault: status %d", f.status);
+        } else if (faulty && f.garbage) {
+            sb_reply_empty(&res, 200);
+            res.content_type = "application/json";
+            res.body = strdup("<html>this is not JSON</html>");
+            res.body_len = res.body ? strlen(res.body) : 0;
+        } else {
+            dispatch(&req, &res);
+        }
+        if (faulty && f.retry_after >= 0) {
+            char v[32];
+            snprintf(v, sizeof v, "%d", f.retry_after);
+            sb_reply_header(&res, "Retry-After", v);
+        }
+        if (!faulty) f.truncate = 0;
+    }
+    if (opts.log) log_access(&req, res.status, st->started);
+    r = make_response(&res, f.truncate && st->too_large == 0 && req.seg);
+    free(res.body);
+    if (!r) {
+        free_request(&req);
+        return MHD_NO;
+    }
+    ret = MHD_queue_response(con, (unsigned)res.status, r);
+    MHD_destroy_response(r);
+    free_request(&req);
+    return ret;
+}
+
+/* MHD completion callback: frees the per-request state. */
+static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    conn_state *st = *con_cls;
+    (void)cls;
+    (void)con;
+    (void)toe;
+    if (!st) return;
+    free(st->raw_uri);
+    free(st->body);
+    free(st);
+    *con_cls = NULL;
+}
+
+/* Signal handler: asks the main loop to stop. */
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Prints usage on stderr and exits with status 2. */
+static void usage(const char *why) {
+    if (why) fprintf(stderr, "eventapi-sandbox: %s\n", why);
+    fprintf(stderr,
+            "usage: eventapi-sandbox [--listen 127.0.0.1:PORT] [--db FILE] [--seed FILE.json]\n"
+            "                        [--record] [--faults] [--rate-limit N] [--log]\n");
+    exit(2);
+}
+
+/* Parses the command line into opts and server. */
+static void parse_args(int argc, char **argv) {
+    opts.host = "127.0.0.1";
+    opts.port = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--listen") == 0 && i + 1 < argc) {
+            static char host[64];
+            const char *colon = strrchr(argv[++i], ':');
+            if (!colon || (size_t)(colon - argv[i]) >= sizeof host) usage("--listen wants HOST:PORT");
+            memcpy(host, argv[i], (size_t)(colon - argv[i]));
+            host[colon - argv[i]] = '\0';
+            opts.host = host;
+            char *end;
+            long port = strtol(colon + 1, &end, 10);
+            if (*end || port < 0 || port > 65535) usage("--listen: bad port");
+            opts.port = (int)port;
+        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
+            opts.db = argv[++i];
+        } else if (strcmp(a, "--seed") == 0 && i + 1 < argc) {
+            opts.seed = argv[++i];
+        } else if (strcmp(a, "--rate-limit") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 0 || n > 1000000) usage("--rate-limit wants a number of requests per second");
+            server.rate_limit = (int)n;
+        } else if (strcmp(a, "--record") == 0) {
+            opts.record = 1;
+        } else if (strcmp(a, "--faults") == 0) {
+            opts.faults = 1;
+        } else if (strcmp(a, "--log") == 0) {
+            opts.log = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(NULL);
+        } else {
+            char msg[256];
+            snprintf(msg, sizeof msg, "unknown or incomplete option '%s'", a);
+            usage(msg);
+        }
+    }
+}
+
+
+/* Starts the daemon, prints the listening line, waits for a signal. */
+int main(int argc, char **argv) {
+    struct sockaddr_in addr;
+    struct MHD_Daemon *d;
+    const union MHD_DaemonInfo *info;
+    struct sigaction sa;
+
+    parse_args(argc, argv);
+    pthread_mutex_init(&server.lock, NULL);
+    if (sb_db_open(&server, opts.db, opts.seed) < 0) return 2;
+
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)opts.port);
+    if (inet_pton(AF_INET, opts.host, &addr.sin_addr) != 1) usage("--listen wants an IPv4 address");
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, 8u, MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
+                         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                         completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "eventapi-sandbox: cannot listen on %s:%d: %s\n", opts.host, opts.port, strerror(errno));
+        sb_db_close(&server);
+        return 1;
+    }
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    printf("listening on http://%s:%u\n", opts.host, info ? (unsigned)info->port : (unsigned)opts.port);
+    fflush(stdout);
+
+    while (!stop_requested) pause();
+
+    MHD_stop_daemon(d); /* waits for the requests in flight */
+    sb_db_close(&server);
+    pthread_mutex_lock(&record_lock);
+    for (int i = 0; i < record_count; i++) free(records[(record_start + i) % RECORD_MAX].json);
+    while (fault_keys) {
+        fault_key *next = fault_keys->next;
+        free(fault_keys->key);
+        free(fault_keys);
+        fault_keys = next;
+    }
+    pthread_mutex_unlock(&record_lock);
+    return 0;
+}
