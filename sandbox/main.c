@@ -38,6 +38,7 @@ typedef struct conn_state {
     char *body;
     size_t body_len, body_cap;
     int too_large;
+    int seen;       /* the access handler has been called once */
     double started;
 } conn_state;
 
@@ -472,6 +473,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     (void)url;
     (void)version;
     if (!st) return MHD_NO; /* out of memory in uri_logger */
+    if (!st->seen) { /* first call: headers only; answering now would close the connection */
+        st->seen = 1;
+        return MHD_YES;
+    }
     if (*upload_size) {
         if (append_body(st, upload_data, *upload_size) < 0) return MHD_NO;
         *upload_size = 0;
