@@ -1,6 +1,1103 @@
-/* Placeholder so the sandbox links while the service is being written; replaced by the service's implementation. */
+/* eventapi-sandbox: the Losant Events and Integrations API
+ * (CONTRACTS.md section 1). Documents are stored as JSON text in SQLite;
+ * filters, the advanced query and sorting are evaluated here. */
 #include "sandbox.h"
 
-int sb_losant_schema(sqlite3 *db) { (void)db; return 0; }
-int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) { (void)srv; (void)seed; (void)err; (void)errlen; return 0; }
-int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) { (void)srv; (void)req; (void)res; return 0; }
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* ---- schema-driven validation (the subset the Losant schemas use) ---- */
+
+enum kind { K_STR, K_ENUM, K_HEX24, K_ANY, K_TAGS, K_BOOL, K_NUM, K_STRARRAY, K_OBJ, K_DATE };
+
+typedef struct field {
+    const char *name;
+    enum kind kind;
+    int required;
+    long min, max; /* lengths for strings, bounds for numbers */
+    const char *const *values; /* K_ENUM */
+    const struct field *sub;   /* K_OBJ */
+} field;
+
+static const char *const LEVELS[] = {"info", "warning", "error", "critical", NULL};
+static const char *const STATES[] = {"new", "acknowledged", "resolved", NULL};
+static const char *const ITYPES[] = {"googlePubSub", "meridian", "mqtt", "particle", NULL};
+static const char *const PROTOCOLS[] = {"mqtt", "mqtts", "ws", "wss", NULL};
+
+static const field EVENT_POST[] = {
+    {"level", K_ENUM, 1, 0, 0, LEVELS, NULL},   {"subject", K_STR, 1, 1, 255, NULL, NULL},
+    {"state", K_ENUM, 0, 0, 0, STATES, NULL},   {"message", K_STR, 0, 0, 32767, NULL, NULL},
+    {"data", K_ANY, 0, 0, 0, NULL, NULL},       {"deviceId", K_HEX24, 0, 0, 0, NULL, NULL},
+    {"eventTags", K_TAGS, 0, 0, 0, NULL, NULL}, {"creationDate", K_DATE, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const field EVENT_PATCH[] = {
+    {"state", K_ENUM, 0, 0, 0, STATES, NULL}, {"comment", K_STR, 0, 0, 32767, NULL, NULL},
+    {"data", K_ANY, 0, 0, 0, NULL, NULL},     {"eventTags", K_TAGS, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const field GOOGLE[] = {{"projectId", K_STR, 1, 1, 1024, NULL, NULL},
+                               {"keyJson", K_STR, 1, 4, 32767, NULL, NULL},
+                               {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const field MQTT[] = {
+    {"clientId", K_STR, 0, 1, 1024, NULL, NULL},  {"username", K_STR, 0, 1, 1024, NULL, NULL},
+    {"password", K_STR, 0, 1, 1024, NULL, NULL},  {"clean", K_BOOL, 0, 0, 0, NULL, NULL},
+    {"port", K_NUM, 1, 1, 65535, NULL, NULL},     {"protocol", K_ENUM, 1, 0, 0, PROTOCOLS, NULL},
+    {"host", K_STR, 1, 1, 1024, NULL, NULL},      {"privateKey", K_STR, 0, 4, 32767, NULL, NULL},
+    {"certificate", K_STR, 0, 4, 32767, NULL, NULL}, {"caCertificate", K_STR, 0, 4, 32767, NULL, NULL},
+    {"disableSSLVerification", K_BOOL, 0, 0, 0, NULL, NULL}, {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const field PARTICLE[] = {
+    {"accessToken", K_STR, 1, 1, 1024, NULL, NULL}, {"productSlugOrId", K_STR, 0, 1, 1024, NULL, NULL},
+    {"orgSlugOrId", K_STR, 0, 1, 1024, NULL, NULL}, {"deviceNameOrId", K_STR, 0, 1, 1024, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}};
+static const field MERIDIAN[] = {
+    {"authenticationToken", K_STR, 1, 1, 1024, NULL, NULL}, {"locationId", K_STR, 1, 1, 1024, NULL, NULL},
+    {"assetUpdates", K_BOOL, 0, 0, 0, NULL, NULL},         {"zoneUpdates", K_BOOL, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL}};
+#define INTEGRATION_FIELDS(req)                                                                        \
+    {"name", K_STR, req, 1, 1024, NULL, NULL}, {"integrationType", K_ENUM, req, 0, 0, ITYPES, NULL},    \
+        {"enabled", K_BOOL, 0, 0, 0, NULL, NULL}, {"topics", K_STRARRAY, 0, 1, 1024, NULL, NULL},       \
+        {"googlePubSubConfig", K_OBJ, 0, 0, 0, NULL, GOOGLE}, {"mqttConfig", K_OBJ, 0, 0, 0, NULL, MQTT}, \
+        {"particleConfig", K_OBJ, 0, 0, 0, NULL, PARTICLE},                                              \
+        {"meridianConfig", K_OBJ, 0, 0, 0, NULL, MERIDIAN}, { NULL, 0, 0, 0, 0, NULL, NULL }
+static const field INTEGRATION_POST[] = {INTEGRATION_FIELDS(1)};
+static const field INTEGRATION_PATCH[] = {INTEGRATION_FIELDS(0)};
+
+/* Number of UTF-8 characters in s. */
+static long utf8_length(const char *s) {
+    long n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80) n++;
+    return n;
+}
+
+/* 1 when s is 24 hexadecimal characters. */
+static int is_hex24(const char *s) {
+    int n = 0;
+    for (; s[n]; n++)
+        if (!isxdigit((unsigned char)s[n])) return 0;
+    return n == 24;
+}
+
+/* 1 when s is a valid event tag key. */
+static int is_tag_key(const char *s) {
+    size_t n = strlen(s);
+    if (n < 1 || n > 255) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+/* Validates one value against f; writes a message naming path on failure. */
+static int check_value(const field *f, json_t *v, const char *path, char *msg, size_t len);
+
+/* Validates obj against the field table; 0 or -1 with msg naming the field. */
+static int check_object(const field *fields, json_t *obj, const char *prefix, char *msg, size_t len) {
+    const char *key;
+    json_t *v;
+    char path[300];
+    if (!json_is_object(obj)) {
+        snprintf(msg, len, "%s must be an object", prefix[0] ? prefix : "body");
+        return -1;
+    }
+    json_object_foreach(obj, key, v) {
+        const field *f = fields;
+        while (f->name && strcmp(f->name, key) != 0) f++;
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (!f->name) {
+            snprintf(msg, len, "%s is not allowed", path);
+            return -1;
+        }
+        if (check_value(f, v, path, msg, len) < 0) return -1;
+    }
+    for (const field *f = fields; f->name; f++)
+        if (f->required && !json_object_get(obj, f->name)) {
+            snprintf(msg, len, "%s%s%s is required", prefix, prefix[0] ? "." : "", f->name);
+            return -1;
+        }
+    return 0;
+}
+
+static int check_value(const field *f, json_t *v, const char *path, char *msg, size_t len) {
+    switch (f->kind) {
+    case K_ANY:
+        return 0;
+    case K_STR:
+        if (!json_is_string(v)) break;
+        if (utf8_length(json_string_value(v)) < f->min || utf8_length(json_string_value(v)) > f->max) {
+            snprintf(msg, len, "%s must be %ld to %ld characters long", path, f->min, f->max);
+            return -1;
+        }
+        return 0;
+    case K_ENUM:
+        if (json_is_string(v))
+            for (const char *const *e = f->values; *e; e++)
+                if (strcmp(*e, json_string_value(v)) == 0) return 0;
+        snprintf(msg, len, "%s must be one of the allowed values", path);
+        return -1;
+    case K_HEX24:
+        if (json_is_string(v) && is_hex24(json_string_value(v))) return 0;
+        snprintf(msg, len, "%s must be 24 hexadecimal characters", path);
+        return -1;
+    case K_BOOL:
+        if (json_is_boolean(v)) return 0;
+        break;
+    case K_NUM:
+        if (!json_is_number(v)) break;
+        if (json_number_value(v) < (double)f->min || json_number_value(v) > (double)f->max) {
+            snprintf(msg, len, "%s must be between %ld and %ld", path, f->min, f->max);
+            return -1;
+        }
+        return 0;
+    case K_DATE:
+        if (json_is_string(v) || json_is_number(v)) return 0;
+        if (json_is_object(v) && json_object_size(v) == 1 && json_is_string(json_object_get(v, "$date")))
+            return 0;
+        snprintf(msg, len, "%s must be a date", path);
+        return -1;
+    case K_STRARRAY: {
+        size_t i;
+        json_t *item;
+        if (!json_is_array(v)) break;
+        json_array_foreach(v, i, item) {
+            long n = json_is_string(item) ? utf8_length(json_string_value(item)) : -1;
+            if (n < f->min || n > f->max) {
+                snprintf(msg, len, "%s[%zu] must be a string of %ld to %ld characters", path, i, f->min, f->max);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case K_TAGS: {
+        const char *key;
+        json_t *tag;
+        if (!json_is_object(v)) break;
+        json_object_foreach(v, key, tag) {
+            long n = json_is_string(tag) ? utf8_length(json_string_value(tag)) : -1;
+            if (!is_tag_key(key) || n < 1 || n > 255) {
+                snprintf(msg, len, "%s.%s must be a tag of 1 to 255 characters with a key of [0-9a-zA-Z_-]", path, key);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case K_OBJ:
+        return check_object(f->sub, v, path, msg, len);
+    }
+    snprintf(msg, len, "%s has the wrong type", path);
+    return -1;
+}
+
+/* ---- small helpers ---- */
+
+/* Writes the current time as ISO 8601 with milliseconds into buf[25]. */
+static void iso_now(double now, char *buf, size_t len) {
+    time_t secs = (time_t)now;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    int ms = (int)((now - (double)secs) * 1000.0) % 1000;
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n && n + 6 <= len) snprintf(buf + n, len - n, ".%03uZ", (unsigned)ms);
+}
+
+/* Makes a new 24-hex id from the time and a counter. */
+static void new_id(double now, char *buf) {
+    static unsigned long long counter;
+    if (!counter) counter = ((unsigned long long)rand() << 24) ^ (unsigned long long)(now * 1e6);
+    snprintf(buf, 25, "%08lx%016llx", (unsigned long)now & 0xffffffffUL, ++counter & 0xffffffffffffffffULL);
+}
+
+/* Glob match with '*' (any run) and '?' (one character), case-sensitive. */
+static int glob_match(const char *pat, const char *s) {
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        if (*pat == '?' || *pat == *s) {
+            pat++;
+            s++;
+        } else if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (star) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*pat == '*') pat++;
+    return *pat == '\0';
+}
+
+/* Severity rank of a level (critical highest). */
+static int level_rank(const char *level) {
+    for (int i = 0; LEVELS[i]; i++)
+        if (level && strcmp(LEVELS[i], level) == 0) return i;
+    return -1;
+}
+
+/* ---- tokens and scopes ---- */
+
+typedef struct op {
+    const char *name;     /* e.g. "events.get" */
+    int read;             /* the .read scopes are accepted */
+} op;
+
+/* 1 when the token's scopes grant op. */
+static int scope_grants(json_t *scopes, const op *o) {
+    size_t i;
+    json_t *s;
+    const char *dot = strchr(o->name, '.');
+    json_array_foreach(scopes, i, s) {
+        const char *v = json_string_value(s);
+        if (!v) continue;
+        if (!strcmp(v, "all.Application") || !strcmp(v, "all.Organization") || !strcmp(v, "all.User")) return 1;
+        if (o->read && (!strcmp(v, "all.Application.read") || !strcmp(v, "all.Organization.read")
+                        || !strcmp(v, "all.User.read")))
+            return 1;
+        if (!strcmp(v, o->name)) return 1;
+        if (dot && strlen(v) == (size_t)(dot - o->name) + 2 && !strncmp(v, o->name, (size_t)(dot - o->name) + 1)
+            && v[dot - o->name + 1] == '*')
+            return 1;
+    }
+    return 0;
+}
+
+/* Checks the bearer token, the scope and the application. Returns 0 when
+ * the call may go on, else -1 with the error answered. */
+static int authorize(sb_server *srv, const sb_request *req, sb_response *res, const op *o, const char *app) {
+    const char *auth = sb_header_get(req, "Authorization");
+    sqlite3_stmt *st;
+    json_t *scopes = NULL, *apps = NULL;
+    int found = 0, rc = 0;
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+        sb_reply_error(res, 401, "Unauthorized", "Authorization header with a Bearer token is required");
+        return -1;
+    }
+    if (sqlite3_prepare_v2(srv->db, "SELECT scopes, apps FROM losant_tokens WHERE token = ?", -1, &st, NULL)
+        != SQLITE_OK) {
+        sb_reply_error(res, 500, "InternalError", "database error");
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, auth + 7, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        found = 1;
+        scopes = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+            apps = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+    }
+    sqlite3_finalize(st);
+    if (!found) {
+        sb_reply_error(res, 401, "Unauthorized", "Invalid access token");
+        rc = -1;
+    } else if (!scopes || !scope_grants(scopes, o)) {
+        sb_reply_error(res, 403, "Forbidden", "The access token does not grant %s", o->name);
+        rc = -1;
+    } else if (!is_hex24(app)) {
+        sb_reply_error(res, 400, "Validation", "applicationId must be 24 hexadecimal characters");
+        rc = -1;
+    } else {
+        int allowed = 1, exists = 0;
+        if (apps) {
+            size_t i;
+            json_t *a;
+            allowed = 0;
+            json_array_foreach(apps, i, a) if (json_is_string(a) && !strcmp(json_string_value(a), app)) allowed = 1;
+        }
+        if (sqlite3_prepare_v2(srv->db, "SELECT 1 FROM losant_apps WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+            exists = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_finalize(st);
+        }
+        if (!allowed || !exists) {
+            sb_reply_error(res, 404, "NotFound", "Application was not found");
+            rc = -1;
+        }
+    }
+    json_decref(scopes);
+    json_decref(apps);
+    return rc;
+}
+
+/* ---- storage ---- */
+
+int sb_losant_schema(sqlite3 *db) {
+    char *err = NULL;
+    int rc = sqlite3_exec(db,
+                          "CREATE TABLE IF NOT EXISTS losant_apps (id TEXT PRIMARY KEY, name TEXT);"
+                          "CREATE TABLE IF NOT EXISTS losant_tokens (token TEXT PRIMARY KEY, scopes TEXT, apps TEXT);"
+                          "CREATE TABLE IF NOT EXISTS losant_docs (kind TEXT, id TEXT, app TEXT, doc TEXT,"
+                          " PRIMARY KEY (kind, app, id));",
+                          NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "eventapi-sandbox: %s\n", err ? err : "schema error");
+        sqlite3_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stores (insert or replace) one document of kind "event" or "integration". */
+static int store_doc(sqlite3 *db, const char *kind, const char *app, const char *id, json_t *doc) {
+    sqlite3_stmt *st;
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    int rc = -1;
+    if (!text) return -1;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO losant_docs VALUES (?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, app, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    free(text);
+    return rc;
+}
+
+/* Loads one document (new reference) or NULL when absent. */
+static json_t *load_doc(sqlite3 *db, const char *kind, const char *app, const char *id) {
+    sqlite3_stmt *st;
+    json_t *doc = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT doc FROM losant_docs WHERE kind = ? AND app = ? AND id = ?", -1, &st, NULL)
+        != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    return doc;
+}
+
+/* Loads every document of a kind for an application as a JSON array. */
+static json_t *load_all(sqlite3 *db, const char *kind, const char *app) {
+    sqlite3_stmt *st;
+    json_t *all = json_array();
+    if (!all) return NULL;
+    if (sqlite3_prepare_v2(db, "SELECT doc FROM losant_docs WHERE kind = ? AND app = ?", -1, &st, NULL) != SQLITE_OK) {
+        json_decref(all);
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, app, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (doc) json_array_append_new(all, doc);
+    }
+    sqlite3_finalize(st);
+    return all;
+}
+
+/* Deletes one document; returns the number removed. */
+static int delete_doc(sqlite3 *db, const char *kind, const char *app, const char *id) {
+    sqlite3_stmt *st;
+    int n = 0;
+    if (sqlite3_prepare_v2(db, "DELETE FROM losant_docs WHERE kind = ? AND app = ? AND id = ?", -1, &st, NULL)
+        != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_DONE) n = sqlite3_changes(db);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Fills the server-owned fields of a new event. */
+static void complete_event(json_t *ev, const char *app, const char *id, const char *now) {
+    json_object_set_new(ev, "id", json_string(id));
+    json_object_set_new(ev, "eventId", json_string(id));
+    json_object_set_new(ev, "applicationId", json_string(app));
+    if (!json_is_string(json_object_get(ev, "creationDate"))) json_object_set_new(ev, "creationDate", json_string(now));
+    if (!json_object_get(ev, "lastUpdated"))
+        json_object_set(ev, "lastUpdated", json_object_get(ev, "creationDate"));
+    if (!json_object_get(ev, "state")) json_object_set_new(ev, "state", json_string("new"));
+    if (!json_object_get(ev, "sourceType")) json_object_set_new(ev, "sourceType", json_string("apiToken"));
+    if (!json_object_get(ev, "updates")) json_object_set_new(ev, "updates", json_array());
+}
+
+/* Fills the server-owned fields of a new integration. */
+static void complete_integration(json_t *in, const char *app, const char *id, const char *now) {
+    json_object_set_new(in, "id", json_string(id));
+    json_object_set_new(in, "integrationId", json_string(id));
+    json_object_set_new(in, "applicationId", json_string(app));
+    if (!json_object_get(in, "creationDate")) json_object_set_new(in, "creationDate", json_string(now));
+    if (!json_object_get(in, "lastUpdated")) json_object_set_new(in, "lastUpdated", json_string(now));
+    if (!json_object_get(in, "enabled")) json_object_set_new(in, "enabled", json_true());
+    if (!json_object_get(in, "topics")) json_object_set_new(in, "topics", json_array());
+    if (!json_object_get(in, "status"))
+        json_object_set_new(in, "status", json_pack("{s:s}", "status", "connected"));
+}
+
+/* Loads one seed list (events or integrations); -1 with err on a bad item. */
+static int seed_docs(sb_server *srv, json_t *list, const char *kind, char *err, size_t errlen) {
+    size_t i;
+    json_t *doc;
+    char now[32];
+    iso_now((double)time(NULL), now, sizeof now);
+    json_array_foreach(list, i, doc) {
+        const char *id = json_string_value(json_object_get(doc, "id"));
+        const char *app = json_string_value(json_object_get(doc, "applicationId"));
+        if (!json_is_object(doc) || !id || !app || !is_hex24(id) || !is_hex24(app)) {
+            snprintf(err, errlen, "losant.%ss[%zu] needs a 24-hex id and applicationId", kind, i);
+            return -1;
+        }
+        json_t *copy = json_deep_copy(doc);
+        if (!copy) return -1;
+        if (!strcmp(kind, "event")) complete_event(copy, app, id, now);
+        else complete_integration(copy, app, id, now);
+        int rc = store_doc(srv->db, kind, app, id, copy);
+        json_decref(copy);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot store losant.%ss[%zu]", kind, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
+    json_t *l = json_object_get(seed, "losant"), *item;
+    size_t i;
+    sqlite3_stmt *st;
+    if (!l) return 0;
+    json_array_foreach(json_object_get(l, "applications"), i, item) {
+        const char *id = json_string_value(json_object_get(item, "id"));
+        if (!id || !is_hex24(id)) {
+            snprintf(err, errlen, "losant.applications[%zu].id must be 24 hexadecimal characters", i);
+            return -1;
+        }
+        if (sqlite3_prepare_v2(srv->db, "INSERT OR REPLACE INTO losant_apps VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
+            return -1;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, json_string_value(json_object_get(item, "name")), -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    json_array_foreach(json_object_get(l, "tokens"), i, item) {
+        const char *token = json_string_value(json_object_get(item, "token"));
+        json_t *scopes = json_object_get(item, "scopes"), *apps = json_object_get(item, "applications");
+        if (!token || !json_is_array(scopes) || (apps && !json_is_array(apps))) {
+            snprintf(err, errlen, "losant.tokens[%zu] needs token (string) and scopes (list)", i);
+            return -1;
+        }
+        char *s = json_dumps(scopes, JSON_COMPACT), *a = apps ? json_dumps(apps, JSON_COMPACT) : NULL;
+        if (sqlite3_prepare_v2(srv->db, "INSERT OR REPLACE INTO losant_tokens VALUES (?, ?, ?)", -1, &st, NULL)
+            == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, s, -1, SQLITE_STATIC);
+            if (a) sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
+            sqlite3_step(st);
+            sqlite3_finalize(st);
+        }
+        free(s);
+        free(a);
+    }
+    if (seed_docs(srv, json_object_get(l, "events"), "event", err, errlen) < 0) return -1;
+    return seed_docs(srv, json_object_get(l, "integrations"), "integration", err, errlen);
+}
+
+/* ---- the advanced event query ---- */
+
+static const char *const QUERY_FIELDS[] = {"id", "creationDate", "lastUpdated", "sourceId", "sourceType",
+                                           "level", "state", "subject", "deviceId", "experienceUserId",
+                                           "experienceGroupId", "eventTags", NULL};
+
+/* Compares an event value with a query value: <0, 0, >0, or 2 when not comparable. */
+static int compare(json_t *a, json_t *b, int ci) {
+    if (!a) a = json_null();
+    if (json_is_string(a) && json_is_string(b))
+        return ci ? strcasecmp(json_string_value(a), json_string_value(b))
+                  : strcmp(json_string_value(a), json_string_value(b));
+    if (json_is_number(a) && json_is_number(b)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        return x < y ? -1 : x > y;
+    }
+    if (json_is_string(a) && json_is_number(b)) { /* a date compared with epoch milliseconds */
+        struct tm tm = {0};
+        int ms = 0;
+        if (sscanf(json_string_value(a), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                   &tm.tm_min, &tm.tm_sec, &ms) >= 6) {
+            tm.tm_year -= 1900;
+            tm.tm_mon -= 1;
+            double x = (double)timegm(&tm) * 1000.0 + ms, y = json_number_value(b);
+            return x < y ? -1 : x > y;
+        }
+        return 2;
+    }
+    if (json_is_boolean(a) && json_is_boolean(b)) return json_is_true(a) - json_is_true(b);
+    if (json_is_null(a) && json_is_null(b)) return 0;
+    return 2;
+}
+
+/* Substring test with optional case-insensitivity; mode 0 starts, 1 ends, 2 contains. */
+static int text_test(json_t *a, json_t *b, int mode, int ci) {
+    if (!json_is_string(a) || !json_is_string(b)) return 0;
+    const char *s = json_string_value(a), *t = json_string_value(b);
+    size_t n = strlen(s), m = strlen(t);
+    if (m > n) return 0;
+    if (mode == 0) return (ci ? strncasecmp(s, t, m) : strncmp(s, t, m)) == 0;
+    if (mode == 1) return (ci ? strncasecmp(s + n - m, t, m) : strncmp(s + n - m, t, m)) == 0;
+    for (size_t i = 0; i + m <= n; i++)
+        if ((ci ? strncasecmp(s + i, t, m) : strncmp(s + i, t, m)) == 0) return 1;
+    return 0;
+}
+
+/* 1 when the event's tags hold what tagq asks ({"$tagKey", "$tagValue"} or key: value). */
+static int tags_match(json_t *tags, json_t *tagq) {
+    json_t *k = json_object_get(tagq, "$tagKey"), *v = json_object_get(tagq, "$tagValue");
+    const char *key;
+    json_t *val;
+    if (k || v) {
+        json_object_foreach(tags, key, val) {
+            if (k && (!json_is_string(k) || strcmp(json_string_value(k), key))) continue;
+            if (v && (!json_is_string(v) || !json_equal(v, val))) continue;
+            return 1;
+        }
+        return 0;
+    }
+    json_object_foreach(tagq, key, val) if (!json_equal(json_object_get(tags, key), val)) return 0;
+    return 1;
+}
+
+/* Evaluates one field condition; -1 when the condition is invalid. */
+static int field_match(json_t *ev, const char *name, json_t *cond, char *msg, size_t len) {
+    json_t *value = json_object_get(ev, name);
+    if (!strcmp(name, "eventTags")) {
+        json_t *tags = json_is_object(value) ? value : NULL, *inner;
+        json_t *empty = NULL;
+        if (!tags) tags = empty = json_object();
+        int r;
+        if (!json_is_object(cond)) r = -1;
+        else if ((inner = json_object_get(cond, "$eq"))) r = json_is_object(inner) ? tags_match(tags, inner) : -1;
+        else if ((inner = json_object_get(cond, "$ne"))) r = json_is_object(inner) ? !tags_match(tags, inner) : -1;
+        else r = tags_match(tags, cond);
+        json_decref(empty);
+        if (r < 0) snprintf(msg, len, "query.eventTags is not a valid tag condition");
+        return r;
+    }
+    if (!json_is_object(cond)) return compare(value, cond, 0) == 0;
+    int ci = json_is_true(json_object_get(cond, "$ci"));
+    const char *op;
+    json_t *arg;
+    json_object_foreach(cond, op, arg) {
+        int ok;
+        if (!strcmp(op, "$ci")) continue;
+        if (!strcmp(op, "$eq")) ok = compare(value, arg, ci) == 0;
+        else if (!strcmp(op, "$ne")) ok = compare(value, arg, ci) != 0;
+        else if (!strcmp(op, "$gt")) { int c = compare(value, arg, ci); ok = c != 2 && c > 0; }
+        else if (!strcmp(op, "$lt")) { int c = compare(value, arg, ci); ok = c != 2 && c < 0; }
+        else if (!strcmp(op, "$gte")) { int c = compare(value, arg, ci); ok = c != 2 && c >= 0; }
+        else if (!strcmp(op, "$lte")) { int c = compare(value, arg, ci); ok = c != 2 && c <= 0; }
+        else if (!strcmp(op, "$startsWith")) ok = text_test(value, arg, 0, ci);
+        else if (!strcmp(op, "$endsWith")) ok = text_test(value, arg, 1, ci);
+        else if (!strcmp(op, "$contains")) ok = text_test(value, arg, 2, ci);
+        else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
+            size_t i;
+            json_t *item;
+            if (!json_is_array(arg)) {
+                snprintf(msg, len, "query.%s.%s must be a list", name, op);
+                return -1;
+            }
+            ok = 0;
+            json_array_foreach(arg, i, item) if (compare(value, item, ci) == 0) ok = 1;
+            if (op[1] == 'n') ok = !ok;
+        } else {
+            snprintf(msg, len, "query.%s has an unknown operator %s", name, op);
+            return -1;
+        }
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* Evaluates an advanced query against an event: 1 match, 0 no, -1 invalid. */
+static int query_match(json_t *q, json_t *ev, char *msg, size_t len, int depth) {
+    const char *key;
+    json_t *v;
+    if (!json_is_object(q) || depth > 32) {
+        snprintf(msg, len, "query must be an object (nested at most 32 deep)");
+        return -1;
+    }
+    json_object_foreach(q, key, v) {
+        int r;
+        if (!strcmp(key, "$and") || !strcmp(key, "$or") || !strcmp(key, "$nor")) {
+            size_t i;
+            json_t *sub;
+            if (!json_is_array(v) || json_array_size(v) > 100) {
+                snprintf(msg, len, "query.%s must be a list of at most 100 queries", key);
+                return -1;
+            }
+            int any = 0, all = 1;
+            json_array_foreach(v, i, sub) {
+                int s = query_match(sub, ev, msg, len, depth + 1);
+                if (s < 0) return -1;
+                any |= s;
+                all &= s;
+            }
+            r = key[1] == 'a' ? all : key[1] == 'o' ? any : !any;
+        } else {
+            const char *const *f = QUERY_FIELDS;
+            while (*f && strcmp(*f, key)) f++;
+            if (!*f) {
+                snprintf(msg, len, "query.%s is not a field that can be queried", key);
+                return -1;
+            }
+            r = field_match(ev, key, v, msg, len);
+            if (r < 0) return -1;
+        }
+        if (!r) return 0;
+    }
+    return 1;
+}
+
+/* ---- list filtering, sorting, paging ---- */
+
+typedef struct listing {
+    const char *state;       /* events only */
+    const char *filter_field;
+    const char *filter;
+    json_t *query;           /* events only; owned */
+    const char *sort_field;
+    int desc;
+    long page, per_page;
+} listing;
+
+static const char *sort_key;
+static int sort_desc;
+
+/* qsort comparator on sort_key (level by severity), ties by id. */
+static int doc_order(const void *pa, const void *pb) {
+    json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+    int c;
+    if (!strcmp(sort_key, "level")) {
+        c = level_rank(json_string_value(json_object_get(a, "level")))
+            - level_rank(json_string_value(json_object_get(b, "level")));
+    } else {
+        json_t *x = json_object_get(a, sort_key), *y = json_object_get(b, sort_key);
+        const char *sx = json_is_string(x) ? json_string_value(x) : "";
+        const char *sy = json_is_string(y) ? json_string_value(y) : "";
+        c = strcmp(sx, sy);
+    }
+    if (sort_desc) c = -c;
+    if (!c) c = strcmp(json_string_value(json_object_get(a, "id")), json_string_value(json_object_get(b, "id")));
+    return c;
+}
+
+/* Parses a non-negative integer query param into out; -1 with an error answered. */
+static int int_param(const sb_request *req, sb_response *res, const char *name, long min, long max, long *out) {
+    const char *v = sb_query_get(req, name);
+    char *end;
+    if (!v || !*v) return 0;
+    long n = strtol(v, &end, 10);
+    if (*end || n < min || n > max) {
+        sb_reply_error(res, 400, "Validation", "%s must be an integer from %ld to %ld", name, min, max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Checks v against a NULL-terminated list; -1 with an error answered. */
+static int enum_param(sb_response *res, const char *name, const char *v, const char *const *allowed) {
+    if (!v) return 0;
+    for (; *allowed; allowed++)
+        if (!strcmp(*allowed, v)) return 0;
+    sb_reply_error(res, 400, "Validation", "%s has a value that is not allowed", name);
+    return -1;
+}
+
+/* Reads the filter params of a list/bulk call; -1 with an error answered. */
+static int read_listing(const sb_request *req, sb_response *res, int events, json_t *body_query, listing *l) {
+    static const char *const EV_SORT[] = {"subject", "id", "creationDate", "lastUpdated", "level", "state", "deviceId", NULL};
+    static const char *const IN_SORT[] = {"name", "id", "creationDate", "integrationType", "lastUpdated", NULL};
+    static const char *const EV_FILTER[] = {"subject", NULL};
+    static const char *const IN_FILTER[] = {"name", "integrationType", NULL};
+    static const char *const DIRS[] = {"asc", "desc", "ASC", "DESC", NULL};
+    memset(l, 0, sizeof *l);
+    l->state = events ? sb_query_get(req, "state") : NULL;
+    l->filter_field = sb_query_get(req, "filterField");
+    l->filter = sb_query_get(req, "filter");
+    l->sort_field = sb_query_get(req, "sortField");
+    const char *dir = sb_query_get(req, "sortDirection");
+    l->per_page = 100;
+    if (l->state && !*l->state) l->state = NULL;
+    if (l->filter_field && !*l->filter_field) l->filter_field = NULL;
+    if (l->sort_field && !*l->sort_field) l->sort_field = NULL;
+    if (dir && !*dir) dir = NULL;
+    if (enum_param(res, "state", l->state, STATES) < 0
+        || enum_param(res, "filterField", l->filter_field, events ? EV_FILTER : IN_FILTER) < 0
+        || enum_param(res, "sortField", l->sort_field, events ? EV_SORT : IN_SORT) < 0
+        || enum_param(res, "sortDirection", dir, DIRS) < 0 || int_param(req, res, "page", 0, 1000000000, &l->page) < 0
+        || int_param(req, res, "perPage", 1, 1000, &l->per_page) < 0)
+        return -1;
+    if (!l->filter_field) l->filter_field = events ? "subject" : "name";
+    if (!l->sort_field) l->sort_field = events ? "creationDate" : "name";
+    l->desc = dir ? (dir[0] == 'd' || dir[0] == 'D') : events;
+    if (body_query) {
+        l->query = json_incref(body_query);
+    } else if (events && sb_query_get(req, "query") && *sb_query_get(req, "query")) {
+        json_error_t jerr;
+        l->query = json_loads(sb_query_get(req, "query"), 0, &jerr);
+        if (!json_is_object(l->query)) {
+            json_decref(l->query);
+            l->query = NULL;
+            sb_reply_error(res, 400, "Validation", "query must be a JSON object");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Returns a new array of the documents that pass the listing's filters, or
+ * NULL with an error answered. */
+static json_t *select_docs(sb_server *srv, const char *kind, const char *app, listing *l, sb_response *res) {
+    json_t *all = load_all(srv->db, kind, app), *out = json_array(), *doc;
+    size_t i;
+    char msg[256];
+    if (!all || !out) {
+        json_decref(all);
+        json_decref(out);
+        sb_reply_error(res, 500, "InternalError", "out of memory");
+        return NULL;
+    }
+    json_array_foreach(all, i, doc) {
+        if (l->state) {
+            json_t *s = json_object_get(doc, "state");
+            if (!json_is_string(s) || strcmp(json_string_value(s), l->state)) continue;
+        }
+        if (l->filter && *l->filter) {
+            json_t *f = json_object_get(doc, l->filter_field);
+            if (!json_is_string(f) || !glob_match(l->filter, json_string_value(f))) continue;
+        }
+        if (l->query) {
+            int r = query_match(l->query, doc, msg, sizeof msg, 0);
+            if (r < 0) {
+                json_decref(all);
+                json_decref(out);
+                sb_reply_error(res, 400, "Validation", "%s", msg);
+                return NULL;
+            }
+            if (!r) continue;
+        }
+        json_array_append(out, doc);
+    }
+    json_decref(all);
+    return out;
+}
+
+/* Answers a list call (events.get or integrations.get). */
+static void list_docs(sb_server *srv, const sb_request *req, sb_response *res, const char *kind, const char *app) {
+    listing l;
+    int events = !strcmp(kind, "event");
+    if (read_listing(req, res, events, NULL, &l) < 0) return;
+    json_t *docs = select_docs(srv, kind, app, &l, res);
+    if (!docs) {
+        json_decref(l.query);
+        return;
+    }
+    size_t total = json_array_size(docs);
+    json_t **items = malloc((total ? total : 1) * sizeof *items);
+    json_t *page = json_array();
+    if (!items || !page) {
+        free(items);
+        json_decref(page);
+        json_decref(docs);
+        json_decref(l.query);
+        sb_reply_error(res, 500, "InternalError", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < total; i++) items[i] = json_array_get(docs, i);
+    sort_key = l.sort_field;
+    sort_desc = l.desc;
+    qsort(items, total, sizeof *items, doc_order);
+    size_t start = (size_t)l.page * (size_t)l.per_page;
+    for (size_t i = start; i < total && i < start + (size_t)l.per_page; i++) json_array_append(page, items[i]);
+    free(items);
+    json_t *out = json_pack("{s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "items", page, "count",
+                            (json_int_t)json_array_size(page), "totalCount", (json_int_t)total, "perPage",
+                            (json_int_t)l.per_page, "page", (json_int_t)l.page, "filter", l.filter ? l.filter : "",
+                            "filterField", l.filter_field, "sortField", l.sort_field, "sortDirection",
+                            l.desc ? "desc" : "asc", "applicationId", app);
+    if (out && l.state) json_object_set_new(out, "state", json_string(l.state));
+    if (out && l.query) json_object_set(out, "query", l.query);
+    json_decref(docs);
+    json_decref(l.query);
+    sb_reply_json(res, 200, out);
+}
+
+/* ---- bodies ---- */
+
+/* Parses the JSON body; NULL with an error answered (400/415). An empty
+ * body gives NULL without an error when allow_empty. */
+static json_t *read_body(const sb_request *req, sb_response *res, int allow_empty, int *failed) {
+    json_error_t jerr;
+    const char *ct = sb_header_get(req, "Content-Type");
+    *failed = 0;
+    if (req->body_len == 0 && allow_empty) return NULL;
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+        sb_reply_error(res, 415, "UnsupportedMediaType", "Content-Type must be application/json");
+        *failed = 1;
+        return NULL;
+    }
+    json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        sb_reply_error(res, 400, "Validation", "The body is not valid JSON: %s", jerr.text);
+        *failed = 1;
+    }
+    return doc;
+}
+
+/* Applies an Event Patch to an event, appending to updates. */
+static void apply_event_patch(json_t *ev, json_t *patch, const char *now) {
+    json_t *update = json_pack("{s:s, s:s}", "sourceType", "apiToken", "creationDate", now);
+    json_t *state = json_object_get(patch, "state"), *old = json_object_get(ev, "state");
+    if (!update) return;
+    if (json_object_get(patch, "comment")) json_object_set(update, "comment", json_object_get(patch, "comment"));
+    if (json_object_get(patch, "data")) {
+        json_object_set(update, "data", json_object_get(patch, "data"));
+        json_object_set(ev, "data", json_object_get(patch, "data"));
+    }
+    if (json_object_get(patch, "eventTags")) json_object_set(ev, "eventTags", json_object_get(patch, "eventTags"));
+    if (state && !json_equal(state, old)) {
+        json_object_set_new(update, "stateChange", json_pack("{s:O, s:O}", "old", old ? old : json_null(), "new", state));
+        json_object_set(ev, "state", state);
+    }
+    json_t *updates = json_object_get(ev, "updates");
+    if (!json_is_array(updates)) json_object_set_new(ev, "updates", updates = json_array());
+    json_array_append_new(updates, update);
+    json_object_set_new(ev, "lastUpdated", json_string(now));
+}
+
+/* ---- handlers ---- */
+
+/* GET/PATCH/DELETE of one event or integration. */
+static void one_doc(sb_server *srv, const sb_request *req, sb_response *res, const char *kind, const char *app,
+                    const char *id) {
+    const char *label = !strcmp(kind, "event") ? "Event" : "Integration";
+    char now[32];
+    if (!is_hex24(id)) {
+        sb_reply_error(res, 400, "Validation", "%sId must be 24 hexadecimal characters", kind);
+        return;
+    }
+    json_t *doc = load_doc(srv->db, kind, app, id);
+    if (!doc) {
+        sb_reply_error(res, 404, "NotFound", "%s was not found", label);
+        return;
+    }
+    iso_now(req->now, now, sizeof now);
+    if (!strcmp(req->method, "GET")) {
+        sb_reply_json(res, 200, doc);
+        return;
+    }
+    if (!strcmp(req->method, "DELETE")) {
+        delete_doc(srv->db, kind, app, id);
+        json_decref(doc);
+        sb_reply_json(res, 200, json_pack("{s:b}", "success", 1));
+        return;
+    }
+    int failed;
+    char msg[512];
+    json_t *patch = read_body(req, res, 0, &failed);
+    if (failed) {
+        json_decref(doc);
+        return;
+    }
+    if (check_object(!strcmp(kind, "event") ? EVENT_PATCH : INTEGRATION_PATCH, patch, "", msg, sizeof msg) < 0) {
+        sb_reply_error(res, 400, "Validation", "%s", msg);
+    } else {
+        if (!strcmp(kind, "event")) {
+            apply_event_patch(doc, patch, now);
+        } else {
+            json_object_update(doc, patch);
+            json_object_set_new(doc, "lastUpdated", json_string(now));
+        }
+        if (store_doc(srv->db, kind, app, id, doc) < 0) sb_reply_error(res, 500, "InternalError", "cannot store");
+        else sb_reply_json(res, 200, json_incref(doc));
+    }
+    json_decref(patch);
+    json_decref(doc);
+}
+
+/* POST of a new event or integration. */
+static void create_doc(sb_server *srv, const sb_request *req, sb_response *res, const char *kind, const char *app) {
+    int failed;
+    char msg[512], id[25], now[32];
+    json_t *doc = read_body(req, res, 0, &failed);
+    if (failed) return;
+    if (check_object(!strcmp(kind, "event") ? EVENT_POST : INTEGRATION_POST, doc, "", msg, sizeof msg) < 0) {
+        sb_reply_error(res, 400, "Validation", "%s", msg);
+        json_decref(doc);
+        return;
+    }
+    new_id(req->now, id);
+    iso_now(req->now, now, sizeof now);
+    if (!strcmp(kind, "event")) {
+        json_t *cd = json_object_get(doc, "creationDate");
+        if (cd && !json_is_string(cd)) json_object_del(doc, "creationDate");
+        complete_event(doc, app, id, now);
+    } else {
+        complete_integration(doc, app, id, now);
+    }
+    if (store_doc(srv->db, kind, app, id, doc) < 0) sb_reply_error(res, 500, "InternalError", "cannot store");
+    else sb_reply_json(res, 201, json_incref(doc));
+    json_decref(doc);
+}
+
+/* 1 when events.post is over the rate limit (429 answered). */
+static int rate_limited(sb_server *srv, const sb_request *req, sb_response *res) {
+    if (!srv->rate_limit) return 0;
+    if (req->now - srv->rate_window >= 1.0) {
+        srv->rate_window = floor(req->now);
+        srv->rate_count = 0;
+    }
+    if (++srv->rate_count <= srv->rate_limit) return 0;
+    sb_reply_header(res, "Retry-After", "1");
+    sb_reply_error(res, 429, "TooManyRequests", "More than %d events per second", srv->rate_limit);
+    return 1;
+}
+
+/* Bulk PATCH /events, POST /events/delete, GET mostRecentBySeverity. */
+static void bulk_events(sb_server *srv, const sb_request *req, sb_response *res, const char *app, const char *what) {
+    int failed = 0;
+    char msg[512], now[32];
+    json_t *body = NULL;
+    listing l;
+    iso_now(req->now, now, sizeof now);
+    if (!strcmp(what, "patch")) {
+        body = read_body(req, res, 0, &failed);
+        if (failed) return;
+        if (check_object(EVENT_PATCH, body, "", msg, sizeof msg) < 0) {
+            sb_reply_error(res, 400, "Validation", "%s", msg);
+            json_decref(body);
+            return;
+        }
+    } else if (!strcmp(what, "delete")) {
+        body = read_body(req, res, 1, &failed);
+        if (failed) return;
+    }
+    if (read_listing(req, res, 1, !strcmp(what, "delete") ? body : NULL, &l) < 0) {
+        json_decref(body);
+        return;
+    }
+    if (!strcmp(what, "severity")) l.state = "new";
+    json_t *docs = select_docs(srv, "event", app, &l, res), *doc;
+    size_t i;
+    if (docs) {
+        if (!strcmp(what, "patch")) {
+            json_array_foreach(docs, i, doc) {
+                apply_event_patch(doc, body, now);
+                store_doc(srv->db, "event", app, json_string_value(json_object_get(doc, "id")), doc);
+            }
+            sb_reply_json(res, 200, json_pack("{s:b}", "success", 1));
+        } else if (!strcmp(what, "delete")) {
+            json_int_t removed = 0;
+            json_array_foreach(docs, i, doc) removed += delete_doc(srv->db, "event", app,
+                                                                   json_string_value(json_object_get(doc, "id")));
+            sb_reply_json(res, 200, json_pack("{s:I}", "removed", removed));
+        } else {
+            json_t *best = NULL;
+            json_array_foreach(docs, i, doc) {
+                if (!best) { best = doc; continue; }
+                int a = level_rank(json_string_value(json_object_get(doc, "level")));
+                int b = level_rank(json_string_value(json_object_get(best, "level")));
+                const char *da = json_string_value(json_object_get(doc, "creationDate"));
+                const char *db = json_string_value(json_object_get(best, "creationDate"));
+                if (a > b || (a == b && da && db && strcmp(da, db) > 0)) best = doc;
+            }
+            json_t *out = json_pack("{s:I}", "newCount", (json_int_t)json_array_size(docs));
+            if (out && best) json_object_set(out, "event", best);
+            sb_reply_json(res, 200, out);
+        }
+        json_decref(docs);
+    }
+    json_decref(l.query);
+    json_decref(body);
+}
+
+/* POST /events/export: validates {email, query} and answers success. */
+static void export_events(sb_server *srv, const sb_request *req, sb_response *res, const char *app) {
+    int failed;
+    char msg[512];
+    json_t *body = read_body(req, res, 1, &failed), *email, *q;
+    const char *key;
+    json_t *v;
+    (void)srv;
+    (void)app;
+    if (failed) return;
+    if (body && !json_is_object(body)) {
+        sb_reply_error(res, 400, "Validation", "the body must be an object");
+        json_decref(body);
+        return;
+    }
+    json_object_foreach(body, key, v) if (strcmp(key, "email") && strcmp(key, "query")) {
+        sb_reply_error(res, 400, "Validation", "%s is not allowed", key);
+        json_decref(body);
+        return;
+    }
+    email = json_object_get(body, "email");
+    q = json_object_get(body, "query");
+    if (email && (!json_is_string(email) || !strchr(json_string_value(email), '@')
+                  || strlen(json_string_value(email)) > 1024)) {
+        sb_reply_error(res, 400, "Validation", "email must be an email address");
+    } else if (q && query_match(q, json_object(), msg, sizeof msg, 0) < 0) {
+        sb_reply_error(res, 400, "Validation", "%s", msg);
+    } else {
+        sb_reply_json(res, 200, json_pack("{s:b}", "success", 1));
+    }
+    json_decref(body);
+}
+
+/* Answers 405 naming the allowed methods. */
+static void not_allowed(sb_response *res, const char *allow, const char *method) {
+    sb_reply_header(res, "Allow", allow);
+    sb_reply_error(res, 405, "MethodNotAllowed", "%s is not allowed here", method);
+}
+
+int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
+    if (req->nseg < 3 || req->nseg > 4 || strcmp(req->seg[0], "applications") != 0) return 0;
+    const char *app = req->seg[1], *coll = req->seg[2], *m = req->method;
+    const char *item = req->nseg == 4 ? req->seg[3] : NULL;
+    int events = !strcmp(coll, "events");
+    op o = {NULL, 0};
+    if (!events && strcmp(coll, "integrations") != 0) return 0;
+    if (!item) {
+        if (!strcmp(m, "GET")) o = (op){events ? "events.get" : "integrations.get", 1};
+        else if (!strcmp(m, "POST")) o = (op){events ? "events.post" : "integrations.post", 0};
+        else if (events && !strcmp(m, "PATCH")) o = (op){"events.patch", 0};
+        else {
+            not_allowed(res, events ? "GET, POST, PATCH" : "GET, POST", m);
+            return 1;
+        }
+    } else if (events && !strcmp(item, "delete")) {
+        if (strcmp(m, "POST")) { not_allowed(res, "POST", m); return 1; }
+        o = (op){"events.delete", 1};
+    } else if (events && !strcmp(item, "export")) {
+        if (strcmp(m, "POST")) { not_allowed(res, "POST", m); return 1; }
+        o = (op){"events.export", 1};
+    } else if (events && !strcmp(item, "mostRecentBySeverity")) {
+        if (strcmp(m, "GET")) { not_allowed(res, "GET", m); return 1; }
+        o = (op){"events.mostRecentBySeverity", 1};
+    } else {
+        if (!strcmp(m, "GET")) o = (op){events ? "event.get" : "integration.get", 1};
+        else if (!strcmp(m, "PATCH")) o = (op){events ? "event.patch" : "integration.patch", 0};
+        else if (!strcmp(m, "DELETE")) o = (op){events ? "event.delete" : "integration.delete", 0};
+        else { not_allowed(res, "GET, PATCH, DELETE", m); return 1; }
+    }
+    if (authorize(srv, req, res, &o, app) < 0) return 1;
+    const char *kind = events ? "event" : "integration";
+    sqlite3_exec(srv->db, "BEGIN", NULL, NULL, NULL);
+    if (!strcmp(o.name, "events.get") || !strcmp(o.name, "integrations.get")) list_docs(srv, req, res, kind, app);
+    else if (!strcmp(o.name, "events.post")) { if (!rate_limited(srv, req, res)) create_doc(srv, req, res, kind, app); }
+    else if (!strcmp(o.name, "integrations.post")) create_doc(srv, req, res, kind, app);
+    else if (!strcmp(o.name, "events.patch")) bulk_events(srv, req, res, app, "patch");
+    else if (!strcmp(o.name, "events.delete")) bulk_events(srv, req, res, app, "delete");
+    else if (!strcmp(o.name, "events.mostRecentBySeverity")) bulk_events(srv, req, res, app, "severity");
+    else if (!strcmp(o.name, "events.export")) export_events(srv, req, res, app);
+    else one_doc(srv, req, res, kind, app, item);
+    sqlite3_exec(srv->db, res->status < 400 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    return 1;
+}
