@@ -1,0 +1,352 @@
+-- The sandbox answers the Losant Events and Integrations API as
+-- CONTRACTS.md section 1 describes, over real HTTP.
+local sandbox = require "helpers.sandbox"
+
+local APP = sandbox.app
+local EVENT = "575ed0de7ae143cd83dc4aa5"
+local INTEGRATION = "575ed78e7ae143cd83dc4aab"
+
+describe("the Losant sandbox", function()
+  local sb
+  local function url(path) return sb.url .. "/applications/" .. APP .. path end
+  local function get(path, token) return sandbox.http("GET", url(path), { token = token or sandbox.token }) end
+  local function send(method, path, body, token)
+    return sandbox.http(method, url(path), { token = token or sandbox.token, json = body })
+  end
+
+  before_each(function() sb = sandbox.start() end)
+  after_each(function() sb.stop() end)
+
+  describe("authentication", function()
+    it("answers 401 Unauthorized without a token", function()
+      local res = sandbox.http("GET", url("/events/" .. EVENT))
+      assert.are.equal(401, res.status)
+      assert.are.equal("Unauthorized", res.json.type)
+    end)
+
+    it("answers 401 Unauthorized for an unknown token", function()
+      local res = get("/events/" .. EVENT, "not-a-token")
+      assert.are.equal(401, res.status)
+    end)
+
+    it("lets a read-only token get an event", function()
+      assert.are.equal(200, get("/events/" .. EVENT, "sandbox-read-only").status)
+    end)
+
+    it("answers 403 Forbidden when a read-only token patches", function()
+      local res = send("PATCH", "/events/" .. EVENT, { comment = "x" }, "sandbox-read-only")
+      assert.are.equal(403, res.status)
+      assert.are.equal("Forbidden", res.json.type)
+    end)
+
+    it("grants exactly the named scope to a narrow token", function()
+      assert.are.equal(200, get("/events", "sandbox-events-get").status)
+      assert.are.equal(403, get("/events/" .. EVENT, "sandbox-events-get").status)
+    end)
+
+    it("answers 404 for an application the token may not reach", function()
+      local res = get("/events/" .. EVENT, "sandbox-other-app")
+      assert.are.equal(404, res.status)
+      assert.are.equal("Application was not found", res.json.message)
+    end)
+  end)
+
+  describe("event.get", function()
+    it("returns the stored event", function()
+      local res = get("/events/" .. EVENT)
+      assert.are.equal(200, res.status)
+      assert.are.equal(EVENT, res.json.id)
+      assert.are.equal(EVENT, res.json.eventId)
+      assert.are.equal("Power levels critical", res.json.subject)
+    end)
+
+    it("keeps big integers exact in the stored text", function()
+      assert.truthy(get("/events/" .. EVENT).body:find('"reading_us":1700000000123456', 1, true))
+    end)
+
+    it("answers 404 NotFound for an unknown event", function()
+      local res = get("/events/aaaaaaaaaaaaaaaaaaaaaaaa")
+      assert.are.equal(404, res.status)
+      assert.are.same({ type = "NotFound", message = "Event was not found" }, res.json)
+    end)
+
+    it("answers 400 Validation for a malformed id", function()
+      local res = get("/events/a%2Fb")
+      assert.are.equal(400, res.status)
+      assert.are.equal("Validation", res.json.type)
+      assert.truthy(res.json.message:find("eventId"))
+    end)
+  end)
+
+  describe("event.patch", function()
+    it("changes the state and appends an update with the state change", function()
+      local res = send("PATCH", "/events/" .. EVENT, { state = "acknowledged", comment = "on it" })
+      assert.are.equal(200, res.status)
+      assert.are.equal("acknowledged", res.json.state)
+      local update = res.json.updates[#res.json.updates]
+      assert.are.equal("on it", update.comment)
+      assert.are.same({ old = "new", new = "acknowledged" }, update.stateChange)
+    end)
+
+    it("appends an update without stateChange when the state stays", function()
+      local res = send("PATCH", "/events/" .. EVENT, { comment = "just a note" })
+      assert.is_nil(res.json.updates[#res.json.updates].stateChange)
+    end)
+
+    it("rejects an unknown key with a message naming it", function()
+      local res = send("PATCH", "/events/" .. EVENT, { colour = "red" })
+      assert.are.equal(400, res.status)
+      assert.are.equal("Validation", res.json.type)
+      assert.truthy(res.json.message:find("colour"))
+    end)
+
+    it("loses no update when many patches of one event run at once", function()
+      local cmds = {}
+      for i = 1, 20 do
+        cmds[#cmds + 1] = ("curl -s -o /dev/null -X PATCH -H 'Authorization: Bearer %s' "
+          .. "-H 'Content-Type: application/json' -d '{\"comment\":\"c%d\"}' '%s' &")
+          :format(sandbox.token, i, url("/events/" .. EVENT))
+      end
+      os.execute(table.concat(cmds, "\n") .. "\nwait")
+      assert.are.equal(20, #get("/events/" .. EVENT).json.updates)
+    end)
+  end)
+
+  describe("event.delete", function()
+    it("answers success and the event is gone", function()
+      local res = send("DELETE", "/events/" .. EVENT)
+      assert.are.same({ success = true }, res.json)
+      assert.are.equal(404, get("/events/" .. EVENT).status)
+    end)
+  end)
+
+  describe("events.post", function()
+    it("creates an event with 201 and fills the server fields", function()
+      local res = send("POST", "/events", { level = "info", subject = "Created" })
+      assert.are.equal(201, res.status)
+      assert.truthy(res.json.id:match("^%x+$") and #res.json.id == 24)
+      assert.are.equal("new", res.json.state)
+      assert.truthy(res.json.creationDate:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"))
+      assert.are.equal(200, get("/events/" .. res.json.id).status)
+    end)
+
+    it("requires the subject, naming it", function()
+      local res = send("POST", "/events", { level = "info" })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("subject"))
+    end)
+
+    it("checks the level enum", function()
+      local res = send("POST", "/events", { level = "fatal", subject = "x" })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("level"))
+    end)
+
+    it("checks the subject length", function()
+      local res = send("POST", "/events", { level = "info", subject = string.rep("x", 256) })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("subject"))
+    end)
+
+    it("checks eventTags keys against their pattern", function()
+      local res = send("POST", "/events", { level = "info", subject = "x", eventTags = { ["bad key"] = "v" } })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("eventTags"))
+    end)
+
+    it("keeps data numbers exact", function()
+      local body = '{"level":"info","subject":"n","data":{"a":9223372036854775807,"b":0.30000000000000004}}'
+      local res = sandbox.http("POST", url("/events"), { token = sandbox.token, body = body,
+        headers = { ["Content-Type"] = "application/json" } })
+      local again = get("/events/" .. res.json.id).body
+      assert.truthy(again:find('"a":9223372036854775807', 1, true))
+      assert.truthy(again:find('"b":0.30000000000000004', 1, true))
+    end)
+
+    it("answers 400 for malformed JSON", function()
+      local res = sandbox.http("POST", url("/events"), { token = sandbox.token, body = "{nope",
+        headers = { ["Content-Type"] = "application/json" } })
+      assert.are.equal(400, res.status)
+      assert.are.equal("Validation", res.json.type)
+    end)
+
+    it("answers 415 for a body that is not declared JSON", function()
+      local res = sandbox.http("POST", url("/events"), { token = sandbox.token, body = "level=info",
+        headers = { ["Content-Type"] = "application/x-www-form-urlencoded" } })
+      assert.are.equal(415, res.status)
+    end)
+  end)
+
+  describe("events.get", function()
+    it("lists with totalCount, page and perPage", function()
+      local res = get("/events?perPage=2&page=1")
+      assert.are.equal(200, res.status)
+      assert.are.equal(6, res.json.totalCount)
+      assert.are.equal(2, res.json.count)
+      assert.are.equal(1, res.json.page)
+      assert.are.equal(2, res.json.perPage)
+    end)
+
+    it("walks every event exactly once across pages", function()
+      local seen, n = {}, 0
+      for page = 0, 2 do
+        for _, ev in ipairs(get("/events?perPage=2&page=" .. page).json.items) do
+          assert.is_nil(seen[ev.id]); seen[ev.id] = true; n = n + 1
+        end
+      end
+      assert.are.equal(6, n)
+    end)
+
+    it("filters by state", function()
+      for _, ev in ipairs(get("/events?state=resolved").json.items) do assert.are.equal("resolved", ev.state) end
+      assert.are.equal(1, get("/events?state=resolved").json.totalCount)
+    end)
+
+    it("filters the subject with a glob", function()
+      local res = get("/events?filterField=subject&filter=*pressure*")
+      assert.are.equal(1, res.json.totalCount)
+      assert.are.equal("Boiler pressure high", res.json.items[1].subject)
+      assert.are.equal(1, get("/events?filter=Fan%20fail%3Fre").json.totalCount)
+    end)
+
+    it("sorts by the requested field and direction", function()
+      local res = get("/events?sortField=subject&sortDirection=asc")
+      local prev = ""
+      for _, ev in ipairs(res.json.items) do assert.is_true(ev.subject >= prev); prev = ev.subject end
+    end)
+
+    it("sorts level by severity", function()
+      local items = get("/events?sortField=level&sortDirection=desc").json.items
+      assert.are.equal("critical", items[1].level)
+      assert.are.equal("info", items[#items].level)
+    end)
+
+    it("applies an advanced query with $or and $in", function()
+      local q = '{"$or":[{"level":{"$in":["warning","info"]}},{"subject":{"$startsWith":"fan","$ci":true}}]}'
+      local res = get("/events?query=" .. q:gsub("[^%w]", function(c) return ("%%%02X"):format(c:byte()) end))
+      assert.are.equal(3, res.json.totalCount)
+    end)
+
+    it("rejects an advanced query on an unknown field", function()
+      local res = get("/events?query=%7B%22colour%22%3A1%7D")
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("colour"))
+    end)
+
+    it("rejects a bad sortField naming it", function()
+      local res = get("/events?sortField=colour")
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("sortField"))
+    end)
+
+    it("rejects perPage over 1000", function()
+      assert.are.equal(400, get("/events?perPage=1001").status)
+    end)
+  end)
+
+  describe("bulk calls", function()
+    it("patches every matching event", function()
+      local res = sandbox.http("PATCH", url("/events?state=new&filter=*critical*"),
+        { token = sandbox.token, json = { state = "resolved" } })
+      assert.are.same({ success = true }, res.json)
+      assert.are.equal("resolved", get("/events/" .. EVENT).json.state)
+      assert.are.equal("new", get("/events/575ed0de7ae143cd83dc4aa6").json.state)
+    end)
+
+    it("deletes the events an advanced query selects", function()
+      local res = send("POST", "/events/delete", { level = "critical" })
+      assert.are.same({ removed = 4 }, res.json)
+      assert.are.equal(2, get("/events").json.totalCount)
+    end)
+
+    it("answers the most severe new event and the new count", function()
+      local res = get("/events/mostRecentBySeverity")
+      assert.are.equal(4, res.json.newCount)
+      assert.are.equal("575ed0de7ae143cd83dc4aa7", res.json.event.id) -- critical, newest
+    end)
+
+    it("leaves the event out when nothing is new", function()
+      local res = get("/events/mostRecentBySeverity?filter=nothing*")
+      assert.are.equal(0, res.json.newCount)
+      assert.is_nil(res.json.event)
+    end)
+
+    it("accepts an export request", function()
+      local res = send("POST", "/events/export", { email = "ops@example.com", query = { level = "critical" } })
+      assert.are.same({ success = true }, res.json)
+    end)
+
+    it("rejects an export with a bad email", function()
+      local res = send("POST", "/events/export", { email = "nobody" })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("email"))
+    end)
+  end)
+
+  describe("integrations", function()
+    it("gets one", function()
+      local res = get("/integrations/" .. INTEGRATION)
+      assert.are.equal("mqtt", res.json.integrationType)
+      assert.are.equal(INTEGRATION, res.json.integrationId)
+    end)
+
+    it("patches one", function()
+      local res = send("PATCH", "/integrations/" .. INTEGRATION, { enabled = true })
+      assert.are.equal(200, res.status)
+      assert.is_true(res.json.enabled)
+    end)
+
+    it("rejects an invalid mqtt config naming the field", function()
+      local res = send("PATCH", "/integrations/" .. INTEGRATION, { mqttConfig = { host = "h", protocol = "mqtt", port = 0 } })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("mqttConfig.port"))
+    end)
+
+    it("creates one with 201", function()
+      local res = send("POST", "/integrations", { name = "New", integrationType = "particle",
+        particleConfig = { accessToken = "t" } })
+      assert.are.equal(201, res.status)
+      assert.is_true(res.json.enabled)
+    end)
+
+    it("requires integrationType on create", function()
+      local res = send("POST", "/integrations", { name = "New" })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("integrationType"))
+    end)
+
+    it("lists with a glob on integrationType", function()
+      local res = get("/integrations?filterField=integrationType&filter=mq*")
+      assert.are.equal(1, res.json.totalCount)
+    end)
+
+    it("deletes one", function()
+      assert.are.same({ success = true }, send("DELETE", "/integrations/" .. INTEGRATION .. "?includeWorkflows=true").json)
+      assert.are.equal(404, get("/integrations/" .. INTEGRATION).status)
+    end)
+  end)
+
+  it("answers 405 for a method the path does not take", function()
+    local res = send("PUT", "/events/" .. EVENT, {})
+    assert.are.equal(405, res.status)
+    assert.truthy(res.headers["allow"])
+  end)
+end)
+
+describe("the Losant sandbox rate limit", function()
+  it("answers 429 with Retry-After beyond N events.post per second", function()
+    local sb = sandbox.start({ rate_limit = 2 })
+    local statuses, retry = {}, nil
+    for i = 1, 4 do
+      local res = sandbox.http("POST", sb.url .. "/applications/" .. APP .. "/events",
+        { token = sandbox.token, json = { level = "info", subject = "r" .. i } })
+      statuses[#statuses + 1] = res.status
+      if res.status == 429 then retry = res.headers["retry-after"] end
+    end
+    sb.stop()
+    local limited = 0
+    for _, s in ipairs(statuses) do if s == 429 then limited = limited + 1 end end
+    assert.is_true(limited >= 1)
+    assert.are.equal("1", retry)
+  end)
+end)
