@@ -78,6 +78,9 @@ int sb_db_open(sb_server *srv, const char *path, const char *seed_file) {
 
 /* Closes the store. */
 void sb_db_close(sb_server *srv) {
-    if (srv->db) sqlite3_close_v2(srv->db);
+    sqlite3_stmt *st;
+    if (!srv->db) return;
+    while ((st = sqlite3_next_stmt(srv->db, NULL))) sqlite3_finalize(st); /* the services' cached statements */
+    sqlite3_close(srv->db);
     srv->db = NULL;
 }

@@ -238,6 +238,29 @@ static int level_rank(const char *level) {
     return -1;
 }
 
+/* ---- prepared statements ---- */
+
+/* Returns a reset prepared statement for sql (a string literal), cached for
+ * the life of the connection (db.c finalizes them on close); NULL on error.
+ * The server lock makes the cache single-threaded. */
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql) {
+    static struct { const char *sql; sqlite3 *db; sqlite3_stmt *st; } cache[16];
+    for (int i = 0; i < 16; i++) {
+        if (cache[i].sql == sql && cache[i].db == db) {
+            sqlite3_reset(cache[i].st);
+            sqlite3_clear_bindings(cache[i].st);
+            return cache[i].st;
+        }
+        if (!cache[i].sql) {
+            if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &cache[i].st, NULL) != SQLITE_OK) return NULL;
+            cache[i].sql = sql;
+            cache[i].db = db;
+            return cache[i].st;
+        }
+    }
+    return NULL;
+}
+
 /* ---- tokens and scopes ---- */
 
 typedef struct op {
@@ -276,8 +299,7 @@ static int authorize(sb_server *srv, const sb_request *req, sb_response *res, co
         sb_reply_error(res, 401, "Unauthorized", "Authorization header with a Bearer token is required");
         return -1;
     }
-    if (sqlite3_prepare_v2(srv->db, "SELECT scopes, apps FROM losant_tokens WHERE token = ?", -1, &st, NULL)
-        != SQLITE_OK) {
+    if (!(st = prep(srv->db, "SELECT scopes, apps FROM losant_tokens WHERE token = ?"))) {
         sb_reply_error(res, 500, "InternalError", "database error");
         return -1;
     }
@@ -288,7 +310,7 @@ static int authorize(sb_server *srv, const sb_request *req, sb_response *res, co
         if (sqlite3_column_type(st, 1) != SQLITE_NULL)
             apps = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (!found) {
         sb_reply_error(res, 401, "Unauthorized", "Invalid access token");
         rc = -1;
@@ -306,10 +328,10 @@ static int authorize(sb_server *srv, const sb_request *req, sb_response *res, co
             allowed = 0;
             json_array_foreach(apps, i, a) if (json_is_string(a) && !strcmp(json_string_value(a), app)) allowed = 1;
         }
-        if (sqlite3_prepare_v2(srv->db, "SELECT 1 FROM losant_apps WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+        if ((st = prep(srv->db, "SELECT 1 FROM losant_apps WHERE id = ?"))) {
             sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
             exists = sqlite3_step(st) == SQLITE_ROW;
-            sqlite3_finalize(st);
+            sqlite3_reset(st);
         }
         if (!allowed || !exists) {
             sb_reply_error(res, 404, "NotFound", "Application was not found");
@@ -345,30 +367,36 @@ static int store_doc(sqlite3 *db, const char *kind, const char *app, const char 
     char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
     int rc = -1;
     if (!text) return -1;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO losant_docs VALUES (?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+    if ((st = prep(db, "INSERT OR REPLACE INTO losant_docs VALUES (?, ?, ?, ?)"))) {
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, app, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
     }
     free(text);
     return rc;
 }
 
-/* Loads one document (new reference) or NULL when absent. */
-static json_t *load_doc(sqlite3 *db, const char *kind, const char *app, const char *id) {
-    sqlite3_stmt *st;
-    json_t *doc = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT doc FROM losant_docs WHERE kind = ? AND app = ? AND id = ?", -1, &st, NULL)
-        != SQLITE_OK)
-        return NULL;
+/* Loads the stored text of one document (malloc'd) or NULL when absent. */
+static char *load_text(sqlite3 *db, const char *kind, const char *app, const char *id) {
+    sqlite3_stmt *st = prep(db, "SELECT doc FROM losant_docs WHERE kind = ? AND app = ? AND id = ?");
+    char *text = NULL;
+    if (!st) return NULL;
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, app, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    sqlite3_finalize(st);
+    if (sqlite3_step(st) == SQLITE_ROW) text = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return text;
+}
+
+/* Loads one document (new reference) or NULL when absent. */
+static json_t *load_doc(sqlite3 *db, const char *kind, const char *app, const char *id) {
+    char *text = load_text(db, kind, app, id);
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
     return doc;
 }
 
@@ -883,16 +911,24 @@ static void one_doc(sb_server *srv, const sb_request *req, sb_response *res, con
         sb_reply_error(res, 400, "Validation", "%sId must be 24 hexadecimal characters", kind);
         return;
     }
+    if (!strcmp(req->method, "GET")) { /* the stored text as it is: no parse, no dump */
+        char *text = load_text(srv->db, kind, app, id);
+        if (!text) {
+            sb_reply_error(res, 404, "NotFound", "%s was not found", label);
+            return;
+        }
+        sb_reply_empty(res, 200);
+        res->content_type = "application/json";
+        res->body = text;
+        res->body_len = strlen(text);
+        return;
+    }
     json_t *doc = load_doc(srv->db, kind, app, id);
     if (!doc) {
         sb_reply_error(res, 404, "NotFound", "%s was not found", label);
         return;
     }
     iso_now(req->now, now, sizeof now);
-    if (!strcmp(req->method, "GET")) {
-        sb_reply_json(res, 200, doc);
-        return;
-    }
     if (!strcmp(req->method, "DELETE")) {
         delete_doc(srv->db, kind, app, id);
         json_decref(doc);
