@@ -1,0 +1,78 @@
+/* eventapi.core: the shared header of the C extension.
+ *
+ * One loop per Lua state: a `loop` userdata created by luaopen_eventapi_core
+ * and passed to every module function as upvalue 1. It owns the curl multi
+ * handle, the timers and the queue of promise jobs. */
+#ifndef EVENTAPI_H
+#define EVENTAPI_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <curl/curl.h>
+
+#define EVENTAPI_VERSION "0.1.0"
+#define EVENTAPI_PROMISE "eventapi.Promise"
+#define EVENTAPI_CONFIG "eventapi.Config"
+#define EVENTAPI_LOOP "eventapi.Loop"
+#define EVENTAPI_ARRAY "eventapi.array" /* registry: metatable marking JSON arrays */
+
+typedef struct timer {
+    double due;    /* monotonic seconds */
+    unsigned long seq; /* insertion order, for ties */
+    int ref;       /* registry ref of the promise to fulfil */
+} timer;
+
+typedef struct transfer transfer;
+
+typedef struct loop {
+    CURLM *multi;
+    CURLSH *share;
+    transfer *active;  /* doubly linked list of transfers in flight */
+    int nactive;
+    CURL *pool[64];    /* idle easy handles, reused */
+    int npool;
+    timer *timers;     /* binary min-heap on (due, seq) */
+    int ntimers, timers_cap;
+    unsigned long timer_seq;
+    lua_Integer next_id; /* transfer ids */
+    int jobs_ref;      /* registry ref: the job queue table (flat triples) */
+    lua_Integer job_head, job_tail;
+    int running_jobs;  /* >0 while handlers run: run/step/await must not re-enter */
+    long max_connections;
+    int closed;
+} loop;
+
+/* loop.c */
+loop *eventapi_loop(lua_State *L);          /* the loop (upvalue 1) */
+double eventapi_now(void);                  /* monotonic seconds */
+void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value); /* queue a job */
+int eventapi_open_loop(lua_State *L);       /* registers the loop functions into the table on top */
+
+/* promise.c */
+void eventapi_promise_new(lua_State *L);    /* pushes a new pending promise */
+int eventapi_is_promise(lua_State *L, int idx);
+void eventapi_promise_settle(lua_State *L, int p, int state, int value); /* state 1 fulfilled, 2 rejected */
+void eventapi_promise_resolve(lua_State *L, int p, int value);           /* adopts promises */
+void eventapi_run_job(lua_State *L, loop *lp); /* pops and runs one job triple from the stack: reaction, state, value */
+int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */
+
+/* json.c: a growable output buffer kept in a userdata at a fixed stack slot
+ * (safe across errors and free stack use, unlike luaL_Buffer). */
+typedef struct eventapi_buf {
+    lua_State *L;
+    int slot;
+    char *data;
+    size_t len, cap;
+} eventapi_buf;
+void eventapi_buf_init(lua_State *L, eventapi_buf *b); /* pushes the buffer's slot */
+void eventapi_buf_add(eventapi_buf *b, const char *s, size_t n);
+void eventapi_buf_finish(eventapi_buf *b); /* the slot now holds the string */
+void eventapi_json_encode(lua_State *L, int idx, eventapi_buf *b); /* raises on values JSON cannot hold */
+void eventapi_json_decode(lua_State *L, const char *s, size_t len); /* pushes the value; raises on bad JSON */
+void eventapi_number(lua_State *L, int idx, eventapi_buf *b); /* exact text of the number at idx */
+int eventapi_open_json(lua_State *L);
+
+/* encode.c */
+int eventapi_open_encode(lua_State *L);
+
+#endif

@@ -1,0 +1,479 @@
+/* eventapi.core JSON codec: exact numbers both ways.
+ *
+ * Lua integers are written as integers, floats as the shortest text that
+ * reads back to the same double; integral JSON numbers that fit in 64 bits
+ * come back as Lua integers. JSON null is a light userdata NULL (the value
+ * of eventapi.null, the same as cjson.null); decoded arrays carry the
+ * EVENTAPI_ARRAY metatable so that an empty array encodes as [] again. */
+#include "eventapi.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 1000
+
+/* ---- encoding ----
+ * The output grows in a userdata kept at a fixed stack slot (replaced when it
+ * grows), so a raised error leaks nothing and the encoder can push and pop
+ * freely (a luaL_Buffer would move the stack top under our feet). */
+
+/* Starts a buffer: pushes its userdata at a new stack slot. */
+void eventapi_buf_init(lua_State *L, eventapi_buf *b) {
+    b->L = L;
+    b->cap = 256;
+    b->len = 0;
+    b->data = lua_newuserdatauv(L, b->cap, 0);
+    b->slot = lua_gettop(L);
+}
+
+/* Makes room for n more bytes. */
+static void buf_reserve(eventapi_buf *b, size_t n) {
+    if (b->len + n <= b->cap) return;
+    size_t cap = b->cap * 2;
+    while (cap < b->len + n) cap *= 2;
+    char *data = lua_newuserdatauv(b->L, cap, 0);
+    memcpy(data, b->data, b->len);
+    lua_replace(b->L, b->slot);
+    b->data = data;
+    b->cap = cap;
+}
+
+/* Appends n bytes. */
+void eventapi_buf_add(eventapi_buf *b, const char *s, size_t n) {
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+/* Appends one byte. */
+static void buf_char(eventapi_buf *b, char c) {
+    buf_reserve(b, 1);
+    b->data[b->len++] = c;
+}
+
+/* Appends a C string. */
+static void buf_str(eventapi_buf *b, const char *s) {
+    eventapi_buf_add(b, s, strlen(s));
+}
+
+/* Replaces the buffer's slot by the string it holds; leaves the string at that slot. */
+void eventapi_buf_finish(eventapi_buf *b) {
+    lua_pushlstring(b->L, b->data, b->len);
+    lua_replace(b->L, b->slot);
+}
+
+/* Appends the exact text of the number at idx. */
+void eventapi_number(lua_State *L, int idx, eventapi_buf *b) {
+    char buf[64];
+    if (lua_isinteger(L, idx)) {
+        snprintf(buf, sizeof buf, LUA_INTEGER_FMT, lua_tointeger(L, idx));
+    } else {
+        double d = lua_tonumber(L, idx);
+        if (isnan(d) || isinf(d)) luaL_error(L, "JSON cannot hold %s", isnan(d) ? "NaN" : "infinity");
+        if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+            snprintf(buf, sizeof buf, "%.0f", d); /* 50.0 -> 50 */
+        } else {
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(buf, sizeof buf, "%.*g", prec, d);
+                if (strtod(buf, NULL) == d) break;
+            }
+        }
+    }
+    buf_str(b, buf);
+}
+
+/* Appends s as a JSON string literal. */
+static void encode_string(eventapi_buf *b, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    buf_char(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
+        eventapi_buf_add(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': buf_str(b, "\\\""); break;
+        case '\\': buf_str(b, "\\\\"); break;
+        case '\n': buf_str(b, "\\n"); break;
+        case '\r': buf_str(b, "\\r"); break;
+        case '\t': buf_str(b, "\\t"); break;
+        default: {
+            char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+            buf_str(b, u);
+        }
+        }
+    }
+    eventapi_buf_add(b, s + run, len - run);
+    buf_char(b, '"');
+}
+
+/* Returns the array length when the table at idx is a sequence 1..n with no
+ * other keys (or carries the array metatable), else -1. */
+static lua_Integer array_length(lua_State *L, int idx) {
+    lua_Integer n = 0, max = 0;
+    if (lua_getmetatable(L, idx)) {
+        luaL_getmetatable(L, EVENTAPI_ARRAY);
+        int marked = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (marked) return (lua_Integer)lua_rawlen(L, idx);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_Integer k = lua_tointeger(L, -1);
+        if (k > max) max = k;
+        n++;
+    }
+    return (n == max && n > 0) ? n : -1;
+}
+
+/* Appends the value at idx; depth guards against cycles. Leaves the stack as found. */
+static void encode_value(lua_State *L, int idx, eventapi_buf *b, int depth) {
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: buf_str(b, "null"); return;
+    case LUA_TBOOLEAN: buf_str(b, lua_toboolean(L, idx) ? "true" : "false"); return;
+    case LUA_TNUMBER: eventapi_number(L, idx, b); return;
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        encode_string(b, s, len);
+        return;
+    }
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL) {
+            buf_str(b, "null");
+            return;
+        }
+        break;
+    case LUA_TTABLE: {
+        if (depth >= MAX_DEPTH) luaL_error(L, "JSON nesting deeper than %d (a cycle?)", MAX_DEPTH);
+        luaL_checkstack(L, 6, "JSON too deep");
+        lua_Integer n = array_length(L, idx);
+        if (n >= 0) {
+            buf_char(b, '[');
+            for (lua_Integer i = 1; i <= n; i++) {
+                if (i > 1) buf_char(b, ',');
+                lua_rawgeti(L, idx, i);
+                encode_value(L, -1, b, depth + 1);
+                lua_pop(L, 1);
+            }
+            buf_char(b, ']');
+            return;
+        }
+        int first = 1;
+        buf_char(b, '{');
+        lua_pushnil(L);
+        while (lua_next(L, idx)) { /* stack: key value */
+            size_t len;
+            const char *key;
+            int copied = 0;
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                key = lua_tolstring(L, -2, &len);
+            } else if (lua_isinteger(L, -2)) {
+                lua_pushvalue(L, -2); /* a copy: lua_next needs the original key */
+                key = lua_tolstring(L, -1, &len);
+                copied = 1;
+            } else {
+                luaL_error(L, "JSON object keys must be strings, not %s", luaL_typename(L, -2));
+                return;
+            }
+            if (!first) buf_char(b, ',');
+            first = 0;
+            encode_string(b, key, len);
+            buf_char(b, ':');
+            encode_value(L, copied ? -2 : -1, b, depth + 1);
+            lua_pop(L, copied ? 2 : 1);
+        }
+        buf_char(b, '}');
+        return;
+    }
+    default: break;
+    }
+    luaL_error(L, "JSON cannot hold a %s", luaL_typename(L, idx));
+}
+
+/* Appends the JSON text of the value at idx (see encode_value). */
+void eventapi_json_encode(lua_State *L, int idx, eventapi_buf *b) {
+    encode_value(L, idx, b, 0);
+}
+
+/* core.json_encode(value) -> string: exact JSON text; raises on what JSON cannot hold. */
+static int l_encode(lua_State *L) {
+    eventapi_buf b;
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    eventapi_buf_init(L, &b);
+    eventapi_json_encode(L, 1, &b);
+    eventapi_buf_finish(&b);
+    return 1;
+}
+
+/* ---- decoding ---- */
+
+typedef struct reader {
+    lua_State *L;
+    const char *start, *p, *end;
+    int depth;
+} reader;
+
+/* Raises a decode error naming the byte offset. */
+static void fail(reader *r, const char *what) {
+    luaL_error(r->L, "invalid JSON: %s at byte %d", what, (int)(r->p - r->start) + 1);
+}
+
+/* Skips blanks. */
+static void skip(reader *r) {
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) r->p++;
+}
+
+/* Reads 4 hex digits; -1 when malformed. */
+static long hex4(const char *p, const char *end) {
+    long v = 0;
+    if (end - p < 4) return -1;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= c - '0';
+        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+        else return -1;
+    }
+    return v;
+}
+
+/* Appends code point cp as UTF-8. */
+static void add_utf8(luaL_Buffer *b, unsigned long cp) {
+    if (cp < 0x80) {
+        luaL_addchar(b, (char)cp);
+    } else if (cp < 0x800) {
+        luaL_addchar(b, (char)(0xC0 | (cp >> 6)));
+        luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        luaL_addchar(b, (char)(0xE0 | (cp >> 12)));
+        luaL_addchar(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+    } else {
+        luaL_addchar(b, (char)(0xF0 | (cp >> 18)));
+        luaL_addchar(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
+        luaL_addchar(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+    }
+}
+
+/* Reads a string literal (r->p at the opening quote) and pushes it. */
+static void read_string(reader *r) {
+    const char *s = ++r->p;
+    while (s < r->end && *s != '"' && *s != '\\' && (unsigned char)*s >= 0x20) s++;
+    if (s < r->end && *s == '"') { /* fast path: no escapes */
+        lua_pushlstring(r->L, r->p, (size_t)(s - r->p));
+        r->p = s + 1;
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(r->L, &b);
+    while (r->p < r->end) {
+        unsigned char c = (unsigned char)*r->p;
+        if (c == '"') {
+            r->p++;
+            luaL_pushresult(&b);
+            return;
+        }
+        if (c < 0x20) fail(r, "control character in a string");
+        if (c != '\\') {
+            luaL_addchar(&b, (char)c);
+            r->p++;
+            continue;
+        }
+        if (++r->p >= r->end) break;
+        switch (*r->p++) {
+        case '"': luaL_addchar(&b, '"'); break;
+        case '\\': luaL_addchar(&b, '\\'); break;
+        case '/': luaL_addchar(&b, '/'); break;
+        case 'b': luaL_addchar(&b, '\b'); break;
+        case 'f': luaL_addchar(&b, '\f'); break;
+        case 'n': luaL_addchar(&b, '\n'); break;
+        case 'r': luaL_addchar(&b, '\r'); break;
+        case 't': luaL_addchar(&b, '\t'); break;
+        case 'u': {
+            long cp = hex4(r->p, r->end);
+            if (cp < 0) fail(r, "bad \\u escape");
+            r->p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && r->end - r->p >= 6 && r->p[0] == '\\' && r->p[1] == 'u') {
+                long lo = hex4(r->p + 2, r->end);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    r->p += 6;
+                }
+            }
+            add_utf8(&b, (unsigned long)cp);
+            break;
+        }
+        default: fail(r, "bad escape");
+        }
+    }
+    fail(r, "unterminated string");
+}
+
+/* Reads a number and pushes it: an integer when it has no fraction or
+ * exponent and fits in 64 bits, else a float. */
+static void read_number(reader *r) {
+    const char *s = r->p;
+    int integral = 1;
+    if (r->p < r->end && *r->p == '-') r->p++;
+    if (r->p >= r->end || *r->p < '0' || *r->p > '9') fail(r, "bad number");
+    if (*r->p == '0' && r->p + 1 < r->end && r->p[1] >= '0' && r->p[1] <= '9') fail(r, "leading zero");
+    while (r->p < r->end && *r->p >= '0' && *r->p <= '9') r->p++;
+    if (r->p < r->end && *r->p == '.') {
+        integral = 0;
+        r->p++;
+        if (r->p >= r->end || *r->p < '0' || *r->p > '9') fail(r, "bad fraction");
+        while (r->p < r->end && *r->p >= '0' && *r->p <= '9') r->p++;
+    }
+    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+        integral = 0;
+        r->p++;
+        if (r->p < r->end && (*r->p == '+' || *r->p == '-')) r->p++;
+        if (r->p >= r->end || *r->p < '0' || *r->p > '9') fail(r, "bad exponent");
+        while (r->p < r->end && *r->p >= '0' && *r->p <= '9') r->p++;
+    }
+    char buf[64];
+    size_t n = (size_t)(r->p - s);
+    if (n >= sizeof buf) { /* very long literal: a float is all it can be */
+        char *copy = malloc(n + 1);
+        if (!copy) luaL_error(r->L, "out of memory");
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+        lua_pushnumber(r->L, strtod(copy, NULL));
+        free(copy);
+        return;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (integral) {
+        errno = 0;
+        long long v = strtoll(buf, NULL, 10);
+        if (errno != ERANGE) {
+            lua_pushinteger(r->L, (lua_Integer)v);
+            return;
+        }
+    }
+    lua_pushnumber(r->L, strtod(buf, NULL));
+}
+
+/* Matches a literal word. */
+static int word(reader *r, const char *w, size_t n) {
+    if ((size_t)(r->end - r->p) >= n && memcmp(r->p, w, n) == 0) {
+        r->p += n;
+        return 1;
+    }
+    return 0;
+}
+
+/* Reads any value and pushes it. */
+static void read_value(reader *r) {
+    lua_State *L = r->L;
+    skip(r);
+    if (r->p >= r->end) fail(r, "unexpected end");
+    switch (*r->p) {
+    case '"': read_string(r); return;
+    case '{': {
+        if (++r->depth > MAX_DEPTH) fail(r, "nesting too deep");
+        luaL_checkstack(L, 4, "JSON too deep");
+        r->p++;
+        lua_newtable(L);
+        skip(r);
+        if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            r->depth--;
+            return;
+        }
+        for (;;) {
+            skip(r);
+            if (r->p >= r->end || *r->p != '"') fail(r, "expected a key");
+            read_string(r);
+            skip(r);
+            if (r->p >= r->end || *r->p != ':') fail(r, "expected ':'");
+            r->p++;
+            read_value(r);
+            lua_rawset(L, -3);
+            skip(r);
+            if (r->p < r->end && *r->p == ',') { r->p++; continue; }
+            if (r->p < r->end && *r->p == '}') { r->p++; break; }
+            fail(r, "expected ',' or '}'");
+        }
+        r->depth--;
+        return;
+    }
+    case '[': {
+        lua_Integer i = 0;
+        if (++r->depth > MAX_DEPTH) fail(r, "nesting too deep");
+        luaL_checkstack(L, 4, "JSON too deep");
+        r->p++;
+        lua_newtable(L);
+        luaL_setmetatable(L, EVENTAPI_ARRAY);
+        skip(r);
+        if (r->p < r->end && *r->p == ']') {
+            r->p++;
+            r->depth--;
+            return;
+        }
+        for (;;) {
+            read_value(r);
+            lua_rawseti(L, -2, ++i);
+            skip(r);
+            if (r->p < r->end && *r->p == ',') { r->p++; continue; }
+            if (r->p < r->end && *r->p == ']') { r->p++; break; }
+            fail(r, "expected ',' or ']'");
+        }
+        r->depth--;
+        return;
+    }
+    case 't': if (word(r, "true", 4)) { lua_pushboolean(L, 1); return; } break;
+    case 'f': if (word(r, "false", 5)) { lua_pushboolean(L, 0); return; } break;
+    case 'n': if (word(r, "null", 4)) { lua_pushlightuserdata(L, NULL); return; } break;
+    default:
+        if (*r->p == '-' || (*r->p >= '0' && *r->p <= '9')) {
+            read_number(r);
+            return;
+        }
+    }
+    fail(r, "unexpected character");
+}
+
+/* Pushes the value of the JSON text s; raises "invalid JSON: ..." on error. */
+void eventapi_json_decode(lua_State *L, const char *s, size_t len) {
+    reader r = {L, s, s, s + len, 0};
+    read_value(&r);
+    skip(&r);
+    if (r.p != r.end) fail(&r, "trailing characters");
+}
+
+/* core.json_decode(text) -> value: integers stay integers, null is eventapi.null. */
+static int l_decode(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    eventapi_json_decode(L, s, len);
+    return 1;
+}
+
+/* Registers json_encode/json_decode and the array metatable into the table on top. */
+int eventapi_open_json(lua_State *L) {
+    static const luaL_Reg fns[] = {{"json_encode", l_encode}, {"json_decode", l_decode}, {NULL, NULL}};
+    luaL_setfuncs(L, fns, 0);
+    luaL_newmetatable(L, EVENTAPI_ARRAY);
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__name");
+    lua_setfield(L, -2, "array");
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
+    return 0;
+}

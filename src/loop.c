@@ -1,0 +1,628 @@
+/* eventapi.core transfer engine and loop: one curl multi handle per Lua
+ * state, reused easy handles, a shared DNS/TLS-session cache, timers in a
+ * binary heap, and the queue of promise jobs. */
+#include "eventapi.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Per-client settings, built once per client (core.config). */
+typedef struct config {
+    struct curl_slist *headers;      /* every request */
+    struct curl_slist *body_headers; /* requests that carry a body */
+    long timeout_ms, connect_timeout_ms;
+    char *ca_file, *user_agent, *userpwd;
+    int insecure;
+    size_t max_body;
+} config;
+
+struct transfer {
+    transfer *prev, *next;
+    CURL *easy;
+    struct curl_slist *own_headers; /* per-request list, freed with the transfer */
+    int promise_ref;
+    lua_Integer id;
+    char *body;
+    size_t len, cap, max_body;
+    int too_large;
+    char content_type[128];
+    char retry_after[64];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+loop *eventapi_loop(lua_State *L) {
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+double eventapi_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- jobs ---- */
+
+/* Queues the job (reaction, state, value) at the tail of the job table. */
+void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value) {
+    reaction = lua_absindex(L, reaction);
+    value = lua_absindex(L, value);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->jobs_ref);
+    lua_pushvalue(L, reaction);
+    lua_rawseti(L, -2, ++lp->job_tail);
+    lua_pushinteger(L, state);
+    lua_rawseti(L, -2, ++lp->job_tail);
+    lua_pushvalue(L, value);
+    lua_rawseti(L, -2, ++lp->job_tail);
+    lua_pop(L, 1);
+}
+
+/* Runs queued jobs until the queue is empty; returns how many ran. */
+static int run_jobs(lua_State *L, loop *lp) {
+    int ran = 0;
+    lp->running_jobs++;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->jobs_ref);
+    int jobs = lua_gettop(L);
+    while (lp->job_head < lp->job_tail) {
+        for (int k = 1; k <= 3; k++) {
+            lua_rawgeti(L, jobs, lp->job_head + k);
+            lua_pushnil(L);
+            lua_rawseti(L, jobs, lp->job_head + k);
+        }
+        lp->job_head += 3;
+        eventapi_run_job(L, lp);
+        ran++;
+    }
+    lp->job_head = lp->job_tail = 0;
+    lua_pop(L, 1);
+    lp->running_jobs--;
+    return ran;
+}
+
+/* ---- timers ---- */
+
+/* 1 when timer a is due before b. */
+static int timer_before(const timer *a, const timer *b) {
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+/* Pushes a timer onto the heap; raises on out of memory. */
+static void timer_push(lua_State *L, loop *lp, timer t) {
+    if (lp->ntimers == lp->timers_cap) {
+        int cap = lp->timers_cap ? lp->timers_cap * 2 : 16;
+        timer *ts = realloc(lp->timers, (size_t)cap * sizeof *ts);
+        if (!ts) luaL_error(L, "out of memory");
+        lp->timers = ts;
+        lp->timers_cap = cap;
+    }
+    int i = lp->ntimers++;
+    while (i > 0 && timer_before(&t, &lp->timers[(i - 1) / 2])) {
+        lp->timers[i] = lp->timers[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    lp->timers[i] = t;
+}
+
+/* Removes the earliest timer from the heap. */
+static timer timer_pop(loop *lp) {
+    timer top = lp->timers[0], last = lp->timers[--lp->ntimers];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= lp->ntimers) break;
+        if (c + 1 < lp->ntimers && timer_before(&lp->timers[c + 1], &lp->timers[c])) c++;
+        if (!timer_before(&lp->timers[c], &last)) break;
+        lp->timers[i] = lp->timers[c];
+        i = c;
+    }
+    if (lp->ntimers) lp->timers[i] = last;
+    return top;
+}
+
+/* Fulfils the promises of due timers (with true); returns how many fired. */
+static int fire_timers(lua_State *L, loop *lp) {
+    double now = eventapi_now();
+    int fired = 0;
+    while (lp->ntimers && lp->timers[0].due <= now) {
+        timer t = timer_pop(lp);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, t.ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, t.ref);
+        lua_pushboolean(L, 1);
+        eventapi_promise_settle(L, -2, 1, -1);
+        lua_pop(L, 2);
+        fired++;
+    }
+    return fired;
+}
+
+/* core.timer(seconds) -> promise fulfilled with true after that many seconds. */
+static int l_timer(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    double seconds = luaL_checknumber(L, 1);
+    luaL_argcheck(L, seconds >= 0, 1, "seconds must not be negative");
+    eventapi_promise_new(L);
+    lua_pushvalue(L, -1);
+    timer t = {eventapi_now() + seconds, ++lp->timer_seq, luaL_ref(L, LUA_REGISTRYINDEX)};
+    timer_push(L, lp, t);
+    return 1;
+}
+
+/* ---- config ---- */
+
+/* Builds a curl header list from the string array at idx (field name); raises on bad input. */
+static struct curl_slist *header_list(lua_State *L, int idx, const char *field) {
+    struct curl_slist *list = NULL;
+    if (lua_getfield(L, idx, field) == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            const char *h = lua_tostring(L, -1);
+            struct curl_slist *next = h ? curl_slist_append(list, h) : NULL;
+            lua_pop(L, 1);
+            if (!next) {
+                curl_slist_free_all(list);
+                luaL_error(L, h ? "out of memory" : "%s[%d] must be a string", field, (int)i);
+            }
+            list = next;
+        }
+    }
+    lua_pop(L, 1);
+    return list;
+}
+
+/* Copies an optional string field; raises on out of memory. */
+static char *opt_string(lua_State *L, int idx, const char *field) {
+    char *copy = NULL;
+    if (lua_getfield(L, idx, field) == LUA_TSTRING) {
+        copy = strdup(lua_tostring(L, -1));
+        if (!copy) luaL_error(L, "out of memory");
+    }
+    lua_pop(L, 1);
+    return copy;
+}
+
+/* Reads an optional number field in seconds as milliseconds. */
+static long opt_ms(lua_State *L, int idx, const char *field) {
+    long ms = 0;
+    if (lua_getfield(L, idx, field) == LUA_TNUMBER) ms = (long)(lua_tonumber(L, -1) * 1000.0);
+    lua_pop(L, 1);
+    return ms;
+}
+
+/* core.config{headers=, body_headers=, timeout=, connect_timeout=, ca_file=, insecure=,
+ * user_agent=, userpwd=, max_body=, max_connections=} -> config userdata. */
+static int l_config(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    config *c = lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, EVENTAPI_CONFIG);
+    c->headers = header_list(L, 1, "headers");
+    c->body_headers = header_list(L, 1, "body_headers");
+    c->timeout_ms = opt_ms(L, 1, "timeout");
+    c->connect_timeout_ms = opt_ms(L, 1, "connect_timeout");
+    c->ca_file = opt_string(L, 1, "ca_file");
+    c->user_agent = opt_string(L, 1, "user_agent");
+    c->userpwd = opt_string(L, 1, "userpwd");
+    lua_getfield(L, 1, "insecure");
+    c->insecure = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "max_body");
+    c->max_body = lua_isinteger(L, -1) ? (size_t)lua_tointeger(L, -1) : (size_t)64 * 1024 * 1024;
+    lua_getfield(L, 1, "max_connections");
+    if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > lp->max_connections) {
+        lp->max_connections = (long)lua_tointeger(L, -1);
+        curl_multi_setopt(lp->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, lp->max_connections);
+    }
+    lua_pop(L, 3);
+    return 1;
+}
+
+/* __gc of a config: frees its lists and strings (the userpwd is wiped first). */
+static int l_config_gc(lua_State *L) {
+    config *c = luaL_checkudata(L, 1, EVENTAPI_CONFIG);
+    curl_slist_free_all(c->headers);
+    curl_slist_free_all(c->body_headers);
+    if (c->userpwd) memset(c->userpwd, 0, strlen(c->userpwd));
+    free(c->ca_file);
+    free(c->user_agent);
+    free(c->userpwd);
+    memset(c, 0, sizeof *c);
+    return 0;
+}
+
+/* ---- transfers ---- */
+
+/* curl write callback: appends to the body up to max_body. */
+static size_t on_body(char *data, size_t size, size_t n, void *ud) {
+    transfer *t = ud;
+    size_t len = size * n;
+    if (t->len + len > t->max_body) {
+        t->too_large = 1;
+        return 0;
+    }
+    if (t->len + len + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + len + 1) cap *= 2;
+        char *body = realloc(t->body, cap);
+        if (!body) return 0;
+        t->body = body;
+        t->cap = cap;
+    }
+    memcpy(t->body + t->len, data, len);
+    t->len += len;
+    return len;
+}
+
+/* Copies a header's value (trimmed) into dst. */
+static void header_value(const char *line, size_t n, size_t name_len, char *dst, size_t cap) {
+    const char *v = line + name_len, *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    size_t len = (size_t)(end - v) < cap - 1 ? (size_t)(end - v) : cap - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+/* curl header callback: keeps Content-Type and Retry-After of the last response. */
+static size_t on_header(char *line, size_t size, size_t n, void *ud) {
+    transfer *t = ud;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        t->content_type[0] = t->retry_after[0] = '\0';
+        t->len = 0;
+    } else if (len > 13 && strncasecmp(line, "content-type:", 13) == 0) {
+        header_value(line, len, 13, t->content_type, sizeof t->content_type);
+    } else if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
+        header_value(line, len, 12, t->retry_after, sizeof t->retry_after);
+    }
+    return len;
+}
+
+/* Unlinks a transfer, returns its easy handle to the pool and frees it. */
+static void transfer_free(lua_State *L, loop *lp, transfer *t) {
+    curl_multi_remove_handle(lp->multi, t->easy);
+    if (t->prev) t->prev->next = t->next;
+    else lp->active = t->next;
+    if (t->next) t->next->prev = t->prev;
+    lp->nactive--;
+    if (lp->npool < (int)(sizeof lp->pool / sizeof lp->pool[0])) {
+        curl_easy_reset(t->easy);
+        lp->pool[lp->npool++] = t->easy;
+    } else {
+        curl_easy_cleanup(t->easy);
+    }
+    curl_slist_free_all(t->own_headers);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->promise_ref);
+    free(t->body);
+    free(t);
+}
+
+/* Names a transport failure with the error types of the library. */
+static const char *failure_type(CURLcode rc) {
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return "Timeout";
+    case CURLE_SSL_CONNECT_ERROR: case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER: case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_INVALIDCERTSTATUS: case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND: case CURLE_SSL_ENGINE_SETFAILED: case CURLE_SSL_SHUTDOWN_FAILED:
+        return "TLS";
+    case CURLE_PARTIAL_FILE: case CURLE_BAD_CONTENT_ENCODING: case CURLE_WEIRD_SERVER_REPLY:
+        return "InvalidResponse";
+    default: return "ConnectionFailed";
+    }
+}
+
+/* Settles a finished transfer's promise with its response table:
+ * {status=, body=, content_type=, retry_after=} or, on failure,
+ * {error=type, message=, status=}. */
+static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->promise_ref);
+    lua_createtable(L, 0, 5);
+    if (status > 0) {
+        lua_pushinteger(L, status);
+        lua_setfield(L, -2, "status");
+    }
+    if (rc == CURLE_OK) {
+        lua_pushlstring(L, t->body ? t->body : "", t->len);
+        lua_setfield(L, -2, "body");
+        if (t->content_type[0]) {
+            lua_pushstring(L, t->content_type);
+            lua_setfield(L, -2, "content_type");
+        }
+        if (t->retry_after[0]) {
+            lua_pushstring(L, t->retry_after);
+            lua_setfield(L, -2, "retry_after");
+        }
+    } else {
+        const char *type = t->too_large ? "InvalidResponse" : failure_type(rc);
+        lua_pushstring(L, type);
+        lua_setfield(L, -2, "error");
+        if (t->too_large) lua_pushfstring(L, "the response is larger than %d bytes", (int)t->max_body);
+        else lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+        lua_setfield(L, -2, "message");
+    }
+    eventapi_promise_settle(L, -2, 1, -1);
+    lua_pop(L, 2);
+    transfer_free(L, lp, t);
+}
+
+/* Reads curl's completion messages and settles those transfers. */
+static int drain(lua_State *L, loop *lp) {
+    CURLMsg *msg;
+    int left, done = 0;
+    while ((msg = curl_multi_info_read(lp->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        transfer *t = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (t) {
+            finish(L, lp, t, msg->data.result);
+            done++;
+        }
+    }
+    return done;
+}
+
+/* Applies method and body to an easy handle. */
+static void set_method(CURL *e, const char *method, const char *body, size_t body_len) {
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+        if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, "");
+        }
+    }
+}
+
+/* core.request(config, method, url [, body [, headers]]) -> promise, id: starts a transfer.
+ * headers (a list of "Name: value") replaces the config's lists for this request.
+ * The promise always fulfils, with the response table of finish(). */
+static int l_request(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    config *c = luaL_checkudata(L, 1, EVENTAPI_CONFIG);
+    const char *method = luaL_checkstring(L, 2), *url = luaL_checkstring(L, 3);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
+    if (lp->closed) return luaL_error(L, "the eventapi loop is closed");
+    transfer *t = calloc(1, sizeof *t);
+    if (!t) return luaL_error(L, "out of memory");
+    if (lua_istable(L, 5)) {
+        int ok = 1;
+        lua_Integer n = (lua_Integer)lua_rawlen(L, 5);
+        for (lua_Integer i = 1; i <= n && ok; i++) {
+            lua_rawgeti(L, 5, i);
+            const char *h = lua_tostring(L, -1);
+            struct curl_slist *next = h ? curl_slist_append(t->own_headers, h) : NULL;
+            if (next) t->own_headers = next;
+            else ok = 0;
+            lua_pop(L, 1);
+        }
+        if (!ok) {
+            curl_slist_free_all(t->own_headers);
+            free(t);
+            return luaL_error(L, "request headers must be strings (or out of memory)");
+        }
+    }
+    t->easy = lp->npool ? lp->pool[--lp->npool] : curl_easy_init();
+    if (!t->easy) {
+        curl_slist_free_all(t->own_headers);
+        free(t);
+        return luaL_error(L, "out of memory");
+    }
+    CURL *e = t->easy;
+    t->max_body = c->max_body;
+    t->id = ++lp->next_id;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SHARE, lp->share);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+                     t->own_headers ? t->own_headers : (body && c->body_headers ? c->body_headers : c->headers));
+    if (c->timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    if (c->connect_timeout_ms) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    if (c->user_agent) curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->userpwd) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERPWD, c->userpwd);
+    }
+    if (c->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    set_method(e, method, body, body_len);
+    eventapi_promise_new(L);
+    lua_pushvalue(L, -1);
+    t->promise_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->next = lp->active;
+    if (lp->active) lp->active->prev = t;
+    lp->active = t;
+    lp->nactive++;
+    if (curl_multi_add_handle(lp->multi, e) != CURLM_OK) {
+        transfer_free(L, lp, t);
+        return luaL_error(L, "cannot start the transfer");
+    }
+    lua_pushinteger(L, t->id);
+    return 2;
+}
+
+/* core.cancel(id [, message]) -> boolean: stops a transfer in flight; its promise fulfils with
+ * {error="Closed"}. */
+static int l_cancel(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    lua_Integer id = luaL_checkinteger(L, 1);
+    const char *message = luaL_optstring(L, 2, "the client was closed with this request in flight");
+    for (transfer *t = lp->active; t; t = t->next) {
+        if (t->id != id) continue;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, t->promise_ref);
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "Closed");
+        lua_setfield(L, -2, "error");
+        lua_pushstring(L, message);
+        lua_setfield(L, -2, "message");
+        eventapi_promise_settle(L, -2, 1, -1);
+        lua_pop(L, 2);
+        transfer_free(L, lp, t);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* ---- driving the loop ---- */
+
+/* Milliseconds until the next timer (or cap). */
+static long next_wait(loop *lp, long cap) {
+    long wait = cap;
+    if (lp->ntimers) {
+        double ms = (lp->timers[0].due - eventapi_now()) * 1000.0;
+        long t = ms <= 0 ? 0 : (long)ms + 1;
+        if (t < wait) wait = t;
+    }
+    long curl_ms = -1;
+    if (lp->nactive && curl_multi_timeout(lp->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < wait)
+        wait = curl_ms;
+    return wait;
+}
+
+/* One round: let curl work, settle what finished, fire timers, run jobs. */
+static int round_trip(lua_State *L, loop *lp) {
+    int still, progress = 0;
+    if (lp->nactive) {
+        curl_multi_perform(lp->multi, &still);
+        progress += drain(L, lp);
+    }
+    progress += fire_timers(L, lp);
+    progress += run_jobs(L, lp);
+    return progress;
+}
+
+/* 1 when anything can still happen: transfers, timers or jobs. */
+static int pending(loop *lp) {
+    return lp->nactive > 0 || lp->ntimers > 0 || lp->job_head < lp->job_tail;
+}
+
+/* core.step([ms]) -> boolean: does the ready work, waits at most ms (default 0; negative:
+ * until something happens); returns whether anything is still pending. */
+static int l_step(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    lua_Integer ms = luaL_optinteger(L, 1, 0);
+    if (lp->running_jobs)
+        return luaL_error(L, "eventapi.run, step or await called from inside a handler or callback "
+                             "(use eventapi.spawn and await inside it)");
+    int progress = round_trip(L, lp);
+    if (!progress && ms != 0 && pending(lp)) {
+        long wait = next_wait(lp, ms < 0 ? 1000 : (long)ms);
+        if (wait > 0) {
+            if (lp->nactive) curl_multi_poll(lp->multi, NULL, 0, (int)wait, NULL);
+            else poll(NULL, 0, (int)wait);
+        }
+        round_trip(L, lp);
+    }
+    lua_pushboolean(L, pending(lp));
+    return 1;
+}
+
+/* core.in_handler() -> boolean: true while the loop runs handlers. */
+static int l_in_handler(lua_State *L) {
+    lua_pushboolean(L, eventapi_loop(L)->running_jobs > 0);
+    return 1;
+}
+
+/* core.pending() -> transfers in flight, timers, queued jobs. */
+static int l_pending(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    lua_pushinteger(L, lp->nactive);
+    lua_pushinteger(L, lp->ntimers);
+    lua_pushinteger(L, (lp->job_tail - lp->job_head) / 3);
+    return 3;
+}
+
+/* __gc of the loop: stops every transfer and frees curl's handles. */
+static int l_loop_gc(lua_State *L) {
+    loop *lp = lua_touserdata(L, 1);
+    if (lp->closed) return 0;
+    lp->closed = 1;
+    while (lp->active) {
+        transfer *t = lp->active;
+        curl_multi_remove_handle(lp->multi, t->easy);
+        curl_easy_cleanup(t->easy);
+        curl_slist_free_all(t->own_headers);
+        lp->active = t->next;
+        free(t->body);
+        free(t);
+    }
+    while (lp->npool) curl_easy_cleanup(lp->pool[--lp->npool]);
+    curl_multi_cleanup(lp->multi);
+    curl_share_cleanup(lp->share);
+    free(lp->timers);
+    lp->timers = NULL;
+    return 0;
+}
+
+/* Creates the loop userdata (left on the stack) with its multi and share handles. */
+static loop *new_loop(lua_State *L) {
+    loop *lp = lua_newuserdatauv(L, sizeof *lp, 0);
+    memset(lp, 0, sizeof *lp);
+    if (luaL_newmetatable(L, EVENTAPI_LOOP)) {
+        lua_pushcfunction(L, l_loop_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    lp->multi = curl_multi_init();
+    lp->share = curl_share_init();
+    if (!lp->multi || !lp->share) luaL_error(L, "cannot create the curl handles (out of memory?)");
+    curl_share_setopt(lp->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(lp->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_multi_setopt(lp->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    lua_newtable(L);
+    lp->jobs_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return lp;
+}
+
+/* Pushes the loop: the one of this Lua state, created on first use. */
+static void push_loop(lua_State *L) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "eventapi.loop") == LUA_TUSERDATA) return;
+    lua_pop(L, 1);
+    new_loop(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "eventapi.loop");
+}
+
+/* Registers the loop functions into the table on top; leaves the loop just below it
+ * (the upvalue the other open functions use). */
+int eventapi_open_loop(lua_State *L) {
+    static const luaL_Reg fns[] = {{"config", l_config}, {"request", l_request}, {"cancel", l_cancel},
+                                   {"timer", l_timer},   {"step", l_step},       {"in_handler", l_in_handler},
+                                   {"pending", l_pending}, {NULL, NULL}};
+    int module = lua_gettop(L);
+    push_loop(L);
+    lua_insert(L, module); /* loop below the module table */
+    if (luaL_newmetatable(L, EVENTAPI_CONFIG)) {
+        lua_pushcfunction(L, l_config_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, module);
+    luaL_setfuncs(L, fns, 1);
+    return 0;
+}

@@ -1,0 +1,231 @@
+/* eventapi.core promises: userdata with user values 1 = the settled value
+ * and 2 = the list of reactions waiting for it. A reaction is a table
+ * {on_ok, on_err, child}; settling a promise queues one job per reaction on
+ * the loop, and jobs only run from the loop (never inside the call that
+ * attached a handler). */
+#include "eventapi.h"
+
+#include <string.h>
+
+enum { PENDING = 0, FULFILLED = 1, REJECTED = 2 };
+
+typedef struct promise {
+    int state;
+    int handled; /* a reaction was attached, so a rejection is someone's business */
+} promise;
+
+/* Returns the promise at idx or raises. */
+static promise *check_promise(lua_State *L, int idx) {
+    return luaL_checkudata(L, idx, EVENTAPI_PROMISE);
+}
+
+int eventapi_is_promise(lua_State *L, int idx) {
+    return luaL_testudata(L, idx, EVENTAPI_PROMISE) != NULL;
+}
+
+/* Pushes a new pending promise. */
+void eventapi_promise_new(lua_State *L) {
+    promise *p = lua_newuserdatauv(L, sizeof *p, 2);
+    p->state = PENDING;
+    p->handled = 0;
+    luaL_setmetatable(L, EVENTAPI_PROMISE);
+}
+
+/* Adds the reaction at r to the promise at p: queued now when p is settled,
+ * kept for later when pending. */
+static void add_reaction(lua_State *L, int p, int r) {
+    promise *pr = lua_touserdata(L, p);
+    p = lua_absindex(L, p);
+    r = lua_absindex(L, r);
+    pr->handled = 1;
+    if (pr->state != PENDING) {
+        lua_getiuservalue(L, p, 1);
+        eventapi_enqueue(L, eventapi_loop(L), r, pr->state, lua_gettop(L));
+        lua_pop(L, 1);
+        return;
+    }
+    if (lua_getiuservalue(L, p, 2) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 2, 0);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, p, 2);
+    }
+    lua_pushvalue(L, r);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
+/* Settles the promise at p with the value at value (no adoption). */
+void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
+    promise *pr = lua_touserdata(L, p);
+    if (pr->state != PENDING) return;
+    p = lua_absindex(L, p);
+    value = lua_absindex(L, value);
+    pr->state = state;
+    lua_pushvalue(L, value);
+    lua_setiuservalue(L, p, 1);
+    if (lua_getiuservalue(L, p, 2) == LUA_TTABLE) {
+        loop *lp = eventapi_loop(L);
+        int list = lua_gettop(L);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, list, i);
+            eventapi_enqueue(L, lp, lua_gettop(L), state, value);
+            lua_pop(L, 1);
+        }
+        lua_pushnil(L);
+        lua_setiuservalue(L, p, 2);
+    }
+    lua_pop(L, 1);
+}
+
+/* Resolves the promise at p with the value at value: a promise is adopted,
+ * anything else fulfils. */
+void eventapi_promise_resolve(lua_State *L, int p, int value) {
+    p = lua_absindex(L, p);
+    value = lua_absindex(L, value);
+    if (!eventapi_is_promise(L, value)) {
+        eventapi_promise_settle(L, p, FULFILLED, value);
+        return;
+    }
+    if (lua_rawequal(L, p, value)) {
+        lua_pushliteral(L, "a promise cannot be resolved with itself");
+        eventapi_promise_settle(L, p, REJECTED, -1);
+        lua_pop(L, 1);
+        return;
+    }
+    lua_createtable(L, 3, 0); /* {nil, nil, p}: pass the outcome through */
+    lua_pushvalue(L, p);
+    lua_rawseti(L, -2, 3);
+    add_reaction(L, value, -1);
+    lua_pop(L, 1);
+}
+
+/* Runs one job: the stack top holds reaction, state, value; pops them. A
+ * handler's error rejects the child; it never escapes. */
+void eventapi_run_job(lua_State *L, loop *lp) {
+    int value = lua_gettop(L), reaction = value - 2;
+    int state = (int)lua_tointeger(L, value - 1);
+    (void)lp;
+    lua_rawgeti(L, reaction, 3); /* child, may be nil */
+    int child = lua_gettop(L);
+    lua_rawgeti(L, reaction, state == FULFILLED ? 1 : 2);
+    if (lua_isnil(L, -1)) { /* no handler: the outcome passes through */
+        lua_pop(L, 1);
+        if (!lua_isnil(L, child)) eventapi_promise_settle(L, child, state, value);
+    } else {
+        lua_pushvalue(L, value);
+        int ok = lua_pcall(L, 1, 1, 0) == LUA_OK;
+        if (!lua_isnil(L, child)) {
+            if (ok) eventapi_promise_resolve(L, child, -1);
+            else eventapi_promise_settle(L, child, REJECTED, -1);
+        } else if (!ok) {
+            lua_warning(L, "eventapi: a handler raised: ", 1);
+            lua_warning(L, lua_isstring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1), 0);
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, reaction - 1);
+}
+
+/* p:next(on_ok, on_err) -> promise: the child settles with what the handler returns or raises. */
+static int l_next(lua_State *L) {
+    check_promise(L, 1);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+    lua_settop(L, 3);
+    eventapi_promise_new(L); /* 4: child */
+    lua_createtable(L, 3, 0);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, 3);
+    lua_rawseti(L, -2, 2);
+    lua_pushvalue(L, 4);
+    lua_rawseti(L, -2, 3);
+    add_reaction(L, 1, -1);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* p:catch(on_err) -> promise: next(nil, on_err). */
+static int l_catch(lua_State *L) {
+    lua_settop(L, 2);
+    lua_pushnil(L);
+    lua_insert(L, 2);
+    return l_next(L);
+}
+
+/* p:state() -> "pending" | "fulfilled" | "rejected", value. Reading the state marks a rejection handled. */
+static int l_state(lua_State *L) {
+    static const char *const names[] = {"pending", "fulfilled", "rejected"};
+    promise *p = check_promise(L, 1);
+    lua_pushstring(L, names[p->state]);
+    if (p->state == PENDING) return 1;
+    p->handled = 1;
+    lua_getiuservalue(L, 1, 1);
+    return 2;
+}
+
+/* core.promise() -> a new pending promise, settled with core.resolve/core.reject. */
+static int l_new(lua_State *L) {
+    eventapi_promise_new(L);
+    return 1;
+}
+
+/* core.resolve(p, value): resolves p (adopting a promise); no-op when settled. */
+static int l_resolve(lua_State *L) {
+    promise *p = check_promise(L, 1);
+    lua_settop(L, 2);
+    if (p->state == PENDING) eventapi_promise_resolve(L, 1, 2);
+    return 0;
+}
+
+/* core.reject(p, reason): rejects p; no-op when settled. */
+static int l_reject(lua_State *L) {
+    check_promise(L, 1);
+    lua_settop(L, 2);
+    eventapi_promise_settle(L, 1, REJECTED, 2);
+    return 0;
+}
+
+/* __gc: reports a rejection nobody handled with warn. */
+static int l_gc(lua_State *L) {
+    promise *p = lua_touserdata(L, 1);
+    if (p->state != REJECTED || p->handled) return 0;
+    lua_getiuservalue(L, 1, 1);
+    const char *msg = NULL;
+    if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+    else if (lua_type(L, -1) == LUA_TTABLE && lua_getfield(L, -1, "message") == LUA_TSTRING) msg = lua_tostring(L, -1);
+    lua_warning(L, "eventapi: unhandled rejection: ", 1);
+    lua_warning(L, msg ? msg : "(no message)", 0);
+    return 0;
+}
+
+/* __tostring: "eventapi.Promise (pending)". */
+static int l_tostring(lua_State *L) {
+    static const char *const names[] = {"pending", "fulfilled", "rejected"};
+    promise *p = check_promise(L, 1);
+    lua_pushfstring(L, "eventapi.Promise (%s)", names[p->state]);
+    return 1;
+}
+
+/* Creates the promise metatable and registers the functions into the table on top. */
+int eventapi_open_promise(lua_State *L) {
+    static const luaL_Reg methods[] = {{"next", l_next}, {"catch", l_catch}, {"state", l_state}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", l_gc}, {"__tostring", l_tostring}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"promise", l_new}, {"resolve", l_resolve}, {"reject", l_reject}, {NULL, NULL}};
+    int module = lua_gettop(L);
+    luaL_newmetatable(L, EVENTAPI_PROMISE);
+    lua_pushvalue(L, module - 1); /* the loop upvalue, see core.c */
+    luaL_setfuncs(L, meta, 1);
+    lua_newtable(L); /* methods; the Lua layer adds finally and await */
+    lua_pushvalue(L, module - 1);
+    luaL_setfuncs(L, methods, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, module, "promise_methods");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    lua_pushvalue(L, module - 1);
+    luaL_setfuncs(L, fns, 1);
+    return 0;
+}
