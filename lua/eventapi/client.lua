@@ -1,0 +1,282 @@
+--- A service client built from an operation table (see losant.lua): the
+-- resources and actions, param checks, request building, the response
+-- mapping to values and error objects, and the client's lifetime.
+local core = require "eventapi.core"
+local Error = require "eventapi.errors"
+
+local Client = {}
+Client.__index = Client
+Client.__name = "eventapi.Client"
+
+local OPTIONS = {
+  token = "string", url = "string", accept_version = "string", timeout = "number",
+  connect_timeout = "number", ca_file = "string", insecure = "boolean", max_connections = "number",
+  user_agent = "string", headers = "table", max_body = "number", user = "string", password = "string",
+}
+
+local USER_AGENT = ("eventapi/%s libcurl/%s Lua 5.4"):format(core.version, core.curl_version)
+
+--- Raises an InvalidParams error object.
+local function invalid(message, extra)
+  local e = Error.new({ type = "InvalidParams", message = message })
+  for k, v in pairs(extra or {}) do e[k] = v end
+  error(e, 0)
+end
+
+--- Checks a header value: no CR or LF may reach the wire.
+local function header_line(name, value, what)
+  if type(value) ~= "string" then invalid(what .. " must be a string") end
+  if value:find("[\r\n]") then invalid(what .. " must not contain CR or LF") end
+  return name .. ": " .. value
+end
+
+--- Removes user:password@ from a URL (for error objects).
+local function redact(url)
+  return (url:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1"))
+end
+
+--- Text of a query or header value of the given kind; raises InvalidParams.
+local function value_text(p, v, opname)
+  local t = type(v)
+  if p.kind == "json" then
+    if t == "string" then return v end
+    if t ~= "table" then invalid(("%s: %s must be a table or a JSON string"):format(opname, p.name)) end
+    local ok, text = pcall(core.json_encode, v)
+    if not ok then invalid(("%s: %s cannot be encoded: %s"):format(opname, p.name, text)) end
+    return text
+  end
+  if t == "boolean" then return v and "true" or "false" end
+  if t == "number" then return core.number_text(v) end
+  if t == "string" then return v end
+  invalid(("%s: %s must be a %s, not a %s"):format(opname, p.name, p.kind, t))
+end
+
+--- Builds {method, url, body, headers} for operation op from params; raises InvalidParams.
+local function build(client, op, params)
+  local service = client.service
+  local name = op.name
+  if type(params) ~= "table" then invalid(name .. ": params must be a table") end
+  local known = op.known
+  for k in pairs(params) do
+    if not known[k] then invalid(("%s: unknown param '%s'"):format(name, tostring(k)), { param = k }) end
+  end
+  local path = op.path:gsub("{(%w+)}", function(key)
+    local v = params[key]
+    if v == nil then invalid(("%s: missing required param '%s'"):format(name, key), { param = key }) end
+    if type(v) == "number" and math.type(v) == "integer" then v = tostring(v) end
+    if type(v) ~= "string" then
+      invalid(("%s: %s must be a string, not a %s"):format(name, key, type(v)), { param = key })
+    end
+    if v == "" then invalid(("%s: %s must not be empty"):format(name, key), { param = key }) end
+    return core.escape(v)
+  end)
+  local query, headers, body = {}, nil, nil
+  for _, p in ipairs(op.all_params) do
+    local v = params[p.name]
+    if v == nil then v = p.default end
+    if v == nil then
+      if p.required then invalid(("%s: missing required param '%s'"):format(name, p.name), { param = p.name }) end
+    elseif p.place == "query" then
+      query[#query + 1] = core.escape(p.name) .. "=" .. core.escape(value_text(p, v, name))
+    elseif p.place == "header" then
+      headers = headers or {}
+      headers[#headers + 1] = header_line(p.name, value_text(p, v, name), name .. ": " .. p.name)
+    elseif p.place == "body" then
+      if type(v) ~= "table" then
+        invalid(("%s: %s must be a table, not a %s"):format(name, p.name, type(v)), { param = p.name })
+      end
+      local ok, text = pcall(core.json_encode, v)
+      if not ok then invalid(("%s: %s cannot be encoded: %s"):format(name, p.name, text), { param = p.name }) end
+      body = text
+    end
+  end
+  local url = client.url .. path
+  if #query > 0 then url = url .. "?" .. table.concat(query, "&") end
+  return { method = op.method, url = url, body = body, headers = headers }
+end
+
+--- Maps a raw response table from the core to the call's value, or raises its error object.
+local function respond(client, req, res)
+  local where = { method = req.method, url = redact(req.url) }
+  if res.error then
+    error(Error.new({ type = res.error, message = res.message, status = res.status,
+                      method = where.method, url = where.url }), 0)
+  end
+  local status, text = res.status, res.body
+  local decoded, ok, why = nil, false, nil
+  if text ~= "" then
+    ok, decoded = pcall(core.json_decode, text)
+    if not ok then why, decoded = decoded, nil end
+  end
+  if status >= 200 and status < 300 then
+    if text == "" then return client.service.empty_value == nil and true or client.service.empty_value end
+    if not ok then
+      error(Error.new({ type = "InvalidResponse", status = status, body = text, method = where.method,
+                        url = where.url, message = "the response is not valid JSON (" .. tostring(why) .. ")" }), 0)
+    end
+    local unwrap = client.service.unwrap
+    if unwrap then return unwrap(decoded, res, req, where) end
+    return decoded
+  end
+  local e = Error.new({ status = status, method = where.method, url = where.url,
+                        body = ok and decoded or text, retry_after = res.retry_after })
+  local map = client.service.error_fields
+  if map then map(e, ok and decoded or nil) end
+  if type(decoded) == "table" then
+    e.type = e.type or (type(decoded.type) == "string" and decoded.type or nil)
+    e.message = e.message or (type(decoded.message) == "string" and decoded.message or nil)
+  end
+  e.type = e.type or Error.type_for_status(status)
+  e.message = e.message or (text ~= "" and text:sub(1, 200) or ("HTTP status " .. status))
+  error(e, 0)
+end
+
+--- Sends a built request; returns the promise of its value.
+local function send(client, req)
+  if client.closed then
+    local p = core.promise()
+    core.reject(p, Error.new({ type = "Closed", message = "the client is closed", method = req.method,
+                               url = redact(req.url) }))
+    return p
+  end
+  local headers = nil
+  if req.headers then
+    headers = { table.unpack(req.body and client.body_headers or client.headers) }
+    for _, h in ipairs(req.headers) do headers[#headers + 1] = h end
+  end
+  local raw, id = core.request(client.config, req.method, req.url, req.body, headers)
+  local inflight = client.inflight
+  inflight[id] = true
+  return raw:next(function(res)
+    inflight[id] = nil
+    return respond(client, req, res)
+  end)
+end
+
+--- Calls op with params; cb (optional) gets (err, result). Returns the promise.
+local function call(client, op, params, cb)
+  if cb == nil and type(params) == "function" then params, cb = {}, params end
+  if params == nil then params = {} end
+  local ok, req = pcall(build, client, op, params)
+  local p
+  if ok then
+    p = send(client, req)
+  else
+    p = core.promise()
+    core.reject(p, req)
+  end
+  if cb ~= nil then
+    if type(cb) ~= "function" then error("the callback must be a function", 3) end
+    p:next(function(v) cb(nil, v) end, function(e) cb(e, nil) end)
+  end
+  return p
+end
+
+--- client:request{method=, path=, query=, body=, headers=} -> promise: any other endpoint.
+function Client:request(spec, cb)
+  local ok, req = pcall(function()
+    if type(spec) ~= "table" then invalid("request: expects a table") end
+    local method = spec.method or "GET"
+    if type(method) ~= "string" or not method:match("^%u+$") then invalid("request: bad method") end
+    if type(spec.path) ~= "string" or spec.path:sub(1, 1) ~= "/" then invalid("request: path must start with /") end
+    if spec.path:find("[%s#]") then invalid("request: path must not contain spaces or #") end
+    local url = self.url .. spec.path
+    if spec.query then
+      local keys, parts = {}, {}
+      for k in pairs(spec.query) do keys[#keys + 1] = tostring(k) end
+      table.sort(keys)
+      for _, k in ipairs(keys) do
+        parts[#parts + 1] = core.escape(k) .. "=" .. core.escape(value_text({ name = k, kind = "json-or-scalar" },
+                                                                            spec.query[k], "request"))
+      end
+      url = url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(parts, "&")
+    end
+    local body = spec.body
+    if type(body) == "table" then body = core.json_encode(body) end
+    if body ~= nil and type(body) ~= "string" then invalid("request: body must be a table or a string") end
+    local headers
+    if spec.headers then
+      headers = {}
+      for k, v in pairs(spec.headers) do
+        headers[#headers + 1] = header_line(tostring(k), tostring(v), "request: header " .. tostring(k))
+      end
+    end
+    return { method = method, url = url, body = body, headers = headers }
+  end)
+  local p
+  if ok then p = send(self, req) else p = core.promise(); core.reject(p, req) end
+  if cb then p:next(function(v) cb(nil, v) end, function(e) cb(e, nil) end) end
+  return p
+end
+
+--- client:close(): rejects the requests in flight with Closed; later calls reject too.
+function Client:close()
+  if self.closed then return end
+  self.closed = true
+  for id in pairs(self.inflight) do core.cancel(id) end
+end
+Client.__close = Client.close
+
+--- Prepares an operation row: the set of known params and the full ordered list.
+local function prepare(service, op)
+  local known, all = {}, {}
+  for _, p in ipairs(op.params) do known[p.name] = true; all[#all + 1] = p end
+  for _, p in ipairs(service.common_params or {}) do
+    if not known[p.name] then known[p.name] = true; all[#all + 1] = p end
+  end
+  op.known, op.all_params = known, all
+  return op
+end
+
+--- Client.new(service, options) -> client with one table per resource.
+function Client.new(service, options)
+  options = options or {}
+  if type(options) ~= "table" then invalid(service.name .. ": options must be a table") end
+  for k, v in pairs(options) do
+    if not OPTIONS[k] then invalid(("%s: unknown option '%s'"):format(service.name, tostring(k))) end
+    if type(v) ~= OPTIONS[k] then
+      invalid(("%s: option %s must be a %s, not a %s"):format(service.name, k, OPTIONS[k], type(v)))
+    end
+  end
+  local url = (options.url or service.default_url):gsub("/+$", "")
+  if not url:match("^https?://") then invalid(service.name .. ": url must start with http:// or https://") end
+  local headers = { header_line("Accept", service.accept, "accept") }
+  for _, h in ipairs(service.headers(options)) do
+    local name, value = h:match("^([^:]+): (.*)$")
+    headers[#headers + 1] = header_line(name, value, "option " .. name)
+  end
+  if options.headers then
+    local names = {}
+    for k in pairs(options.headers) do names[#names + 1] = tostring(k) end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      headers[#headers + 1] = header_line(k, tostring(options.headers[k]), "header " .. k)
+    end
+  end
+  local body_headers = { table.unpack(headers) }
+  body_headers[#body_headers + 1] = "Content-Type: " .. service.content_type
+  body_headers[#body_headers + 1] = "Expect:" -- no 100-continue round trip
+  headers[#headers + 1] = "Expect:"
+  local userpwd
+  if options.user then userpwd = options.user .. ":" .. (options.password or "") end
+  local client = setmetatable({
+    service = service, url = url, headers = headers, body_headers = body_headers, inflight = {},
+    config = core.config({
+      headers = headers, body_headers = body_headers, timeout = options.timeout,
+      connect_timeout = options.connect_timeout, ca_file = options.ca_file, insecure = options.insecure,
+      user_agent = options.user_agent or USER_AGENT, userpwd = userpwd,
+      max_body = options.max_body and math.tointeger(options.max_body) or nil,
+      max_connections = options.max_connections and math.tointeger(options.max_connections) or nil,
+    }),
+  }, Client)
+  for _, op in ipairs(service.operations) do
+    prepare(service, op)
+    local resource, action = op.name:match("^(%w+)%.(.+)$")
+    client[resource] = client[resource] or {}
+    client[resource][action] = function(params, cb) return call(client, op, params, cb) end
+  end
+  return client
+end
+
+Client.build = build -- for tests and the CLI: the request an operation would send
+return Client

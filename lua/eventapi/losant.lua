@@ -1,0 +1,86 @@
+--- The Losant Events and Integrations API as one declarative operation
+-- table (CONTRACTS.md section 1.2). Each row: name (resource.action),
+-- method, path template, params (name, place: path | query | body | header,
+-- required, kind: string | integer | boolean | json | table), scopes.
+
+local READ = { "all.Application", "all.Application.read", "all.Organization", "all.Organization.read",
+               "all.User", "all.User.read" }
+local WRITE = { "all.Application", "all.Organization", "all.User" }
+
+--- Scopes of a call: the all.* ones plus resource.* and resource.action.
+local function scopes(base, name)
+  local list = { table.unpack(base) }
+  list[#list + 1] = name:match("^(%w+)%.") .. ".*"
+  list[#list + 1] = name
+  return list
+end
+
+local function path(name) return { name = name, place = "path", required = true, kind = "string" } end
+local function query(name, kind) return { name = name, place = "query", kind = kind or "string" } end
+local function body(name, required) return { name = name, place = "body", required = required, kind = "table" } end
+
+local LIST = { query("sortField"), query("sortDirection"), query("page", "integer"), query("perPage", "integer"),
+               query("filterField"), query("filter") }
+
+local function with(list, ...)
+  local out = { table.unpack(list) }
+  for _, p in ipairs({ ... }) do out[#out + 1] = p end
+  return out
+end
+
+local APP = path("applicationId")
+local EVENT_PATH = "/applications/{applicationId}/events"
+local INTEGRATION_PATH = "/applications/{applicationId}/integrations"
+
+local operations = {
+  { name = "event.get", method = "GET", path = EVENT_PATH .. "/{eventId}",
+    params = { APP, path("eventId") }, scopes = scopes(READ, "event.get") },
+  { name = "event.patch", method = "PATCH", path = EVENT_PATH .. "/{eventId}",
+    params = { APP, path("eventId"), body("event", true) }, scopes = scopes(WRITE, "event.patch") },
+  { name = "event.delete", method = "DELETE", path = EVENT_PATH .. "/{eventId}",
+    params = { APP, path("eventId") }, scopes = scopes(WRITE, "event.delete") },
+  { name = "events.get", method = "GET", path = EVENT_PATH,
+    params = with({ APP }, LIST[1], LIST[2], LIST[3], LIST[4], LIST[5], LIST[6], query("state"), query("query", "json")),
+    scopes = scopes(READ, "events.get") },
+  { name = "events.post", method = "POST", path = EVENT_PATH,
+    params = { APP, body("event", true) }, scopes = scopes(WRITE, "events.post") },
+  { name = "events.patch", method = "PATCH", path = EVENT_PATH,
+    params = { APP, query("filterField"), query("filter"), query("state"), query("query", "json"), body("updates", true) },
+    scopes = scopes(WRITE, "events.patch") },
+  { name = "events.delete", method = "POST", path = EVENT_PATH .. "/delete",
+    params = { APP, body("query", false) }, scopes = scopes(READ, "events.delete") },
+  { name = "events.mostRecentBySeverity", method = "GET", path = EVENT_PATH .. "/mostRecentBySeverity",
+    params = { APP, query("filter"), query("query", "json") }, scopes = scopes(READ, "events.mostRecentBySeverity") },
+  { name = "events.export", method = "POST", path = EVENT_PATH .. "/export",
+    params = { APP, body("exportData", false) }, scopes = scopes(READ, "events.export") },
+  { name = "integration.get", method = "GET", path = INTEGRATION_PATH .. "/{integrationId}",
+    params = { APP, path("integrationId") }, scopes = scopes(READ, "integration.get") },
+  { name = "integration.patch", method = "PATCH", path = INTEGRATION_PATH .. "/{integrationId}",
+    params = { APP, path("integrationId"), body("integration", true) }, scopes = scopes(WRITE, "integration.patch") },
+  { name = "integration.delete", method = "DELETE", path = INTEGRATION_PATH .. "/{integrationId}",
+    params = { APP, path("integrationId"), query("includeWorkflows", "boolean") },
+    scopes = scopes(WRITE, "integration.delete") },
+  { name = "integrations.get", method = "GET", path = INTEGRATION_PATH,
+    params = with({ APP }, table.unpack(LIST)), scopes = scopes(READ, "integrations.get") },
+  { name = "integrations.post", method = "POST", path = INTEGRATION_PATH,
+    params = { APP, body("integration", true) }, scopes = scopes(WRITE, "integrations.post") },
+}
+
+return {
+  name = "losant",
+  default_url = "https://api.losant.com",
+  operations = operations,
+  -- Params every call takes, after its own.
+  common_params = { { name = "losantdomain", place = "header", kind = "string" },
+                    { name = "_actions", place = "query", kind = "boolean", default = false },
+                    { name = "_links", place = "query", kind = "boolean", default = true },
+                    { name = "_embedded", place = "query", kind = "boolean", default = true } },
+  content_type = "application/json",
+  accept = "application/json",
+  --- The headers of every request of a client made with these options.
+  headers = function(options)
+    local h = { "Accept-Version: " .. (options.accept_version or "^1.20.1") }
+    if options.token then h[#h + 1] = "Authorization: Bearer " .. options.token end
+    return h
+  end,
+}
