@@ -1,0 +1,193 @@
+-- Promise semantics, the loop, spawn and await.
+local eventapi = require "eventapi"
+
+local function settled(p)
+  eventapi.run()
+  return p:state()
+end
+
+describe("promises", function()
+  it("never run a handler inside the call that attached it", function()
+    local ran = false
+    eventapi.resolve(1):next(function() ran = true end)
+    assert.is_false(ran)
+    eventapi.run()
+    assert.is_true(ran)
+  end)
+
+  it("run handlers in the order they were attached", function()
+    local order = {}
+    local p = eventapi.resolve(true)
+    for i = 1, 5 do p:next(function() order[#order + 1] = i end) end
+    eventapi.run()
+    assert.are.same({ 1, 2, 3, 4, 5 }, order)
+  end)
+
+  it("chain: a handler's return value fulfils the next promise", function()
+    local p = eventapi.resolve(2):next(function(v) return v * 3 end):next(function(v) return v + 1 end)
+    assert.are.same({ "fulfilled", 7 }, { settled(p) })
+  end)
+
+  it("adopt a promise returned by a handler", function()
+    local p = eventapi.resolve(1):next(function() return eventapi.sleep(0.01):next(function() return "late" end) end)
+    assert.are.same({ "fulfilled", "late" }, { settled(p) })
+  end)
+
+  it("reject the next promise when a handler raises", function()
+    local p = eventapi.resolve(1):next(function() error({ code = 7 }) end)
+    local state, err = settled(p)
+    assert.are.equal("rejected", state)
+    assert.are.equal(7, err.code)
+  end)
+
+  it("let a rejection pass through to catch", function()
+    local p = eventapi.reject("boom"):next(function() return "skipped" end):catch(function(e) return "caught " .. e end)
+    assert.are.same({ "fulfilled", "caught boom" }, { settled(p) })
+  end)
+
+  it("run finally on both outcomes and pass the outcome through", function()
+    local count = 0
+    local a = eventapi.resolve("v"):finally(function() count = count + 1 end)
+    local b = eventapi.reject("e"):finally(function() count = count + 1 end)
+    eventapi.run()
+    assert.are.equal(2, count)
+    assert.are.same({ "fulfilled", "v" }, { a:state() })
+    assert.are.same({ "rejected", "e" }, { b:state() })
+  end)
+
+  it("settle only once", function()
+    local p = eventapi.promise(function(resolve, reject) resolve(1); resolve(2); reject(3) end)
+    assert.are.same({ "fulfilled", 1 }, { settled(p) })
+  end)
+
+  it("reject when the executor raises", function()
+    local p = eventapi.promise(function() error("bad start", 0) end)
+    assert.are.same({ "rejected", "bad start" }, { settled(p) })
+  end)
+
+  it("refuse to be resolved with themselves", function()
+    local p
+    p = eventapi.promise(function(resolve) eventapi.resolve(true):next(function() resolve(p) end) end)
+    assert.are.equal("rejected", settled(p))
+  end)
+
+  describe("combinators", function()
+    it("all resolves with the values in input order", function()
+      local p = eventapi.all({ eventapi.sleep(0.02):next(function() return "slow" end), eventapi.resolve("fast"), 3 })
+      local state, values = settled(p)
+      assert.are.equal("fulfilled", state)
+      assert.are.same({ "slow", "fast", 3 }, { values[1], values[2], values[3] })
+    end)
+
+    it("all rejects with the first error", function()
+      local p = eventapi.all({ eventapi.sleep(0.05), eventapi.reject("first") })
+      assert.are.same({ "rejected", "first" }, { settled(p) })
+    end)
+
+    it("all of nothing is an empty list", function()
+      local state, values = settled(eventapi.all({}))
+      assert.are.equal("fulfilled", state)
+      assert.are.equal(0, values.n)
+    end)
+
+    it("race settles like the first to settle", function()
+      local p = eventapi.race({ eventapi.sleep(0.2):next(function() return "slow" end),
+                                eventapi.sleep(0.01):next(function() return "quick" end) })
+      assert.are.same({ "fulfilled", "quick" }, { settled(p) })
+    end)
+
+    it("settle reports every outcome", function()
+      local state, outcomes = settled(eventapi.settle({ eventapi.resolve(1), eventapi.reject("no") }))
+      assert.are.equal("fulfilled", state)
+      assert.are.same({ status = "fulfilled", value = 1 }, outcomes[1])
+      assert.are.same({ status = "rejected", reason = "no" }, outcomes[2])
+    end)
+  end)
+
+  describe("await", function()
+    it("outside a coroutine drives the loop and returns the value", function()
+      assert.are.equal("done", eventapi.sleep(0.01):next(function() return "done" end):await())
+    end)
+
+    it("raises the error object of a rejection", function()
+      local ok, err = pcall(function() return eventapi.reject({ type = "X" }):await() end)
+      assert.is_false(ok)
+      assert.are.equal("X", err.type)
+    end)
+
+    it("inside spawn yields and lets other work go on", function()
+      local log = {}
+      local a = eventapi.spawn(function()
+        log[#log + 1] = "a start"
+        eventapi.sleep(0.05):await()
+        log[#log + 1] = "a end"
+        return "a"
+      end)
+      local b = eventapi.spawn(function()
+        log[#log + 1] = "b start"
+        eventapi.sleep(0.01):await()
+        log[#log + 1] = "b end"
+        return "b"
+      end)
+      assert.are.same({ "a", "b" }, { eventapi.all({ a, b }):await()[1], b:await() })
+      assert.are.same({ "a start", "b start", "b end", "a end" }, log)
+    end)
+
+    it("inside spawn raises rejections where they can be caught", function()
+      local p = eventapi.spawn(function()
+        local ok, err = pcall(function() return eventapi.reject("inner"):await() end)
+        return ok and "no" or err
+      end)
+      assert.are.equal("inner", p:await())
+    end)
+
+    it("from inside a handler is a clear error, not a hang", function()
+      local p = eventapi.resolve(1):next(function() return eventapi.sleep(0.01):await() end)
+      local state, err = settled(p)
+      assert.are.equal("rejected", state)
+      assert.truthy(tostring(err):find("eventapi.spawn"))
+    end)
+
+    it("run re-entered from a callback is a clear error", function()
+      local p = eventapi.resolve(1):next(function() eventapi.run() end)
+      local state, err = settled(p)
+      assert.are.equal("rejected", state)
+      assert.truthy(tostring(err):find("inside a handler"))
+    end)
+  end)
+
+  it("sleep does not block other timers", function()
+    local order = {}
+    eventapi.sleep(0.05):next(function() order[#order + 1] = "long" end)
+    eventapi.sleep(0.01):next(function() order[#order + 1] = "short" end)
+    eventapi.run()
+    assert.are.same({ "short", "long" }, order)
+  end)
+
+  it("step returns at once when nothing is ready", function()
+    eventapi.sleep(0.2)
+    local t0 = os.clock()
+    assert.is_true(eventapi.step(0))
+    assert.is_true(os.clock() - t0 < 0.1)
+    eventapi.run()
+  end)
+
+  it("report a rejection nobody handled with warn when collected", function()
+    local messages = {}
+    local warn_file = os.tmpname()
+    local script = ([[
+      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+      package.cpath = "build/?.so;" .. package.cpath
+      warn("@on")
+      local eventapi = require "eventapi"
+      eventapi.reject({ message = "nobody listens" })
+      collectgarbage(); collectgarbage()
+    ]])
+    local f = io.popen("lua5.4 -e '" .. script:gsub("'", "'\\''") .. "' 2>" .. warn_file)
+    f:read("a"); f:close()
+    local w = io.open(warn_file):read("a")
+    os.remove(warn_file)
+    messages[1] = w
+    assert.truthy(w:find("unhandled rejection: nobody listens", 1, true))
+  end)
+end)
