@@ -53,7 +53,6 @@ end
 
 --- Builds {method, url, body, headers} for operation op from params; raises InvalidParams.
 local function build(client, op, params)
-  local service = client.service
   local name = op.name
   if type(params) ~= "table" then invalid(name .. ": params must be a table") end
   local known = op.known

@@ -1,0 +1,27 @@
+rockspec_format = "3.0"
+package = "eventapi"
+version = "scm-1"
+source = { url = "git+https://example.invalid/eventapi.git" }
+description = {
+  summary = "Clients for event APIs (Losant events and integrations) with a C core over libcurl",
+  detailed = "Many requests in flight on one thread, promises, callbacks and await, exact JSON numbers.",
+  license = "MIT",
+}
+dependencies = { "lua >= 5.4", "lua-cjson" }
+external_dependencies = { CURL = { header = "curl/curl.h", library = "curl" } }
+build = {
+  type = "builtin",
+  modules = {
+    ["eventapi.core"] = {
+      sources = { "src/core.c", "src/encode.c", "src/json.c", "src/loop.c", "src/promise.c" },
+      libraries = { "curl" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+    },
+    ["eventapi"] = "lua/eventapi/init.lua",
+    ["eventapi.client"] = "lua/eventapi/client.lua",
+    ["eventapi.errors"] = "lua/eventapi/errors.lua",
+    ["eventapi.losant"] = "lua/eventapi/losant.lua",
+  },
+}
