@@ -7,8 +7,11 @@ description = {
   detailed = "Many requests in flight on one thread, promises, callbacks and await, exact JSON numbers.",
   license = "MIT",
 }
-dependencies = { "lua >= 5.4", "lua-cjson" }
-external_dependencies = { CURL = { header = "curl/curl.h", library = "curl" } }
+-- lua-cjson is not needed: the core has its own exact JSON codec (see README, design notes).
+dependencies = { "lua >= 5.4" }
+-- Only the library is checked: Debian keeps curl/curl.h under a multiarch include dir
+-- that the compiler searches by itself but luarocks does not.
+external_dependencies = { CURL = { library = "curl" } }
 build = {
   type = "builtin",
   modules = {
