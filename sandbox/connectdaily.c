@@ -1,6 +1,578 @@
-/* Placeholder so the sandbox links while the service is being written; replaced by the service's implementation. */
+/* eventapi-sandbox: the Connect Daily calendar Event CRUD API
+ * (CONTRACTS.md section 2): any context path, then restapi/v1/events. */
 #include "sandbox.h"
 
-int sb_connectdaily_schema(sqlite3 *db) { (void)db; return 0; }
-int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) { (void)srv; (void)seed; (void)err; (void)errlen; return 0; }
-int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *res) { (void)srv; (void)req; (void)res; return 0; }
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JDN_MIN 1721426L /* 0001-01-01 */
+#define JDN_MAX 5373484L /* 9999-12-31 */
+
+/* ---- dates ---- */
+
+/* Julian Day Number of a proleptic Gregorian date. */
+static long to_jdn(long y, long m, long d) {
+    long a = (14 - m) / 12, yy = y + 4800 - a, mm = m + 12 * a - 3;
+    return d + (153 * mm + 2) / 5 + 365 * yy + yy / 4 - yy / 100 + yy / 400 - 32045;
+}
+
+/* Splits a Julian Day Number into year, month, day. */
+static void from_jdn(long j, long *y, long *m, long *d) {
+    long a = j + 32044, b = (4 * a + 3) / 146097, c = a - 146097 * b / 4;
+    long dd = (4 * c + 3) / 1461, e = c - 1461 * dd / 4, mm = (5 * e + 2) / 153;
+    *d = e - (153 * mm + 2) / 5 + 1;
+    *m = mm + 3 - 12 * (mm / 10);
+    *y = 100 * b + dd - 4800 + mm / 10;
+}
+
+/* Days in a month of the proleptic Gregorian calendar. */
+static int month_days(long y, long m) {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 ? 28 + leap : days[m - 1];
+}
+
+/* Parses "yyyy-mm-dd" into a JDN; -1 when it is not a real date in 1..9999. */
+static long parse_date(const char *s) {
+    long y, m, d;
+    char tail;
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;
+    if (sscanf(s, "%4ld-%2ld-%2ld%c", &y, &m, &d, &tail) != 3) return -1;
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > month_days(y, m)) return -1;
+    return to_jdn(y, m, d);
+}
+
+/* Reads a JDN or a date string; -1 when neither. */
+static long date_value(json_t *v) {
+    if (json_is_integer(v)) {
+        json_int_t j = json_integer_value(v);
+        return j >= JDN_MIN && j <= JDN_MAX ? (long)j : -1;
+    }
+    if (json_is_string(v)) return parse_date(json_string_value(v));
+    return -1;
+}
+
+/* 1 when s is "HH:MM". */
+static int is_time(const char *s) {
+    return strlen(s) == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) && s[2] == ':'
+           && isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) && atoi(s) < 24 && atoi(s + 3) < 60;
+}
+
+/* ---- answers ---- */
+
+/* Answers {"error":1,"message":...} with status. */
+static void cd_error(sb_response *res, int status, const char *message) {
+    sb_reply_json(res, status, json_pack("{s:i, s:s}", "error", 1, "message", message));
+}
+
+/* ---- storage ---- */
+
+int sb_connectdaily_schema(sqlite3 *db) {
+    char *err = NULL;
+    int rc = sqlite3_exec(db,
+                          "CREATE TABLE IF NOT EXISTS cd_calendars (id INTEGER PRIMARY KEY, name TEXT);"
+                          "CREATE TABLE IF NOT EXISTS cd_credentials (kind TEXT, name TEXT, secret TEXT, perms TEXT,"
+                          " PRIMARY KEY (kind, name));"
+                          "CREATE TABLE IF NOT EXISTS cd_events (id INTEGER PRIMARY KEY, guid TEXT UNIQUE, doc TEXT);",
+                          NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "eventapi-sandbox: %s\n", err ? err : "schema error");
+        sqlite3_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stores an event document under its cal_item_id and itemguid. */
+static int store_event(sqlite3 *db, json_t *ev) {
+    sqlite3_stmt *st;
+    char *text = json_dumps(ev, JSON_COMPACT);
+    int rc = -1;
+    if (!text) return -1;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_events VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(ev, "cal_item_id")));
+        sqlite3_bind_text(st, 2, json_string_value(json_object_get(ev, "itemguid")), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    free(text);
+    return rc;
+}
+
+/* Loads the event addressed by a path segment (an integer or itemguid=...); NULL when absent. */
+static json_t *load_event(sqlite3 *db, const char *address) {
+    sqlite3_stmt *st;
+    json_t *doc = NULL;
+    int by_guid = strncmp(address, "itemguid=", 9) == 0;
+    char *end;
+    long long id = 0;
+    if (!by_guid) {
+        id = strtoll(address, &end, 10);
+        if (!*address || *end || id <= 0) return NULL;
+    }
+    if (sqlite3_prepare_v2(db, by_guid ? "SELECT doc FROM cd_events WHERE guid = ?" : "SELECT doc FROM cd_events WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    if (by_guid) sqlite3_bind_text(st, 1, address + 9, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    return doc;
+}
+
+/* The next free cal_item_id. */
+static json_int_t next_id(sqlite3 *db) {
+    sqlite3_stmt *st;
+    json_int_t id = 1;
+    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM cd_events", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return id;
+}
+
+/* Writes a new random GUID into buf[37]. */
+static void new_guid(char *buf) {
+    static int seeded;
+    if (!seeded) {
+        srand((unsigned)time(NULL) ^ (unsigned)getpid());
+        seeded = 1;
+    }
+    snprintf(buf, 37, "%04x%04x-%04x-4%03x-%04x-%04x%04x%04x", rand() & 0xffff, rand() & 0xffff, rand() & 0xffff,
+             rand() & 0xfff, (rand() & 0x3fff) | 0x8000, rand() & 0xffff, rand() & 0xffff, rand() & 0xffff);
+}
+
+/* Checks a date list; returns a new array of JDNs or NULL when an item is bad. */
+static json_t *date_list(json_t *v) {
+    size_t i;
+    json_t *item, *out = json_array();
+    if (!out) return NULL;
+    if (!v || json_is_null(v)) return out;
+    if (!json_is_array(v)) {
+        json_decref(out);
+        return NULL;
+    }
+    json_array_foreach(v, i, item) {
+        long j = date_value(item);
+        if (j < 0) {
+            json_decref(out);
+            return NULL;
+        }
+        json_array_append_new(out, json_integer(j));
+    }
+    return out;
+}
+
+/* Builds a clean event from a request body: JDN dates, checked fields.
+ * Returns a new object, or NULL with msg set. */
+static json_t *normalize(json_t *in, char *msg, size_t len) {
+    json_t *cal, *desc, *ld, *st, *et, *rec, *exc, *out;
+    long start, end;
+    if (!json_is_object(in)) {
+        snprintf(msg, len, "The event must be a JSON object");
+        return NULL;
+    }
+    cal = json_object_get(in, "calendar_id");
+    desc = json_object_get(in, "description");
+    ld = json_object_get(in, "long_description");
+    st = json_object_get(in, "starting_time");
+    et = json_object_get(in, "ending_time");
+    rec = json_object_get(in, "rec_type");
+    if (!json_is_integer(cal)) return snprintf(msg, len, "calendar_id must be an integer"), NULL;
+    if (!json_is_string(desc) || !*json_string_value(desc))
+        return snprintf(msg, len, "description must be a non-empty string"), NULL;
+    if (ld && !json_is_null(ld) && !json_is_string(ld))
+        return snprintf(msg, len, "long_description must be a string"), NULL;
+    start = date_value(json_object_get(in, "starting_date"));
+    if (start < 0) return snprintf(msg, len, "starting_date must be a Julian Day Number or a real yyyy-mm-dd date"), NULL;
+    end = json_object_get(in, "ending_date") && !json_is_null(json_object_get(in, "ending_date"))
+              ? date_value(json_object_get(in, "ending_date"))
+              : start;
+    if (end < 0) return snprintf(msg, len, "ending_date must be a Julian Day Number or a real yyyy-mm-dd date"), NULL;
+    if (end < start) return snprintf(msg, len, "ending_date is before starting_date"), NULL;
+    if (st && !json_is_null(st) && !(json_is_string(st) && is_time(json_string_value(st))))
+        return snprintf(msg, len, "starting_time must be HH:MM or null"), NULL;
+    if (et && !json_is_null(et) && !(json_is_string(et) && is_time(json_string_value(et))))
+        return snprintf(msg, len, "ending_time must be HH:MM or null"), NULL;
+    if (rec && !(json_is_integer(rec) && json_integer_value(rec) >= 0 && json_integer_value(rec) <= 3))
+        return snprintf(msg, len, "rec_type must be 0, 1, 2 or 3"), NULL;
+    exc = date_list(json_object_get(in, "exceptions"));
+    if (!exc) return snprintf(msg, len, "exceptions must be a list of dates"), NULL;
+    out = json_pack("{s:O, s:O, s:O, s:I, s:I, s:O, s:O, s:I, s:o}", "calendar_id", cal, "description", desc,
+                    "long_description", ld ? ld : json_null(), "starting_date", (json_int_t)start, "ending_date",
+                    (json_int_t)end, "starting_time", st ? st : json_null(), "ending_time", et ? et : json_null(),
+                    "rec_type", rec ? json_integer_value(rec) : (json_int_t)3, "exceptions", exc);
+    if (!out) snprintf(msg, len, "out of memory");
+    return out;
+}
+
+/* ---- seed ---- */
+
+/* Stores one credential row (user or token) with its calendar permissions. */
+static int seed_credential(sqlite3 *db, const char *kind, const char *name, const char *secret, json_t *perms) {
+    sqlite3_stmt *st;
+    char *p = json_dumps(perms ? perms : json_object(), JSON_COMPACT);
+    int rc = -1;
+    if (!p) return -1;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_credentials VALUES (?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, secret, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, p, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    free(p);
+    return rc;
+}
+
+int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
+    json_t *cd = json_object_get(seed, "connectdaily"), *item;
+    size_t i;
+    char msg[256];
+    if (!cd) return 0;
+    json_array_foreach(json_object_get(cd, "calendars"), i, item) {
+        sqlite3_stmt *st;
+        if (!json_is_integer(json_object_get(item, "calendar_id"))) {
+            snprintf(err, errlen, "connectdaily.calendars[%zu].calendar_id must be an integer", i);
+            return -1;
+        }
+        if (sqlite3_prepare_v2(srv->db, "INSERT OR REPLACE INTO cd_calendars VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
+            return -1;
+        sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(item, "calendar_id")));
+        sqlite3_bind_text(st, 2, json_string_value(json_object_get(item, "name")), -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    json_array_foreach(json_object_get(cd, "users"), i, item) {
+        const char *user = json_string_value(json_object_get(item, "user"));
+        const char *password = json_string_value(json_object_get(item, "password"));
+        if (!user || !password || seed_credential(srv->db, "user", user, password, json_object_get(item, "calendars")) < 0) {
+            snprintf(err, errlen, "connectdaily.users[%zu] needs user and password", i);
+            return -1;
+        }
+    }
+    json_array_foreach(json_object_get(cd, "tokens"), i, item) {
+        const char *token = json_string_value(json_object_get(item, "token"));
+        if (!token || seed_credential(srv->db, "token", token, "", json_object_get(item, "calendars")) < 0) {
+            snprintf(err, errlen, "connectdaily.tokens[%zu] needs a token", i);
+            return -1;
+        }
+    }
+    json_array_foreach(json_object_get(cd, "events"), i, item) {
+        json_t *ev = normalize(item, msg, sizeof msg), *id = json_object_get(item, "cal_item_id");
+        if (!ev || !json_is_integer(id)) {
+            snprintf(err, errlen, "connectdaily.events[%zu]: %s", i, ev ? "cal_item_id must be an integer" : msg);
+            json_decref(ev);
+            return -1;
+        }
+        char guid[37];
+        json_t *g = json_object_get(item, "itemguid");
+        if (!json_is_string(g)) new_guid(guid);
+        json_object_set(ev, "cal_item_id", id);
+        json_object_set_new(ev, "itemguid", json_string(json_is_string(g) ? json_string_value(g) : guid));
+        json_object_set_new(ev, "version", json_integer(1));
+        if (json_is_true(json_object_get(item, "locked"))) json_object_set_new(ev, "locked", json_true());
+        int rc = store_event(srv->db, ev);
+        json_decref(ev);
+        if (rc < 0) {
+            snprintf(err, errlen, "connectdaily.events[%zu] cannot be stored (duplicate id or guid?)", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- authentication ---- */
+
+/* Decodes standard base64 into out (NUL-terminated); -1 when malformed. */
+static int base64_decode(const char *in, char *out, size_t cap) {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (; *in && *in != '='; in++) {
+        const char *p = strchr(alphabet, *in);
+        if (!p || !*in) return -1;
+        acc = (acc << 6) | (unsigned)(p - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n + 1 >= cap) return -1;
+            out[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* Returns the caller's calendar permissions (new reference) or NULL when
+ * the credentials are missing or wrong. */
+static json_t *authenticate(sb_server *srv, const sb_request *req) {
+    const char *auth = sb_header_get(req, "Authorization");
+    sqlite3_stmt *st;
+    json_t *perms = NULL;
+    char decoded[512];
+    if (!auth) return NULL;
+    if (strncasecmp(auth, "Basic ", 6) == 0) {
+        char *colon;
+        if (base64_decode(auth + 6, decoded, sizeof decoded) < 0 || !(colon = strchr(decoded, ':'))) return NULL;
+        *colon = '\0';
+        if (sqlite3_prepare_v2(srv->db, "SELECT perms FROM cd_credentials WHERE kind = 'user' AND name = ? AND secret = ?",
+                               -1, &st, NULL) != SQLITE_OK)
+            return NULL;
+        sqlite3_bind_text(st, 1, decoded, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, colon + 1, -1, SQLITE_STATIC);
+    } else if (strncasecmp(auth, "Bearer ", 7) == 0) {
+        if (sqlite3_prepare_v2(srv->db, "SELECT perms FROM cd_credentials WHERE kind = 'token' AND name = ?", -1, &st, NULL)
+            != SQLITE_OK)
+            return NULL;
+        sqlite3_bind_text(st, 1, auth + 7, -1, SQLITE_STATIC);
+    } else {
+        return NULL;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) perms = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    memset(decoded, 0, sizeof decoded);
+    return perms;
+}
+
+/* 1 when perms grant read (or write when write is set) on a calendar. */
+static int allowed(json_t *perms, json_int_t calendar, int write) {
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)calendar);
+    const char *p = json_string_value(json_object_get(perms, key));
+    if (!p) return 0;
+    return write ? strcmp(p, "write") == 0 : (strcmp(p, "write") == 0 || strcmp(p, "read") == 0);
+}
+
+/* 1 when a calendar exists. */
+static int calendar_exists(sqlite3 *db, json_int_t id) {
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM cd_calendars WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    return found;
+}
+
+/* ---- calls ---- */
+
+/* 1 when the series ev occurs on day j. */
+static int occurs_on(json_t *ev, long j) {
+    json_int_t rec = json_integer_value(json_object_get(ev, "rec_type"));
+    long start = (long)json_integer_value(json_object_get(ev, "starting_date"));
+    long end = (long)json_integer_value(json_object_get(ev, "ending_date"));
+    size_t i;
+    json_t *x;
+    if (rec == 3 || j < start || j > end) return 0;
+    json_array_foreach(json_object_get(ev, "exceptions"), i, x) if (json_integer_value(x) == j) return 0;
+    if (rec == 0) return 1;
+    if (rec == 1) return (j - start) % 7 == 0;
+    long y1, m1, d1, y2, m2, d2;
+    from_jdn(start, &y1, &m1, &d1);
+    from_jdn(j, &y2, &m2, &d2);
+    return d1 == d2;
+}
+
+/* Reads a form-encoded field from the body (fork params); copies into out. */
+static int form_field(const sb_request *req, const char *name, char *out, size_t cap) {
+    size_t n = strlen(name);
+    const char *p = req->body;
+    while (p && *p) {
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
+            const char *v = p + n + 1, *amp = strchr(v, '&');
+            size_t len = amp ? (size_t)(amp - v) : strlen(v);
+            if (len >= cap) return 0;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return 1;
+        }
+        p = strchr(p, '&');
+        if (p) p++;
+    }
+    return 0;
+}
+
+/* POST /events/{id}?fork=1&starting_date=yyyy-mm-dd. */
+static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, json_t *ev, json_t *perms) {
+    char fork[16] = "", date[32] = "", guid[37];
+    const char *q;
+    if ((q = sb_query_get(req, "fork"))) snprintf(fork, sizeof fork, "%s", q);
+    else form_field(req, "fork", fork, sizeof fork);
+    if ((q = sb_query_get(req, "starting_date"))) snprintf(date, sizeof date, "%s", q);
+    else form_field(req, "starting_date", date, sizeof date);
+    if (!allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 1)) {
+        cd_error(res, 403, "Access denied");
+        return;
+    }
+    if (strcmp(fork, "1") != 0) {
+        cd_error(res, 400, "POST to an event needs fork=1");
+        return;
+    }
+    long j = parse_date(date);
+    if (j < 0) {
+        cd_error(res, 400, "starting_date must be a real yyyy-mm-dd date");
+        return;
+    }
+    if (json_integer_value(json_object_get(ev, "rec_type")) == 3) {
+        cd_error(res, 400, "The event is not a recurring series");
+        return;
+    }
+    if (!occurs_on(ev, j)) {
+        cd_error(res, 400, "The series does not occur on that date");
+        return;
+    }
+    json_t *copy = json_deep_copy(ev);
+    if (!copy) {
+        cd_error(res, 500, "out of memory");
+        return;
+    }
+    json_int_t id = next_id(srv->db);
+    new_guid(guid);
+    json_array_append_new(json_object_get(ev, "exceptions"), json_integer(j));
+    json_object_set_new(ev, "version", json_integer(json_integer_value(json_object_get(ev, "version")) + 1));
+    json_object_set_new(copy, "cal_item_id", json_integer(id));
+    json_object_set_new(copy, "itemguid", json_string(guid));
+    json_object_set_new(copy, "rec_type", json_integer(3));
+    json_object_set_new(copy, "starting_date", json_integer(j));
+    json_object_set_new(copy, "ending_date", json_integer(j));
+    json_object_set_new(copy, "exceptions", json_array());
+    json_object_set_new(copy, "version", json_integer(1));
+    json_object_del(copy, "locked");
+    if (store_event(srv->db, ev) < 0 || store_event(srv->db, copy) < 0) cd_error(res, 500, "cannot store");
+    else sb_reply_json(res, 201, json_pack("{s:i, s:n, s:I}", "error", 0, "message", "cal_item_id", id));
+    json_decref(copy);
+}
+
+/* PUT /events/{id}: replaces the event, checking version and permissions. */
+static void update_event(sb_server *srv, const sb_request *req, sb_response *res, json_t *ev, json_t *perms) {
+    char msg[256];
+    json_t *in = json_loadb(req->body, req->body_len, 0, NULL), *clean;
+    if (!allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 1)) {
+        cd_error(res, 403, "Access denied");
+    } else if (!in) {
+        cd_error(res, 200, "The body is not a JSON event");
+    } else if (json_is_integer(json_object_get(in, "version"))
+               && json_integer_value(json_object_get(in, "version")) < json_integer_value(json_object_get(ev, "version"))) {
+        snprintf(msg, sizeof msg, "The event was changed by someone else (now version %lld)",
+                 (long long)json_integer_value(json_object_get(ev, "version")));
+        cd_error(res, 409, msg);
+    } else if (!(clean = normalize(in, msg, sizeof msg))) {
+        cd_error(res, 200, msg);
+    } else {
+        json_int_t cal = json_integer_value(json_object_get(clean, "calendar_id"));
+        if (!calendar_exists(srv->db, cal)) {
+            cd_error(res, 200, "calendar_id does not name a calendar");
+        } else if (!allowed(perms, cal, 1)) {
+            cd_error(res, 403, "Access denied");
+        } else {
+            json_object_set(clean, "cal_item_id", json_object_get(ev, "cal_item_id"));
+            json_object_set(clean, "itemguid", json_object_get(ev, "itemguid"));
+            json_object_set_new(clean, "version", json_integer(json_integer_value(json_object_get(ev, "version")) + 1));
+            if (json_is_true(json_object_get(ev, "locked"))) json_object_set_new(clean, "locked", json_true());
+            if (store_event(srv->db, clean) < 0) cd_error(res, 500, "cannot store");
+            else sb_reply_json(res, 200, json_incref(clean));
+        }
+        json_decref(clean);
+    }
+    json_decref(in);
+}
+
+/* POST /events: creates an event on a calendar the caller may write. */
+static void create_event(sb_server *srv, const sb_request *req, sb_response *res, json_t *perms) {
+    char msg[256], guid[37];
+    json_t *in = json_loadb(req->body, req->body_len, 0, NULL);
+    json_t *clean = in ? normalize(in, msg, sizeof msg) : NULL;
+    if (!in) {
+        cd_error(res, 500, "The body is not a JSON event");
+    } else if (!clean) {
+        cd_error(res, 500, msg);
+    } else if (!calendar_exists(srv->db, json_integer_value(json_object_get(clean, "calendar_id")))) {
+        cd_error(res, 500, "calendar_id does not name a calendar");
+    } else if (!allowed(perms, json_integer_value(json_object_get(clean, "calendar_id")), 1)) {
+        cd_error(res, 403, "Access denied");
+    } else {
+        new_guid(guid);
+        json_object_set_new(clean, "cal_item_id", json_integer(next_id(srv->db)));
+        json_object_set_new(clean, "itemguid", json_string(guid));
+        json_object_set_new(clean, "version", json_integer(1));
+        if (store_event(srv->db, clean) < 0) cd_error(res, 500, "cannot store");
+        else sb_reply_json(res, 201, json_incref(clean));
+    }
+    json_decref(clean);
+    json_decref(in);
+}
+
+/* DELETE /events/{id}: 204, or 200 {"error":1} for a locked event. */
+static void delete_event(sb_server *srv, sb_response *res, json_t *ev, json_t *perms) {
+    sqlite3_stmt *st;
+    if (!allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 1)) {
+        cd_error(res, 403, "Access denied");
+        return;
+    }
+    if (json_is_true(json_object_get(ev, "locked"))) {
+        cd_error(res, 200, "The event is locked and cannot be deleted");
+        return;
+    }
+    if (sqlite3_prepare_v2(srv->db, "DELETE FROM cd_events WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+        cd_error(res, 500, "database error");
+        return;
+    }
+    sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(ev, "cal_item_id")));
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    sb_reply_empty(res, 204);
+}
+
+int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *res) {
+    int i = 0;
+    while (i + 2 < req->nseg && !(strcmp(req->seg[i], "restapi") == 0 && strcmp(req->seg[i + 1], "v1") == 0
+                                  && strcmp(req->seg[i + 2], "events") == 0))
+        i++;
+    if (i + 2 >= req->nseg || req->nseg > i + 4) return 0;
+    const char *m = req->method, *address = req->nseg == i + 4 ? req->seg[i + 3] : NULL;
+    if (!address && strcmp(m, "POST") != 0) {
+        sb_reply_header(res, "Allow", "POST");
+        cd_error(res, 405, "Method not allowed");
+        return 1;
+    }
+    if (address && strcmp(m, "GET") && strcmp(m, "PUT") && strcmp(m, "POST") && strcmp(m, "DELETE")) {
+        sb_reply_header(res, "Allow", "GET, PUT, POST, DELETE");
+        cd_error(res, 405, "Method not allowed");
+        return 1;
+    }
+    json_t *perms = authenticate(srv, req);
+    if (!perms) {
+        sb_reply_header(res, "WWW-Authenticate", "Basic realm=\"connectDaily\"");
+        cd_error(res, 401, "Authentication required");
+        return 1;
+    }
+    sqlite3_exec(srv->db, "BEGIN", NULL, NULL, NULL);
+    if (!address) {
+        create_event(srv, req, res, perms);
+    } else {
+        json_t *ev = load_event(srv->db, address);
+        if (!ev) cd_error(res, 404, "Event not found");
+        else if (!strcmp(m, "GET")) {
+            if (allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 0)) sb_reply_json(res, 200, json_incref(ev));
+            else cd_error(res, 403, "Access denied");
+        } else if (!strcmp(m, "PUT")) update_event(srv, req, res, ev, perms);
+        else if (!strcmp(m, "POST")) fork_event(srv, req, res, ev, perms);
+        else delete_event(srv, res, ev, perms);
+        json_decref(ev);
+    }
+    sqlite3_exec(srv->db, res->status < 300 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    json_decref(perms);
+    return 1;
+}
