@@ -32,6 +32,10 @@ typedef struct record_entry {
     char *json; /* the recorded request as one JSON object text */
 } record_entry;
 
+typedef struct fault {
+    int status, delay_ms, reset, truncate, garbage, retry_after, fail_first;
+} fault;
+
 /* Per-connection request state, created by the URI log callback. */
 typedef struct conn_state {
     char *raw_uri;
@@ -39,6 +43,9 @@ typedef struct conn_state {
     size_t body_len, body_cap;
     int too_large;
     int seen;       /* the access handler has been called once */
+    int decided;    /* record and faults done (a delayed request comes back) */
+    int faulty;
+    fault f;
     double started;
 } conn_state;
 
@@ -55,6 +62,16 @@ static record_entry records[RECORD_MAX];
 static int record_start, record_count;
 static fault_key *fault_keys;
 static volatile sig_atomic_t stop_requested;
+
+/* Connections suspended by a delay fault, resumed by the resumer thread. */
+typedef struct delayed {
+    struct MHD_Connection *con;
+    double due;
+    struct delayed *next;
+} delayed;
+static pthread_mutex_t delay_lock = PTHREAD_MUTEX_INITIALIZER;
+static delayed *delays;
+static volatile int resumer_stop;
 
 /* Current time as Unix seconds with microseconds. */
 static double now_seconds(void) {
@@ -302,10 +319,6 @@ static void serve_record(const sb_request *req, sb_response *res) {
 
 /* ---- faults ---- */
 
-typedef struct fault {
-    int status, delay_ms, reset, truncate, garbage, retry_after, fail_first;
-} fault;
-
 /* Parses X-Sandbox-Fault; returns 1 when a fault applies to this request. */
 static int parse_fault(const sb_request *req, fault *f) {
     const char *spec = sb_header_get(req, "X-Sandbox-Fault");
@@ -472,6 +485,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     (void)cls;
     (void)url;
     (void)version;
+    memset(&f, 0, sizeof f);
     if (!st) return MHD_NO; /* out of memory in uri_logger */
     if (!st->seen) { /* first call: headers only; answering now would close the connection */
         st->seen = 1;
@@ -497,9 +511,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     } else if (st->too_large) {
         sb_reply_error(&res, 413, "PayloadTooLarge", "The body is larger than %u bytes", SB_MAX_BODY);
     } else {
-        if (opts.record && !(req.nseg > 0 && strcmp(req.seg[0], "_sandbox") == 0)) record_request(&req);
-        int faulty = parse_fault(&req, &f);
-        if (faulty && f.delay_ms > 0) usleep((useconds_t)f.delay_ms * 1000);
+        if (!st->decided) {
+            st->decided = 1;
+            if (opts.record && !(req.nseg > 0 && strcmp(req.seg[0], "_sandbox") == 0)) record_request(&req);
+            st->faulty = parse_fault(&req, &st->f);
+            delayed *d = st->faulty && st->f.delay_ms > 0 ? malloc(sizeof *d) : NULL;
+            if (d) { /* answer later without holding this thread: suspend, the resumer wakes it */
+                d->con = con;
+                d->due = now_seconds() + st->f.delay_ms / 1000.0;
+                pthread_mutex_lock(&delay_lock);
+                d->next = delays;
+                delays = d;
+                MHD_suspend_connection(con);
+                pthread_mutex_unlock(&delay_lock);
+                free_request(&req);
+                return MHD_YES;
+            }
+        }
+        int faulty = st->faulty;
+        f = st->f;
         if (faulty && f.reset) {
             if (opts.log) log_access(&req, 0, st->started);
             free_request(&req);
@@ -546,6 +576,33 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enu
     free(st->body);
     free(st);
     *con_cls = NULL;
+}
+
+/* Resumes the delayed connections that are due (all of them when all is set). */
+static void resume_due(int all) {
+    double now = now_seconds();
+    pthread_mutex_lock(&delay_lock);
+    for (delayed **p = &delays; *p;) {
+        delayed *d = *p;
+        if (all || d->due <= now) {
+            *p = d->next;
+            MHD_resume_connection(d->con);
+            free(d);
+        } else {
+            p = &d->next;
+        }
+    }
+    pthread_mutex_unlock(&delay_lock);
+}
+
+/* Thread body: resumes delayed connections every 2 ms until asked to stop. */
+static void *resumer(void *arg) {
+    (void)arg;
+    while (!resumer_stop) {
+        usleep(2000);
+        resume_due(0);
+    }
+    return NULL;
 }
 
 /* Signal handler: asks the main loop to stop. */
@@ -628,7 +685,8 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG
+                             | MHD_ALLOW_SUSPEND_RESUME,
                          0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                          MHD_OPTION_THREAD_POOL_SIZE, 8u, MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
                          MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
@@ -643,8 +701,15 @@ int main(int argc, char **argv) {
     printf("listening on http://%s:%u\n", opts.host, info ? (unsigned)info->port : (unsigned)opts.port);
     fflush(stdout);
 
+    pthread_t resumer_thread;
+    int resumer_started = pthread_create(&resumer_thread, NULL, resumer, NULL) == 0;
+    if (!resumer_started) fprintf(stderr, "eventapi-sandbox: no resumer thread: delay faults answer late\n");
+
     while (!stop_requested) pause();
 
+    resumer_stop = 1;
+    if (resumer_started) pthread_join(resumer_thread, NULL);
+    resume_due(1);      /* delayed requests are answered, not dropped */
     MHD_stop_daemon(d); /* waits for the requests in flight */
     sb_db_close(&server);
     pthread_mutex_lock(&record_lock);

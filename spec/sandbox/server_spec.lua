@@ -139,6 +139,20 @@ describe("the sandbox faults", function()
     assert.is_true(os.time() - t0 >= 1)
   end)
 
+  it("keeps answering other requests while delayed ones wait", function()
+    local cmds = {}
+    for _ = 1, 12 do
+      cmds[#cmds + 1] = ("curl -s -o /dev/null -H 'X-Sandbox-Fault: delay=2000' '%s' &"):format(event_url(sb))
+    end
+    os.execute(table.concat(cmds, "\n"))
+    os.execute("sleep 0.3")
+    local t0 = os.time()
+    local res = sandbox.http("GET", event_url(sb), { token = sandbox.token, timeout = 1 })
+    assert.are.equal(200, res.status)
+    assert.is_true(os.time() - t0 <= 1)
+    os.execute("sleep 2")
+  end)
+
   it("closes the connection without an answer on reset", function()
     local res = faulty("reset")
     assert.are.equal(0, res.status)
