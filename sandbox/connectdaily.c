@@ -75,19 +75,11 @@ static void cd_error(sb_response *res, int status, const char *message) {
 /* ---- storage ---- */
 
 int sb_connectdaily_schema(sqlite3 *db) {
-    char *err = NULL;
-    int rc = sqlite3_exec(db,
+    return sb_exec(db,
                           "CREATE TABLE IF NOT EXISTS cd_calendars (id INTEGER PRIMARY KEY, name TEXT);"
                           "CREATE TABLE IF NOT EXISTS cd_credentials (kind TEXT, name TEXT, secret TEXT, perms TEXT,"
                           " PRIMARY KEY (kind, name));"
-                          "CREATE TABLE IF NOT EXISTS cd_events (id INTEGER PRIMARY KEY, guid TEXT UNIQUE, doc TEXT);",
-                          NULL, NULL, &err);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "eventapi-sandbox: %s\n", err ? err : "schema error");
-        sqlite3_free(err);
-        return -1;
-    }
-    return 0;
+                          "CREATE TABLE IF NOT EXISTS cd_events (id INTEGER PRIMARY KEY, guid TEXT UNIQUE, doc TEXT);");
 }
 
 /* Stores an event document under its cal_item_id and itemguid. */
@@ -139,16 +131,6 @@ static json_int_t next_id(sqlite3 *db) {
     return id;
 }
 
-/* Writes a new random GUID into buf[37]. */
-static void new_guid(char *buf) {
-    static int seeded;
-    if (!seeded) {
-        srand((unsigned)time(NULL) ^ (unsigned)getpid());
-        seeded = 1;
-    }
-    snprintf(buf, 37, "%04x%04x-%04x-4%03x-%04x-%04x%04x%04x", rand() & 0xffff, rand() & 0xffff, rand() & 0xffff,
-             rand() & 0xfff, (rand() & 0x3fff) | 0x8000, rand() & 0xffff, rand() & 0xffff, rand() & 0xffff);
-}
 
 /* Checks a date list; returns a new array of JDNs or NULL when an item is bad. */
 static json_t *date_list(json_t *v) {
@@ -276,7 +258,7 @@ int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen)
         }
         char guid[37];
         json_t *g = json_object_get(item, "itemguid");
-        if (!json_is_string(g)) new_guid(guid);
+        if (!json_is_string(g)) sb_uuid(guid);
         json_object_set(ev, "cal_item_id", id);
         json_object_set_new(ev, "itemguid", json_string(json_is_string(g) ? json_string_value(g) : guid));
         json_object_set_new(ev, "version", json_integer(1));
@@ -439,7 +421,7 @@ static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, 
         return;
     }
     json_int_t id = next_id(srv->db);
-    new_guid(guid);
+    sb_uuid(guid);
     json_array_append_new(json_object_get(ev, "exceptions"), json_integer(j));
     json_object_set_new(ev, "version", json_integer(json_integer_value(json_object_get(ev, "version")) + 1));
     json_object_set_new(copy, "cal_item_id", json_integer(id));
@@ -503,7 +485,7 @@ static void create_event(sb_server *srv, const sb_request *req, sb_response *res
     } else if (!allowed(perms, json_integer_value(json_object_get(clean, "calendar_id")), 1)) {
         cd_error(res, 403, "Access denied");
     } else {
-        new_guid(guid);
+        sb_uuid(guid);
         json_object_set_new(clean, "cal_item_id", json_integer(next_id(srv->db)));
         json_object_set_new(clean, "itemguid", json_string(guid));
         json_object_set_new(clean, "version", json_integer(1));

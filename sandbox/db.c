@@ -2,10 +2,13 @@
 #include "sandbox.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Runs one SQL statement without results; returns 0 or -1 (message on stderr). */
-static int exec_sql(sqlite3 *db, const char *sql) {
+int sb_exec(sqlite3 *db, const char *sql) {
     char *err = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
         fprintf(stderr, "eventapi-sandbox: %s\n", err ? err : sqlite3_errmsg(db));
@@ -40,14 +43,14 @@ static int load_seed(sb_server *srv, const char *path) {
         json_decref(seed);
         return -1;
     }
-    int rc = exec_sql(srv->db, "BEGIN");
+    int rc = sb_exec(srv->db, "BEGIN");
     if (rc == 0 && (sb_losant_seed(srv, seed, err, sizeof err) < 0 || sb_connectdaily_seed(srv, seed, err, sizeof err) < 0
                     || sb_monterosa_seed(srv, seed, err, sizeof err) < 0)) {
         fprintf(stderr, "eventapi-sandbox: seed %s: %s\n", path, err);
         rc = -1;
     }
-    if (rc == 0) rc = exec_sql(srv->db, "INSERT OR REPLACE INTO sandbox_meta VALUES ('seeded', '1')");
-    exec_sql(srv->db, rc == 0 ? "COMMIT" : "ROLLBACK");
+    if (rc == 0) rc = sb_exec(srv->db, "INSERT OR REPLACE INTO sandbox_meta VALUES ('seeded', '1')");
+    sb_exec(srv->db, rc == 0 ? "COMMIT" : "ROLLBACK");
     json_decref(seed);
     return rc;
 }
@@ -63,7 +66,7 @@ int sb_db_open(sb_server *srv, const char *path, const char *seed_file) {
         srv->db = NULL;
         return -1;
     }
-    if (exec_sql(srv->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    if (sb_exec(srv->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                           "CREATE TABLE IF NOT EXISTS sandbox_meta (key TEXT PRIMARY KEY, value TEXT)") < 0
         || sb_losant_schema(srv->db) < 0 || sb_connectdaily_schema(srv->db) < 0 || sb_monterosa_schema(srv->db) < 0) {
         sb_db_close(srv);
@@ -83,4 +86,14 @@ void sb_db_close(sb_server *srv) {
     while ((st = sqlite3_next_stmt(srv->db, NULL))) sqlite3_finalize(st); /* the services' cached statements */
     sqlite3_close(srv->db);
     srv->db = NULL;
+}
+
+void sb_uuid(char *buf) {
+    static int seeded;
+    if (!seeded) { /* under the server lock, or at start before any thread */
+        srand((unsigned)time(NULL) ^ ((unsigned)getpid() << 8));
+        seeded = 1;
+    }
+    snprintf(buf, 37, "%04x%04x-%04x-4%03x-%04x-%04x%04x%04x", rand() & 0xffff, rand() & 0xffff, rand() & 0xffff,
+             rand() & 0xfff, (rand() & 0x3fff) | 0x8000, rand() & 0xffff, rand() & 0xffff, rand() & 0xffff);
 }

@@ -346,19 +346,11 @@ static int authorize(sb_server *srv, const sb_request *req, sb_response *res, co
 /* ---- storage ---- */
 
 int sb_losant_schema(sqlite3 *db) {
-    char *err = NULL;
-    int rc = sqlite3_exec(db,
+    return sb_exec(db,
                           "CREATE TABLE IF NOT EXISTS losant_apps (id TEXT PRIMARY KEY, name TEXT);"
                           "CREATE TABLE IF NOT EXISTS losant_tokens (token TEXT PRIMARY KEY, scopes TEXT, apps TEXT);"
                           "CREATE TABLE IF NOT EXISTS losant_docs (kind TEXT, id TEXT, app TEXT, doc TEXT,"
-                          " PRIMARY KEY (kind, app, id));",
-                          NULL, NULL, &err);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "eventapi-sandbox: %s\n", err ? err : "schema error");
-        sqlite3_free(err);
-        return -1;
-    }
-    return 0;
+                          " PRIMARY KEY (kind, app, id));");
 }
 
 /* Stores (insert or replace) one document of kind "event" or "integration". */

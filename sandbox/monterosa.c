@@ -32,19 +32,11 @@ static void add_error(json_t *errors, const char *where, const char *key, const 
 /* ---- storage ---- */
 
 int sb_monterosa_schema(sqlite3 *db) {
-    char *err = NULL;
-    int rc = sqlite3_exec(db,
+    return sb_exec(db,
                           "CREATE TABLE IF NOT EXISTS mr_tokens (token TEXT PRIMARY KEY);"
                           "CREATE TABLE IF NOT EXISTS mr_projects (id TEXT PRIMARY KEY, name TEXT);"
                           "CREATE TABLE IF NOT EXISTS mr_events (id TEXT PRIMARY KEY, project TEXT, start_at INTEGER,"
-                          " doc TEXT);",
-                          NULL, NULL, &err);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "eventapi-sandbox: %s\n", err ? err : "schema error");
-        sqlite3_free(err);
-        return -1;
-    }
-    return 0;
+                          " doc TEXT);");
 }
 
 /* Stores an event document. */
@@ -88,16 +80,6 @@ static int exists(sqlite3 *db, const char *sql, const char *value) {
     return found;
 }
 
-/* Writes a new random UUID v4 into buf[37]. */
-static void new_uuid(char *buf) {
-    static int seeded;
-    if (!seeded) {
-        srand((unsigned)time(NULL) ^ ((unsigned)getpid() << 8));
-        seeded = 1;
-    }
-    snprintf(buf, 37, "%04x%04x-%04x-4%03x-%04x-%04x%04x%04x", rand() & 0xffff, rand() & 0xffff, rand() & 0xffff,
-             rand() & 0xfff, (rand() & 0x3fff) | 0x8000, rand() & 0xffff, rand() & 0xffff, rand() & 0xffff);
-}
 
 /* ---- attributes ---- */
 
@@ -261,7 +243,7 @@ static int add_included(sb_server *srv, const sb_request *req, sb_response *res,
 /* Makes a stored event from attributes (already checked). */
 static json_t *new_event(json_t *attrs, const char *id, const char *project) {
     char feed[37];
-    new_uuid(feed);
+    sb_uuid(feed);
     json_t *ev = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:s, s:O, s:O, s:O, s:s}", "id", id, "project_id", project,
                            "name", json_object_get(attrs, "name"), "duration", json_object_get(attrs, "duration"),
                            "original_duration", json_object_get(attrs, "duration"), "start_at",
@@ -370,7 +352,7 @@ static void create(sb_server *srv, const sb_request *req, sb_response *res) {
     }
     json_decref(errors);
     char id[37];
-    new_uuid(id);
+    sb_uuid(id);
     json_t *ev = new_event(attrs, id, json_string_value(project));
     if (ev && json_is_string(json_object_get(attrs, "action")))
         json_object_set_new(ev, "started_at", json_integer((json_int_t)req->now));

@@ -61,6 +61,10 @@ typedef struct sb_server {
  * tables and loads the seed into a new store; 0 or -1 with a message on stderr. */
 int sb_db_open(sb_server *srv, const char *path, const char *seed_file);
 void sb_db_close(sb_server *srv);
+/* Runs SQL without results; 0, or -1 with the message on stderr. */
+int sb_exec(sqlite3 *db, const char *sql);
+/* Writes a new random UUID (version 4 form) into buf[37]. */
+void sb_uuid(char *buf);
 
 /* Request helpers (main.c). Lookups are case-insensitive for headers and
  * exact for query names; they return NULL when absent. */
