@@ -59,39 +59,60 @@ local function build(client, op, params)
   for k in pairs(params) do
     if not known[k] then invalid(("%s: unknown param '%s'"):format(name, tostring(k)), { param = k }) end
   end
-  local path = op.path:gsub("{(%w+)}", function(key)
-    local v = params[key]
-    if v == nil then invalid(("%s: missing required param '%s'"):format(name, key), { param = key }) end
-    if type(v) == "number" and math.type(v) == "integer" then v = tostring(v) end
-    if type(v) ~= "string" then
-      invalid(("%s: %s must be a string, not a %s"):format(name, key, type(v)), { param = key })
-    end
-    if v == "" then invalid(("%s: %s must not be empty"):format(name, key), { param = key }) end
-    return core.escape(v)
-  end)
+  local path
+  if type(op.path) == "function" then
+    path = op.path(params, name, invalid)
+  else
+    path = op.path:gsub("{(%w+)}", function(key)
+      local v = params[key]
+      if v == nil then invalid(("%s: missing required param '%s'"):format(name, key), { param = key }) end
+      if type(v) == "number" and math.type(v) == "integer" then v = tostring(v) end
+      if type(v) ~= "string" then
+        invalid(("%s: %s must be a string, not a %s"):format(name, key, type(v)), { param = key })
+      end
+      if v == "" then invalid(("%s: %s must not be empty"):format(name, key), { param = key }) end
+      return core.escape(v)
+    end)
+  end
   local query, headers, body = {}, nil, nil
+  local attributes = {}
   for _, p in ipairs(op.all_params) do
     local v = params[p.name]
+    if p.fixed ~= nil then v = p.fixed end
     if v == nil then v = p.default end
+    if v ~= nil and p.check then
+      local ok, converted = pcall(p.check, v)
+      if not ok then
+        invalid(("%s: %s %s"):format(name, p.name, tostring(converted):gsub("^.-:%d+: ", "")), { param = p.name })
+      end
+      if converted ~= nil then v = converted end
+    end
+    local wire = p.wire or p.name
     if v == nil then
       if p.required then invalid(("%s: missing required param '%s'"):format(name, p.name), { param = p.name }) end
     elseif p.place == "query" then
-      query[#query + 1] = core.escape(p.name) .. "=" .. core.escape(value_text(p, v, name))
+      query[#query + 1] = core.escape(wire) .. "=" .. core.escape(value_text(p, v, name))
     elseif p.place == "header" then
       headers = headers or {}
-      headers[#headers + 1] = header_line(p.name, value_text(p, v, name), name .. ": " .. p.name)
+      headers[#headers + 1] = header_line(wire, value_text(p, v, name), name .. ": " .. p.name)
+    elseif p.place == "attribute" then
+      attributes[wire] = v
     elseif p.place == "body" then
       if type(v) ~= "table" then
         invalid(("%s: %s must be a table, not a %s"):format(name, p.name, type(v)), { param = p.name })
       end
-      local ok, text = pcall(core.json_encode, v)
-      if not ok then invalid(("%s: %s cannot be encoded: %s"):format(name, p.name, text), { param = p.name }) end
-      body = text
+      body = v
     end
+  end
+  if op.body_of then body = op.body_of(params, attributes) end
+  if body ~= nil then
+    local ok, text = pcall(core.json_encode, body)
+    if not ok then invalid(("%s: the body cannot be encoded: %s"):format(name, text)) end
+    body = text
   end
   local url = client.url .. path
   if #query > 0 then url = url .. "?" .. table.concat(query, "&") end
-  return { method = op.method, url = url, body = body, headers = headers }
+  return { method = op.method, url = url, body = body, headers = headers, op = op }
 end
 
 --- Maps a raw response table from the core to the call's value, or raises its error object.
@@ -219,7 +240,10 @@ Client.__close = Client.close
 --- Prepares an operation row: the set of known params and the full ordered list.
 local function prepare(service, op)
   local known, all = {}, {}
-  for _, p in ipairs(op.params) do known[p.name] = true; all[#all + 1] = p end
+  for _, p in ipairs(op.params) do
+    if p.fixed == nil then known[p.name] = true end
+    all[#all + 1] = p
+  end
   for _, p in ipairs(service.common_params or {}) do
     if not known[p.name] then known[p.name] = true; all[#all + 1] = p end
   end
@@ -239,6 +263,7 @@ function Client.new(service, options)
   end
   local url = (options.url or service.default_url):gsub("/+$", "")
   if not url:match("^https?://") then invalid(service.name .. ": url must start with http:// or https://") end
+  if options.token and options.user then invalid(service.name .. ": give either token or user and password, not both") end
   local headers = { header_line("Accept", service.accept, "accept") }
   for _, h in ipairs(service.headers(options)) do
     local name, value = h:match("^([^:]+): (.*)$")
