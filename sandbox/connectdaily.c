@@ -12,6 +12,7 @@
 
 #define JDN_MIN 1721426L /* 0001-01-01 */
 #define JDN_MAX 5373484L /* 9999-12-31 */
+#define MAX_ID 9007199254740991LL /* 2^53 - 1: ids stay exact in any JSON reader */
 
 /* ---- dates ---- */
 
@@ -74,12 +75,14 @@ static void cd_error(sb_response *res, int status, const char *message) {
 
 /* ---- storage ---- */
 
+/* Creates the Connect Daily tables. */
 int sb_connectdaily_schema(sqlite3 *db) {
     return sb_exec(db,
                           "CREATE TABLE IF NOT EXISTS cd_calendars (id INTEGER PRIMARY KEY, name TEXT);"
                           "CREATE TABLE IF NOT EXISTS cd_credentials (kind TEXT, name TEXT, secret TEXT, perms TEXT,"
                           " PRIMARY KEY (kind, name));"
-                          "CREATE TABLE IF NOT EXISTS cd_events (id INTEGER PRIMARY KEY, guid TEXT UNIQUE, doc TEXT);");
+                          "CREATE TABLE IF NOT EXISTS cd_events (id INTEGER PRIMARY KEY, guid TEXT UNIQUE, doc TEXT);"
+                          "CREATE TABLE IF NOT EXISTS cd_meta (key TEXT PRIMARY KEY, value INTEGER);");
 }
 
 /* Stores an event document under its cal_item_id and itemguid. */
@@ -107,8 +110,9 @@ static json_t *load_event(sqlite3 *db, const char *address) {
     char *end;
     long long id = 0;
     if (!by_guid) {
+        if (*address < '0' || *address > '9') return NULL; /* no sign, no blanks */
         id = strtoll(address, &end, 10);
-        if (!*address || *end || id <= 0) return NULL;
+        if (*end || id <= 0) return NULL;
     }
     if (sqlite3_prepare_v2(db, by_guid ? "SELECT doc FROM cd_events WHERE guid = ?" : "SELECT doc FROM cd_events WHERE id = ?",
                            -1, &st, NULL) != SQLITE_OK)
@@ -120,19 +124,35 @@ static json_t *load_event(sqlite3 *db, const char *address) {
     return doc;
 }
 
-/* The next free cal_item_id. */
+/* Loads the event with itemguid guid; NULL when absent. */
+static json_t *load_guid(sqlite3 *db, const char *guid) {
+    char address[128];
+    if (strlen(guid) >= sizeof address - 9) return NULL;
+    snprintf(address, sizeof address, "itemguid=%s", guid);
+    return load_event(db, address);
+}
+
+/* Claims a new cal_item_id, never one used before (deleted ids included); -1 on failure. */
 static json_int_t next_id(sqlite3 *db) {
     sqlite3_stmt *st;
-    json_int_t id = 1;
-    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM cd_events", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
+    json_int_t id = -1;
+    if (sqlite3_prepare_v2(db, "SELECT MAX(COALESCE((SELECT MAX(id) FROM cd_events), 0),"
+                               " COALESCE((SELECT value FROM cd_meta WHERE key = 'last_id'), 0))",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (id < 0 || id >= MAX_ID) return -1;
+    id++;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_meta VALUES ('last_id', ?)", -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_DONE) id = -1;
+    sqlite3_finalize(st);
     return id;
 }
 
 
-/* Checks a date list; returns a new array of JDNs or NULL when an item is bad. */
+/* Checks a date list; returns a new array of JDNs or NULL when an item is bad (or memory ran out). */
 static json_t *date_list(json_t *v) {
     size_t i;
     json_t *item, *out = json_array();
@@ -148,7 +168,10 @@ static json_t *date_list(json_t *v) {
             json_decref(out);
             return NULL;
         }
-        json_array_append_new(out, json_integer(j));
+        if (json_array_append_new(out, json_integer(j)) < 0) {
+            json_decref(out);
+            return NULL;
+        }
     }
     return out;
 }
@@ -216,6 +239,7 @@ static int seed_credential(sqlite3 *db, const char *kind, const char *name, cons
     return rc;
 }
 
+/* Loads calendars, users, tokens and events of the seed's connectdaily section. */
 int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
     json_t *cd = json_object_get(seed, "connectdaily"), *item;
     size_t i;
@@ -251,22 +275,26 @@ int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen)
     }
     json_array_foreach(json_object_get(cd, "events"), i, item) {
         json_t *ev = normalize(item, msg, sizeof msg), *id = json_object_get(item, "cal_item_id");
-        if (!ev || !json_is_integer(id)) {
-            snprintf(err, errlen, "connectdaily.events[%zu]: %s", i, ev ? "cal_item_id must be an integer" : msg);
+        if (!ev || !json_is_integer(id) || json_integer_value(id) < 1 || json_integer_value(id) > MAX_ID) {
+            snprintf(err, errlen, "connectdaily.events[%zu]: %s", i, ev ? "cal_item_id must be an integer from 1 to 2^53-1" : msg);
             json_decref(ev);
             return -1;
         }
-        char guid[37];
-        json_t *g = json_object_get(item, "itemguid");
+        char guid[37], address[64];
+        json_t *g = json_object_get(item, "itemguid"), *old;
         if (!json_is_string(g)) sb_uuid(guid);
-        json_object_set(ev, "cal_item_id", id);
-        json_object_set_new(ev, "itemguid", json_string(json_is_string(g) ? json_string_value(g) : guid));
-        json_object_set_new(ev, "version", json_integer(1));
-        if (json_is_true(json_object_get(item, "locked"))) json_object_set_new(ev, "locked", json_true());
-        int rc = store_event(srv->db, ev);
+        snprintf(address, sizeof address, "%lld", (long long)json_integer_value(id));
+        old = load_event(srv->db, address);
+        if (!old && json_is_string(g)) old = load_guid(srv->db, json_string_value(g));
+        int rc = old || json_object_set(ev, "cal_item_id", id)
+                         || json_object_set_new(ev, "itemguid", json_string(json_is_string(g) ? json_string_value(g) : guid))
+                         || json_object_set_new(ev, "version", json_integer(1))
+                         || (json_is_true(json_object_get(item, "locked")) && json_object_set_new(ev, "locked", json_true()))
+                     ? -1 : store_event(srv->db, ev);
         json_decref(ev);
         if (rc < 0) {
-            snprintf(err, errlen, "connectdaily.events[%zu] cannot be stored (duplicate id or guid?)", i);
+            snprintf(err, errlen, "connectdaily.events[%zu] %s", i, old ? "repeats the cal_item_id or itemguid of an earlier event" : "cannot be stored");
+            json_decref(old);
             return -1;
         }
     }
@@ -275,7 +303,8 @@ int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen)
 
 /* ---- authentication ---- */
 
-/* Decodes standard base64 into out (NUL-terminated); -1 when malformed. */
+/* Decodes standard base64 into out (NUL-terminated); -1 when malformed,
+ * too long, or when the decoded text holds a NUL byte. */
 static int base64_decode(const char *in, char *out, size_t cap) {
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t n = 0;
@@ -288,7 +317,7 @@ static int base64_decode(const char *in, char *out, size_t cap) {
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            if (n + 1 >= cap) return -1;
+            if (n + 1 >= cap || !((acc >> bits) & 0xff)) return -1;
             out[n++] = (char)((acc >> bits) & 0xff);
         }
     }
@@ -367,16 +396,28 @@ static int occurs_on(json_t *ev, long j) {
     return d1 == d2;
 }
 
-/* Reads a form-encoded field from the body (fork params); copies into out. */
+/* Value of one hex digit, -1 when c is not one. */
+static int hex_digit(int c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Reads a form-encoded field from the body (fork params), percent-decoded
+ * with '+' as space, into out; 1 when found and it fits. */
 static int form_field(const sb_request *req, const char *name, char *out, size_t cap) {
     size_t n = strlen(name);
     const char *p = req->body;
     while (p && *p) {
         if (strncmp(p, name, n) == 0 && p[n] == '=') {
-            const char *v = p + n + 1, *amp = strchr(v, '&');
-            size_t len = amp ? (size_t)(amp - v) : strlen(v);
-            if (len >= cap) return 0;
-            memcpy(out, v, len);
+            size_t len = 0;
+            for (const char *v = p + n + 1; *v && *v != '&'; v++) {
+                int c = *v == '+' ? ' ' : (unsigned char)*v;
+                if (*v == '%' && hex_digit(v[1]) >= 0 && hex_digit(v[2]) >= 0) {
+                    c = hex_digit(v[1]) * 16 + hex_digit(v[2]);
+                    v += 2;
+                }
+                if (len + 1 >= cap) return 0;
+                out[len++] = (char)c;
+            }
             out[len] = '\0';
             return 1;
         }
@@ -416,23 +457,17 @@ static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, 
         return;
     }
     json_t *copy = json_deep_copy(ev);
-    if (!copy) {
-        cd_error(res, 500, "out of memory");
-        return;
-    }
-    json_int_t id = next_id(srv->db);
+    json_int_t id = copy ? next_id(srv->db) : -1;
     sb_uuid(guid);
-    json_array_append_new(json_object_get(ev, "exceptions"), json_integer(j));
-    json_object_set_new(ev, "version", json_integer(json_integer_value(json_object_get(ev, "version")) + 1));
-    json_object_set_new(copy, "cal_item_id", json_integer(id));
-    json_object_set_new(copy, "itemguid", json_string(guid));
-    json_object_set_new(copy, "rec_type", json_integer(3));
-    json_object_set_new(copy, "starting_date", json_integer(j));
-    json_object_set_new(copy, "ending_date", json_integer(j));
-    json_object_set_new(copy, "exceptions", json_array());
-    json_object_set_new(copy, "version", json_integer(1));
     json_object_del(copy, "locked");
-    if (store_event(srv->db, ev) < 0 || store_event(srv->db, copy) < 0) cd_error(res, 500, "cannot store");
+    if (!copy || id < 0 || json_array_append_new(json_object_get(ev, "exceptions"), json_integer(j))
+        || json_object_set_new(ev, "version", json_integer(json_integer_value(json_object_get(ev, "version")) + 1))
+        || json_object_set_new(copy, "cal_item_id", json_integer(id)) || json_object_set_new(copy, "itemguid", json_string(guid))
+        || json_object_set_new(copy, "rec_type", json_integer(3)) || json_object_set_new(copy, "starting_date", json_integer(j))
+        || json_object_set_new(copy, "ending_date", json_integer(j)) || json_object_set_new(copy, "exceptions", json_array())
+        || json_object_set_new(copy, "version", json_integer(1)) || store_event(srv->db, ev) < 0
+        || store_event(srv->db, copy) < 0)
+        cd_error(res, 500, "cannot store the fork");
     else sb_reply_json(res, 201, json_pack("{s:i, s:n, s:I}", "error", 0, "message", "cal_item_id", id));
     json_decref(copy);
 }
@@ -459,11 +494,12 @@ static void update_event(sb_server *srv, const sb_request *req, sb_response *res
         } else if (!allowed(perms, cal, 1)) {
             cd_error(res, 403, "Access denied");
         } else {
-            json_object_set(clean, "cal_item_id", json_object_get(ev, "cal_item_id"));
-            json_object_set(clean, "itemguid", json_object_get(ev, "itemguid"));
-            json_object_set_new(clean, "version", json_integer(json_integer_value(json_object_get(ev, "version")) + 1));
-            if (json_is_true(json_object_get(ev, "locked"))) json_object_set_new(clean, "locked", json_true());
-            if (store_event(srv->db, clean) < 0) cd_error(res, 500, "cannot store");
+            if (json_object_set(clean, "cal_item_id", json_object_get(ev, "cal_item_id"))
+                || json_object_set(clean, "itemguid", json_object_get(ev, "itemguid"))
+                || json_object_set_new(clean, "version", json_integer(json_integer_value(json_object_get(ev, "version")) + 1))
+                || (json_is_true(json_object_get(ev, "locked")) && json_object_set_new(clean, "locked", json_true()))
+                || store_event(srv->db, clean) < 0)
+                cd_error(res, 500, "cannot store the event");
             else sb_reply_json(res, 200, json_incref(clean));
         }
         json_decref(clean);
@@ -485,11 +521,12 @@ static void create_event(sb_server *srv, const sb_request *req, sb_response *res
     } else if (!allowed(perms, json_integer_value(json_object_get(clean, "calendar_id")), 1)) {
         cd_error(res, 403, "Access denied");
     } else {
+        json_int_t id = next_id(srv->db);
         sb_uuid(guid);
-        json_object_set_new(clean, "cal_item_id", json_integer(next_id(srv->db)));
-        json_object_set_new(clean, "itemguid", json_string(guid));
-        json_object_set_new(clean, "version", json_integer(1));
-        if (store_event(srv->db, clean) < 0) cd_error(res, 500, "cannot store");
+        if (id < 0 || json_object_set_new(clean, "cal_item_id", json_integer(id))
+            || json_object_set_new(clean, "itemguid", json_string(guid)) || json_object_set_new(clean, "version", json_integer(1))
+            || store_event(srv->db, clean) < 0)
+            cd_error(res, 500, "cannot store the event");
         else sb_reply_json(res, 201, json_incref(clean));
     }
     json_decref(clean);
@@ -512,11 +549,12 @@ static void delete_event(sb_server *srv, sb_response *res, json_t *ev, json_t *p
         return;
     }
     sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(ev, "cal_item_id")));
-    sqlite3_step(st);
+    if (sqlite3_step(st) == SQLITE_DONE) sb_reply_empty(res, 204);
+    else cd_error(res, 500, "database error");
     sqlite3_finalize(st);
-    sb_reply_empty(res, 204);
 }
 
+/* Answers the paths ending in restapi/v1/events[/{id}]; 0 for other paths. */
 int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *res) {
     int i = 0;
     while (i + 2 < req->nseg && !(strcmp(req->seg[i], "restapi") == 0 && strcmp(req->seg[i + 1], "v1") == 0
