@@ -148,4 +148,11 @@ function eventapi.losant(options)
   return require("eventapi.client").new(require("eventapi.losant"), options)
 end
 
+--- eventapi.connectdaily{url=, user=, password= | token=, ...} -> a Connect Daily client;
+-- eventapi.connectdaily.jdn(date) and .date(jdn) convert dates.
+local connectdaily = require "eventapi.connectdaily"
+eventapi.connectdaily = setmetatable({ jdn = connectdaily.jdn, date = connectdaily.date }, {
+  __call = function(_, options) return require("eventapi.client").new(connectdaily.service, options) end,
+})
+
 return eventapi

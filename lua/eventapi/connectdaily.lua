@@ -1,0 +1,132 @@
+--- Connect Daily's calendar Event CRUD API as an operation table
+-- (CONTRACTS.md section 2), and Julian Day Number conversions.
+local core = require "eventapi.core"
+local Error = require "eventapi.errors"
+
+local M = {}
+
+--- Days in a month of the proleptic Gregorian calendar.
+local function month_days(y, m)
+  local leap = (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0
+  return ({ 31, leap and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 })[m]
+end
+
+--- jdn("2026-12-01") -> 2461376: the Julian Day Number of a real date in years 1..9999.
+function M.jdn(text)
+  if type(text) ~= "string" then error("a date must be a yyyy-mm-dd string", 2) end
+  local y, m, d = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+  y, m, d = tonumber(y), tonumber(m), tonumber(d)
+  if not y or y < 1 or m < 1 or m > 12 or d < 1 or d > month_days(y, m) then
+    error(("'%s' is not a real yyyy-mm-dd date"):format(text), 2)
+  end
+  local a = (14 - m) // 12
+  local yy, mm = y + 4800 - a, m + 12 * a - 3
+  return d + (153 * mm + 2) // 5 + 365 * yy + yy // 4 - yy // 100 + yy // 400 - 32045
+end
+
+local JDN_MIN, JDN_MAX = 1721426, 5373484 -- 0001-01-01 and 9999-12-31
+
+--- date(2461376) -> "2026-12-01": the date of a Julian Day Number in years 1..9999.
+function M.date(jdn)
+  if math.type(jdn) ~= "integer" or jdn < JDN_MIN or jdn > JDN_MAX then
+    error("a Julian Day Number must be an integer from 1721426 (0001-01-01) to 5373484 (9999-12-31)", 2)
+  end
+  local a = jdn + 32044
+  local b = (4 * a + 3) // 146097
+  local c = a - 146097 * b // 4
+  local d = (4 * c + 3) // 1461
+  local e = c - 1461 * d // 4
+  local m = (5 * e + 2) // 153
+  local day = e - (153 * m + 2) // 5 + 1
+  local month = m + 3 - 12 * (m // 10)
+  local year = 100 * b + d - 4800 + m // 10
+  return ("%04d-%02d-%02d"):format(year, month, day)
+end
+
+--- Checks a date that may be a JDN or a yyyy-mm-dd string; raises a message.
+local function check_date(v)
+  if math.type(v) == "integer" then M.date(v) return v end
+  if type(v) == "string" then M.jdn(v) return v end
+  error("must be a Julian Day Number or a yyyy-mm-dd date", 0)
+end
+
+--- Checks the dates of an event table before it is sent.
+local function check_event(ev)
+  for _, key in ipairs({ "starting_date", "ending_date" }) do
+    if ev[key] ~= nil then
+      local ok, err = pcall(check_date, ev[key])
+      if not ok then error(key .. " " .. tostring(err):gsub("^.-:%d+: ", ""), 0) end
+    end
+  end
+  if ev.exceptions ~= nil then
+    if type(ev.exceptions) ~= "table" then error("exceptions must be a list of dates", 0) end
+    for i, x in ipairs(ev.exceptions) do
+      local ok, err = pcall(check_date, x)
+      if not ok then error(("exceptions[%d] %s"):format(i, tostring(err):gsub("^.-:%d+: ", "")), 0) end
+    end
+  end
+end
+
+--- The path of an event addressed by cal_item_id or itemguid (exactly one).
+local function address(params, name, invalid)
+  local id, guid = params.cal_item_id, params.itemguid
+  if id ~= nil and guid ~= nil then invalid(name .. ": give cal_item_id or itemguid, not both") end
+  if id == nil and guid == nil then invalid(name .. ": missing required param 'cal_item_id' (or 'itemguid')") end
+  if id ~= nil then
+    if type(id) == "string" and id:match("^%d+$") then id = math.tointeger(tonumber(id)) end
+    if math.type(id) ~= "integer" or id <= 0 then invalid(name .. ": cal_item_id must be a positive integer") end
+    return "/restapi/v1/events/" .. id
+  end
+  if type(guid) ~= "string" or guid == "" then invalid(name .. ": itemguid must be a non-empty string") end
+  return "/restapi/v1/events/itemguid=" .. core.escape(guid)
+end
+
+local ADDRESS = { { name = "cal_item_id", place = "path" }, { name = "itemguid", place = "path" } }
+local function with_address(...)
+  local list = { table.unpack(ADDRESS) }
+  for _, p in ipairs({ ... }) do list[#list + 1] = p end
+  return list
+end
+local EVENT = { name = "event", place = "body", required = true, kind = "table",
+                check = function(v) if type(v) == "table" then check_event(v) end end }
+
+M.operations = {
+  { name = "events.get", method = "GET", path = address, params = with_address() },
+  { name = "events.update", method = "PUT", path = address, params = with_address(EVENT) },
+  { name = "events.create", method = "POST", path = "/restapi/v1/events", params = { EVENT } },
+  { name = "events.fork", method = "POST", path = address,
+    params = with_address({ name = "fork", place = "query", kind = "integer", fixed = 1 },
+                          { name = "starting_date", place = "query", kind = "string", required = true,
+                            check = function(v)
+                              check_date(v)
+                              if math.type(v) == "integer" then return M.date(v) end
+                            end }) },
+  { name = "events.delete", method = "DELETE", path = address, params = with_address() },
+}
+
+M.service = {
+  name = "connectdaily",
+  default_url = "http://localhost/calendar",
+  operations = M.operations,
+  content_type = "application/json",
+  accept = "application/json",
+  headers = function(options)
+    return options.token and { "Authorization: Bearer " .. options.token } or {}
+  end,
+  --- A 200 with a non-zero error is a rejection; fork resolves with the new cal_item_id.
+  unwrap = function(decoded, res, req, where)
+    if type(decoded) == "table" and decoded.error ~= nil and decoded.error ~= 0 and decoded.error ~= false then
+      error(Error.new({ type = "ConnectDailyError", status = res.status, body = decoded, method = where.method,
+                        url = where.url, message = tostring(decoded.message or "Connect Daily reported an error") }), 0)
+    end
+    if req.op.name == "events.fork" then return decoded.cal_item_id end
+    return decoded
+  end,
+  --- 409 is Conflict, so a runbook can re-read and retry; messages come from the body.
+  error_fields = function(e, decoded)
+    if e.status == 409 then e.type = "Conflict" end
+    if type(decoded) == "table" and type(decoded.message) == "string" then e.message = decoded.message end
+  end,
+}
+
+return M
