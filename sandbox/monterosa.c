@@ -178,6 +178,15 @@ static int is_str(json_t *v, const char *s) {
     return json_is_string(v) && !strcmp(json_string_value(v), s);
 }
 
+/* 1 when a setting is {"key": string, "values": {locale: scalar, ...}}. */
+static int valid_setting(json_t *s) {
+    const char *locale;
+    json_t *v, *values = json_object_get(s, "values");
+    if (!json_is_object(s) || !json_is_string(json_object_get(s, "key")) || !json_is_object(values)) return 0;
+    json_object_foreach(values, locale, v) if (json_is_object(v) || json_is_array(v)) return 0;
+    return 1;
+}
+
 /* Checks attributes (all required ones when creating); adds 422 errors. */
 static void check_attributes(json_t *attrs, int creating, mr_errors *errors) {
     const char *key;
@@ -218,9 +227,8 @@ static void check_attributes(json_t *attrs, int creating, mr_errors *errors) {
         size_t i;
         json_t *s;
         int ok = json_is_array(v);
-        if (ok) json_array_foreach(v, i, s) if (!json_is_object(s) || !json_is_string(json_object_get(s, "key"))
-                                                || !json_is_object(json_object_get(s, "values"))) ok = 0;
-        if (!ok) add_error(errors, "pointer", "/data/attributes/settings", "must be a list of {key, values}");
+        if (ok) json_array_foreach(v, i, s) if (!valid_setting(s)) ok = 0;
+        if (!ok) add_error(errors, "pointer", "/data/attributes/settings", "must be a list of {key, values: {locale: value}}");
     }
     v = json_object_get(attrs, "action");
     if (v && !(is_str(v, "start") || (!creating && is_str(v, "stop"))))

@@ -139,6 +139,12 @@ describe("the Monterosa sandbox", function()
       end
     end)
 
+    it("answers 422 at /data/attributes/settings for a setting value that is not a scalar", function()
+      local res = s.create({ name = "E", duration = 1, start_at = 0, start_mode = "manual",
+                             settings = { { key = "k", values = { en = { nested = "no" } } } } })
+      assert.truthy(pointers(res)["/data/attributes/settings"])
+    end)
+
     it("answers 422 for a start_at too large to be a date", function()
       local p = pointers(s.create({ name = "E", duration = 1, start_at = math.maxinteger, start_mode = "clock" }))
       assert.truthy(p["/data/attributes/start_at"])
