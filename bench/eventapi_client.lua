@@ -1,0 +1,128 @@
+--- eventapi benchmark client: keeps CONCURRENCY requests of one workload in
+-- flight until COUNT have completed, and prints one RESULT line.
+--
+-- Usage: lua5.4 bench/eventapi_client.lua URL WORKLOAD CONCURRENCY COUNT BODYFILE [STYLE] [SAMPLE_EVERY]
+--   WORKLOAD      get (event.get) | page (events.get, perPage 100) | post (events.post)
+--   STYLE         promise (default): p:next callbacks start the next request;
+--                 spawn: CONCURRENCY coroutines, each looping on :await()
+--   SAMPLE_EVERY  memory check: print RSS every that many completed requests
+--                 (latencies are then not recorded, so they do not grow memory)
+-- Needs LUA_PATH/LUA_CPATH for eventapi and benchclock (bench/run.sh sets them).
+-- Output: RESULT ok=N errors=E elapsed_s=S rps=R p50_us=P p99_us=Q
+--         and with SAMPLE_EVERY: RSS n=REQUESTS kb=KB lines before it.
+
+local eventapi = require "eventapi"
+local clock = require "benchclock"
+
+local url, workload = arg[1], arg[2]
+local concurrency, count = tonumber(arg[3]), tonumber(arg[4])
+local bodyfile, style = arg[5], arg[6] or "promise"
+local sample_every = tonumber(arg[7] or "0")
+if not (url and workload and concurrency and count and bodyfile) then
+  io.stderr:write("usage: eventapi_client.lua URL get|page|post CONCURRENCY COUNT BODYFILE [promise|spawn] [SAMPLE_EVERY]\n")
+  os.exit(2)
+end
+
+local APP, EVENT = "575ec8687ae143cd83dc4a97", "575ed0de7ae143cd83dc4aa5"
+local TOKEN = os.getenv("BENCH_TOKEN") or "sandbox-all-access"
+
+local losant = eventapi.losant{ token = TOKEN, url = url, max_connections = concurrency }
+
+--- Reads a whole file.
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local post_event = eventapi.json.decode(slurp(bodyfile))
+
+--- Starts one request of the workload; returns its promise and a check of its value.
+local start_request, check
+if workload == "get" then
+  local params = { applicationId = APP, eventId = EVENT }
+  start_request = function() return losant.event.get(params) end
+  check = function(v) return type(v) == "table" and v.id ~= nil end
+elseif workload == "page" then
+  local params = { applicationId = APP, perPage = 100 }
+  start_request = function() return losant.events.get(params) end
+  check = function(v) return type(v) == "table" and type(v.items) == "table" and #v.items == 100 end
+elseif workload == "post" then
+  local params = { applicationId = APP, event = post_event }
+  start_request = function() return losant.events.post(params) end
+  check = function(v) return type(v) == "table" and v.id ~= nil end
+else
+  io.stderr:write("unknown workload " .. workload .. "\n")
+  os.exit(2)
+end
+
+local record = sample_every <= 0
+local latencies = {}
+local started, done, errors = 0, 0, 0
+local first_error
+
+--- Current resident set size in KB, from /proc/self/statm.
+local function rss_kb()
+  local f = io.open("/proc/self/statm")
+  if not f then return -1 end
+  local _, resident = f:read("n", "n")
+  f:close()
+  return resident * 4
+end
+
+--- Books one completion: latency, error count, memory sample.
+local function finished(t0, ok, value)
+  done = done + 1
+  if ok and check(value) then
+    if record then latencies[#latencies + 1] = clock.now() - t0 end
+  else
+    errors = errors + 1
+    if not first_error then first_error = ok and "unexpected value" or tostring(value) end
+  end
+  if not record and done % sample_every == 0 then
+    print(("RSS n=%d kb=%d"):format(done, rss_kb()))
+  end
+end
+
+local t_start = clock.now()
+if style == "promise" then
+  --- Starts the next request while fewer than count have been started.
+  local function launch()
+    if started >= count then return end
+    started = started + 1
+    local t0 = clock.now()
+    start_request():next(function(v) finished(t0, true, v); launch() end,
+                         function(e) finished(t0, false, e); launch() end)
+  end
+  for _ = 1, math.min(concurrency, count) do launch() end
+  eventapi.run()
+elseif style == "spawn" then
+  --- One worker: awaits requests one after another until count are started.
+  local function worker()
+    while started < count do
+      started = started + 1
+      local t0 = clock.now()
+      local ok, v = pcall(function() return start_request():await() end)
+      finished(t0, ok, v)
+    end
+  end
+  for _ = 1, math.min(concurrency, count) do eventapi.spawn(worker) end
+  eventapi.run()
+else
+  io.stderr:write("unknown style " .. style .. "\n")
+  os.exit(2)
+end
+local elapsed = clock.now() - t_start
+
+--- The q-quantile of the sorted list, in microseconds (-1 when empty).
+local function quantile(sorted, q)
+  if #sorted == 0 then return -1 end
+  local i = math.max(1, math.min(#sorted, math.ceil(q * #sorted)))
+  return sorted[i] * 1e6
+end
+
+table.sort(latencies)
+if first_error then io.stderr:write("first error: " .. first_error .. "\n") end
+print(("RESULT ok=%d errors=%d elapsed_s=%.6f rps=%.1f p50_us=%.1f p99_us=%.1f"):format(
+  done - errors, errors, elapsed, done / elapsed, quantile(latencies, 0.50), quantile(latencies, 0.99)))
