@@ -221,10 +221,20 @@ static json_t *normalize(json_t *in, char *msg, size_t len) {
 
 /* ---- seed ---- */
 
+/* 1 when perms is absent or an object mapping calendar ids to "read" or "write". */
+static int valid_perms(json_t *perms) {
+    const char *key;
+    json_t *v;
+    if (!perms) return 1;
+    if (!json_is_object(perms)) return 0;
+    json_object_foreach(perms, key, v) if (!json_is_string(v) || (strcmp(json_string_value(v), "read") && strcmp(json_string_value(v), "write"))) return 0;
+    return 1;
+}
+
 /* Stores one credential row (user or token) with its calendar permissions. */
 static int seed_credential(sqlite3 *db, const char *kind, const char *name, const char *secret, json_t *perms) {
     sqlite3_stmt *st;
-    char *p = json_dumps(perms ? perms : json_object(), JSON_COMPACT);
+    char *p = perms ? json_dumps(perms, JSON_COMPACT) : strdup("{}");
     int rc = -1;
     if (!p) return -1;
     if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_credentials VALUES (?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
@@ -261,15 +271,17 @@ int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen)
     json_array_foreach(json_object_get(cd, "users"), i, item) {
         const char *user = json_string_value(json_object_get(item, "user"));
         const char *password = json_string_value(json_object_get(item, "password"));
-        if (!user || !password || seed_credential(srv->db, "user", user, password, json_object_get(item, "calendars")) < 0) {
-            snprintf(err, errlen, "connectdaily.users[%zu] needs user and password", i);
+        json_t *perms = json_object_get(item, "calendars");
+        if (!user || !password || !valid_perms(perms) || seed_credential(srv->db, "user", user, password, perms) < 0) {
+            snprintf(err, errlen, "connectdaily.users[%zu] needs user, password and calendars {\"<id>\": \"read\"|\"write\"}", i);
             return -1;
         }
     }
     json_array_foreach(json_object_get(cd, "tokens"), i, item) {
         const char *token = json_string_value(json_object_get(item, "token"));
-        if (!token || seed_credential(srv->db, "token", token, "", json_object_get(item, "calendars")) < 0) {
-            snprintf(err, errlen, "connectdaily.tokens[%zu] needs a token", i);
+        json_t *perms = json_object_get(item, "calendars");
+        if (!token || !valid_perms(perms) || seed_credential(srv->db, "token", token, "", perms) < 0) {
+            snprintf(err, errlen, "connectdaily.tokens[%zu] needs token and calendars {\"<id>\": \"read\"|\"write\"}", i);
             return -1;
         }
     }
