@@ -347,6 +347,30 @@ describe("the Connect Daily sandbox", function()
     end)
   end)
 
+  describe("seed", function()
+    local function refused(text)
+      local seed, log = os.tmpname(), os.tmpname()
+      local f = assert(io.open(seed, "w")); f:write(text); f:close()
+      local ok = pcall(sandbox.start, { seed = seed, stderr = log })
+      f = assert(io.open(log)); local message = f:read("a"); f:close()
+      os.remove(seed); os.remove(log)
+      assert.is_false(ok)
+      return message
+    end
+
+    it("refuses two events with the same cal_item_id", function()
+      local message = refused([[{"connectdaily":{"calendars":[{"calendar_id":1}],"events":[
+        {"cal_item_id":1,"calendar_id":1,"description":"a","starting_date":"2026-01-01"},
+        {"cal_item_id":1,"calendar_id":1,"description":"b","starting_date":"2026-01-02"}]}}]])
+      assert.truthy(message:find("connectdaily.events[1]", 1, true))
+    end)
+
+    it("refuses a permission other than read or write", function()
+      local message = refused([[{"connectdaily":{"users":[{"user":"u","password":"p","calendars":{"1":"admin"}}]}}]])
+      assert.truthy(message:find("connectdaily.users[0]", 1, true))
+    end)
+  end)
+
   describe("delete of a locked event", function()
     local seed = os.tmpname()
     local f = assert(io.open(seed, "w"))

@@ -407,6 +407,21 @@ describe("the Monterosa sandbox", function()
     end)
   end)
 
+  describe("seed", function()
+    it("refuses an event whose attributes do not validate, naming the attribute", function()
+      local seed, log = os.tmpname(), os.tmpname()
+      local f = assert(io.open(seed, "w"))
+      f:write([[{"monterosa":{"projects":[{"id":"p"}],"events":[{"id":"e","project_id":"p","name":"x",
+        "duration":-1,"start_at":0,"start_mode":"manual"}]}}]])
+      f:close()
+      local ok = pcall(sandbox.start, { seed = seed, stderr = log })
+      f = assert(io.open(log)); local message = f:read("a"); f:close()
+      os.remove(seed); os.remove(log)
+      assert.is_false(ok)
+      assert.truthy(message:find("monterosa.events[0] /data/attributes/duration", 1, true))
+    end)
+  end)
+
   describe("list cursors", function()
     local s = service()
 
