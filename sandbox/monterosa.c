@@ -53,6 +53,7 @@ static void unprocessable(sb_response *res, mr_errors *e) {
 
 /* ---- storage ---- */
 
+/* Creates the Monterosa tables. */
 int sb_monterosa_schema(sqlite3 *db) {
     return sb_exec(db, "CREATE TABLE IF NOT EXISTS mr_tokens (token TEXT PRIMARY KEY);"
                        "CREATE TABLE IF NOT EXISTS mr_projects (id TEXT PRIMARY KEY, name TEXT);"
@@ -391,6 +392,7 @@ static int insert(sqlite3 *db, const char *sql, const char *a, const char *b) {
     return rc;
 }
 
+/* Loads tokens, projects and events of the seed's monterosa section; events are validated as on create. */
 int sb_monterosa_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
     json_t *mr = json_object_get(seed, "monterosa"), *item;
     size_t i;
@@ -701,6 +703,7 @@ static int authorized(sb_server *srv, const sb_request *req) {
     return auth && strncasecmp(auth, "Bearer ", 7) == 0 && exists(srv->db, "SELECT 1 FROM mr_tokens WHERE token = ?", auth + 7);
 }
 
+/* Answers /api/v2/events[/{id}] and /api/v2/projects/{id}/events; 0 for other paths. */
 int sb_monterosa_route(sb_server *srv, const sb_request *req, sb_response *res) {
     if (req->nseg < 3 || strcmp(req->seg[0], "api") || strcmp(req->seg[1], "v2")) return 0;
     const char *m = req->method;
