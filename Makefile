@@ -28,8 +28,8 @@ DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson libcurl4-openssl-dev lua-busted \
                libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
-export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;;
-export EVENTAPI_SANDBOX := $(CURDIR)/$(SB_BIN)
+export LUA_CPATH := $(abspath $(BUILD))/?.so;;
+export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
 
 .PHONY: all build sandbox test demo lint clean deps install
 
