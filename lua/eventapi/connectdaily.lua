@@ -60,6 +60,12 @@ local function check_event(ev)
   end
   if ev.exceptions ~= nil then
     if type(ev.exceptions) ~= "table" then error("exceptions must be a list of dates", 0) end
+    local n = 0
+    for k in pairs(ev.exceptions) do
+      if math.type(k) ~= "integer" or k < 1 then error("exceptions must be a list of dates", 0) end
+      n = n + 1
+    end
+    if n ~= #ev.exceptions then error("exceptions must be a list of dates", 0) end
     for i, x in ipairs(ev.exceptions) do
       local ok, err = pcall(check_date, x)
       if not ok then error(("exceptions[%d] %s"):format(i, tostring(err):gsub("^.-:%d+: ", "")), 0) end
@@ -87,8 +93,18 @@ local function with_address(...)
   for _, p in ipairs({ ... }) do list[#list + 1] = p end
   return list
 end
+--- The event to send: its dates checked; a copy whose exceptions list goes
+-- out as a JSON list even when empty (a plain {} would encode as an object).
 local EVENT = { name = "event", place = "body", required = true, kind = "table",
-                check = function(v) if type(v) == "table" then check_event(v) end end }
+                check = function(v)
+                  if type(v) ~= "table" then return nil end
+                  check_event(v)
+                  if v.exceptions == nil or getmetatable(v.exceptions) == core.array then return nil end
+                  local copy = {}
+                  for k, x in pairs(v) do copy[k] = x end
+                  copy.exceptions = setmetatable(table.move(v.exceptions, 1, #v.exceptions, 1, {}), core.array)
+                  return copy
+                end }
 
 M.operations = {
   { name = "events.get", method = "GET", path = address, params = with_address() },
