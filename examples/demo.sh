@@ -18,7 +18,9 @@ echo "sandbox listening on $url"
 
 export LOSANT_URL="$url" LOSANT_TOKEN=sandbox-all-access
 export LOSANT_APPLICATION=575ec8687ae143cd83dc4a97
-for runbook in examples/losant_triage.lua; do
+export MONTEROSA_URL="$url/api/v2" MONTEROSA_TOKEN=sandbox-monterosa-token
+export MONTEROSA_PROJECT=850e644e-f1ea-444d-bae3-cf38badbe501
+for runbook in examples/losant_triage.lua examples/monterosa_live.lua; do
   echo
   echo "== $runbook"
   lua5.4 "$runbook"

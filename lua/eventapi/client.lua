@@ -63,7 +63,7 @@ local function build(client, op, params)
   if type(op.path) == "function" then
     path = op.path(params, name, invalid)
   else
-    path = op.path:gsub("{(%w+)}", function(key)
+    path = op.path:gsub("{([%w_]+)}", function(key)
       local v = params[key]
       if v == nil then invalid(("%s: missing required param '%s'"):format(name, key), { param = key }) end
       if type(v) == "number" and math.type(v) == "integer" then v = tostring(v) end
@@ -141,7 +141,7 @@ local function respond(client, req, res)
   local e = Error.new({ status = status, method = where.method, url = where.url,
                         body = ok and decoded or text, retry_after = res.retry_after })
   local map = client.service.error_fields
-  if map then map(e, ok and decoded or nil) end
+  if map then map(e, ok and decoded or nil, req) end
   if type(decoded) == "table" then
     e.type = e.type or (type(decoded.type) == "string" and decoded.type or nil)
     e.message = e.message or (type(decoded.message) == "string" and decoded.message or nil)
@@ -261,7 +261,9 @@ function Client.new(service, options)
       invalid(("%s: option %s must be a %s, not a %s"):format(service.name, k, OPTIONS[k], type(v)))
     end
   end
-  local url = (options.url or service.default_url):gsub("/+$", "")
+  local url = options.url or service.default_url
+  if not url then invalid(service.name .. ": the url option is required") end
+  url = url:gsub("/+$", "")
   if not url:match("^https?://") then invalid(service.name .. ": url must start with http:// or https://") end
   if options.token and options.user then invalid(service.name .. ": give either token or user and password, not both") end
   local headers = { header_line("Accept", service.accept, "accept") }

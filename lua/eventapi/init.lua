@@ -155,4 +155,11 @@ eventapi.connectdaily = setmetatable({ jdn = connectdaily.jdn, date = connectdai
   __call = function(_, options) return require("eventapi.client").new(connectdaily.service, options) end,
 })
 
+--- eventapi.monterosa{url=, token=, ...} -> a Monterosa client (Control API v2 live events);
+-- eventapi.monterosa.unix_time(v) converts an ISO 8601 UTC string to a Unix time.
+local monterosa = require "eventapi.monterosa"
+eventapi.monterosa = setmetatable({ unix_time = monterosa.unix_time }, {
+  __call = function(_, options) return require("eventapi.client").new(monterosa.service, options) end,
+})
+
 return eventapi

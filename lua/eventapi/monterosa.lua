@@ -1,0 +1,195 @@
+--- Monterosa's Control API v2 live events over JSON:API as an operation
+-- table (CONTRACTS.md section 3). Callers pass plain attributes and
+-- project_id; the client builds the JSON:API document, and answers come
+-- back as plain tables (see README.md, "Monterosa").
+local core = require "eventapi.core"
+local dates = require "eventapi.connectdaily"
+
+local M = {}
+
+local UNIX_EPOCH_JDN = 2440588 -- 1970-01-01
+
+--- unix_time(v) -> integer seconds: v as a Unix time or an ISO 8601 UTC
+-- string ("2026-12-01T19:30:00Z", "+00:00" also accepted); raises a message.
+function M.unix_time(v)
+  if math.type(v) == "integer" then return v end
+  if math.type(v) == "float" then
+    local i = math.tointeger(v)
+    if i then return i end
+    error("must be whole seconds", 0)
+  end
+  if type(v) ~= "string" then error("must be a Unix time or an ISO 8601 UTC string", 0) end
+  local day, h, m, s, fraction, zone = v:match("^(%d%d%d%d%-%d%d%-%d%d)T(%d%d):(%d%d):(%d%d)(%.?%d*)(.*)$")
+  if not day then error(("'%s' is not an ISO 8601 date and time (yyyy-mm-ddThh:mm:ssZ)"):format(v), 0) end
+  if zone ~= "Z" and zone ~= "+00:00" then error(("'%s' must be in UTC (end with Z)"):format(v), 0) end
+  if fraction ~= "" and not fraction:match("^%.0+$") then error(("'%s' must be whole seconds"):format(v), 0) end
+  h, m, s = tonumber(h), tonumber(m), tonumber(s)
+  if h > 23 or m > 59 or s > 59 then error(("'%s' is not a real time of day"):format(v), 0) end
+  local ok, jdn = pcall(dates.jdn, day)
+  if not ok then error(("'%s' is not a real date"):format(v), 0) end
+  return (jdn - UNIX_EPOCH_JDN) * 86400 + h * 3600 + m * 60 + s
+end
+
+--- Percent-decodes a query string component.
+local function unescape(s)
+  return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
+end
+
+--- The page[cursor] of a next-page link, or nil.
+local function cursor_of(link)
+  if type(link) ~= "string" then return nil end
+  for pair in (link:match("%?(.*)$") or ""):gmatch("[^&]+") do
+    local key, value = pair:match("^([^=]*)=(.*)$")
+    if key and unescape(key) == "page[cursor]" then return unescape(value) end
+  end
+  return nil
+end
+
+--- A JSON:API resource as a plain table: id, type, the attributes at top
+-- level, project_id when it has a project relationship.
+local function plain(resource)
+  if type(resource) ~= "table" then return resource end
+  local out = {}
+  if type(resource.attributes) == "table" then
+    for k, v in pairs(resource.attributes) do out[k] = v end
+  end
+  out.id, out.type = resource.id, resource.type
+  local project = type(resource.relationships) == "table" and resource.relationships.project
+  if type(project) == "table" and type(project.data) == "table" then out.project_id = project.data.id end
+  return out
+end
+
+--- Checks a list param that may be a comma-separated string or a list of strings.
+local function comma_list(v)
+  if type(v) == "string" then return nil end
+  if type(v) ~= "table" then error("must be a string or a list of strings", 0) end
+  for i, x in ipairs(v) do
+    if type(x) ~= "string" then error(("[%d] must be a string"):format(i), 0) end
+  end
+  return table.concat(v, ",")
+end
+
+local function of_type(kind)
+  return function(v)
+    local ok = (kind == "integer" and math.type(v) == "integer") or (kind ~= "integer" and type(v) == kind)
+    if not ok then error(("must be a%s %s, not a %s"):format(kind == "integer" and "n" or "", kind, type(v)), 0) end
+  end
+end
+
+local function attribute(name, check) return { name = name, place = "attribute", check = check } end
+local ATTRIBUTES = {
+  attribute("name", of_type("string")),
+  attribute("duration", of_type("integer")),
+  attribute("start_at", M.unix_time),
+  attribute("start_mode", of_type("string")),
+  attribute("end_mode", of_type("string")),
+  attribute("repeat", of_type("boolean")),
+  attribute("repeat_in", of_type("integer")),
+  attribute("settings", of_type("table")),
+  attribute("action", of_type("string")),
+}
+
+local function path(name) return { name = name, place = "path", required = true, kind = "string" } end
+local function query(name, wire, extra)
+  local p = { name = name, wire = wire, place = "query", kind = "string" }
+  for k, v in pairs(extra or {}) do p[k] = v end
+  return p
+end
+local function with(list, ...)
+  local out = { table.unpack(list) }
+  for _, p in ipairs({ ... }) do out[#out + 1] = p end
+  return out
+end
+
+--- The JSON:API document of a create: type, attributes, the project relationship.
+local function create_body(params, attributes)
+  return { data = { type = "events", attributes = attributes,
+                    relationships = { project = { data = { type = "projects", id = params.project_id } } } } }
+end
+
+--- The JSON:API document of an update: type, id, attributes.
+local function update_body(params, attributes)
+  return { data = { type = "events", id = tostring(params.event_id), attributes = attributes } }
+end
+
+local INCLUDE = query("include", "include", { check = comma_list })
+
+M.operations = {
+  { name = "events.create", method = "POST", path = "/events",
+    params = with({ { name = "project_id", place = "none", required = true, check = of_type("string") } },
+                  table.unpack(ATTRIBUTES)), body_of = create_body },
+  { name = "events.get", method = "GET", path = "/events/{event_id}", params = { path("event_id"), INCLUDE } },
+  { name = "events.list", method = "GET", path = "/projects/{project_id}/events",
+    params = { path("project_id"), query("state", "filter[state]", { required = true, check = comma_list }),
+               query("only_listings", "filter[only_listings]", { kind = "boolean" }), INCLUDE,
+               query("cursor", "page[cursor]"), query("count", "page[count]", { kind = "integer" }),
+               query("sort", "sort") } },
+  { name = "events.update", method = "PATCH", path = "/events/{event_id}",
+    params = with({ path("event_id") }, table.unpack(ATTRIBUTES)), body_of = update_body },
+  { name = "events.delete", method = "DELETE", path = "/events/{event_id}", params = { path("event_id") } },
+}
+
+--- The param name a caller used for a JSON:API error source (pointer or query parameter).
+local function field_of(op, source)
+  if type(source) ~= "table" then return nil end
+  if type(source.parameter) == "string" then
+    for _, p in ipairs(op and op.params or {}) do
+      if (p.wire or p.name) == source.parameter then return p.name end
+    end
+    return source.parameter
+  end
+  if type(source.pointer) ~= "string" then return nil end
+  if source.pointer == "/data/relationships/project" then return "project_id" end
+  return source.pointer:match("^/data/attributes/(.+)$") or source.pointer:match("([^/]+)$")
+end
+
+M.service = {
+  name = "monterosa",
+  operations = M.operations,
+  content_type = "application/vnd.api+json",
+  accept = "application/vnd.api+json",
+  headers = function(options)
+    return options.token and { "Authorization: Bearer " .. options.token } or {}
+  end,
+  --- get/create: the plain event with `document` (the raw answer) and
+  -- `included`; list: { items, next_cursor, next (link), document }.
+  unwrap = function(decoded, _, req)
+    if type(decoded) ~= "table" then return decoded end
+    local included
+    if type(decoded.included) == "table" then
+      included = {}
+      for i, r in ipairs(decoded.included) do included[i] = plain(r) end
+    end
+    if req.op and req.op.name == "events.list" then
+      local items = setmetatable({}, core.array)
+      for i, r in ipairs(type(decoded.data) == "table" and decoded.data or {}) do items[i] = plain(r) end
+      local next_link = type(decoded.links) == "table" and decoded.links.next or nil
+      return { items = items, next = next_link, next_cursor = cursor_of(next_link), included = included,
+               document = decoded }
+    end
+    local out = plain(decoded.data)
+    if type(out) == "table" then out.document, out.included = decoded, included end
+    return out
+  end,
+  --- JSON:API errors: `errors` as { field, pointer, parameter, detail, title, status }
+  -- and a message naming each field.
+  error_fields = function(e, decoded, req)
+    if type(decoded) ~= "table" or type(decoded.errors) ~= "table" then return end
+    local list, parts = {}, {}
+    for i, x in ipairs(decoded.errors) do
+      if type(x) == "table" then
+        local source = type(x.source) == "table" and x.source or {}
+        local item = { field = field_of(req and req.op, source), pointer = source.pointer,
+                       parameter = source.parameter, detail = x.detail, title = x.title, status = x.status }
+        list[#list + 1] = item
+        local text = tostring(x.detail or x.title or "is invalid")
+        parts[#parts + 1] = item.field and (item.field .. " " .. text) or text
+      end
+      if i >= 100 then break end
+    end
+    e.errors = list
+    if #parts > 0 then e.message = table.concat(parts, "; ") end
+  end,
+}
+
+return M
