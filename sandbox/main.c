@@ -47,6 +47,7 @@ typedef struct conn_state {
     int faulty;
     fault f;
     double started;
+    int counted;    /* counted in in_flight */
 } conn_state;
 
 typedef struct fault_key {
@@ -60,6 +61,7 @@ static options opts;
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
 static record_entry records[RECORD_MAX];
 static int record_start, record_count;
+static int in_flight; /* requests received and not yet completed (under record_lock) */
 static fault_key *fault_keys;
 static volatile sig_atomic_t stop_requested;
 
@@ -246,7 +248,11 @@ static void record_request(const sb_request *req) {
     const char *q = strchr(req->raw_uri, '?');
     json_t *headers = json_object(), *doc;
     char *text;
+    int flying;
     if (!headers) return;
+    pthread_mutex_lock(&record_lock);
+    flying = in_flight;
+    pthread_mutex_unlock(&record_lock);
     for (int i = 0; i < req->nheaders; i++) {
         char name[256];
         size_t n = strlen(req->headers[i].name);
@@ -255,10 +261,10 @@ static void record_request(const sb_request *req) {
         name[n] = '\0';
         json_object_set_new(headers, name, json_string(req->headers[i].value));
     }
-    doc = json_pack("{s:s, s:s, s:s%, s:s, s:o, s:s%}", "method", req->method, "uri", req->raw_uri,
+    doc = json_pack("{s:s, s:s, s:s%, s:s, s:o, s:s%, s:i}", "method", req->method, "uri", req->raw_uri,
                     "path", req->raw_uri, q ? (size_t)(q - req->raw_uri) : strlen(req->raw_uri),
                     "query", q ? q + 1 : "", "headers", headers, "body", req->body ? req->body : "",
-                    req->body_len);
+                    req->body_len, "in_flight", flying);
     if (!doc) return;
     text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
@@ -433,6 +439,10 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *con) 
         free(st);
         return NULL;
     }
+    pthread_mutex_lock(&record_lock);
+    in_flight++;
+    pthread_mutex_unlock(&record_lock);
+    st->counted = 1;
     return st;
 }
 
@@ -572,6 +582,11 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enu
     (void)con;
     (void)toe;
     if (!st) return;
+    if (st->counted) {
+        pthread_mutex_lock(&record_lock);
+        in_flight--;
+        pthread_mutex_unlock(&record_lock);
+    }
     free(st->raw_uri);
     free(st->body);
     free(st);
