@@ -1,0 +1,562 @@
+--- The `eventapi` command: one call of a service from the shell, or a
+-- runbook run with its clients already configured. Everything the command
+-- knows about the calls comes from the services' operation tables, so the
+-- flags and the help cannot drift from the library.
+--
+--   eventapi [options] <service> <resource> <action> [--param value ...]
+--   eventapi [options] run RUNBOOK.lua [args ...]
+--
+-- cli.main(argv, ctx) -> exit code: 0 done, 1 the call or runbook failed,
+-- 2 a usage error (nothing was sent). ctx (optional, for tests) may replace
+-- getenv, stdout, stderr, stdin and isatty (whether stdout is a terminal).
+local eventapi = require "eventapi"
+local Client = require "eventapi.client"
+local Error = require "eventapi.errors"
+
+local json = eventapi.json
+local cli = {}
+
+--- The services, in the order the help lists them; each with what it is,
+-- where its module keeps the operation table, and its configuration: the
+-- option each environment variable sets, and the options that must be set.
+local SERVICES = {
+  { name = "losant", title = "Losant events and integrations", module = "eventapi.losant",
+    env = { { "url", "LOSANT_URL" }, { "token", "LOSANT_TOKEN" } },
+    credentials = { "token" } },
+  { name = "connectdaily", title = "Connect Daily calendar events", module = "eventapi.connectdaily",
+    env = { { "url", "CONNECTDAILY_URL" }, { "user", "CONNECTDAILY_USER" },
+            { "password", "CONNECTDAILY_PASSWORD" }, { "token", "CONNECTDAILY_TOKEN" } },
+    needs_url = true, credentials = { "token", "user", "password" } },
+  { name = "monterosa", title = "Monterosa Control API v2 live events", module = "eventapi.monterosa",
+    env = { { "url", "MONTEROSA_URL" }, { "token", "MONTEROSA_TOKEN" } },
+    needs_url = true, credentials = { "token" } },
+}
+for _, s in ipairs(SERVICES) do SERVICES[s.name] = s end
+
+--- Options of the command itself (before the service, or among a call's flags).
+local GLOBAL = { config = "value", ["dry-run"] = "flag", pretty = "flag", compact = "flag" }
+
+-- A usage error: raised as this object, reported as one line, exit code 2.
+local Usage = { __name = "eventapi.cli.Usage" }
+Usage.__tostring = function(u) return u.message end
+local function usage(fmt, ...)
+  error(setmetatable({ message = fmt:format(...) }, Usage), 0)
+end
+
+--- The service table (operations, common_params) of a service entry.
+local function service_table(s)
+  local m = require(s.module)
+  return m.service or m
+end
+
+--- The flags of an operation row: its params (fixed ones excluded), then the
+-- service's common params it does not name itself.
+local function flags_of(service, op)
+  local list, seen = {}, {}
+  for _, p in ipairs(op.params) do
+    if p.fixed == nil and not seen[p.name] then seen[p.name] = p; list[#list + 1] = p end
+  end
+  for _, p in ipairs(service.common_params or {}) do
+    if not seen[p.name] then seen[p.name] = p; list[#list + 1] = p end
+  end
+  return list, seen
+end
+
+--- "resource", "action" of a row name.
+local function split_name(name)
+  return name:match("^(%w+)%.(.+)$")
+end
+
+--------------------------------------------------------------------------------
+-- JSON output: keys sorted, pretty (two spaces) or on one line.
+
+--- true when t encodes as a JSON array (the same rule as the core's encoder).
+local function is_array(t)
+  if getmetatable(t) == json.array then return true end
+  local n, max = 0, 0
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 then return false end
+    n = n + 1
+    if k > max then max = k end
+  end
+  return n > 0 and n == max
+end
+
+--- cli.json(value, pretty) -> string: value as JSON with object keys sorted;
+-- pretty puts one member per line, indented by two spaces. Scalars are
+-- written by eventapi.json.encode, so numbers stay exact.
+function cli.json(value, pretty)
+  local out = {}
+  local function write(v, depth)
+    if type(v) ~= "table" then out[#out + 1] = json.encode(v); return end
+    if depth >= 1000 then error("JSON nesting deeper than 1000 (a cycle?)", 0) end
+    local inner = pretty and "\n" .. ("  "):rep(depth + 1) or ""
+    local close = pretty and "\n" .. ("  "):rep(depth) or ""
+    if is_array(v) then
+      local n = rawlen(v)
+      if n == 0 then out[#out + 1] = "[]"; return end
+      out[#out + 1] = "["
+      for i = 1, n do
+        out[#out + 1] = (i > 1 and "," or "") .. inner
+        write(rawget(v, i), depth + 1)
+      end
+      out[#out + 1] = close .. "]"
+      return
+    end
+    local keys = {}
+    for k in pairs(v) do
+      if type(k) ~= "string" and math.type(k) ~= "integer" then
+        error("JSON object keys must be strings, not " .. type(k), 0)
+      end
+      keys[#keys + 1] = tostring(k)
+    end
+    if #keys == 0 then out[#out + 1] = "{}"; return end
+    table.sort(keys)
+    local lookup = {}
+    for k in pairs(v) do lookup[tostring(k)] = k end
+    out[#out + 1] = "{"
+    for i, k in ipairs(keys) do
+      out[#out + 1] = (i > 1 and "," or "") .. inner .. json.encode(k) .. (pretty and ": " or ":")
+      write(rawget(v, lookup[k]), depth + 1)
+    end
+    out[#out + 1] = close .. "}"
+  end
+  write(value, 0)
+  return table.concat(out)
+end
+
+--------------------------------------------------------------------------------
+-- Help, generated from the operation tables.
+
+local function flag_text(p)
+  return "--" .. p.name .. (p.required and "*" or "")
+end
+
+--- One line per call: "  service resource action  --param* --param ...".
+local function call_lines(s, filter_resource)
+  local service, lines, rows = service_table(s), {}, {}
+  local width = 0
+  for _, op in ipairs(service.operations) do
+    local resource, action = split_name(op.name)
+    if not filter_resource or resource == filter_resource then
+      local own = {}
+      for _, p in ipairs(op.params) do
+        if p.fixed == nil then own[#own + 1] = flag_text(p) end
+      end
+      local call = ("%s %s %s"):format(s.name, resource, action)
+      if #call > width then width = #call end
+      rows[#rows + 1] = { call, table.concat(own, " ") }
+    end
+  end
+  for _, r in ipairs(rows) do
+    lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(r[1], r[2]):gsub("%s+$", "")
+  end
+  if service.common_params and #service.common_params > 0 then
+    local common = {}
+    for _, p in ipairs(service.common_params) do common[#common + 1] = flag_text(p) end
+    lines[#lines + 1] = ("  (every %s call also takes %s)"):format(s.name, table.concat(common, " "))
+  end
+  return lines
+end
+
+local function env_line(s)
+  local names = {}
+  for _, e in ipairs(s.env) do names[#names + 1] = e[2] end
+  return table.concat(names, ", ")
+end
+
+local OPTIONS_HELP = [[
+options (before the service or among a call's flags):
+  --config FILE   a Lua file returning { losant = {...}, connectdaily = {...}, monterosa = {...} },
+                  each a table of client options; the environment fills the options it leaves out
+  --dry-run       calls that change data are printed and not sent; reads go through
+  --pretty        indented JSON output (the default when stdout is a terminal)
+  --compact       one-line JSON output (the default otherwise)
+  --help, -h      this help; `eventapi <service> --help` and
+                  `eventapi <service> <resource> <action> --help` for one service or call
+  --version       the version
+
+flags are named after the call's params: --name value or --name=value; * marks the
+required ones. integer params take digits, boolean ones true or false, json and table
+params a JSON text or @file.json (@- reads standard input); params without a kind take
+their text when the call accepts it, else the text read as JSON.
+exit codes: 0 done, 1 the call or the runbook failed (the error on stderr),
+2 a usage error or missing configuration (nothing was sent).]]
+
+local function main_help()
+  local lines = {
+    "usage: eventapi [options] <service> <resource> <action> [--param value ...]",
+    "       eventapi [options] run RUNBOOK.lua [args ...]",
+    "",
+    "services and their environment variables:",
+  }
+  for _, s in ipairs(SERVICES) do
+    lines[#lines + 1] = ("  %-13s %s (%s)"):format(s.name, s.title, env_line(s))
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "calls (* required):"
+  for _, s in ipairs(SERVICES) do
+    for _, l in ipairs(call_lines(s)) do lines[#lines + 1] = l end
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = OPTIONS_HELP
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "run: the runbook gets the globals eventapi, losant, connectdaily and monterosa (each"
+  lines[#lines + 1] = "client made on first use from the configuration; an unconfigured one raises an error"
+  lines[#lines + 1] = "naming its variables) and arg (arg[0] the runbook, arg[1..] its args, also in ...)."
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local function service_help(s, resource)
+  local lines = {
+    ("usage: eventapi [options] %s %s <action> [--param value ...]"):format(s.name, resource or "<resource>"),
+    "",
+    ("%s; configured by %s."):format(s.title, env_line(s)),
+    "",
+    "calls (* required):",
+  }
+  for _, l in ipairs(call_lines(s, resource)) do lines[#lines + 1] = l end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = ("`eventapi %s <resource> <action> --help` describes one call."):format(s.name)
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local PLACES = { path = "in the path", query = "in the query string", body = "the JSON body",
+                 header = "a header", attribute = "an attribute of the body" }
+
+local function call_help(s, service, op)
+  local resource, action = split_name(op.name)
+  local path = type(op.path) == "string" and op.path or "(computed from the params)"
+  local lines = {
+    ("usage: eventapi [options] %s %s %s [--param value ...]"):format(s.name, resource, action),
+    "",
+    ("%s %s (%s)"):format(op.method, path, s.title),
+    "",
+    "params (* required):",
+  }
+  local flags = flags_of(service, op)
+  local width = 0
+  for _, p in ipairs(flags) do width = math.max(width, #flag_text(p)) end
+  for _, p in ipairs(flags) do
+    local notes = { p.kind or (p.check and "text or JSON" or "string"), PLACES[p.place] }
+    if p.wire and p.wire ~= p.name then notes[#notes + 1] = "sent as " .. p.wire end
+    if p.default ~= nil then notes[#notes + 1] = "default " .. tostring(p.default) end
+    lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(flag_text(p), table.concat(notes, ", "))
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+--------------------------------------------------------------------------------
+-- Values of flags.
+
+--- Reads a @file argument (@- is standard input).
+local function read_source(ctx, flag, text)
+  local name = text:sub(2)
+  if name == "-" then return ctx.stdin:read("a") end
+  local f, err = io.open(name, "rb")
+  if not f then usage("--%s: cannot read %s", flag, err or name) end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+local function decode_json(flag, text)
+  local ok, v = pcall(json.decode, text)
+  if not ok then usage("--%s is not valid JSON: %s", flag, tostring(v):gsub("^.-:%d+: ", "")) end
+  return v
+end
+
+--- The Lua value of a flag's text, by the param's kind.
+local function convert(ctx, p, text)
+  local kind = p.kind
+  if kind == "integer" then
+    local n = text:match("^%s*[-+]?%d+%s*$") and math.tointeger(tonumber(text))
+    if not n then usage("--%s must be an integer, not '%s'", p.name, text) end
+    return n
+  elseif kind == "boolean" then
+    if text == "true" then return true elseif text == "false" then return false end
+    usage("--%s must be true or false, not '%s'", p.name, text)
+  elseif kind == "json" or kind == "table" then
+    if text:sub(1, 1) == "@" then text = read_source(ctx, p.name, text) end
+    local v = decode_json(p.name, text)
+    if kind == "table" and type(v) ~= "table" then
+      usage("--%s must be a JSON object or array", p.name)
+    end
+    return v
+  elseif kind == nil and p.check then
+    -- No declared kind: the text if the param's check takes it, else JSON.
+    if pcall(p.check, text) then return text end
+    if text:sub(1, 1) == "@" then return decode_json(p.name, read_source(ctx, p.name, text)) end
+    local ok, v = pcall(json.decode, text)
+    if ok then return v end
+    return text -- the call's own check names what is wrong
+  end
+  return text
+end
+
+--------------------------------------------------------------------------------
+-- Configuration.
+
+--- Loads a --config file: a Lua chunk returning a table of service option tables.
+local function load_config(path)
+  local chunk, err = loadfile(path, "t")
+  if not chunk then usage("--config: %s", err) end
+  local ok, cfg = pcall(chunk)
+  if not ok then usage("--config %s failed: %s", path, tostring(cfg)) end
+  if type(cfg) ~= "table" then usage("--config %s must return a table, not a %s", path, type(cfg)) end
+  for k, v in pairs(cfg) do
+    if not SERVICES[k] then
+      usage("--config %s: unknown service '%s' (services: losant, connectdaily, monterosa)", path, tostring(k))
+    end
+    if type(v) ~= "table" then usage("--config %s: %s must be a table of options", path, k) end
+  end
+  return cfg
+end
+
+--- The client options of service s, or nil and the message saying what is missing.
+-- Options of the config file come first; environment variables fill the
+-- others (the credentials only when the file names none).
+local function options_for(s, cfg, getenv)
+  local options = {}
+  for k, v in pairs(cfg and cfg[s.name] or {}) do options[k] = v end
+  local has_credentials = false
+  for _, k in ipairs(s.credentials) do
+    if options[k] ~= nil then has_credentials = true end
+  end
+  local var = {}
+  for _, e in ipairs(s.env) do
+    local option, name = e[1], e[2]
+    var[option] = name
+    local value = getenv(name)
+    if value == "" then value = nil end
+    local is_credential = false
+    for _, k in ipairs(s.credentials) do if k == option then is_credential = true end end
+    if options[option] == nil and value ~= nil and not (is_credential and has_credentials) then
+      options[option] = value
+    end
+  end
+  local where = " (or set it in the " .. s.name .. " table of the --config file)"
+  if s.needs_url and options.url == nil then
+    return nil, ("%s needs its base URL: set %s%s"):format(s.name, var.url, where)
+  end
+  if s.name == "connectdaily" then
+    if options.token == nil and options.user == nil then
+      return nil, ("connectdaily needs credentials: set %s and %s, or %s"):format(var.user, var.password, var.token)
+    end
+    if options.user ~= nil and options.password == nil and options.token == nil then
+      return nil, ("connectdaily needs a password for user %s: set %s"):format(tostring(options.user), var.password)
+    end
+  elseif options.token == nil then
+    return nil, ("%s needs an API token: set %s%s"):format(s.name, var.token, where)
+  end
+  return options
+end
+
+--- A client of service s; a usage error when it cannot be configured.
+local function make_client(s, state)
+  local options, missing = options_for(s, state.config, state.ctx.getenv)
+  if not options then usage("%s", missing) end
+  if state.dry_run then options.dry_run = true end
+  local ok, client = pcall(eventapi[s.name], options)
+  if not ok then
+    usage("%s client: %s", s.name, Error.is(client) and tostring(client.message) or tostring(client))
+  end
+  return client
+end
+
+--------------------------------------------------------------------------------
+-- The commands.
+
+--- Takes a global option at argv[i] if it is one; returns the next index or nil.
+local function global_option(state, argv, i)
+  local a = argv[i]
+  local name, value = a:match("^%-%-([%w-]+)=(.*)$")
+  name = name or a:match("^%-%-([%w-]+)$")
+  local what = name and GLOBAL[name]
+  if not what then return nil end
+  if what == "flag" then
+    if value then usage("--%s takes no value", name) end
+    if name == "dry-run" then state.dry_run = true
+    elseif name == "pretty" then state.pretty = true
+    elseif name == "compact" then state.pretty = false end
+    return i + 1
+  end
+  if not value then
+    value = argv[i + 1]
+    if value == nil then usage("--%s needs a value", name) end
+    i = i + 1
+  end
+  if name == "config" then state.config_path = value end
+  return i + 1
+end
+
+local function out(state, text) state.ctx.stdout:write(text) end
+
+--- One call: `eventapi <service> <resource> <action> [flags]`.
+local function call_command(state, argv, i)
+  local s = SERVICES[argv[i]]
+  local service = service_table(s)
+  local resource, action = argv[i + 1], argv[i + 2]
+  if resource == "--help" or resource == "-h" then out(state, service_help(s)); return 0 end
+  if resource == nil or resource:sub(1, 1) == "-" then
+    usage("missing resource after '%s' (run 'eventapi %s --help')", s.name, s.name)
+  end
+  local resources, actions, op = {}, {}, nil
+  for _, row in ipairs(service.operations) do
+    local r, a = split_name(row.name)
+    if not resources[r] then resources[r] = true; resources[#resources + 1] = r end
+    if r == resource then
+      actions[#actions + 1] = a
+      if a == action then op = row end
+    end
+  end
+  if not resources[resource] then
+    usage("%s has no resource '%s' (resources: %s)", s.name, resource, table.concat(resources, ", "))
+  end
+  if action == "--help" or action == "-h" then out(state, service_help(s, resource)); return 0 end
+  if action == nil or action:sub(1, 1) == "-" then
+    usage("missing action after '%s %s' (actions: %s)", s.name, resource, table.concat(actions, ", "))
+  end
+  if not op then
+    usage("%s %s has no action '%s' (actions: %s)", s.name, resource, action, table.concat(actions, ", "))
+  end
+  local call = ("%s %s %s"):format(s.name, resource, action)
+  local _, by_name = flags_of(service, op)
+  local params = {}
+  i = i + 3
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--help" or a == "-h" then out(state, call_help(s, service, op)); return 0 end
+    local name, value = a:match("^%-%-([^=]+)=(.*)$")
+    name = name or a:match("^%-%-(.+)$")
+    local p = name and by_name[name]
+    if p then
+      if not value then
+        value = argv[i + 1]
+        if value == nil or value:sub(1, 2) == "--" then
+          usage("--%s needs a value (write --%s=VALUE for a value starting with --)", name, name)
+        end
+        i = i + 1
+      end
+      if params[name] ~= nil then usage("--%s is given twice", name) end
+      params[name] = convert(state.ctx, p, value)
+      i = i + 1
+    elseif name and GLOBAL[name:match("^[^=]*")] then
+      i = global_option(state, argv, i)
+    elseif name then
+      usage("%s has no flag --%s (run 'eventapi %s --help')", call, name, call)
+    else
+      usage("unexpected argument '%s' after '%s' (flags are written --name value)", a, call)
+    end
+  end
+  if state.config_path then state.config = load_config(state.config_path) end
+  local client = make_client(s, state)
+  -- The request is built once before sending so that a param error is a usage error.
+  local ok, err = pcall(Client.build, client, op, params)
+  if not ok then
+    client:close()
+    usage("%s: %s", call, Error.is(err) and tostring(err.message):gsub("^[%w.]+: ", "") or tostring(err))
+  end
+  local result
+  ok, result = pcall(function() return client[resource][action](params):await() end)
+  client:close()
+  if not ok then
+    state.ctx.stderr:write(tostring(result), "\n")
+    return 1
+  end
+  local pretty = state.pretty
+  if pretty == nil then pretty = state.ctx.isatty() end
+  out(state, cli.json(result, pretty) .. "\n")
+  return 0
+end
+
+--- `eventapi run RUNBOOK.lua [args]`: the runbook runs with the globals
+-- eventapi, losant, connectdaily, monterosa (clients made on first use)
+-- and arg; then the loop runs until nothing is pending.
+local function run_command(state, argv, i)
+  while argv[i] and argv[i]:sub(1, 1) == "-" do
+    if argv[i] == "--" then i = i + 1; break end
+    if argv[i] == "--help" or argv[i] == "-h" then out(state, main_help()); return 0 end
+    local nexti = global_option(state, argv, i)
+    if not nexti then usage("run has no option %s", argv[i]) end
+    i = nexti
+  end
+  local path = argv[i]
+  if not path then usage("run needs a runbook file (eventapi run RUNBOOK.lua [args ...])") end
+  if state.config_path then state.config = load_config(state.config_path) end
+  local args = { [0] = path }
+  for k = i + 1, #argv do args[#args + 1] = argv[k] end
+  local clients = {}
+  local env = { eventapi = eventapi, arg = args }
+  setmetatable(env, { __index = function(t, k)
+    local s = SERVICES[k]
+    if type(k) == "string" and s then
+      local client = make_client(s, state)
+      clients[#clients + 1] = client
+      rawset(t, k, client)
+      return client
+    end
+    return _G[k]
+  end })
+  local chunk, err = loadfile(path, "t", env)
+  if not chunk then usage("run: %s", err) end
+  local ok, failure = pcall(function()
+    chunk(table.unpack(args, 1, #args))
+    eventapi.run()
+  end)
+  for _, c in ipairs(clients) do c:close() end
+  if not ok then
+    if getmetatable(failure) == Usage then error(failure, 0) end
+    state.ctx.stderr:write(tostring(failure), "\n")
+    return 1
+  end
+  return 0
+end
+
+local function version_text()
+  local core = require "eventapi.core"
+  return ("eventapi %s (libcurl %s, %s)\n"):format(eventapi.version, core.curl_version, _VERSION)
+end
+
+--- Whether the process's standard output is a terminal.
+local function stdout_is_terminal()
+  local ok = os.execute("test -t 1")
+  return ok == true
+end
+
+--- cli.main(argv, ctx) -> exit code (see the top of this file).
+function cli.main(argv, ctx)
+  ctx = ctx or {}
+  local state = { ctx = {
+    getenv = ctx.getenv or os.getenv, stdout = ctx.stdout or io.stdout, stderr = ctx.stderr or io.stderr,
+    stdin = ctx.stdin or io.stdin, isatty = ctx.isatty or stdout_is_terminal,
+  } }
+  local ok, code = pcall(function()
+    local i = 1
+    while argv[i] do
+      local a = argv[i]
+      if a == "--help" or a == "-h" or a == "help" then out(state, main_help()); return 0 end
+      if a == "--version" then out(state, version_text()); return 0 end
+      if a == "run" then return run_command(state, argv, i + 1) end
+      if SERVICES[a] then return call_command(state, argv, i) end
+      if a:sub(1, 1) == "-" then
+        local nexti = global_option(state, argv, i)
+        if not nexti then usage("unknown option %s (run 'eventapi --help')", a) end
+        i = nexti
+      else
+        usage("unknown service '%s' (services: losant, connectdaily, monterosa; run 'eventapi --help')", a)
+      end
+    end
+    usage("missing service (run 'eventapi --help')")
+  end)
+  if ok then return code end
+  if getmetatable(code) == Usage then
+    state.ctx.stderr:write("eventapi: ", code.message, "\n")
+    return 2
+  end
+  state.ctx.stderr:write("eventapi: ", tostring(code), "\n")
+  return 1
+end
+
+cli.help = main_help
+return cli
