@@ -31,7 +31,7 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
 export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
 
-.PHONY: all build sandbox test demo lint clean deps install
+.PHONY: all build sandbox test demo lint clean deps install bench
 
 all: build sandbox
 
@@ -65,6 +65,12 @@ test: build sandbox
 
 demo: deps build sandbox
 	@sh examples/demo.sh $(SB_BIN)
+
+# Benchmarks (not part of test): installs nginx, node, losant-rest when missing,
+# builds, runs every peer and workload, prints one table. QUICK=1 for a fast check.
+bench:
+	$(MAKE) deps build sandbox
+	$(MAKE) -C bench EVENTAPI_BUILD=$(abspath $(BUILD))
 
 lint:
 	luacheck lua spec examples bench
