@@ -3,6 +3,20 @@
  * they can capture it as upvalue 1. */
 #include "eventapi.h"
 
+#include <unistd.h>
+
+/* core.now() -> monotonic seconds (a float), for durations and rates. */
+static int l_now(lua_State *L) {
+    lua_pushnumber(L, eventapi_now());
+    return 1;
+}
+
+/* core.isatty(fd) -> true when the file descriptor is a terminal (stderr is 2). */
+static int l_isatty(lua_State *L) {
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)) == 1);
+    return 1;
+}
+
 /* luaopen_eventapi_core: require "eventapi.core" -> the module table. */
 int luaopen_eventapi_core(lua_State *L) {
     static int curl_ready;
@@ -15,6 +29,8 @@ int luaopen_eventapi_core(lua_State *L) {
     eventapi_open_promise(L);
     eventapi_open_json(L);
     eventapi_open_encode(L);
+    static const luaL_Reg fns[] = {{"now", l_now}, {"isatty", l_isatty}, {NULL, NULL}};
+    luaL_setfuncs(L, fns, 0);
     lua_pushliteral(L, EVENTAPI_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);

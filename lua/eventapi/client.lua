@@ -12,7 +12,39 @@ local OPTIONS = {
   token = "string", url = "string", accept_version = "string", timeout = "number",
   connect_timeout = "number", ca_file = "string", insecure = "boolean", max_connections = "number",
   user_agent = "string", headers = "table", max_body = "number", user = "string", password = "string",
+  retries = "table or boolean", dry_run = "boolean",
 }
+
+local RETRY_DEFAULTS = { max = 3, base = 0.2, cap = 10, on = { 429, 502, 503, 504, "transport" },
+                         methods = { "GET", "PUT", "DELETE" } }
+
+--- The retry policy of a client from its retries option (or true); raises InvalidParams.
+local function retry_policy(name, option)
+  local policy = {}
+  for k, v in pairs(option) do
+    if RETRY_DEFAULTS[k] == nil then invalid(("%s: unknown retries field '%s'"):format(name, tostring(k))) end
+    policy[k] = v
+  end
+  for k, v in pairs(RETRY_DEFAULTS) do if policy[k] == nil then policy[k] = v end end
+  for _, k in ipairs({ "max", "base", "cap" }) do
+    if type(policy[k]) ~= "number" or policy[k] < 0 then
+      invalid(("%s: retries.%s must be a number >= 0"):format(name, k))
+    end
+  end
+  local on, methods = {}, {}
+  for _, x in ipairs(policy.on) do
+    if x ~= "transport" and math.type(x) ~= "integer" then
+      invalid(name .. ': retries.on lists HTTP statuses and "transport"')
+    end
+    on[x] = true
+  end
+  for _, m in ipairs(policy.methods) do
+    if type(m) ~= "string" then invalid(name .. ": retries.methods lists HTTP methods") end
+    methods[m:upper()] = true
+  end
+  policy.on, policy.methods = on, methods
+  return policy
+end
 
 local USER_AGENT = ("eventapi/%s libcurl/%s Lua 5.4"):format(core.version, core.curl_version)
 
@@ -119,7 +151,7 @@ end
 local function respond(client, req, res)
   local where = { method = req.method, url = redact(req.url) }
   if res.error then
-    error(Error.new({ type = res.error, message = res.message, status = res.status,
+    error(Error.new({ type = res.error, message = res.message, status = res.status, transport = true,
                       method = where.method, url = where.url }), 0)
   end
   local status, text = res.status, res.body
@@ -151,7 +183,79 @@ local function respond(client, req, res)
   error(e, 0)
 end
 
---- Sends a built request; returns the promise of its value.
+local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
+local TRANSPORT = { ConnectionFailed = true, Timeout = true }
+
+--- Removes secrets from a URL for logs and errors: user:password@ and the
+-- values of query params named like credentials.
+local function redact_all(url)
+  local lowered = { token = true, access_token = true, password = true, api_key = true, apikey = true, secret = true }
+  return (redact(url):gsub("([?&])([^=&]+)=([^&]*)", function(sep, key, value)
+    if lowered[key:lower()] then return sep .. key .. "=REDACTED" end
+    return sep .. key .. "=" .. value
+  end))
+end
+
+--- Calls every hook of kind with info; a hook that raises is reported with warn.
+local function emit(client, kind, info)
+  for _, fn in ipairs(client.hooks[kind]) do
+    local ok, err = pcall(fn, info)
+    if not ok then warn("eventapi: a ", kind, " hook raised: ", tostring(err)) end
+  end
+end
+
+--- Sends one attempt of a request; returns the promise of its value.
+local function attempt(client, req, n)
+  local url = redact_all(req.url)
+  emit(client, "request", { method = req.method, url = url, attempt = n, body = req.body })
+  local headers = nil
+  if req.headers then
+    headers = { table.unpack(req.body and client.body_headers or client.headers) }
+    for _, h in ipairs(req.headers) do headers[#headers + 1] = h end
+  end
+  local started = core.now()
+  local raw, id = core.request(client.config, req.method, req.url, req.body, headers)
+  local inflight = client.inflight
+  inflight[id] = true
+  return raw:next(function(res)
+    inflight[id] = nil
+    emit(client, "response", { method = req.method, url = url, attempt = n, status = res.status,
+                               error = res.error, duration = core.now() - started })
+    return respond(client, req, res)
+  end)
+end
+
+--- Seconds until an HTTP date ("Wed, 21 Oct 2026 07:28:00 GMT"), or nil.
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
+                 Nov = 11, Dec = 12 }
+local function seconds_until(date)
+  local d, mon, y, h, m, sec = date:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d or not MONTHS[mon] then return nil end
+  local ok, jdn = pcall(require("eventapi.connectdaily").jdn, ("%s-%02d-%s"):format(y, MONTHS[mon], d))
+  if not ok then return nil end
+  local at = (jdn - 2440588) * 86400 + tonumber(h) * 3600 + tonumber(m) * 60 + tonumber(sec)
+  return math.max(0, at - os.time())
+end
+
+--- The seconds to wait before retry number n (1-based) after err, or nil for no retry.
+local function retry_wait(policy, err, n, method)
+  if n > policy.max or not policy.methods[method] then return nil end
+  local transport = err.transport and (TRANSPORT[err.type] or err.type == "InvalidResponse")
+  if not ((transport and policy.on.transport) or (not err.transport and err.status and policy.on[err.status])) then
+    return nil
+  end
+  if err.retry_after then
+    local wait = tonumber(err.retry_after) or seconds_until(err.retry_after)
+    if wait then
+      if wait > policy.cap then return nil end -- the server asks for more than we may wait: let the caller decide
+      return wait
+    end
+  end
+  local ceiling = math.min(policy.cap, policy.base * 2 ^ (n - 1))
+  return ceiling / 2 + math.random() * ceiling / 2
+end
+
+--- Sends a built request with the client's retry policy and dry run; returns the promise of its value.
 local function send(client, req)
   if client.closed then
     local p = core.promise()
@@ -159,18 +263,37 @@ local function send(client, req)
                                url = redact(req.url) }))
     return p
   end
-  local headers = nil
-  if req.headers then
-    headers = { table.unpack(req.body and client.body_headers or client.headers) }
-    for _, h in ipairs(req.headers) do headers[#headers + 1] = h end
+  if client.dry_run and WRITES[req.method] then
+    local url = redact_all(req.url)
+    emit(client, "request", { method = req.method, url = url, attempt = 1, body = req.body, dry_run = true })
+    client.dry_run(("[dry run] %s %s%s"):format(req.method, url, req.body and (" " .. req.body) or ""))
+    local p = core.promise()
+    core.resolve(p, { dry_run = true, method = req.method, url = url,
+                      body = req.body and core.json_decode(req.body) or nil })
+    return p
   end
-  local raw, id = core.request(client.config, req.method, req.url, req.body, headers)
-  local inflight = client.inflight
-  inflight[id] = true
-  return raw:next(function(res)
-    inflight[id] = nil
-    return respond(client, req, res)
-  end)
+  local policy = client.retries
+  if not policy or not policy.methods[req.method] then return attempt(client, req, 1) end
+  local result = core.promise()
+  local waiting = client.waiting
+  local function try(n)
+    attempt(client, req, n):next(function(v) core.resolve(result, v) end, function(err)
+      local wait = not client.closed and retry_wait(policy, err, n, req.method)
+      if not wait then
+        if type(err) == "table" then err.attempts = n end
+        return core.reject(result, err)
+      end
+      emit(client, "retry", { method = req.method, url = redact_all(req.url), attempt = n, wait = wait,
+                              status = err.status, error = err.type })
+      waiting[result] = req
+      core.timer(wait):next(function()
+        waiting[result] = nil
+        if result:state() == "pending" then try(n + 1) end
+      end)
+    end)
+  end
+  try(1)
+  return result
 end
 
 --- Calls op with params; cb (optional) gets (err, result). Returns the promise.
@@ -234,6 +357,23 @@ function Client:close()
   if self.closed then return end
   self.closed = true
   for id in pairs(self.inflight) do core.cancel(id) end
+  for p, req in pairs(self.waiting) do
+    core.reject(p, Error.new({ type = "Closed", message = "the client was closed while the request waited to retry",
+                               method = req.method, url = redact(req.url) }))
+  end
+end
+
+local HOOKS = { request = true, response = true, retry = true }
+
+--- client:on(kind, fn) -> client: calls fn(info) for every "request" (method, url,
+-- attempt, body, dry_run), "response" (method, url, attempt, status, error,
+-- duration in seconds) and "retry" (method, url, attempt, wait, status, error).
+function Client:on(kind, fn)
+  if not HOOKS[kind] then error(("client:on: unknown hook '%s' (request, response or retry)"):format(tostring(kind)), 2) end
+  if type(fn) ~= "function" then error("client:on: the hook must be a function", 2) end
+  local list = self.hooks[kind]
+  list[#list + 1] = fn
+  return self
 end
 Client.__close = Client.close
 
@@ -257,7 +397,7 @@ function Client.new(service, options)
   if type(options) ~= "table" then invalid(service.name .. ": options must be a table") end
   for k, v in pairs(options) do
     if not OPTIONS[k] then invalid(("%s: unknown option '%s'"):format(service.name, tostring(k))) end
-    if type(v) ~= OPTIONS[k] then
+    if not OPTIONS[k]:find(type(v), 1, true) then
       invalid(("%s: option %s must be a %s, not a %s"):format(service.name, k, OPTIONS[k], type(v)))
     end
   end
@@ -286,7 +426,10 @@ function Client.new(service, options)
   local userpwd
   if options.user then userpwd = options.user .. ":" .. (options.password or "") end
   local client = setmetatable({
-    service = service, url = url, headers = headers, body_headers = body_headers, inflight = {},
+    service = service, url = url, headers = headers, body_headers = body_headers, inflight = {}, waiting = {},
+    hooks = { request = {}, response = {}, retry = {} },
+    retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
+    dry_run = options.dry_run and function(line) io.stderr:write(line, "\n") end or nil,
     config = core.config({
       headers = headers, body_headers = body_headers, timeout = options.timeout,
       connect_timeout = options.connect_timeout, ca_file = options.ca_file, insecure = options.insecure,
@@ -300,6 +443,18 @@ function Client.new(service, options)
     local resource, action = op.name:match("^(%w+)%.(.+)$")
     client[resource] = client[resource] or {}
     client[resource][action] = function(params, cb) return call(client, op, params, cb) end
+    if op.pages then
+      local pages = require "eventapi.pages"
+      local function fetch(params) return call(client, op, params) end
+      client[resource].each = function(params) return pages.each(fetch, op, params) end
+      client[resource].all = function(params, cb) return pages.all(fetch, op, params, cb) end
+    end
+  end
+  if os.getenv("EVENTAPI_DEBUG") == "1" then
+    client:on("response", function(info)
+      io.stderr:write(("eventapi: %s %s -> %s in %.1f ms (attempt %d)\n"):format(info.method, info.url,
+        info.error or tostring(info.status), info.duration * 1000, info.attempt))
+    end)
   end
   return client
 end

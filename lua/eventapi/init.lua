@@ -131,6 +131,10 @@ function eventapi.sleep(seconds)
   return core.timer(seconds)
 end
 
+local workflow = require "eventapi.workflow"
+eventapi.map = workflow.map
+eventapi.wait_for = workflow.wait_for
+
 --- eventapi.run(): drives the loop until nothing is pending. Raises when
 -- called from inside a handler or callback.
 function eventapi.run()

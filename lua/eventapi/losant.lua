@@ -41,7 +41,7 @@ local operations = {
     params = { APP, path("eventId") }, scopes = scopes(WRITE, "event.delete") },
   { name = "events.get", method = "GET", path = EVENT_PATH,
     params = with({ APP }, LIST[1], LIST[2], LIST[3], LIST[4], LIST[5], LIST[6], query("state"), query("query", "json")),
-    scopes = scopes(READ, "events.get") },
+    scopes = scopes(READ, "events.get"), pages = "page" },
   { name = "events.post", method = "POST", path = EVENT_PATH,
     params = { APP, body("event", true) }, scopes = scopes(WRITE, "events.post") },
   { name = "events.patch", method = "PATCH", path = EVENT_PATH,
@@ -61,7 +61,7 @@ local operations = {
     params = { APP, path("integrationId"), query("includeWorkflows", "boolean") },
     scopes = scopes(WRITE, "integration.delete") },
   { name = "integrations.get", method = "GET", path = INTEGRATION_PATH,
-    params = with({ APP }, table.unpack(LIST)), scopes = scopes(READ, "integrations.get") },
+    params = with({ APP }, table.unpack(LIST)), scopes = scopes(READ, "integrations.get"), pages = "page" },
   { name = "integrations.post", method = "POST", path = INTEGRATION_PATH,
     params = { APP, body("integration", true) }, scopes = scopes(WRITE, "integrations.post") },
 }

@@ -1,0 +1,101 @@
+--- Runbook helpers on the loop: `map` (bounded concurrency) and `wait_for`
+-- (polling without blocking). Reached as eventapi.map and eventapi.wait_for.
+local core = require "eventapi.core"
+local Error = require "eventapi.errors"
+local Progress = require "eventapi.progress"
+
+local M = {}
+
+local PROMISE = getmetatable(core.promise())
+
+--- The promise of what a function call gave: adopts a promise, wraps a value,
+-- turns a raised error into a rejection.
+local function outcome(ok, value)
+  if ok and getmetatable(value) == PROMISE then return value end
+  local p = core.promise()
+  if ok then core.resolve(p, value) else core.reject(p, value) end
+  return p
+end
+
+--- Raises a plain error naming a bad option.
+local function check(cond, message)
+  if not cond then error(message, 3) end
+end
+
+--- map(items, fn, {concurrency = 8, settle = false, progress = nil}) -> promise.
+-- Runs fn(item, i) (a promise or a value) with at most concurrency in flight.
+-- Without settle: the list of results in input order, or the first error
+-- (no new item starts after it). With settle: every outcome in order, as
+-- {status = "fulfilled", value = v} or {status = "rejected", reason = e}.
+function M.map(items, fn, opts)
+  opts = opts or {}
+  check(type(items) == "table", "map: items must be a list")
+  check(type(fn) == "function", "map: fn must be a function")
+  check(type(opts) == "table", "map: options must be a table")
+  local limit = opts.concurrency or 8
+  check(math.type(limit) == "integer" and limit >= 1, "map: concurrency must be an integer >= 1")
+  local n = #items
+  local result, results = core.promise(), setmetatable({ n = n }, nil)
+  local started, running, finished, stopped = 0, 0, 0, false
+  local bar = Progress.new(opts.label or "map", n, opts.progress)
+  local launch
+  local function settle_one(i, ok, value)
+    running, finished = running - 1, finished + 1
+    bar:step(not ok)
+    if stopped then return end
+    if opts.settle then
+      results[i] = ok and { status = "fulfilled", value = value } or { status = "rejected", reason = value }
+    elseif ok then
+      results[i] = value
+    else
+      stopped = true
+      bar:finish()
+      return core.reject(result, value)
+    end
+    if finished == n then
+      bar:finish()
+      return core.resolve(result, results)
+    end
+    launch()
+  end
+  function launch()
+    while running < limit and started < n and not stopped do
+      started, running = started + 1, running + 1
+      local i = started
+      outcome(pcall(fn, items[i], i)):next(function(v) settle_one(i, true, v) end,
+                                           function(e) settle_one(i, false, e) end)
+    end
+  end
+  if n == 0 then core.resolve(result, results) else launch() end
+  return result
+end
+
+--- wait_for(check, {timeout = 60, interval = 2}) -> promise of the first
+-- truthy value check() gives (check may return a promise). Polls every
+-- interval seconds on the loop, blocking nothing; rejects with a Timeout
+-- error after timeout seconds, or with check's own error.
+function M.wait_for(poll, opts)
+  opts = opts or {}
+  check(type(poll) == "function", "wait_for: check must be a function")
+  local timeout, interval = opts.timeout or 60, opts.interval or 2
+  check(type(timeout) == "number" and timeout >= 0, "wait_for: timeout must be a number >= 0")
+  check(type(interval) == "number" and interval > 0, "wait_for: interval must be a number > 0")
+  local deadline = core.now() + timeout
+  local result, tries = core.promise(), 0
+  local function again()
+    tries = tries + 1
+    outcome(pcall(poll)):next(function(v)
+      if v then return core.resolve(result, v) end
+      local left = deadline - core.now()
+      if left <= 0 then
+        return core.reject(result, Error.new({ type = "Timeout", tries = tries,
+          message = ("wait_for: the condition was not met within %g s (%d checks)"):format(timeout, tries) }))
+      end
+      core.timer(math.min(interval, left)):next(again)
+    end, function(e) core.reject(result, e) end)
+  end
+  again()
+  return result
+end
+
+return M
