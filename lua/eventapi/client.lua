@@ -12,8 +12,18 @@ local OPTIONS = {
   token = "string", url = "string", accept_version = "string", timeout = "number",
   connect_timeout = "number", ca_file = "string", insecure = "boolean", max_connections = "number",
   user_agent = "string", headers = "table", max_body = "number", user = "string", password = "string",
-  retries = "table or boolean", dry_run = "boolean",
+  retries = "table or boolean", dry_run = "boolean or function",
 }
+
+
+local USER_AGENT = ("eventapi/%s libcurl/%s Lua 5.4"):format(core.version, core.curl_version)
+
+--- Raises an InvalidParams error object.
+local function invalid(message, extra)
+  local e = Error.new({ type = "InvalidParams", message = message })
+  for k, v in pairs(extra or {}) do e[k] = v end
+  error(e, 0)
+end
 
 local RETRY_DEFAULTS = { max = 3, base = 0.2, cap = 10, on = { 429, 502, 503, 504, "transport" },
                          methods = { "GET", "PUT", "DELETE" } }
@@ -44,15 +54,6 @@ local function retry_policy(name, option)
   end
   policy.on, policy.methods = on, methods
   return policy
-end
-
-local USER_AGENT = ("eventapi/%s libcurl/%s Lua 5.4"):format(core.version, core.curl_version)
-
---- Raises an InvalidParams error object.
-local function invalid(message, extra)
-  local e = Error.new({ type = "InvalidParams", message = message })
-  for k, v in pairs(extra or {}) do e[k] = v end
-  error(e, 0)
 end
 
 --- Checks a header value: no CR or LF may reach the wire.
@@ -429,7 +430,8 @@ function Client.new(service, options)
     service = service, url = url, headers = headers, body_headers = body_headers, inflight = {}, waiting = {},
     hooks = { request = {}, response = {}, retry = {} },
     retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
-    dry_run = options.dry_run and function(line) io.stderr:write(line, "\n") end or nil,
+    dry_run = type(options.dry_run) == "function" and options.dry_run
+              or options.dry_run and function(line) io.stderr:write(line, "\n") end or nil,
     config = core.config({
       headers = headers, body_headers = body_headers, timeout = options.timeout,
       connect_timeout = options.connect_timeout, ca_file = options.ca_file, insecure = options.insecure,
