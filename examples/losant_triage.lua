@@ -1,45 +1,42 @@
--- Triage runbook: list the new critical events of an application,
--- acknowledge them all concurrently with a comment, print a summary.
+-- Triage runbook: acknowledge every new critical event of an application
+-- that is older than an hour, eight at a time, with a comment; print a
+-- summary. DRY_RUN=1 prints the changes instead of making them.
 --
 --   LOSANT_URL=... LOSANT_TOKEN=... LOSANT_APPLICATION=... lua5.4 examples/losant_triage.lua
 local eventapi = require "eventapi"
 
-local app = os.getenv("LOSANT_APPLICATION")
-local token = os.getenv("LOSANT_TOKEN")
+local app, token = os.getenv("LOSANT_APPLICATION"), os.getenv("LOSANT_TOKEN")
 if not app or not token then
   io.stderr:write("set LOSANT_APPLICATION and LOSANT_TOKEN (and LOSANT_URL for the sandbox)\n")
   os.exit(2)
 end
 
 local losant <close> = eventapi.losant{
-  url = os.getenv("LOSANT_URL") or "https://api.losant.com",
-  token = token,
+  url = os.getenv("LOSANT_URL") or "https://api.losant.com", token = token,
+  retries = { max = 3 }, dry_run = os.getenv("DRY_RUN") == "1",
 }
 
-local page = losant.events.get{
-  applicationId = app, state = "new", query = { level = "critical" },
-  sortField = "creationDate", sortDirection = "asc", perPage = 1000,
+local an_hour_ago_ms = (os.time() - 3600) * 1000
+local stale = losant.events.all{
+  applicationId = app, state = "new", sortField = "creationDate", sortDirection = "asc",
+  query = { level = "critical", creationDate = { ["$lt"] = an_hour_ago_ms } },
 }:await()
-print(("%d new critical event(s) in application %s"):format(page.totalCount, app))
+print(("%d new critical event(s) older than an hour in application %s"):format(#stale, app))
 
-local acknowledgements = {}
-for i, event in ipairs(page.items) do
-  acknowledgements[i] = losant.event.patch{
-    applicationId = app, eventId = event.id,
-    event = { state = "acknowledged", comment = "Acknowledged by the triage runbook" },
-  }
-end
+local outcomes = eventapi.map(stale, function(event)
+  return losant.event.patch{ applicationId = app, eventId = event.id,
+                             event = { state = "acknowledged", comment = "Acknowledged by the triage runbook" } }
+end, { concurrency = 8, settle = true, label = "acknowledging" }):await()
 
-local acknowledged, failed = 0, 0
-for i, outcome in ipairs(eventapi.settle(acknowledgements):await()) do
-  local event = page.items[i]
+local failed = 0
+for i, outcome in ipairs(outcomes) do
+  local event = stale[i]
   if outcome.status == "fulfilled" then
-    acknowledged = acknowledged + 1
     print(("  acknowledged  %s  %s"):format(event.id, event.subject))
   else
     failed = failed + 1
     print(("  FAILED        %s  %s"):format(event.id, tostring(outcome.reason)))
   end
 end
-print(("summary: %d acknowledged, %d failed"):format(acknowledged, failed))
+print(("summary: %d acknowledged, %d failed"):format(#stale - failed, failed))
 os.exit(failed == 0 and 0 or 1)
