@@ -520,8 +520,7 @@ end
 
 --- Whether the process's standard output is a terminal.
 local function stdout_is_terminal()
-  local ok = os.execute("test -t 1")
-  return ok == true
+  return require("eventapi.core").isatty(1)
 end
 
 --- cli.main(argv, ctx) -> exit code (see the top of this file).

@@ -203,6 +203,19 @@ describe("the eventapi command", function()
       assert.are.equal(last, run.stdout:sub(-#last))
       assert.are.equal("Plant MQTT broker", cjson.decode(run.stdout).name)
     end)
+
+    it("prints indented JSON by itself when stdout is a terminal", function()
+      local vars = {}
+      for k, v in pairs(env) do vars[#vars + 1] = q(k .. "=" .. v) end
+      local cmd = "env " .. table.concat(vars, " ") .. " lua5.4 bin/eventapi losant integration get --applicationId "
+                  .. APP .. " --integrationId " .. INTEGRATION
+      local p = assert(io.popen("script -qec " .. q(cmd) .. " /dev/null </dev/null"))
+      local text = p:read("a"):gsub("\r\n", "\n")
+      p:close()
+      local first = "{\n  \"applicationId\": \"" .. APP .. "\",\n"
+      assert.are.equal(first, text:sub(1, #first))
+      assert.are.equal("Plant MQTT broker", cjson.decode(text).name)
+    end)
   end)
 
   describe("usage errors", function()
