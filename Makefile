@@ -31,7 +31,7 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
 export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
 
-.PHONY: all build sandbox test demo lint clean deps install bench
+.PHONY: all build sandbox test demo lint clean deps install bench docs
 
 all: build sandbox
 
@@ -71,6 +71,10 @@ demo: deps build sandbox
 bench:
 	$(MAKE) deps build sandbox
 	$(MAKE) -C bench EVENTAPI_BUILD=$(abspath $(BUILD))
+
+# The API reference, generated from the doc comments and the operation tables.
+docs:
+	$(LUA) tools/gendocs.lua > docs/API.md.tmp && mv docs/API.md.tmp docs/API.md
 
 lint:
 	luacheck lua spec examples bench

@@ -462,4 +462,5 @@ function Client.new(service, options)
 end
 
 Client.build = build -- for tests and the CLI: the request an operation would send
+Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
 return Client

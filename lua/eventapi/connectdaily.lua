@@ -123,6 +123,8 @@ M.operations = {
 M.service = {
   name = "connectdaily",
   default_url = "http://localhost/calendar",
+  -- How the reference (tools/gendocs.lua) shows the computed paths.
+  path_doc = "`/restapi/v1/events/{cal_item_id}` or `/restapi/v1/events/itemguid={itemguid}` (exactly one)",
   operations = M.operations,
   content_type = "application/json",
   accept = "application/json",

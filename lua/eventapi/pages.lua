@@ -41,9 +41,10 @@ local function next_params(style, params, page)
   return p
 end
 
---- each(fetch, op, params) -> iterator over every item of every page, each
--- item once (an id already seen is skipped: items added while walking shift
--- offset pages). Raises the error object of a failed page.
+--- client.<resource>.each{params..., limit =, progress =} -> iterator over every
+-- item of every page, each item once (an id already seen is skipped: items
+-- added while walking shift offset pages). Raises the error object of a
+-- failed page. Implemented by pages.each(fetch, op, params).
 function M.each(fetch, op, params)
   local limit, progress
   params, limit, progress = split(params, op.name)
@@ -87,7 +88,8 @@ function M.each(fetch, op, params)
   end
 end
 
---- all(fetch, op, params, cb) -> promise of the list of every item (up to limit).
+--- client.<resource>.all({params..., limit =}, [cb]) -> promise of the list of every
+-- item (up to limit). Implemented by pages.all(fetch, op, params, cb).
 function M.all(fetch, op, params, cb)
   local eventapi = require "eventapi"
   local p = eventapi.spawn(function()

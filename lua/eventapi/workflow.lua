@@ -22,7 +22,7 @@ local function check(cond, message)
   if not cond then error(message, 3) end
 end
 
---- map(items, fn, {concurrency = 8, settle = false, progress = nil}) -> promise.
+--- eventapi.map(items, fn, {concurrency = 8, settle = false, progress =, label =}) -> promise.
 -- Runs fn(item, i) (a promise or a value) with at most concurrency in flight.
 -- Without settle: the list of results in input order, or the first error
 -- (no new item starts after it). With settle: every outcome in order, as
@@ -70,7 +70,7 @@ function M.map(items, fn, opts)
   return result
 end
 
---- wait_for(check, {timeout = 60, interval = 2}) -> promise of the first
+--- eventapi.wait_for(check, {timeout = 60, interval = 2}) -> promise of the first
 -- truthy value check() gives (check may return a promise). Polls every
 -- interval seconds on the loop, blocking nothing; rejects with a Timeout
 -- error after timeout seconds, or with check's own error.
