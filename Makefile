@@ -81,5 +81,19 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=missingIncludeSystem $(CFLAGS_LUA) src sandbox
 
+# Installs the core, the Lua modules and the eventapi command under PREFIX
+# (staged under DESTDIR when set): the Lua 5.4 module directories Debian's
+# lua5.4 searches by default for PREFIX=/usr/local.
+PREFIX ?= /usr/local
+LUA_CMOD_DIR = $(DESTDIR)$(PREFIX)/lib/lua/5.4/eventapi
+LUA_LMOD_DIR = $(DESTDIR)$(PREFIX)/share/lua/5.4/eventapi
+BIN_DIR      = $(DESTDIR)$(PREFIX)/bin
+
+install: $(CORE_SO)
+	install -d $(LUA_CMOD_DIR) $(LUA_LMOD_DIR) $(BIN_DIR)
+	install -m 0755 $(CORE_SO) $(LUA_CMOD_DIR)/core.so
+	install -m 0644 lua/eventapi/*.lua $(LUA_LMOD_DIR)/
+	install -m 0755 bin/eventapi $(BIN_DIR)/eventapi
+
 clean:
 	rm -rf $(BUILD)

@@ -26,5 +26,12 @@ build = {
     ["eventapi.client"] = "lua/eventapi/client.lua",
     ["eventapi.errors"] = "lua/eventapi/errors.lua",
     ["eventapi.losant"] = "lua/eventapi/losant.lua",
+    ["eventapi.connectdaily"] = "lua/eventapi/connectdaily.lua",
+    ["eventapi.monterosa"] = "lua/eventapi/monterosa.lua",
+    ["eventapi.pages"] = "lua/eventapi/pages.lua",
+    ["eventapi.progress"] = "lua/eventapi/progress.lua",
+    ["eventapi.workflow"] = "lua/eventapi/workflow.lua",
+    ["eventapi.cli"] = "lua/eventapi/cli.lua",
   },
+  install = { bin = { eventapi = "bin/eventapi" } },
 }
