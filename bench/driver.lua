@@ -49,7 +49,9 @@ local URL = { nginx = env("NGINX_URL"), sandbox = env("SANDBOX_URL") }
 
 -- server, workload (get | page | post), concurrency, requests
 local workloads = {}
-local function add(server, w, c, n) if servers[server] then workloads[#workloads + 1] = { server = server, w = w, c = c, n = n } end end
+local function add(server, w, c, n)
+  if servers[server] then workloads[#workloads + 1] = { server = server, w = w, c = c, n = n } end
+end
 add("nginx", "get", 1, SMALL)
 add("nginx", "get", 16, SMALL)
 add("nginx", "get", 64, SMALL)
@@ -147,7 +149,7 @@ local function run_once(peer, server, wl, extra)
     for code, t in text:gmatch("(%d+) ([%d.]+)\n") do
       if code == want then ok = ok + 1; lat[#lat + 1] = tonumber(t) * 1e6 else bad = bad + 1 end
     end
-    if ok ~= wl.n then return nil, ("curl: %d of %d answered %s"):format(ok, wl.n, want) end
+    if ok ~= wl.n then return nil, ("curl: %d of %d answered %s, %d other"):format(ok, wl.n, want, bad) end
     table.sort(lat)
     r.rps, r.p50, r.p99 = wl.n / r.wall, quantile(lat, 0.5), quantile(lat, 0.99)
   else
@@ -224,7 +226,8 @@ end
 -- The table.
 local lines = {}
 local function out(s) lines[#lines + 1] = s end
-out("| server | workload | conc | requests | peer | req/s | CPU s | CPU µs/req | peak RSS MB | p50 µs | p99 µs | eventapi ÷ peer: req/s | eventapi ÷ peer: CPU/req |")
+out("| server | workload | conc | requests | peer | req/s | CPU s | CPU µs/req | peak RSS MB | p50 µs | p99 µs"
+  .. " | eventapi ÷ peer: req/s | eventapi ÷ peer: CPU/req |")
 out("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for wi, wl in ipairs(workloads) do
   local ref = results[wi]["eventapi-promise"]
@@ -315,6 +318,10 @@ local report = {}
 for _, l in ipairs(machine) do report[#report + 1] = l end
 report[#report + 1] = ""
 for _, l in ipairs(lines) do report[#report + 1] = l end
+report[#report + 1] = ""
+report[#report + 1] = "Peers:"
+report[#report + 1] = ""
+for _, p in ipairs(peers) do report[#report + 1] = ("- %s: %s"):format(p, PEER_NOTE[p] or p) end
 report[#report + 1] = ""
 report[#report + 1] = "Targets (eventapi against raw libcurl, nginx server):"
 report[#report + 1] = ""
