@@ -359,7 +359,8 @@ local function make_client(s, state)
   if state.dry_run then options.dry_run = true end
   local ok, client = pcall(eventapi[s.name], options)
   if not ok then
-    usage("%s client: %s", s.name, Error.is(client) and tostring(client.message) or tostring(client))
+    local message = Error.is(client) and tostring(client.message):gsub("^%w+: ", "") or tostring(client)
+    usage("%s client: %s", s.name, message)
   end
   return client
 end
