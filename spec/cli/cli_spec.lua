@@ -439,6 +439,18 @@ describe("the eventapi command", function()
                     "stderr: " .. run.stderr)
     end)
 
+    it("makes the clients the runbook creates itself dry too with --dry-run", function()
+      local path = runbook([[
+        local own <close> = eventapi.losant{ url = arg[1], token = arg[2], dry_run = false }
+        local result = own.event.patch{ applicationId = arg[3], eventId = arg[4], event = { state = "resolved" } }
+          :await()
+        print(eventapi.json.encode({ dry_run = result.dry_run }))
+      ]])
+      local run = eventapi({ "run", "--dry-run", path, sb.url, LOSANT_TOKEN, APP, EVENT }, {})
+      assert.are.same({ dry_run = true }, printed(run))
+      assert.are.same({}, recorded())
+    end)
+
     it("leaves the data as it was after a --dry-run", function()
       local path = runbook([[
         losant.event.patch{ applicationId = arg[1], eventId = arg[2], event = { state = "resolved" } }:await()
