@@ -453,7 +453,8 @@ local function call_command(state, argv, i)
   if state.config_path then state.config = load_config(state.config_path) end
   local client = make_client(s, state)
   -- The request is built once before sending so that a param error is a usage error.
-  local ok, err = pcall(Client.build, client, op, params)
+  local ok, err = true, nil
+  if Client.build then ok, err = pcall(Client.build, client, op, params) end
   if not ok then
     client:close()
     usage("%s: %s", call, Error.is(err) and tostring(err.message):gsub("^[%w.]+: ", "") or tostring(err))
