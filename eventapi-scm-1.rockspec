@@ -3,7 +3,7 @@ package = "eventapi"
 version = "scm-1"
 source = { url = "git+https://example.invalid/eventapi.git" }
 description = {
-  summary = "Clients for event APIs (Losant events and integrations) with a C core over libcurl",
+  summary = "Losant, Connect Daily and Monterosa event API clients and runbooks, with a C core over libcurl",
   detailed = "Many requests in flight on one thread, promises, callbacks and await, exact JSON numbers.",
   license = "MIT",
 }
