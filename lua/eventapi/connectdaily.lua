@@ -122,7 +122,8 @@ M.operations = {
 
 M.service = {
   name = "connectdaily",
-  default_url = "http://localhost/calendar",
+  -- no default_url: each deployment has its own host and context path, so
+  -- the url option is required (credentials never go to a guessed host)
   -- How the reference (tools/gendocs.lua) shows the computed paths.
   path_doc = "`/restapi/v1/events/{cal_item_id}` or `/restapi/v1/events/itemguid={itemguid}` (exactly one)",
   operations = M.operations,
@@ -137,7 +138,13 @@ M.service = {
       error(Error.new({ type = "ConnectDailyError", status = res.status, body = decoded, method = where.method,
                         url = where.url, message = tostring(decoded.message or "Connect Daily reported an error") }), 0)
     end
-    if req.op.name == "events.fork" then return decoded.cal_item_id end
+    if req.op.name == "events.fork" then
+      if type(decoded) ~= "table" or math.type(decoded.cal_item_id) ~= "integer" then
+        error(Error.new({ type = "InvalidResponse", status = res.status, body = decoded, method = where.method,
+                          url = where.url, message = "the fork answer has no integer cal_item_id" }), 0)
+      end
+      return decoded.cal_item_id
+    end
     return decoded
   end,
   --- 409 is Conflict, so a runbook can re-read and retry; messages come from the body.

@@ -284,6 +284,13 @@ describe("the Connect Daily client", function()
       assert.are.equal("Bearer " .. TOKEN, last_request().headers.authorization)
     end)
 
+    it("requires the url option, so credentials never go to a guessed host", function()
+      local ok, err = pcall(eventapi.connectdaily, { user = "api", password = PASSWORD })
+      assert.is_false(ok)
+      assert.are.equal("InvalidParams", err.type)
+      assert.truthy(err.message:find("url", 1, true))
+    end)
+
     it("refuses a token together with a user", function()
       local ok, err = pcall(client, { token = TOKEN, user = "api", password = PASSWORD })
       assert.is_false(ok)
