@@ -88,8 +88,8 @@ static int timer_before(const timer *a, const timer *b) {
     return a->due < b->due || (a->due == b->due && a->seq < b->seq);
 }
 
-/* Pushes a timer onto the heap; raises on out of memory. */
-static void timer_push(lua_State *L, loop *lp, timer t) {
+/* Makes room for one more timer; raises on out of memory. */
+static void timer_reserve(lua_State *L, loop *lp) {
     if (lp->ntimers == lp->timers_cap) {
         int cap = lp->timers_cap ? lp->timers_cap * 2 : 16;
         timer *ts = realloc(lp->timers, (size_t)cap * sizeof *ts);
@@ -97,6 +97,11 @@ static void timer_push(lua_State *L, loop *lp, timer t) {
         lp->timers = ts;
         lp->timers_cap = cap;
     }
+}
+
+/* Pushes a timer onto the heap; raises on out of memory. */
+static void timer_push(lua_State *L, loop *lp, timer t) {
+    timer_reserve(L, lp);
     int i = lp->ntimers++;
     while (i > 0 && timer_before(&t, &lp->timers[(i - 1) / 2])) {
         lp->timers[i] = lp->timers[(i - 1) / 2];
@@ -105,10 +110,14 @@ static void timer_push(lua_State *L, loop *lp, timer t) {
     lp->timers[i] = t;
 }
 
-/* Removes the earliest timer from the heap. */
-static timer timer_pop(loop *lp) {
-    timer top = lp->timers[0], last = lp->timers[--lp->ntimers];
-    int i = 0;
+/* Removes the timer at heap index i and returns it; the heap order is restored. */
+static timer timer_remove(loop *lp, int i) {
+    timer out = lp->timers[i], last = lp->timers[--lp->ntimers];
+    if (i == lp->ntimers) return out;
+    while (i > 0 && timer_before(&last, &lp->timers[(i - 1) / 2])) {
+        lp->timers[i] = lp->timers[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
     for (;;) {
         int c = 2 * i + 1;
         if (c >= lp->ntimers) break;
@@ -117,8 +126,8 @@ static timer timer_pop(loop *lp) {
         lp->timers[i] = lp->timers[c];
         i = c;
     }
-    if (lp->ntimers) lp->timers[i] = last;
-    return top;
+    lp->timers[i] = last;
+    return out;
 }
 
 /* Fulfils the promises of due timers (with true); returns how many fired. */
@@ -126,7 +135,7 @@ static int fire_timers(lua_State *L, loop *lp) {
     double now = eventapi_now();
     int fired = 0;
     while (lp->ntimers && lp->timers[0].due <= now) {
-        timer t = timer_pop(lp);
+        timer t = timer_remove(lp, 0);
         lua_rawgeti(L, LUA_REGISTRYINDEX, t.ref);
         luaL_unref(L, LUA_REGISTRYINDEX, t.ref);
         lua_pushboolean(L, 1);
@@ -137,15 +146,36 @@ static int fire_timers(lua_State *L, loop *lp) {
     return fired;
 }
 
-/* core.timer(seconds) -> promise fulfilled with true after that many seconds. */
+/* core.timer(seconds) -> promise fulfilled with true after that many seconds, and the
+ * timer's id for core.cancel_timer. */
 static int l_timer(lua_State *L) {
     loop *lp = eventapi_loop(L);
     double seconds = luaL_checknumber(L, 1);
     luaL_argcheck(L, seconds >= 0, 1, "seconds must not be negative");
     eventapi_promise_new(L);
+    timer t = {eventapi_now() + seconds, ++lp->timer_seq, LUA_NOREF};
+    timer_reserve(L, lp); /* before the ref, so an out-of-memory error leaks nothing */
     lua_pushvalue(L, -1);
-    timer t = {eventapi_now() + seconds, ++lp->timer_seq, luaL_ref(L, LUA_REGISTRYINDEX)};
-    timer_push(L, lp, t);
+    t.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    timer_push(L, lp, t); /* cannot fail now: there is room */
+    lua_pushinteger(L, (lua_Integer)t.seq);
+    return 2;
+}
+
+/* core.cancel_timer(id) -> boolean: drops a timer that has not fired; its promise stays
+ * pending and the loop no longer waits for it. */
+static int l_cancel_timer(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    lua_Integer id = luaL_checkinteger(L, 1);
+    for (int i = 0; i < lp->ntimers; i++) {
+        if ((lua_Integer)lp->timers[i].seq == id) {
+            timer t = timer_remove(lp, i);
+            luaL_unref(L, LUA_REGISTRYINDEX, t.ref);
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+    }
+    lua_pushboolean(L, 0);
     return 1;
 }
 
@@ -612,7 +642,7 @@ static void push_loop(lua_State *L) {
  * (the upvalue the other open functions use). */
 int eventapi_open_loop(lua_State *L) {
     static const luaL_Reg fns[] = {{"config", l_config}, {"request", l_request}, {"cancel", l_cancel},
-                                   {"timer", l_timer},   {"step", l_step},       {"in_handler", l_in_handler},
+                                   {"timer", l_timer}, {"cancel_timer", l_cancel_timer},   {"step", l_step},       {"in_handler", l_in_handler},
                                    {"pending", l_pending}, {NULL, NULL}};
     int module = lua_gettop(L);
     push_loop(L);

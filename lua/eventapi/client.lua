@@ -268,9 +268,13 @@ local function send(client, req)
     local url = redact_all(req.url)
     emit(client, "request", { method = req.method, url = url, attempt = 1, body = req.body, dry_run = true })
     client.dry_run(("[dry run] %s %s%s"):format(req.method, url, req.body and (" " .. req.body) or ""))
+    local body = req.body
+    if body then
+      local ok, decoded = pcall(core.json_decode, body)
+      if ok then body = decoded end -- a raw body given to client:request stays text
+    end
     local p = core.promise()
-    core.resolve(p, { dry_run = true, method = req.method, url = url,
-                      body = req.body and core.json_decode(req.body) or nil })
+    core.resolve(p, { dry_run = true, method = req.method, url = url, body = body })
     return p
   end
   local policy = client.retries
@@ -286,10 +290,11 @@ local function send(client, req)
       end
       emit(client, "retry", { method = req.method, url = redact_all(req.url), attempt = n, wait = wait,
                               status = err.status, error = err.type })
-      waiting[result] = req
-      core.timer(wait):next(function()
+      local timer, id = core.timer(wait)
+      waiting[result] = { req = req, timer = id }
+      timer:next(function()
         waiting[result] = nil
-        if result:state() == "pending" then try(n + 1) end
+        try(n + 1)
       end)
     end)
   end
@@ -358,10 +363,12 @@ function Client:close()
   if self.closed then return end
   self.closed = true
   for id in pairs(self.inflight) do core.cancel(id) end
-  for p, req in pairs(self.waiting) do
+  for p, wait in pairs(self.waiting) do
+    core.cancel_timer(wait.timer) -- the loop does not wait for it any more
     core.reject(p, Error.new({ type = "Closed", message = "the client was closed while the request waited to retry",
-                               method = req.method, url = redact(req.url) }))
+                               method = wait.req.method, url = redact(wait.req.url) }))
   end
+  self.waiting = {}
 end
 
 local HOOKS = { request = true, response = true, retry = true }
@@ -462,5 +469,6 @@ function Client.new(service, options)
 end
 
 Client.build = build -- for tests and the CLI: the request an operation would send
+Client.respond = respond -- for tests and fuzz/respond.lua: the mapping of a raw response (client, req, res)
 Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
 return Client

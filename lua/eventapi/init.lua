@@ -128,7 +128,8 @@ end
 
 --- eventapi.sleep(seconds) -> promise fulfilled with true after that long; blocks nothing.
 function eventapi.sleep(seconds)
-  return core.timer(seconds)
+  local p = core.timer(seconds)
+  return p
 end
 
 local workflow = require "eventapi.workflow"

@@ -80,19 +80,30 @@ function M.wait_for(poll, opts)
   local timeout, interval = opts.timeout or 60, opts.interval or 2
   check(type(timeout) == "number" and timeout >= 0, "wait_for: timeout must be a number >= 0")
   check(type(interval) == "number" and interval > 0, "wait_for: interval must be a number > 0")
-  local deadline = core.now() + timeout
-  local result, tries = core.promise(), 0
+  local result, tries, settled, pause = core.promise(), 0, false, nil
+  local deadline, deadline_id = core.timer(timeout)
+  local function finish(ok, value)
+    if settled then return end
+    settled = true
+    core.cancel_timer(deadline_id)
+    if pause then core.cancel_timer(pause) end
+    if ok then core.resolve(result, value) else core.reject(result, value) end
+  end
+  -- the deadline holds even when a check never settles
+  deadline:next(function()
+    finish(false, Error.new({ type = "Timeout", tries = tries,
+      message = ("wait_for: the condition was not met within %g s (%d checks)"):format(timeout, tries) }))
+  end)
   local function again()
+    pause = nil
     tries = tries + 1
     outcome(pcall(poll)):next(function(v)
-      if v then return core.resolve(result, v) end
-      local left = deadline - core.now()
-      if left <= 0 then
-        return core.reject(result, Error.new({ type = "Timeout", tries = tries,
-          message = ("wait_for: the condition was not met within %g s (%d checks)"):format(timeout, tries) }))
-      end
-      core.timer(math.min(interval, left)):next(again)
-    end, function(e) core.reject(result, e) end)
+      if settled then return end
+      if v then return finish(true, v) end
+      local timer
+      timer, pause = core.timer(interval)
+      timer:next(again)
+    end, function(e) finish(false, e) end)
   end
   again()
   return result

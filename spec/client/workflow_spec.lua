@@ -296,6 +296,7 @@ describe("the runbook layer", function()
       local started = now()
       c:close()
       assert.are.equal("Closed", fail(p).type)
+      eventapi.run() -- the retry's timer is gone too: nothing keeps the loop waiting
       assert.is_true(now() - started < 1)
     end)
 
@@ -339,6 +340,22 @@ describe("the runbook layer", function()
       assert.is_true(checks >= 3)
     end)
 
+    it("wait_for times out even when a check never settles", function()
+      local started = now()
+      local err = fail(eventapi.wait_for(function() return eventapi.promise(function() end) end,
+                                         { timeout = 0.2, interval = 0.05 }))
+      assert.are.equal("Timeout", err.type)
+      assert.are.equal(1, err.tries)
+      assert.is_true(now() - started < 2)
+    end)
+
+    it("wait_for leaves no timer behind once it is done", function()
+      eventapi.wait_for(function() return true end, { timeout = 30 }):await()
+      local started = now()
+      eventapi.run()
+      assert.is_true(now() - started < 1)
+    end)
+
     it("wait_for rejects with the error of a failing check", function()
       local err = fail(eventapi.wait_for(function()
         return losant.event.get({ applicationId = APP, eventId = "aaaaaaaaaaaaaaaaaaaaaaaa" })
@@ -366,6 +383,15 @@ describe("the runbook layer", function()
       assert.are.equal(3, #printed)
       assert.are.equal(("[dry run] PATCH %s/applications/%s/events/%s?_actions=false&_links=true&_embedded=true"
                         .. ' {"state":"acknowledged"}'):format(sb.url, APP, EVENT), printed[1])
+      dry:close()
+    end)
+
+    it("keeps a raw body given to request as text", function()
+      local dry = eventapi.losant({ url = sb.url, token = sandbox.token, dry_run = function() end })
+      local r = dry:request({ method = "POST", path = "/applications/" .. APP .. "/events", body = "not json" }):await()
+      assert.are.same({ dry_run = true, method = "POST", url = sb.url .. "/applications/" .. APP .. "/events",
+                        body = "not json" }, r)
+      assert.are.equal(0, #sandbox.requests(sb))
       dry:close()
     end)
 
