@@ -458,6 +458,15 @@ describe("the Connect Daily client", function()
       assert.are.equal(1, now.version)
     end)
 
+    it("reject a 200 with error 1 from a PUT to an unknown calendar as ConnectDailyError", function()
+      local ev = cd.events.get({ cal_item_id = 42 }):await()
+      ev.calendar_id = 99
+      local err = fail(cd.events.update({ cal_item_id = 42, event = ev }))
+      assert.are.equal("ConnectDailyError", err.type)
+      assert.truthy(err.message:find("calendar_id", 1, true), err.message)
+      assert.are.equal(3, cd.events.get({ cal_item_id = 42 }):await().calendar_id)
+    end)
+
     it("reject the delete of a locked event as ConnectDailyError, the event kept", function()
       local err = fail(cd.events.delete({ cal_item_id = 50 }))
       assert.are.equal("ConnectDailyError", err.type)
@@ -480,6 +489,15 @@ describe("the Connect Daily client", function()
       assert.are.equal("Forbidden", fail(viewer.events.fork({ cal_item_id = 42, starting_date = DEC_8 })).type)
       assert.are.equal("Forbidden", fail(viewer.events.delete({ cal_item_id = 42 })).type)
       assert.are.equal("Weekly board meeting", cd.events.get({ cal_item_id = 42 }):await().description)
+    end)
+
+    it("turn 403 into Forbidden for a PUT moving an event to a calendar the token only reads", function()
+      local c = client({ token = TOKEN })
+      local ev = c.events.get({ cal_item_id = 42 }):await()
+      ev.calendar_id = 4
+      local err = fail(c.events.update({ cal_item_id = 42, event = ev }))
+      assert.are.equal(403, err.status)
+      assert.are.equal("Forbidden", err.type)
     end)
 
     it("turn 404 into NotFound with a readable line", function()
@@ -549,6 +567,14 @@ describe("the Connect Daily client", function()
       assert.are.equal("ServerError", err.type)
       assert.are.equal("calendar_id does not name a calendar", err.message)
       assert.are.equal(1, err.body.error)
+    end)
+
+    it("turn 500 on a create of an invalid event into ServerError naming the field", function()
+      local err = fail(cd.events.create({ event = { calendar_id = 3, description = "x", starting_date = DEC_1,
+                                                    starting_time = "25:00" } }))
+      assert.are.equal(500, err.status)
+      assert.are.equal("ServerError", err.type)
+      assert.truthy(err.message:find("starting_time", 1, true), err.message)
     end)
 
     it("leave the client working after a failure", function()
