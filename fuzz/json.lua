@@ -1,0 +1,23 @@
+--- Fuzz target "json": core.json_decode of arbitrary bytes. Invariants: it
+-- returns a value or raises a string starting "invalid JSON" (or naming the
+-- nesting limit); a decoded value encodes, and the encoded text decodes to
+-- a value equal to the first (numbers by value; arrays stay arrays).
+local core = require "eventapi.core"
+local F = require "fuzzlib"
+
+return function(input)
+  local ok, v = pcall(core.json_decode, input)
+  if not ok then
+    F.check(type(v) == "string" and (v:find("invalid JSON", 1, true) or v:find("too deep", 1, true)),
+            "json_decode raised something else than a decode error:", v)
+    return
+  end
+  local eok, text = pcall(core.json_encode, v)
+  F.check(eok, "a decoded value does not encode:", text, input)
+  local dok, again = pcall(core.json_decode, text)
+  F.check(dok, "encoded text does not decode:", again, text)
+  F.check(F.equal(v, again), "round trip changed the value:", input, text)
+  -- the encoder is deterministic on what it decoded (objects may reorder keys, so compare once more)
+  local eok2, text2 = pcall(core.json_encode, again)
+  F.check(eok2 and #text2 == #text, "re-encoding changed the length:", text, text2)
+end
