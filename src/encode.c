@@ -15,10 +15,16 @@ static int l_escape(lua_State *L) {
     static const char hex[] = "0123456789ABCDEF";
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
+    size_t first = 0;
+    while (first < len && unreserved((unsigned char)s[first])) first++;
+    if (first == len) { /* nothing to escape: the string itself, no allocation */
+        lua_settop(L, 1);
+        return 1;
+    }
     eventapi_buf b;
     eventapi_buf_init(L, &b);
     size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = first; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (unreserved(c)) continue;
         char esc[3] = {'%', hex[c >> 4], hex[c & 15]};

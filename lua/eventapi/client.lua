@@ -65,6 +65,7 @@ end
 
 --- Removes user:password@ from a URL (for error objects).
 local function redact(url)
+  if not url:find("@", 1, true) then return url end
   return (url:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1"))
 end
 
@@ -124,7 +125,7 @@ local function build(client, op, params)
     if v == nil then
       if p.required then invalid(("%s: missing required param '%s'"):format(name, p.name), { param = p.name }) end
     elseif p.place == "query" then
-      query[#query + 1] = core.escape(wire) .. "=" .. core.escape(value_text(p, v, name))
+      query[#query + 1] = p.query_key .. core.escape(value_text(p, v, name))
     elseif p.place == "header" then
       headers = headers or {}
       headers[#headers + 1] = header_line(wire, value_text(p, v, name), name .. ": " .. p.name)
@@ -150,12 +151,18 @@ end
 
 --- Maps a raw response table from the core to the call's value, or raises its error object.
 local function respond(client, req, res)
+  local status, text = res.status, res.body
+  local unwrap = client.service.unwrap
+  if not res.error and status >= 200 and status < 300 and not unwrap then -- the common case, kept short
+    if text == "" then return client.service.empty_value == nil and true or client.service.empty_value end
+    local ok, decoded = pcall(core.json_decode, text)
+    if ok then return decoded end
+  end
   local where = { method = req.method, url = redact(req.url) }
   if res.error then
     error(Error.new({ type = res.error, message = res.message, status = res.status, transport = true,
                       method = where.method, url = where.url }), 0)
   end
-  local status, text = res.status, res.body
   local decoded, ok, why = nil, false, nil
   if text ~= "" then
     ok, decoded = pcall(core.json_decode, text)
@@ -167,7 +174,6 @@ local function respond(client, req, res)
       error(Error.new({ type = "InvalidResponse", status = status, body = text, method = where.method,
                         url = where.url, message = "the response is not valid JSON (" .. tostring(why) .. ")" }), 0)
     end
-    local unwrap = client.service.unwrap
     if unwrap then return unwrap(decoded, res, req, where) end
     return decoded
   end
@@ -207,8 +213,10 @@ end
 
 --- Sends one attempt of a request; returns the promise of its value.
 local function attempt(client, req, n)
-  local url = redact_all(req.url)
-  emit(client, "request", { method = req.method, url = url, attempt = n, body = req.body })
+  local hooks = client.hooks
+  local watched = #hooks.request > 0 or #hooks.response > 0 -- no hook: no redaction, no info tables
+  local url = watched and redact_all(req.url)
+  if #hooks.request > 0 then emit(client, "request", { method = req.method, url = url, attempt = n, body = req.body }) end
   local headers = nil
   if req.headers then
     headers = { table.unpack(req.body and client.body_headers or client.headers) }
@@ -220,8 +228,10 @@ local function attempt(client, req, n)
   inflight[id] = true
   return raw:next(function(res)
     inflight[id] = nil
-    emit(client, "response", { method = req.method, url = url, attempt = n, status = res.status,
-                               error = res.error, duration = core.now() - started })
+    if #hooks.response > 0 then
+      emit(client, "response", { method = req.method, url = url or redact_all(req.url), attempt = n, status = res.status,
+                                 error = res.error, duration = core.now() - started })
+    end
     return respond(client, req, res)
   end)
 end
@@ -394,6 +404,9 @@ local function prepare(service, op)
   end
   for _, p in ipairs(service.common_params or {}) do
     if not known[p.name] then known[p.name] = true; all[#all + 1] = p end
+  end
+  for _, p in ipairs(all) do
+    if p.place == "query" then p.query_key = core.escape(p.wire or p.name) .. "=" end
   end
   op.known, op.all_params = known, all
   return op
