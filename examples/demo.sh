@@ -21,8 +21,9 @@ export LOSANT_APPLICATION=575ec8687ae143cd83dc4a97
 export MONTEROSA_URL="$url/api/v2" MONTEROSA_TOKEN=sandbox-monterosa-token
 export MONTEROSA_PROJECT=850e644e-f1ea-444d-bae3-cf38badbe501
 export CONNECTDAILY_URL="$url/calendar" CONNECTDAILY_USER=api CONNECTDAILY_PASSWORD=sandbox-password
+export CONNECTDAILY_EVENT=42 CONNECTDAILY_DATE=2026-12-08
 for runbook in examples/losant_triage.lua examples/losant_reenable_mqtt.lua examples/monterosa_live.lua \
-               examples/live_when_scheduled.lua; do
+               examples/live_when_scheduled.lua examples/connectdaily_fork.lua; do
   echo
   echo "== $runbook"
   lua5.4 "$runbook"
