@@ -427,6 +427,7 @@ function Client.new(service, options)
   url = url:gsub("/+$", "")
   if not url:match("^https?://") then invalid(service.name .. ": url must start with http:// or https://") end
   if options.token and options.user then invalid(service.name .. ": give either token or user and password, not both") end
+  if options.password and not options.user then invalid(service.name .. ": password needs user") end
   local headers = { header_line("Accept", service.accept, "accept") }
   for _, h in ipairs(service.headers(options)) do
     local name, value = h:match("^([^:]+): (.*)$")
