@@ -1050,7 +1050,7 @@ static void bulk_events(sb_server *srv, const sb_request *req, sb_response *res,
 static void export_events(sb_server *srv, const sb_request *req, sb_response *res, const char *app) {
     int failed;
     char msg[512];
-    json_t *body = read_body(req, res, 1, &failed), *email, *q;
+    json_t *body = read_body(req, res, 1, &failed), *email, *q, *probe = NULL;
     const char *key;
     json_t *v;
     (void)srv;
@@ -1071,11 +1071,14 @@ static void export_events(sb_server *srv, const sb_request *req, sb_response *re
     if (email && (!json_is_string(email) || !strchr(json_string_value(email), '@')
                   || strlen(json_string_value(email)) > 1024)) {
         sb_reply_error(res, 400, "Validation", "email must be an email address");
-    } else if (q && query_match(q, json_object(), msg, sizeof msg, 0) < 0) {
+    } else if (q && !(probe = json_object())) {
+        sb_reply_error(res, 500, "InternalError", "out of memory");
+    } else if (q && query_match(q, probe, msg, sizeof msg, 0) < 0) { /* checks the query against an empty event */
         sb_reply_error(res, 400, "Validation", "%s", msg);
     } else {
         sb_reply_json(res, 200, json_pack("{s:b}", "success", 1));
     }
+    json_decref(probe);
     json_decref(body);
 }
 

@@ -352,8 +352,10 @@ static void read_number(reader *r) {
         if (!copy) luaL_error(r->L, "out of memory");
         memcpy(copy, s, n);
         copy[n] = '\0';
-        lua_pushnumber(r->L, strtod(copy, NULL));
+        double d = strtod(copy, NULL);
         free(copy);
+        if (isinf(d)) fail(r, "number out of range");
+        lua_pushnumber(r->L, d);
         return;
     }
     memcpy(buf, s, n);
@@ -366,7 +368,9 @@ static void read_number(reader *r) {
             return;
         }
     }
-    lua_pushnumber(r->L, strtod(buf, NULL));
+    double d = strtod(buf, NULL);
+    if (isinf(d)) fail(r, "number out of range"); /* 1e400: no double holds it, and it could not be encoded again */
+    lua_pushnumber(r->L, d);
 }
 
 /* Matches a literal word. */
