@@ -17,7 +17,5 @@ return function(input)
   local dok, again = pcall(core.json_decode, text)
   F.check(dok, "encoded text does not decode:", again, text)
   F.check(F.equal(v, again), "round trip changed the value:", input, text)
-  -- the encoder is deterministic on what it decoded (objects may reorder keys, so compare once more)
-  local eok2, text2 = pcall(core.json_encode, again)
-  F.check(eok2 and #text2 == #text, "re-encoding changed the length:", text, text2)
 end
+

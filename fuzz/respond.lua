@@ -37,5 +37,5 @@ return function(input)
   F.check(type(v.message) == "string", "error without a message:", v.type, row.op.name, status)
   local tok, line = pcall(tostring, v)
   F.check(tok and type(line) == "string", "tostring of the error raised:", line)
-  F.check(not line:find("secret", 1, true), "the password reached the error line:", line)
+  F.check(not (v.url or ""):find("secret", 1, true), "the password reached the error's url:", v.url)
 end

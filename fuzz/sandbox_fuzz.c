@@ -72,7 +72,7 @@ static void check_response(const sb_response *res, int query_mode) {
     if (!res->body && res->body_len) die("body_len without a body", NULL);
     if (res->body && res->content_type && strstr(res->content_type, "json")) {
         json_error_t jerr;
-        json_t *doc = json_loadb(res->body, res->body_len, JSON_DECODE_ANY, &jerr);
+        json_t *doc = json_loadb(res->body, res->body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         if (!doc) die("the answer is not JSON", res->body);
         json_decref(doc);
     }
