@@ -31,7 +31,7 @@ if [ "$mode" = fuzz ]; then
     if [ $rc -ne 0 ]; then
       status=1
       echo "  CRASH (exit $rc), see $log:"
-      grep -m3 -E "ERROR|fuzz:|INVARIANT|runtime error" "$log" | sed 's/^/    /'
+      grep -m3 -E "ERROR|fuzz:|INVARIANT|runtime error" "$log" | cut -c1-300 | sed 's/^/    /'
     fi
     printf '%-18s inputs %10s  seconds %4s  corpus %6s  crashes %s\n' "$t" "${runs:-?}" "${secs:-$seconds}" \
       "$corpus" "$crashes" >> "$summary"
