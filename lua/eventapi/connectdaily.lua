@@ -138,7 +138,7 @@ M.service = {
       error(Error.new({ type = "ConnectDailyError", status = res.status, body = decoded, method = where.method,
                         url = where.url, message = tostring(decoded.message or "Connect Daily reported an error") }), 0)
     end
-    if req.op.name == "events.fork" then
+    if req.op and req.op.name == "events.fork" then -- client:request has no op
       if type(decoded) ~= "table" or math.type(decoded.cal_item_id) ~= "integer" then
         error(Error.new({ type = "InvalidResponse", status = res.status, body = decoded, method = where.method,
                           url = where.url, message = "the fork answer has no integer cal_item_id" }), 0)

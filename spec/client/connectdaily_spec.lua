@@ -378,6 +378,13 @@ describe("the Connect Daily client", function()
   end)
 
   describe("results", function()
+    it("request reaches any other endpoint with the same answer mapping", function()
+      local ev = cd:request({ path = "/restapi/v1/events/42" }):await()
+      assert.are.equal("Weekly board meeting", ev.description)
+      local err = fail(cd:request({ method = "DELETE", path = "/restapi/v1/events/50" }))
+      assert.are.equal("ConnectDailyError", err.type)
+    end)
+
     it("get resolves with the event, dates as Julian Day Numbers", function()
       local ev = cd.events.get({ cal_item_id = 42 }):await()
       assert.are.equal("Weekly board meeting", ev.description)
