@@ -462,7 +462,10 @@ static int l_request(lua_State *L) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_SHARE, lp->share);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Wait to multiplex only where HTTP/2 can be known at the handshake (ALPN):
+     * over http:// curl learns it from the first answer, so a slow first answer
+     * would hold back every other request to that host. */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER,
                      t->own_headers ? t->own_headers : (body && c->body_headers ? c->body_headers : c->headers));
