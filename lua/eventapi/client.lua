@@ -56,10 +56,13 @@ local function retry_policy(name, option)
   return policy
 end
 
---- Checks a header value: no CR or LF may reach the wire.
+--- Checks a header: the name a token, no CR, LF or NUL in the value may reach the wire.
 local function header_line(name, value, what)
   if type(value) ~= "string" then invalid(what .. " must be a string") end
-  if value:find("[\r\n]") then invalid(what .. " must not contain CR or LF") end
+  if not name:match("^[%w!#$%%&'*+.^_`|~-]+$") then
+    invalid(what .. ": the header name must be letters, digits and !#$%&'*+.^_`|~- only")
+  end
+  if value:find("[\r\n\0]") then invalid(what .. " must not contain CR, LF or NUL") end
   return name .. ": " .. value
 end
 
@@ -67,6 +70,16 @@ end
 local function redact(url)
   if not url:find("@", 1, true) then return url end
   return (url:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1"))
+end
+
+--- Removes secrets from a URL for logs and errors: user:password@ and the
+-- values of query params named like credentials.
+local function redact_all(url)
+  local lowered = { token = true, access_token = true, password = true, api_key = true, apikey = true, secret = true }
+  return (redact(url):gsub("([?&])([^=&]+)=([^&]*)", function(sep, key, value)
+    if lowered[key:lower()] then return sep .. key .. "=REDACTED" end
+    return sep .. key .. "=" .. value
+  end))
 end
 
 --- Text of a query or header value of the given kind; raises InvalidParams.
@@ -158,7 +171,7 @@ local function respond(client, req, res)
     local ok, decoded = pcall(core.json_decode, text)
     if ok then return decoded end
   end
-  local where = { method = req.method, url = redact(req.url) }
+  local where = { method = req.method, url = redact_all(req.url) }
   if res.error then
     error(Error.new({ type = res.error, message = res.message, status = res.status, transport = true,
                       method = where.method, url = where.url }), 0)
@@ -192,16 +205,6 @@ end
 
 local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
 local TRANSPORT = { ConnectionFailed = true, Timeout = true }
-
---- Removes secrets from a URL for logs and errors: user:password@ and the
--- values of query params named like credentials.
-local function redact_all(url)
-  local lowered = { token = true, access_token = true, password = true, api_key = true, apikey = true, secret = true }
-  return (redact(url):gsub("([?&])([^=&]+)=([^&]*)", function(sep, key, value)
-    if lowered[key:lower()] then return sep .. key .. "=REDACTED" end
-    return sep .. key .. "=" .. value
-  end))
-end
 
 --- Calls every hook of kind with info; a hook that raises is reported with warn.
 local function emit(client, kind, info)
@@ -271,7 +274,7 @@ local function send(client, req)
   if client.closed then
     local p = core.promise()
     core.reject(p, Error.new({ type = "Closed", message = "the client is closed", method = req.method,
-                               url = redact(req.url) }))
+                               url = redact_all(req.url) }))
     return p
   end
   if client.dry_run and WRITES[req.method] then
@@ -376,7 +379,7 @@ function Client:close()
   for p, wait in pairs(self.waiting) do
     core.cancel_timer(wait.timer) -- the loop does not wait for it any more
     core.reject(p, Error.new({ type = "Closed", message = "the client was closed while the request waited to retry",
-                               method = wait.req.method, url = redact(wait.req.url) }))
+                               method = wait.req.method, url = redact_all(wait.req.url) }))
   end
   self.waiting = {}
 end
@@ -426,6 +429,8 @@ function Client.new(service, options)
   if not url then invalid(service.name .. ": the url option is required") end
   url = url:gsub("/+$", "")
   if not url:match("^https?://") then invalid(service.name .. ": url must start with http:// or https://") end
+  if url:find("[%c%s]") then invalid(service.name .. ": url must not contain spaces or control characters") end
+  if options.user_agent then header_line("User-Agent", options.user_agent, "option user_agent") end
   if options.token and options.user then invalid(service.name .. ": give either token or user and password, not both") end
   if options.password and not options.user then invalid(service.name .. ": password needs user") end
   local headers = { header_line("Accept", service.accept, "accept") }
