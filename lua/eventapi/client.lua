@@ -118,6 +118,9 @@ local function build(client, op, params)
         invalid(("%s: %s must be a string, not a %s"):format(name, key, type(v)), { param = key })
       end
       if v == "" then invalid(("%s: %s must not be empty"):format(name, key), { param = key }) end
+      if v == "." or v == ".." then -- a dot segment would be squashed, climbing the path
+        invalid(("%s: %s must not be '%s'"):format(name, key, v), { param = key })
+      end
       return core.escape(v)
     end)
   end
