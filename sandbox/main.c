@@ -699,6 +699,14 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* SIGINT and SIGTERM stay blocked in every thread (the daemon's threads
+     * inherit this mask) and main takes them with sigwait: a process-directed
+     * signal handled by a worker thread would leave main in pause() forever. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG
                              | MHD_ALLOW_SUSPEND_RESUME,
@@ -720,7 +728,10 @@ int main(int argc, char **argv) {
     int resumer_started = pthread_create(&resumer_thread, NULL, resumer, NULL) == 0;
     if (!resumer_started) fprintf(stderr, "eventapi-sandbox: no resumer thread: delay faults answer late\n");
 
-    while (!stop_requested) pause();
+    while (!stop_requested) {
+        int sig;
+        if (sigwait(&stop_signals, &sig) == 0) stop_requested = 1;
+    }
 
     resumer_stop = 1;
     if (resumer_started) pthread_join(resumer_thread, NULL);
