@@ -6,6 +6,13 @@ local cjson = require "cjson"
 local M = {}
 
 M.binary = os.getenv("EVENTAPI_SANDBOX") or "build/eventapi-sandbox"
+-- EVENTAPI_SANDBOX_WRAPPER: words put before the sandbox command (split on
+-- spaces), e.g. "valgrind --log-file=/tmp/vg/sandbox.%p.log" (make check-valgrind).
+M.wrapper = os.getenv("EVENTAPI_SANDBOX_WRAPPER")
+-- EVENTAPI_TIME_SCALE: factor for the specs' tight timings (slow runs under
+-- valgrind or sanitizers); M.time(seconds) scales a duration.
+M.time_scale = tonumber(os.getenv("EVENTAPI_TIME_SCALE") or "") or 1
+function M.time(seconds) return seconds * M.time_scale end
 M.seed = "examples/seed.json"
 M.app = "575ec8687ae143cd83dc4a97"
 M.token = "sandbox-all-access"
@@ -25,7 +32,10 @@ end
 -- Returns a handle with url, pid, stop().
 function M.start(opts)
   opts = opts or {}
-  local args = { M.binary, "--listen", "127.0.0.1:0" }
+  local args = {}
+  for word in (M.wrapper or ""):gmatch("%S+") do args[#args + 1] = word end
+  args[#args + 1] = M.binary
+  for _, a in ipairs({ "--listen", "127.0.0.1:0" }) do args[#args + 1] = a end
   local seed = opts.seed
   if seed == nil then seed = M.seed end
   if seed then args[#args + 1] = "--seed"; args[#args + 1] = seed end
