@@ -38,6 +38,7 @@ typedef struct loop {
     int jobs_ref;      /* registry ref: the job queue table (flat triples) */
     lua_Integer job_head, job_tail;
     int running_jobs;  /* >0 while handlers run: run/step/await must not re-enter */
+    int jobs_ran;      /* jobs run by the current run_jobs */
     long max_connections;
     int closed;
 } loop;
@@ -46,6 +47,7 @@ typedef struct loop {
 loop *eventapi_loop(lua_State *L);          /* the loop (upvalue 1) */
 double eventapi_now(void);                  /* monotonic seconds */
 void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value); /* queue a job */
+void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value); /* job k past the tail, uncommitted */
 int eventapi_open_loop(lua_State *L);       /* registers the loop functions into the table on top */
 
 /* promise.c */

@@ -45,24 +45,34 @@ double eventapi_now(void) {
 
 /* ---- jobs ---- */
 
-/* Queues the job (reaction, state, value) at the tail of the job table. */
-void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value) {
+/* Writes job k (0-based) past the tail of the job table without queueing it:
+ * eventapi_enqueue and promise settling commit with job_tail += 3 per job once
+ * every write (each may fail for memory) is done, so a failure never leaves a
+ * half-written triple in the queue. */
+void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value) {
+    lua_Integer at = lp->job_tail + 3 * k;
     reaction = lua_absindex(L, reaction);
     value = lua_absindex(L, value);
     lua_rawgeti(L, LUA_REGISTRYINDEX, lp->jobs_ref);
     lua_pushvalue(L, reaction);
-    lua_rawseti(L, -2, ++lp->job_tail);
+    lua_rawseti(L, -2, at + 1);
     lua_pushinteger(L, state);
-    lua_rawseti(L, -2, ++lp->job_tail);
+    lua_rawseti(L, -2, at + 2);
     lua_pushvalue(L, value);
-    lua_rawseti(L, -2, ++lp->job_tail);
+    lua_rawseti(L, -2, at + 3);
     lua_pop(L, 1);
 }
 
-/* Runs queued jobs until the queue is empty; returns how many ran. */
-static int run_jobs(lua_State *L, loop *lp) {
-    int ran = 0;
-    lp->running_jobs++;
+/* Queues the job (reaction, state, value) at the tail of the job table. */
+void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value) {
+    eventapi_job_put(L, lp, 0, reaction, state, value);
+    lp->job_tail += 3;
+}
+
+/* Runs queued jobs until the queue is empty (the loop is upvalue 1); a
+ * memory error raised while settling a handler's child escapes. */
+static int run_jobs_body(lua_State *L) {
+    loop *lp = eventapi_loop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, lp->jobs_ref);
     int jobs = lua_gettop(L);
     while (lp->job_head < lp->job_tail) {
@@ -73,12 +83,24 @@ static int run_jobs(lua_State *L, loop *lp) {
         }
         lp->job_head += 3;
         eventapi_run_job(L, lp);
-        ran++;
+        lp->jobs_ran++;
     }
     lp->job_head = lp->job_tail = 0;
-    lua_pop(L, 1);
+    return 0;
+}
+
+/* Runs queued jobs until the queue is empty; returns how many ran. An error
+ * (out of memory) is raised again after running_jobs is restored, so the loop
+ * is not left believing it runs handlers. */
+static int run_jobs(lua_State *L, loop *lp) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, run_jobs_body, 1);
+    lp->jobs_ran = 0;
+    lp->running_jobs++;
+    int status = lua_pcall(L, 0, 0, 0);
     lp->running_jobs--;
-    return ran;
+    if (status != LUA_OK) lua_error(L);
+    return lp->jobs_ran;
 }
 
 /* ---- timers ---- */

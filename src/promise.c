@@ -55,28 +55,33 @@ static void add_reaction(lua_State *L, int p, int r) {
     lua_pop(L, 1);
 }
 
-/* Settles the promise at p with the value at value (no adoption). */
+/* Settles the promise at p with the value at value (no adoption). Every
+ * reaction's job is written before anything is committed: out of memory
+ * leaves the promise pending with no job queued, never half settled. */
 void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     promise *pr = lua_touserdata(L, p);
     if (pr->state != PENDING) return;
     p = lua_absindex(L, p);
     value = lua_absindex(L, value);
+    loop *lp = eventapi_loop(L);
+    lua_Integer n = 0;
+    if (lua_getiuservalue(L, p, 2) == LUA_TTABLE) {
+        int list = lua_gettop(L);
+        n = (lua_Integer)lua_rawlen(L, list);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, list, i);
+            eventapi_job_put(L, lp, i - 1, lua_gettop(L), state, value);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    /* commit: nothing below allocates */
+    lp->job_tail += 3 * n;
     pr->state = state;
     lua_pushvalue(L, value);
     lua_setiuservalue(L, p, 1);
-    if (lua_getiuservalue(L, p, 2) == LUA_TTABLE) {
-        loop *lp = eventapi_loop(L);
-        int list = lua_gettop(L);
-        lua_Integer n = (lua_Integer)lua_rawlen(L, list);
-        for (lua_Integer i = 1; i <= n; i++) {
-            lua_rawgeti(L, list, i);
-            eventapi_enqueue(L, lp, lua_gettop(L), state, value);
-            lua_pop(L, 1);
-        }
-        lua_pushnil(L);
-        lua_setiuservalue(L, p, 2);
-    }
-    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_setiuservalue(L, p, 2);
 }
 
 /* Resolves the promise at p with the value at value: a promise is adopted,
