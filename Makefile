@@ -25,7 +25,7 @@ SB_BIN   = $(BUILD)/eventapi-sandbox
 
 # Debian packages the project builds, tests and demos with.
 DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson libcurl4-openssl-dev lua-busted \
-               libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl
+               libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl nginx openssl
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
@@ -99,7 +99,7 @@ deps:
 	fi
 
 test: build sandbox
-	$(BUSTED) spec
+	$(BUSTED) --cpath='$(abspath $(BUILD))/?.so' spec
 
 demo: deps build sandbox
 	@sh examples/demo.sh $(SB_BIN)
