@@ -64,17 +64,23 @@ function eventapi.reject(err)
   return p
 end
 
+--- Rejects p when a combinator's own bookkeeping step raised (out of memory),
+-- so p never stays pending for ever.
+local function guard(p, step)
+  step:next(nil, function(e) core.reject(p, e) end)
+end
+
 --- eventapi.all(list) -> promise of the list of values, in order; rejects with the first error.
 function eventapi.all(list)
   local p, n = core.promise(), #list
   local results, left = { n = n }, n
   if n == 0 then core.resolve(p, results) end
   for i = 1, n do
-    eventapi.resolve(list[i]):next(function(v)
+    guard(p, eventapi.resolve(list[i]):next(function(v)
       results[i] = v
       left = left - 1
       if left == 0 then core.resolve(p, results) end
-    end, function(e) core.reject(p, e) end)
+    end, function(e) core.reject(p, e) end))
   end
   return p
 end
@@ -100,8 +106,8 @@ function eventapi.settle(list)
     if left == 0 then core.resolve(p, outcomes) end
   end
   for i = 1, n do
-    eventapi.resolve(list[i]):next(function(v) done(i, { status = "fulfilled", value = v }) end,
-                                   function(e) done(i, { status = "rejected", reason = e }) end)
+    guard(p, eventapi.resolve(list[i]):next(function(v) done(i, { status = "fulfilled", value = v }) end,
+                                            function(e) done(i, { status = "rejected", reason = e }) end))
   end
   return p
 end

@@ -64,6 +64,10 @@ function M.map(items, fn, opts)
       local i = started
       outcome(pcall(fn, items[i], i)):next(function(v) settle_one(i, true, v) end,
                                            function(e) settle_one(i, false, e) end)
+        :next(nil, function(e) -- the bookkeeping itself raised (out of memory): fail, never hang
+          stopped = true
+          core.reject(result, e)
+        end)
     end
   end
   if n == 0 then core.resolve(result, results) else launch() end
