@@ -175,8 +175,14 @@ check-valgrind: build sandbox
 # specs start; leaks in core.so are check-valgrind's); the sandbox checks leaks.
 check-asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) OPT="-O1 -g" SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build sandbox
-	@rm -rf $(CHECK_LOGS)/asan && mkdir -p $(CHECK_LOGS)/asan
-	LD_PRELOAD=$(ASAN_LIB) \
+	@rm -rf $(CHECK_LOGS)/asan && mkdir -p $(CHECK_LOGS)/asan $(ASAN_BUILD)/bin
+	@# the command-line tools the specs start run without the preload (curl hangs under it)
+	@for tool in curl nginx openssl; do \
+	  path=$$(PATH="$$PATH:/usr/sbin:/sbin" command -v $$tool) || continue; \
+	  printf '#!/bin/sh\nunset LD_PRELOAD\nexec %s "$$@"\n' "$$path" > $(ASAN_BUILD)/bin/$$tool; \
+	  chmod +x $(ASAN_BUILD)/bin/$$tool; \
+	done
+	PATH="$(abspath $(ASAN_BUILD))/bin:$$PATH" LD_PRELOAD=$(ASAN_LIB) \
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:log_path=$(CHECK_LOGS)/asan/lua \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CHECK_LOGS)/asan/ubsan \
 	EVENTAPI_SANDBOX=$(abspath $(ASAN_BUILD))/eventapi-sandbox \

@@ -427,11 +427,51 @@ static struct MHD_Response *make_response(sb_response *res, int truncate) {
     return r;
 }
 
+/* Per-connection slot holding the request in progress, so that a request MHD
+ * drops before calling the access handler (a header block over the memory
+ * limit: no completion callback then) is freed when its connection closes. */
+typedef struct conn_slot {
+    conn_state *current;
+} conn_slot;
+
+/* The slot of a connection, or NULL. */
+static conn_slot *slot_of(struct MHD_Connection *con) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Frees a request's state and takes it out of in_flight. */
+static void free_state(conn_state *st) {
+    if (st->counted) {
+        pthread_mutex_lock(&record_lock);
+        in_flight--;
+        pthread_mutex_unlock(&record_lock);
+    }
+    free(st->raw_uri);
+    free(st->body);
+    free(st);
+}
+
+/* MHD connection callback: a slot per connection; at close, frees a request left without completion. */
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    (void)con;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(conn_slot)); /* NULL: requests are simply not tracked */
+        return;
+    }
+    conn_slot *slot = *socket_context;
+    if (!slot) return;
+    if (slot->current) free_state(slot->current);
+    free(slot);
+    *socket_context = NULL;
+}
+
 /* MHD URI log callback: allocates the per-request state with the raw URI. */
 static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *con) {
     conn_state *st = calloc(1, sizeof *st);
     (void)cls;
-    (void)con;
     if (!st) return NULL;
     st->raw_uri = strdup(uri ? uri : "/");
     st->started = now_seconds();
@@ -443,6 +483,8 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *con) 
     in_flight++;
     pthread_mutex_unlock(&record_lock);
     st->counted = 1;
+    conn_slot *slot = slot_of(con);
+    if (slot) slot->current = st;
     return st;
 }
 
@@ -579,17 +621,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode toe) {
     conn_state *st = *con_cls;
     (void)cls;
-    (void)con;
     (void)toe;
     if (!st) return;
-    if (st->counted) {
-        pthread_mutex_lock(&record_lock);
-        in_flight--;
-        pthread_mutex_unlock(&record_lock);
-    }
-    free(st->raw_uri);
-    free(st->body);
-    free(st);
+    conn_slot *slot = slot_of(con);
+    if (slot && slot->current == st) slot->current = NULL;
+    free_state(st);
     *con_cls = NULL;
 }
 
@@ -713,7 +749,8 @@ int main(int argc, char **argv) {
                          0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                          MHD_OPTION_THREAD_POOL_SIZE, 8u, MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL,
                          MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                         completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(512 * 1024),
+                         completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(512 * 1024),
                          MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "eventapi-sandbox: cannot listen on %s:%d: %s\n", opts.host, opts.port, strerror(errno));
