@@ -98,7 +98,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-test: build sandbox
+test: deps build sandbox
 	$(BUSTED) --cpath='$(abspath $(BUILD))/?.so' spec
 
 demo: deps build sandbox
