@@ -147,7 +147,7 @@ BUSTED_RUN  = $(LUA) /usr/bin/busted --ignore-lua --cpath='$(abspath $(BUILD))/?
 ASAN_BUILD ?= build-asan
 ASAN_LIB   := $(shell $(CC) -print-file-name=libasan.so 2>/dev/null)
 
-.PHONY: check-valgrind check-asan check-oom
+.PHONY: check-valgrind check-asan check-oom check-oom-sandbox
 OOMTEST = $(BUILD)/oomtest
 OOM_STEP ?= 1
 
@@ -158,8 +158,25 @@ $(OOMTEST): tools/oomtest.c Makefile
 
 # Out-of-memory torture: every spec/oom script with the Nth Lua allocation
 # failing, N = 1, 1+OOM_STEP, ... until the script passes untouched.
-check-oom: build sandbox $(OOMTEST)
+check-oom: build sandbox $(OOMTEST) check-oom-sandbox
 	sh tools/check-oom $(OOMTEST) $(SB_BIN) -step $(OOM_STEP)
+
+# Out-of-memory torture of the sandbox's request handling: the fuzz harness
+# built with the sandbox's allocation calls renamed to tools/sandbox_oom.c's
+# failing ones (jansson's and SQLite's allocators too), under ASan/LSan.
+SB_OOM      = $(BUILD)/sandbox_oom
+SB_OOM_SAN  = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SB_OOM_DEFS = -Dmalloc=oom_malloc -Dcalloc=oom_calloc -Drealloc=oom_realloc -Dstrdup=oom_strdup -DSANDBOX_OOM \
+              -Dmain=sandbox_main -DFUZZ_MODE=1 -DFUZZ_SEED='"$(CURDIR)/examples/seed.json"'
+$(SB_OOM): tools/sandbox_oom.c fuzz/sandbox_fuzz.c $(SB_SRC) $(SB_HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(SB_OOM_SAN) $(WARN) -std=c99 -D_DEFAULT_SOURCE $(SB_CFLAGS) -c -o $@.o tools/sandbox_oom.c
+	$(CC) $(SB_OOM_SAN) $(WARN) -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(SB_OOM_DEFS) $(SB_CFLAGS) \
+	    -o $@ $@.o fuzz/sandbox_fuzz.c $(filter-out sandbox/main.c,$(SB_SRC)) $(SB_LIBS)
+
+check-oom-sandbox: $(SB_OOM)
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(SB_OOM) fuzz/corpus/sandbox_request/*
 
 # The spec suite with lua5.4 (the library: core.so, libcurl) under memcheck.
 # VALGRIND_SANDBOX=1 also runs every sandbox the specs start under it (about

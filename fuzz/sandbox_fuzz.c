@@ -30,6 +30,18 @@
 
 #define APP "575ec8687ae143cd83dc4a97"
 
+/* tools/sandbox_oom.c arms its failing allocator around the request handling
+ * only (not the harness's own work: parsing the input, checks, restoring). */
+#ifdef SANDBOX_OOM
+void oom_arm(void);
+void oom_disarm(void);
+#define ARM_FAILURES() oom_arm()
+#define DISARM_FAILURES() oom_disarm()
+#else
+#define ARM_FAILURES() ((void)0)
+#define DISARM_FAILURES() ((void)0)
+#endif
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -108,14 +120,17 @@ static void run_request(const char *method, const char *uri, sb_header *headers,
     req.now = 1767225600.0; /* 2026-01-01: the same answer for the same input */
     req.headers = headers;
     req.nheaders = nheaders;
+    ARM_FAILURES();
     if (parse_uri(&req, uri) == 0) {
         if (!query_mode) {
             record_request(&req);
             parse_fault(&req, &f);
         }
         dispatch(&req, &res);
+        DISARM_FAILURES();
         check_response(&res, query_mode);
     }
+    DISARM_FAILURES();
     free(res.body);
     free_request(&req); /* frees headers too */
     if (strcmp(method, "GET") != 0) copy_db(server.db, pristine);

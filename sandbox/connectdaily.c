@@ -88,7 +88,7 @@ int sb_connectdaily_schema(sqlite3 *db) {
 /* Stores an event document under its cal_item_id and itemguid. */
 static int store_event(sqlite3 *db, json_t *ev) {
     sqlite3_stmt *st;
-    char *text = json_dumps(ev, JSON_COMPACT);
+    char *text = sb_dump(ev, JSON_COMPACT);
     int rc = -1;
     if (!text) return -1;
     if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_events VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
@@ -234,7 +234,7 @@ static int valid_perms(json_t *perms) {
 /* Stores one credential row (user or token) with its calendar permissions. */
 static int seed_credential(sqlite3 *db, const char *kind, const char *name, const char *secret, json_t *perms) {
     sqlite3_stmt *st;
-    char *p = perms ? json_dumps(perms, JSON_COMPACT) : strdup("{}");
+    char *p = perms ? sb_dump(perms, JSON_COMPACT) : strdup("{}");
     int rc = -1;
     if (!p) return -1;
     if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_credentials VALUES (?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {

@@ -356,7 +356,7 @@ int sb_losant_schema(sqlite3 *db) {
 /* Stores (insert or replace) one document of kind "event" or "integration". */
 static int store_doc(sqlite3 *db, const char *kind, const char *app, const char *id, json_t *doc) {
     sqlite3_stmt *st;
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *text = sb_dump(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
     int rc = -1;
     if (!text) return -1;
     if ((st = prep(db, "INSERT OR REPLACE INTO losant_docs VALUES (?, ?, ?, ?)"))) {
@@ -504,7 +504,7 @@ int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
             snprintf(err, errlen, "losant.tokens[%zu] needs token (string) and scopes (list)", i);
             return -1;
         }
-        char *s = json_dumps(scopes, JSON_COMPACT), *a = apps ? json_dumps(apps, JSON_COMPACT) : NULL;
+        char *s = sb_dump(scopes, JSON_COMPACT), *a = apps ? sb_dump(apps, JSON_COMPACT) : NULL;
         if (sqlite3_prepare_v2(srv->db, "INSERT OR REPLACE INTO losant_tokens VALUES (?, ?, ?)", -1, &st, NULL)
             == SQLITE_OK) {
             sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);

@@ -84,6 +84,23 @@ static double now_seconds(void) {
 
 /* ---- response helpers (declared in sandbox.h) ---- */
 
+char *sb_dump(const json_t *doc, size_t flags) {
+    /* json_dumps is not used: jansson 2.14 ignores a failed append while it
+     * writes an object key, so out of memory gave malformed JSON (found by
+     * tools/sandbox_oom). Measuring first and writing into a buffer of the
+     * exact size cannot fail half-way. */
+    size_t n = json_dumpb(doc, NULL, 0, flags);
+    if (n == 0) return NULL;
+    char *text = malloc(n + 1);
+    if (!text) return NULL;
+    if (json_dumpb(doc, text, n, flags) != n) {
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
 void sb_reply_json_type(sb_response *res, int status, json_t *doc, const char *content_type) {
     free(res->body);
     res->body = NULL;
@@ -91,7 +108,7 @@ void sb_reply_json_type(sb_response *res, int status, json_t *doc, const char *c
     res->status = status;
     res->content_type = content_type;
     if (doc) {
-        res->body = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        res->body = sb_dump(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
         json_decref(doc);
     }
     if (!res->body) { /* out of memory or no document */
@@ -266,7 +283,7 @@ static void record_request(const sb_request *req) {
                     "query", q ? q + 1 : "", "headers", headers, "body", req->body ? req->body : "",
                     req->body_len, "in_flight", flying);
     if (!doc) return;
-    text = json_dumps(doc, JSON_COMPACT);
+    text = sb_dump(doc, JSON_COMPACT);
     json_decref(doc);
     if (!text) return;
     pthread_mutex_lock(&record_lock);

@@ -65,7 +65,7 @@ int sb_monterosa_schema(sqlite3 *db) {
 /* Stores an event document; 0 or -1. */
 static int store_event(sqlite3 *db, json_t *ev) {
     sqlite3_stmt *st;
-    char *text = json_dumps(ev, JSON_COMPACT);
+    char *text = sb_dump(ev, JSON_COMPACT);
     int rc = -1;
     if (!text) return -1;
     if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO mr_events VALUES (?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {

@@ -72,6 +72,7 @@ const char *sb_header_get(const sb_request *req, const char *name);
 const char *sb_query_get(const sb_request *req, const char *name);
 
 /* Response helpers (main.c). sb_reply_json steals doc. */
+char *sb_dump(const json_t *doc, size_t flags); /* compact JSON text (malloc), NULL on failure */
 void sb_reply_json(sb_response *res, int status, json_t *doc);
 void sb_reply_json_type(sb_response *res, int status, json_t *doc, const char *content_type);
 void sb_reply_empty(sb_response *res, int status);
