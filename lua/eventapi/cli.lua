@@ -504,21 +504,12 @@ local function run_command(state, argv, i)
   if not chunk then usage("run: %s", err) end
   -- --dry-run covers every client, also those the runbook makes itself
   -- (eventapi.losant{...}, whatever dry_run it passes, unless a function).
-  local new = Client.new
-  if state.dry_run then
-    Client.new = function(service, options)
-      if type(options) ~= "table" then return new(service, options) end
-      local copy = {}
-      for k, v in pairs(options) do copy[k] = v end
-      if type(copy.dry_run) ~= "function" then copy.dry_run = true end
-      return new(service, copy)
-    end
-  end
+  Client.dry_run_all = state.dry_run == true
   local ok, failure = pcall(function()
     chunk(table.unpack(args, 1, #args))
     eventapi.run()
   end)
-  Client.new = new
+  Client.dry_run_all = false
   for _, c in ipairs(clients) do c:close() end
   if not ok then
     if getmetatable(failure) == Usage then error(failure, 0) end

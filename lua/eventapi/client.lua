@@ -66,19 +66,16 @@ local function header_line(name, value, what)
   return name .. ": " .. value
 end
 
---- Removes user:password@ from a URL (for error objects).
-local function redact(url)
-  if not url:find("@", 1, true) then return url end
-  return (url:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1"))
-end
+local SECRET_KEYS = { token = true, access_token = true, password = true, api_key = true, apikey = true,
+                      secret = true }
 
---- Removes secrets from a URL for logs and errors: user:password@ and the
--- values of query params named like credentials.
-local function redact_all(url)
-  local lowered = { token = true, access_token = true, password = true, api_key = true, apikey = true, secret = true }
-  return (redact(url):gsub("([?&])([^=&]+)=([^&]*)", function(sep, key, value)
-    if lowered[key:lower()] then return sep .. key .. "=REDACTED" end
-    return sep .. key .. "=" .. value
+--- Removes secrets from a URL for errors, logs and hooks: user:password@ and
+-- the values of query params named like credentials.
+local function redact(url)
+  url = url:find("@", 1, true) and url:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1") or url
+  if not url:find("?", 1, true) then return url end
+  return (url:gsub("([?&])([^=&]+)=([^&]*)", function(sep, key)
+    if SECRET_KEYS[key:lower()] then return sep .. key .. "=REDACTED" end
   end))
 end
 
@@ -155,6 +152,7 @@ local function build(client, op, params)
     end
   end
   if op.body_of then body = op.body_of(params, attributes) end
+  local data = body -- the table, for a dry run's result
   if body ~= nil then
     local ok, text = pcall(core.json_encode, body)
     if not ok then invalid(("%s: the body cannot be encoded: %s"):format(name, text)) end
@@ -162,7 +160,7 @@ local function build(client, op, params)
   end
   local url = client.url .. path
   if #query > 0 then url = url .. "?" .. table.concat(query, "&") end
-  return { method = op.method, url = url, body = body, headers = headers, op = op }
+  return { method = op.method, url = url, body = body, data = data, headers = headers, op = op }
 end
 
 --- Maps a raw response table from the core to the call's value, or raises its error object.
@@ -174,7 +172,7 @@ local function respond(client, req, res)
     local ok, decoded = pcall(core.json_decode, text)
     if ok then return decoded end
   end
-  local where = { method = req.method, url = redact_all(req.url) }
+  local where = { method = req.method, url = redact(req.url) }
   if res.error then
     error(Error.new({ type = res.error, message = res.message, status = res.status, transport = true,
                       method = where.method, url = where.url }), 0)
@@ -221,7 +219,7 @@ end
 local function attempt(client, req, n)
   local hooks = client.hooks
   local watched = #hooks.request > 0 or #hooks.response > 0 -- no hook: no redaction, no info tables
-  local url = watched and redact_all(req.url)
+  local url = watched and redact(req.url)
   if #hooks.request > 0 then emit(client, "request", { method = req.method, url = url, attempt = n, body = req.body }) end
   local headers = nil
   if req.headers then
@@ -235,7 +233,7 @@ local function attempt(client, req, n)
   return raw:next(function(res)
     inflight[id] = nil
     if #hooks.response > 0 then
-      emit(client, "response", { method = req.method, url = url or redact_all(req.url), attempt = n, status = res.status,
+      emit(client, "response", { method = req.method, url = url or redact(req.url), attempt = n, status = res.status,
                                  error = res.error, duration = core.now() - started })
     end
     return respond(client, req, res)
@@ -246,11 +244,10 @@ end
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
                  Nov = 11, Dec = 12 }
 local function seconds_until(date)
-  local d, mon, y, h, m, sec = date:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  local d, mon, y, time = date:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d:%d%d:%d%d) GMT$")
   if not d or not MONTHS[mon] then return nil end
-  local ok, jdn = pcall(require("eventapi.connectdaily").jdn, ("%s-%02d-%s"):format(y, MONTHS[mon], d))
+  local ok, at = pcall(require("eventapi.monterosa").unix_time, ("%s-%02d-%sT%sZ"):format(y, MONTHS[mon], d, time))
   if not ok then return nil end
-  local at = (jdn - 2440588) * 86400 + tonumber(h) * 3600 + tonumber(m) * 60 + tonumber(sec)
   return math.max(0, at - os.time())
 end
 
@@ -277,20 +274,15 @@ local function send(client, req)
   if client.closed then
     local p = core.promise()
     core.reject(p, Error.new({ type = "Closed", message = "the client is closed", method = req.method,
-                               url = redact_all(req.url) }))
+                               url = redact(req.url) }))
     return p
   end
   if client.dry_run and WRITES[req.method] then
-    local url = redact_all(req.url)
+    local url = redact(req.url)
     emit(client, "request", { method = req.method, url = url, attempt = 1, body = req.body, dry_run = true })
     client.dry_run(("[dry run] %s %s%s"):format(req.method, url, req.body and (" " .. req.body) or ""))
-    local body = req.body
-    if body then
-      local ok, decoded = pcall(core.json_decode, body)
-      if ok then body = decoded end -- a raw body given to client:request stays text
-    end
     local p = core.promise()
-    core.resolve(p, { dry_run = true, method = req.method, url = url, body = body })
+    core.resolve(p, { dry_run = true, method = req.method, url = url, body = req.data })
     return p
   end
   local policy = client.retries
@@ -304,7 +296,7 @@ local function send(client, req)
         if type(err) == "table" then err.attempts = n end
         return core.reject(result, err)
       end
-      emit(client, "retry", { method = req.method, url = redact_all(req.url), attempt = n, wait = wait,
+      emit(client, "retry", { method = req.method, url = redact(req.url), attempt = n, wait = wait,
                               status = err.status, error = err.type })
       local timer, id = core.timer(wait)
       waiting[result] = { req = req, timer = id }
@@ -356,7 +348,7 @@ function Client:request(spec, cb)
       end
       url = url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(parts, "&")
     end
-    local body = spec.body
+    local body, data = spec.body, spec.body
     if type(body) == "table" then body = core.json_encode(body) end
     if body ~= nil and type(body) ~= "string" then invalid("request: body must be a table or a string") end
     local headers
@@ -366,7 +358,7 @@ function Client:request(spec, cb)
         headers[#headers + 1] = header_line(tostring(k), tostring(v), "request: header " .. tostring(k))
       end
     end
-    return { method = method, url = url, body = body, headers = headers }
+    return { method = method, url = url, body = body, data = data, headers = headers }
   end)
   local p
   if ok then p = send(self, req) else p = core.promise(); core.reject(p, req) end
@@ -382,7 +374,7 @@ function Client:close()
   for p, wait in pairs(self.waiting) do
     core.cancel_timer(wait.timer) -- the loop does not wait for it any more
     core.reject(p, Error.new({ type = "Closed", message = "the client was closed while the request waited to retry",
-                               method = wait.req.method, url = redact_all(wait.req.url) }))
+                               method = wait.req.method, url = redact(wait.req.url) }))
   end
   self.waiting = {}
 end
@@ -460,7 +452,7 @@ function Client.new(service, options)
     hooks = { request = {}, response = {}, retry = {} },
     retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
     dry_run = type(options.dry_run) == "function" and options.dry_run
-              or options.dry_run and function(line) io.stderr:write(line, "\n") end or nil,
+              or (options.dry_run or Client.dry_run_all) and function(line) io.stderr:write(line, "\n") end or nil,
     config = core.config({
       headers = headers, body_headers = body_headers, timeout = options.timeout,
       connect_timeout = options.connect_timeout, ca_file = options.ca_file, insecure = options.insecure,
@@ -491,6 +483,9 @@ function Client.new(service, options)
 end
 
 Client.build = build -- for tests and the CLI: the request an operation would send
+-- true: every client made from now on is a dry run, whatever its options say
+-- (`eventapi run --dry-run`); a dry_run function still receives the lines.
+Client.dry_run_all = false
 Client.respond = respond -- for tests and fuzz/respond.lua: the mapping of a raw response (client, req, res)
 Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
 return Client
