@@ -17,27 +17,9 @@ local DEC_1, DEC_8 = 2461376, 2461383 -- 2026-12-01 and 2026-12-08, both Tuesday
 
 local jdn, date = eventapi.connectdaily.jdn, eventapi.connectdaily.date
 
-local function b64(s)
-  local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  return (s:gsub("..?.?", function(chunk)
-    local a, b, c = chunk:byte(1, 3)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local out = {}
-    for i = 1, 4 do
-      local k = (n >> (6 * (4 - i))) & 63
-      out[i] = alphabet:sub(k + 1, k + 1)
-    end
-    if not b then out[3], out[4] = "=", "=" elseif not c then out[4] = "=" end
-    return table.concat(out)
-  end))
-end
+local b64 = sandbox.base64
 
---- The error a promise is rejected with (fails the spec if it fulfils).
-local function fail(p)
-  local ok, err = pcall(p.await, p)
-  assert.is_false(ok, "the call succeeded")
-  return err
-end
+local fail = sandbox.rejection
 
 --- True when the text appears anywhere in v: its tostring, or any key or
 -- value of it, nested tables included.

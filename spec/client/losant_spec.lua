@@ -185,11 +185,7 @@ describe("the Losant client", function()
   end)
 
   describe("errors", function()
-    local function fail(p)
-      local ok, err = pcall(p.await, p)
-      assert.is_false(ok)
-      return err
-    end
+    local fail = sandbox.rejection
 
     it("turn 404 into NotFound with a readable line", function()
       local err = fail(losant.event.get({ applicationId = APP, eventId = "aaaaaaaaaaaaaaaaaaaaaaaa" }))

@@ -18,11 +18,7 @@ describe("the Monterosa client", function()
     return record[#record]
   end
 
-  local function fail(p)
-    local ok, err = pcall(p.await, p)
-    assert.is_false(ok)
-    return err
-  end
+  local fail = sandbox.rejection
 
   local function create(attributes)
     local params = { project_id = PROJECT, name = "Match", duration = 3600, start_at = 1796153400,

@@ -39,11 +39,7 @@ describe("the runbook layer", function()
     return eventapi.all(made):await()
   end
 
-  local function fail(p)
-    local ok, err = pcall(p.await, p)
-    assert.is_false(ok)
-    return err
-  end
+  local fail = sandbox.rejection
 
   before_each(function()
     sb = sandbox.start({ faults = true })

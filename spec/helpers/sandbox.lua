@@ -142,4 +142,27 @@ function M.clear_requests(handle)
   assert(res.status == 200 or res.status == 204, "DELETE /_sandbox/requests answered " .. tostring(res.status))
 end
 
+--- The base64 text of s (for expected Basic credentials).
+function M.base64(s)
+  local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+  return (s:gsub("..?.?", function(chunk)
+    local a, b, c = chunk:byte(1, 3)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local out = {}
+    for i = 1, 4 do
+      local k = (n >> (6 * (4 - i))) & 63
+      out[i] = alphabet:sub(k + 1, k + 1)
+    end
+    if not b then out[3], out[4] = "=", "=" elseif not c then out[4] = "=" end
+    return table.concat(out)
+  end))
+end
+
+--- The error promise p is rejected with; raises when p fulfils.
+function M.rejection(p)
+  local ok, err = pcall(p.await, p)
+  if ok then error("the promise was fulfilled with " .. tostring(err) .. ", a rejection was expected", 2) end
+  return err
+end
+
 return M

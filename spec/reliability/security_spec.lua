@@ -12,11 +12,7 @@ local MR_TOKEN = "sandbox-monterosa-token"
 local PROJECT = "850e644e-f1ea-444d-bae3-cf38badbe501"
 local CD_PASSWORD = "sandbox-password"
 
-local function fail(p)
-  local ok, err = pcall(p.await, p)
-  assert.is_false(ok, "did not fail")
-  return err
-end
+local fail = sandbox.rejection
 
 --- Every string reachable from v (keys and values, recursively, and tostring of tables).
 local function strings(v, out, seen)

@@ -6,20 +6,7 @@
 -- the bearer token writes calendar 3 and reads calendar 4.
 local sandbox = require "helpers.sandbox"
 
-local function b64(s)
-  local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  return (s:gsub("..?.?", function(chunk)
-    local a, b, c = chunk:byte(1, 3)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local out = {}
-    for i = 1, 4 do
-      local k = (n >> (6 * (4 - i))) & 63
-      out[i] = alphabet:sub(k + 1, k + 1)
-    end
-    if not b then out[3], out[4] = "=", "=" elseif not c then out[4] = "=" end
-    return table.concat(out)
-  end))
-end
+local b64 = sandbox.base64
 
 local API = { Authorization = "Basic " .. b64("api:sandbox-password") }
 local VIEWER = { Authorization = "Basic " .. b64("viewer:viewer-password") }
