@@ -9,11 +9,11 @@ BUILD      ?= build
 
 WARN      = -Wall -Wextra -Werror
 OPT      ?= -O2 -g
-CFLAGS_LUA  := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
-CFLAGS_CURL := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
-LIBS_CURL   := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
-SB_CFLAGS   := $(shell $(PKG_CONFIG) --cflags libmicrohttpd jansson sqlite3 2>/dev/null)
-SB_LIBS     := $(shell $(PKG_CONFIG) --libs libmicrohttpd jansson sqlite3 2>/dev/null) -lpthread -lm
+CFLAGS_LUA = $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
+CFLAGS_CURL = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+LIBS_CURL = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
+SB_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd jansson sqlite3 2>/dev/null)
+SB_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd jansson sqlite3 2>/dev/null) -lpthread -lm
 SANITIZE ?=
 
 CORE_SRC = $(wildcard src/*.c)
@@ -57,7 +57,7 @@ FUZZ_CC      ?= $(shell command -v clang-14 2>/dev/null || echo clang)
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-LIBS_LUA     := $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null)
+LIBS_LUA = $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null)
 FUZZ_LUA     = path query json respond dates
 FUZZ_SB      = sandbox_request sandbox_query
 FUZZ_TARGETS = $(FUZZ_LUA) $(FUZZ_SB)
@@ -145,7 +145,7 @@ CHECK_LOGS ?= /tmp/eventapi-check-logs
 # .busted's cpath first: both are pinned so the checked build is the one loaded.
 BUSTED_RUN  = $(LUA) /usr/bin/busted --ignore-lua --cpath='$(abspath $(BUILD))/?.so' spec
 ASAN_BUILD ?= build-asan
-ASAN_LIB   := $(shell $(CC) -print-file-name=libasan.so 2>/dev/null)
+ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so 2>/dev/null)
 
 .PHONY: check-valgrind check-asan check-oom check-oom-sandbox
 OOMTEST = $(BUILD)/oomtest
