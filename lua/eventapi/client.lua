@@ -227,6 +227,7 @@ local function attempt(client, req, n)
     for _, h in ipairs(req.headers) do headers[#headers + 1] = h end
   end
   local started = core.now()
+  Client.sent = Client.sent + 1
   local raw, id = core.request(client.config, req.method, req.url, req.body, headers)
   local inflight = client.inflight
   inflight[id] = true
@@ -486,6 +487,9 @@ Client.build = build -- for tests and the CLI: the request an operation would se
 -- true: every client made from now on is a dry run, whatever its options say
 -- (`eventapi run --dry-run`); a dry_run function still receives the lines.
 Client.dry_run_all = false
+-- requests handed to the transport by every client of this Lua state (retries
+-- included, dry-run writes not): the CLI tells "nothing was sent" from it
+Client.sent = 0
 Client.respond = respond -- for tests and fuzz/respond.lua: the mapping of a raw response (client, req, res)
 Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
 return Client
