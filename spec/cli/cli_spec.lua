@@ -4,66 +4,12 @@
 local cjson = require "cjson"
 local sandbox = require "helpers.sandbox"
 
-local q = sandbox.shell_quote
-local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
-local INTEGRATION = "575ed78e7ae143cd83dc4aab"
-local PROJECT = "850e644e-f1ea-444d-bae3-cf38badbe501"
-local LOSANT_TOKEN = sandbox.token
-local CD_PASSWORD = "sandbox-password"
-local MONTEROSA_TOKEN = "sandbox-monterosa-token"
+local command = require "cli.command"
 
--- Variables the command reads: cleared for every run, so the caller's own never leak in.
-local VARIABLES = { "LOSANT_TOKEN", "LOSANT_URL", "CONNECTDAILY_URL", "CONNECTDAILY_USER", "CONNECTDAILY_PASSWORD",
-                    "CONNECTDAILY_TOKEN", "MONTEROSA_URL", "MONTEROSA_TOKEN" }
-
---- Runs `eventapi args...` with exactly the given variables of VARIABLES set.
--- Returns { code, stdout, stderr }.
-local function eventapi(args, env, stdin)
-  local parts = { "env" }
-  for _, name in ipairs(VARIABLES) do parts[#parts + 1] = "-u " .. name end
-  for k, v in pairs(env or {}) do parts[#parts + 1] = q(k .. "=" .. v) end
-  parts[#parts + 1] = "lua5.4 bin/eventapi"
-  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-  local err_file, in_file = os.tmpname(), nil
-  local cmd = table.concat(parts, " ") .. " 2>" .. q(err_file)
-  if stdin then
-    in_file = os.tmpname()
-    local f = assert(io.open(in_file, "wb")); f:write(stdin); f:close()
-    cmd = cmd .. " <" .. q(in_file)
-  else
-    cmd = cmd .. " </dev/null"
-  end
-  local p = assert(io.popen(cmd, "r"))
-  local stdout = p:read("a")
-  local _, _, code = p:close()
-  local f = assert(io.open(err_file, "rb"))
-  local stderr = f:read("a")
-  f:close()
-  os.remove(err_file)
-  if in_file then os.remove(in_file) end
-  return { code = code, stdout = stdout, stderr = stderr }
-end
-
---- The value of the single line of JSON the command printed.
-local function printed(run)
-  assert.are.equal(0, run.code, "exit code (stderr: " .. run.stderr .. ")")
-  local line = run.stdout:match("^([^\n]*)\n$")
-  assert.is_not_nil(line, "expected one line on stdout, got: " .. run.stdout)
-  return cjson.decode(line)
-end
-
---- A fresh temporary directory (removed by the caller with rm_dir).
-local function temp_dir()
-  local p = assert(io.popen("mktemp -d"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-local function rm_dir(dir) os.execute("rm -rf " .. q(dir)) end
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb")); f:write(text); f:close()
-end
+local APP, EVENT, INTEGRATION, PROJECT = command.APP, command.EVENT, command.INTEGRATION, command.PROJECT
+local LOSANT_TOKEN, CD_PASSWORD = command.LOSANT_TOKEN, command.CD_PASSWORD
+local eventapi, printed = command.eventapi, command.printed
+local temp_dir, rm_dir, write_file = command.temp_dir, command.rm_dir, command.write_file
 
 describe("the eventapi command", function()
   local sb, env
@@ -72,21 +18,12 @@ describe("the eventapi command", function()
 
   before_each(function()
     sb = sandbox.start()
-    env = {
-      LOSANT_URL = sb.url, LOSANT_TOKEN = LOSANT_TOKEN,
-      CONNECTDAILY_URL = sb.url .. "/calendar", CONNECTDAILY_USER = "api", CONNECTDAILY_PASSWORD = CD_PASSWORD,
-      MONTEROSA_URL = sb.url .. "/api/v2", MONTEROSA_TOKEN = MONTEROSA_TOKEN,
-    }
+    env = command.env_for(sb)
   end)
   after_each(function() sb.stop() end)
 
   --- env with some variables changed (false removes one).
-  local function env_with(changes)
-    local out = {}
-    for k, v in pairs(env) do out[k] = v end
-    for k, v in pairs(changes) do out[k] = v or nil end
-    return out
-  end
+  local function env_with(changes) return command.env_with(env, changes) end
 
   describe("calling a service", function()
     it("prints a Losant event list as one line of JSON", function()
@@ -205,13 +142,8 @@ describe("the eventapi command", function()
     end)
 
     it("prints indented JSON by itself when stdout is a terminal", function()
-      local vars = {}
-      for k, v in pairs(env) do vars[#vars + 1] = q(k .. "=" .. v) end
-      local cmd = "env " .. table.concat(vars, " ") .. " lua5.4 bin/eventapi losant integration get --applicationId "
-                  .. APP .. " --integrationId " .. INTEGRATION
-      local p = assert(io.popen("script -qec " .. q(cmd) .. " /dev/null </dev/null"))
-      local text = p:read("a"):gsub("\r\n", "\n")
-      p:close()
+      local text = command.eventapi_on_terminal({ "losant", "integration", "get", "--applicationId", APP,
+                                                  "--integrationId", INTEGRATION }, env)
       local first = "{\n  \"applicationId\": \"" .. APP .. "\",\n"
       assert.are.equal(first, text:sub(1, #first))
       assert.are.equal("Plant MQTT broker", cjson.decode(text).name)
