@@ -6,9 +6,13 @@
 --   eventapi [options] <service> <resource> <action> [--param value ...]
 --   eventapi [options] run RUNBOOK.lua [args ...]
 --
--- cli.main(argv, ctx) -> exit code: 0 done, 1 the call or runbook failed,
--- 2 a usage error (nothing was sent). ctx (optional, for tests) may replace
--- getenv, stdout, stderr, stdin and isatty (whether stdout is a terminal).
+-- cli.main(argv, ctx) -> exit code: 0 done; 1 a failure (the call failed,
+-- the runbook raised, an unhandled failure came out of the loop, or a usage
+-- or configuration error came after requests had been sent); 2 a usage or
+-- configuration error before anything was sent (Client.sent tells). Every
+-- message on stderr is one line starting with "eventapi: ". ctx (optional,
+-- for tests) may replace getenv, stdout, stderr, stdin and isatty (whether
+-- stdout is a terminal).
 local eventapi = require "eventapi"
 local Client = require "eventapi.client"
 local Error = require "eventapi.errors"
@@ -36,7 +40,8 @@ for _, s in ipairs(SERVICES) do SERVICES[s.name] = s end
 --- Options of the command itself (before the service, or among a call's flags).
 local GLOBAL = { config = "value", ["dry-run"] = "flag", pretty = "flag", compact = "flag" }
 
--- A usage error: raised as this object, reported as one line, exit code 2.
+-- A usage or configuration error: raised as this object, reported as one
+-- line; exit code 2 when nothing was sent yet, else 1.
 local Usage = { __name = "eventapi.cli.Usage" }
 Usage.__tostring = function(u) return u.message end
 local function usage(fmt, ...)
@@ -180,8 +185,10 @@ flags are named after the call's params: --name value or --name=value; * marks t
 required ones. integer params take digits, boolean ones true or false, json and table
 params a JSON text or @file.json (@- reads standard input); params without a kind take
 their text when the call accepts it, else the text read as JSON.
-exit codes: 0 done, 1 the call or the runbook failed (the error on stderr),
-2 a usage error or missing configuration (nothing was sent).]]
+exit codes: 0 done; 1 a failure: the call failed, the runbook raised, an unhandled
+failure came out of the loop, or configuration was missing after requests were sent;
+2 a usage error or missing configuration, nothing sent. Errors go to stderr, one line
+each, after "eventapi: ".]]
 
 local function main_help()
   local lines = {
@@ -203,7 +210,8 @@ local function main_help()
   lines[#lines + 1] = ""
   lines[#lines + 1] = "run: the runbook gets the globals eventapi, losant, connectdaily and monterosa (each"
   lines[#lines + 1] = "client made on first use from the configuration; an unconfigured one raises an error"
-  lines[#lines + 1] = "naming its variables) and arg (arg[0] the runbook, arg[1..] its args, also in ...)."
+  lines[#lines + 1] = "naming its variables) and arg (arg[0] the runbook, arg[1..] its args, also in ...);"
+  lines[#lines + 1] = "after the runbook returns, the loop runs (eventapi.run()) until nothing is pending."
   return table.concat(lines, "\n") .. "\n"
 end
 
@@ -393,6 +401,44 @@ end
 
 local function out(state, text) state.ctx.stdout:write(text) end
 
+--- The number of requests sent since the command started.
+local function sent_since(state)
+  return (Client.sent or 0) - state.sent
+end
+
+--- The text of an error value: an error object's own line, a plain table's
+-- message, a string as it is.
+local function error_line(err)
+  if type(err) == "table" and getmetatable(err) == nil and type(err.message) == "string" then
+    return err.message
+  end
+  local ok, s = pcall(tostring, err)
+  return ok and type(s) == "string" and s or ("a " .. type(err) .. " was raised")
+end
+
+--- Reports a failure on stderr (once, prefixed "eventapi: ") and returns the
+-- exit code: 2 for a usage or configuration error before anything was sent,
+-- else 1. A usage error the loop wrapped (raised in a callback) counts as one.
+local function failed(state, err)
+  local reported = eventapi.reported
+  local printed = type(reported) == "function" and reported(err)
+  if Error.is(err) and getmetatable(rawget(err, "cause")) == Usage then err = err.cause end
+  local usage_error = getmetatable(err) == Usage
+  local n = sent_since(state)
+  if usage_error and n == 0 then
+    if not printed then state.ctx.stderr:write("eventapi: ", error_line(err), "\n") end
+    return 2
+  end
+  if not printed then
+    local line = error_line(err):gsub("^eventapi: ", "")
+    if usage_error then
+      line = ("%s (the run stopped here, after %d request%s had been sent)"):format(line, n, n == 1 and "" or "s")
+    end
+    state.ctx.stderr:write("eventapi: ", line, "\n")
+  end
+  return 1
+end
+
 --- One call: `eventapi <service> <resource> <action> [flags]`.
 local function call_command(state, argv, i)
   local s = SERVICES[argv[i]]
@@ -462,10 +508,7 @@ local function call_command(state, argv, i)
   local result
   ok, result = pcall(function() return client[resource][action](params):await() end)
   client:close()
-  if not ok then
-    state.ctx.stderr:write(tostring(result), "\n")
-    return 1
-  end
+  if not ok then return failed(state, result) end
   local pretty = state.pretty
   if pretty == nil then pretty = state.ctx.isatty() end
   out(state, cli.json(result, pretty) .. "\n")
@@ -511,11 +554,7 @@ local function run_command(state, argv, i)
   end)
   Client.dry_run_all = false
   for _, c in ipairs(clients) do c:close() end
-  if not ok then
-    if getmetatable(failure) == Usage then error(failure, 0) end
-    state.ctx.stderr:write(tostring(failure), "\n")
-    return 1
-  end
+  if not ok then return failed(state, failure) end
   return 0
 end
 
@@ -532,7 +571,7 @@ end
 --- cli.main(argv, ctx) -> exit code (see the top of this file).
 function cli.main(argv, ctx)
   ctx = ctx or {}
-  local state = { ctx = {
+  local state = { sent = Client.sent or 0, ctx = {
     getenv = ctx.getenv or os.getenv, stdout = ctx.stdout or io.stdout, stderr = ctx.stderr or io.stderr,
     stdin = ctx.stdin or io.stdin, isatty = ctx.isatty or stdout_is_terminal,
   } }
@@ -555,12 +594,7 @@ function cli.main(argv, ctx)
     usage("missing service (run 'eventapi --help')")
   end)
   if ok then return code end
-  if getmetatable(code) == Usage then
-    state.ctx.stderr:write("eventapi: ", code.message, "\n")
-    return 2
-  end
-  state.ctx.stderr:write("eventapi: ", tostring(code), "\n")
-  return 1
+  return failed(state, code)
 end
 
 cli.help = main_help

@@ -259,12 +259,12 @@ describe("the eventapi command", function()
   end)
 
   describe("a failing call", function()
-    it("exits with 1 and writes the error's line to stderr", function()
+    it("exits with 1 and writes the error's line to stderr after eventapi: ", function()
       local run = eventapi({ "losant", "event", "get", "--applicationId", APP, "--eventId", "575ed0de7ae143cd83dc4a00" },
                            env)
       assert.are.equal(1, run.code)
       assert.are.equal("", run.stdout)
-      assert.are.equal("NotFound (404): Event was not found [GET " .. sb.url .. "/applications/" .. APP
+      assert.are.equal("eventapi: NotFound (404): Event was not found [GET " .. sb.url .. "/applications/" .. APP
                        .. "/events/575ed0de7ae143cd83dc4a00?_actions=false&_links=true&_embedded=true]\n", run.stderr)
     end)
 
@@ -272,7 +272,7 @@ describe("the eventapi command", function()
       local run = eventapi({ "losant", "event", "get", "--applicationId", APP, "--eventId", "nope" },
                            env_with({ LOSANT_TOKEN = "sandbox-secret-token-123" }))
       assert.are.equal(1, run.code)
-      assert.truthy(run.stderr:find("^Unauthorized %(401%)"), "stderr: " .. run.stderr)
+      assert.truthy(run.stderr:find("^eventapi: Unauthorized %(401%)"), "stderr: " .. run.stderr)
       assert.is_nil((run.stdout .. run.stderr):find("sandbox-secret-token-123", 1, true))
     end)
 
@@ -281,7 +281,7 @@ describe("the eventapi command", function()
       local run = eventapi({ "connectdaily", "events", "get", "--cal_item_id", "4242" },
                            env_with({ CONNECTDAILY_URL = "http://api:" .. CD_PASSWORD .. "@" .. host .. "/calendar" }))
       assert.are.equal(1, run.code)
-      assert.truthy(run.stderr:find("^NotFound %(404%)"), "stderr: " .. run.stderr)
+      assert.truthy(run.stderr:find("^eventapi: NotFound %(404%)"), "stderr: " .. run.stderr)
       assert.is_nil((run.stdout .. run.stderr):find(CD_PASSWORD, 1, true))
     end)
   end)
@@ -340,7 +340,7 @@ describe("the eventapi command", function()
       local path = runbook([[losant.event.get{ applicationId = arg[1], eventId = "575ed0de7ae143cd83dc4a00" }:await()]])
       local run = eventapi({ "run", path, APP }, env)
       assert.are.equal(1, run.code)
-      assert.truthy(run.stderr:find("^NotFound %(404%): Event was not found %[GET "), "stderr: " .. run.stderr)
+      assert.truthy(run.stderr:find("^eventapi: NotFound %(404%): Event was not found %[GET "), "stderr: " .. run.stderr)
     end)
 
     it("exits with 2 for a runbook that cannot be loaded", function()
