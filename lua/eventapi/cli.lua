@@ -331,7 +331,8 @@ local function options_for(s, cfg, getenv)
   for _, k in ipairs(s.credentials) do
     if options[k] ~= nil then has_credentials = true end
   end
-  local var = {}
+  local var, from = {}, {} -- option -> its variable; option -> where its value came from
+  for k in pairs(options) do from[k] = ("%s in the --config file"):format(k) end
   for _, e in ipairs(s.env) do
     local option, name = e[1], e[2]
     var[option] = name
@@ -340,7 +341,7 @@ local function options_for(s, cfg, getenv)
     local is_credential = false
     for _, k in ipairs(s.credentials) do if k == option then is_credential = true end end
     if options[option] == nil and value ~= nil and not (is_credential and has_credentials) then
-      options[option] = value
+      options[option], from[option] = value, name
     end
   end
   local where = " (or set it in the " .. s.name .. " table of the --config file)"
@@ -348,10 +349,18 @@ local function options_for(s, cfg, getenv)
     return nil, ("%s needs its base URL: set %s%s"):format(s.name, var.url, where)
   end
   if s.name == "connectdaily" then
+    if options.token ~= nil and options.user ~= nil then
+      return nil, ("connectdaily takes a token or a user and password, not both: %s and %s are both set; "
+                   .. "unset one"):format(from.token, from.user)
+    end
+    if options.password ~= nil and options.user == nil then
+      local user = from.password == var.password and var.user or "user in the --config file"
+      return nil, ("connectdaily: %s is set without a user: set %s too, or unset it"):format(from.password, user)
+    end
     if options.token == nil and options.user == nil then
       return nil, ("connectdaily needs credentials: set %s and %s, or %s"):format(var.user, var.password, var.token)
     end
-    if options.user ~= nil and options.password == nil and options.token == nil then
+    if options.user ~= nil and options.password == nil then
       return nil, ("connectdaily needs a password for user %s: set %s"):format(tostring(options.user), var.password)
     end
   elseif options.token == nil then

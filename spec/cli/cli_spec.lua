@@ -219,6 +219,36 @@ describe("the eventapi command", function()
       end)
     end
 
+    it("exits with 2 and names CONNECTDAILY_TOKEN and CONNECTDAILY_USER when both are set", function()
+      local run = eventapi({ "connectdaily", "events", "get", "--cal_item_id", "42" },
+                           env_with({ CONNECTDAILY_TOKEN = "sandbox-calendar-token" }))
+      assert.are.equal(2, run.code)
+      assert.are.equal("eventapi: connectdaily takes a token or a user and password, not both: CONNECTDAILY_TOKEN "
+                       .. "and CONNECTDAILY_USER are both set; unset one\n", run.stderr)
+      assert.are.same({}, recorded())
+    end)
+
+    it("exits with 2 and names CONNECTDAILY_PASSWORD when it is set without CONNECTDAILY_USER", function()
+      local run = eventapi({ "connectdaily", "events", "get", "--cal_item_id", "42" },
+                           env_with({ CONNECTDAILY_USER = false, CONNECTDAILY_TOKEN = "sandbox-calendar-token" }))
+      assert.are.equal(2, run.code)
+      assert.are.equal("eventapi: connectdaily: CONNECTDAILY_PASSWORD is set without a user: set CONNECTDAILY_USER "
+                       .. "too, or unset it\n", run.stderr)
+      assert.are.same({}, recorded())
+    end)
+
+    it("exits with 2 and names the --config file's options when it sets both token and user", function()
+      local dir = temp_dir()
+      write_file(dir .. "/config.lua", "return { connectdaily = { token = 't', user = 'api', password = 'p' } }")
+      local run = eventapi({ "--config", dir .. "/config.lua", "connectdaily", "events", "get", "--cal_item_id", "42" },
+                           env)
+      rm_dir(dir)
+      assert.are.equal(2, run.code)
+      assert.truthy(run.stderr:find("not both: token in the --config file and user in the --config file are both set",
+                                    1, true), "stderr: " .. run.stderr)
+      assert.are.same({}, recorded())
+    end)
+
     it("takes the client options from a --config file", function()
       local dir = temp_dir()
       write_file(dir .. "/config.lua", ("return { losant = { url = %q, token = %q, timeout = 10 } }")
