@@ -1,5 +1,6 @@
 # eventapi: Lua 5.4 library with a C core over libcurl, and its sandbox server.
-# make demo | make test | make build | make sandbox | make lint | make clean
+# make demo | make test | make build | make sandbox | make man | make lint | make clean
+# make install [PREFIX=/usr/local] [DESTDIR=] | make uninstall
 
 LUA        ?= lua5.4
 BUSTED     ?= $(LUA) /usr/bin/busted
@@ -31,9 +32,9 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
 export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
 
-.PHONY: all build sandbox test demo lint clean deps install bench docs fuzz fuzz-regress soak
+.PHONY: all build sandbox man test demo lint clean deps install uninstall bench docs fuzz fuzz-regress soak
 
-all: build sandbox
+all: build sandbox man
 
 build: $(CORE_SO)
 
@@ -119,19 +120,47 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=missingIncludeSystem $(CFLAGS_LUA) src sandbox
 
-# Installs the core, the Lua modules and the eventapi command under PREFIX
-# (staged under DESTDIR when set): the Lua 5.4 module directories Debian's
-# lua5.4 searches by default for PREFIX=/usr/local.
+# Man pages of the two commands: eventapi.1 from the tables `eventapi --help`
+# prints (lua/eventapi/cli.lua), eventapi-sandbox.1 from the sandbox's usage
+# line and the flag table of sandbox/README.md (tools/genman.lua).
+MAN_PAGES = $(BUILD)/man/eventapi.1 $(BUILD)/man/eventapi-sandbox.1
+LUA_MODULES = $(wildcard lua/eventapi/*.lua)
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/eventapi.1: tools/genman.lua $(LUA_MODULES) $(CORE_SO)
+	@mkdir -p $(dir $@)
+	$(LUA) tools/genman.lua eventapi > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/eventapi-sandbox.1: tools/genman.lua sandbox/README.md $(SB_BIN) $(CORE_SO)
+	@mkdir -p $(dir $@)
+	$(LUA) tools/genman.lua eventapi-sandbox $(SB_BIN) sandbox/README.md > $@.tmp && mv $@.tmp $@
+
+# Installs under PREFIX (staged under DESTDIR when set): the Lua modules in
+# share/lua/5.4/eventapi and the core in lib/lua/5.4/eventapi (the directories
+# Debian's lua5.4 searches by default for PREFIX=/usr/local), bin/eventapi
+# (which finds the modules of its own prefix: see its header),
+# bin/eventapi-sandbox, and the man pages in share/man/man1. A previous
+# install's modules are replaced, not merged. make uninstall removes it all.
 PREFIX ?= /usr/local
 LUA_CMOD_DIR = $(DESTDIR)$(PREFIX)/lib/lua/5.4/eventapi
 LUA_LMOD_DIR = $(DESTDIR)$(PREFIX)/share/lua/5.4/eventapi
 BIN_DIR      = $(DESTDIR)$(PREFIX)/bin
+MAN1_DIR     = $(DESTDIR)$(PREFIX)/share/man/man1
+INSTALLED_FILES = $(BIN_DIR)/eventapi $(BIN_DIR)/eventapi-sandbox $(MAN1_DIR)/eventapi.1 $(MAN1_DIR)/eventapi-sandbox.1
 
-install: $(CORE_SO)
-	install -d $(LUA_CMOD_DIR) $(LUA_LMOD_DIR) $(BIN_DIR)
+install: build sandbox man
+	rm -rf $(LUA_CMOD_DIR) $(LUA_LMOD_DIR)
+	install -d $(LUA_CMOD_DIR) $(LUA_LMOD_DIR) $(BIN_DIR) $(MAN1_DIR)
 	install -m 0755 $(CORE_SO) $(LUA_CMOD_DIR)/core.so
-	install -m 0644 lua/eventapi/*.lua $(LUA_LMOD_DIR)/
+	install -m 0644 $(LUA_MODULES) $(LUA_LMOD_DIR)/
 	install -m 0755 bin/eventapi $(BIN_DIR)/eventapi
+	install -m 0755 $(SB_BIN) $(BIN_DIR)/eventapi-sandbox
+	install -m 0644 $(MAN_PAGES) $(MAN1_DIR)/
+
+uninstall:
+	rm -rf $(LUA_CMOD_DIR) $(LUA_LMOD_DIR)
+	rm -f $(INSTALLED_FILES)
 
 clean:
 	rm -rf $(BUILD)
