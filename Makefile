@@ -32,7 +32,7 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
 export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
 
-.PHONY: all build sandbox man test demo lint clean deps install uninstall bench docs fuzz fuzz-regress soak
+.PHONY: all build sandbox man test demo lint clean deps install uninstall rock-install bench docs fuzz fuzz-regress soak
 
 all: build sandbox man
 
@@ -162,8 +162,30 @@ uninstall:
 	rm -rf $(LUA_CMOD_DIR) $(LUA_LMOD_DIR)
 	rm -f $(INSTALLED_FILES)
 
+# The rock's build (eventapi-scm-1.rockspec, build type make: luarocks runs
+# `make rock-install` with its directories and flags). Both programs are
+# compiled straight into luarocks' directories, in one compiler call each, so
+# a `luarocks make` in the checkout writes nothing in it (no objects, no
+# eventapi/core.so). Warnings are not errors here: compilers vary.
+ROCK_CFLAGS = $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L
+rock-install:
+	@test -n "$(ROCK_LUADIR)" -a -n "$(ROCK_LIBDIR)" -a -n "$(ROCK_BINDIR)" || \
+	  { echo "rock-install is run by luarocks (luarocks --lua-version 5.4 make); use make install" >&2; exit 2; }
+	install -d "$(ROCK_LUADIR)/eventapi" "$(ROCK_LIBDIR)/eventapi" "$(ROCK_BINDIR)"
+	$(CC) $(ROCK_CFLAGS) -I"$(LUA_INCDIR)" -I"$(CURL_INCDIR)" $(LIBFLAG) -o "$(ROCK_LIBDIR)/eventapi/core.so" \
+	    $(CORE_SRC) -L"$(CURL_LIBDIR)" -lcurl -lm
+	$(CC) $(ROCK_CFLAGS) -D_DEFAULT_SOURCE -I"$(MICROHTTPD_INCDIR)" -I"$(JANSSON_INCDIR)" -I"$(SQLITE_INCDIR)" \
+	    -o "$(ROCK_BINDIR)/eventapi-sandbox" $(SB_SRC) \
+	    -L"$(MICROHTTPD_LIBDIR)" -L"$(JANSSON_LIBDIR)" -L"$(SQLITE_LIBDIR)" -lmicrohttpd -ljansson -lsqlite3 -lpthread -lm
+	install -m 0644 $(LUA_MODULES) "$(ROCK_LUADIR)/eventapi/"
+	install -m 0755 bin/eventapi "$(ROCK_BINDIR)/eventapi"
+
+# Removes what any build left: the build directories (make, check-asan, fuzz),
+# and objects, libraries and packed rocks an older or foreign build dropped
+# in the checkout (luarocks' builtin build wrote src/*.o and eventapi/core.so).
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build $(ASAN_BUILD) build-asan $(FUZZ_BUILD) build-fuzz eventapi
+	rm -f src/*.o sandbox/*.o fuzz/*.o tools/*.o *.so src/*.so sandbox/*.so *.rock
 
 # ---- reliability checks (docs/RELIABILITY.md) ----
 VALGRIND   ?= valgrind

@@ -9,29 +9,31 @@ description = {
 }
 -- lua-cjson is not needed: the core has its own exact JSON codec (see README, design notes).
 dependencies = { "lua >= 5.4" }
--- Only the library is checked: Debian keeps curl/curl.h under a multiarch include dir
--- that the compiler searches by itself but luarocks does not.
-external_dependencies = { CURL = { library = "curl" } }
+-- The C libraries: curl for the core; libmicrohttpd, jansson and SQLite for
+-- eventapi-sandbox, the local server the runbooks are rehearsed against, which
+-- the rock installs next to the eventapi command. Only curl's library is
+-- checked: Debian keeps curl/curl.h under a multiarch include dir that the
+-- compiler searches by itself but luarocks does not.
+external_dependencies = {
+  CURL = { library = "curl" },
+  MICROHTTPD = { header = "microhttpd.h", library = "microhttpd" },
+  JANSSON = { header = "jansson.h", library = "jansson" },
+  SQLITE = { header = "sqlite3.h", library = "sqlite3" },
+}
+-- Built by the Makefile's rock-install target, which compiles the core and the
+-- sandbox straight into luarocks' directories: the checkout is left as it was
+-- (the builtin type compiled src/*.o and eventapi/core.so inside it). The
+-- build pass is skipped; compiling is part of the install pass.
 build = {
-  type = "builtin",
-  modules = {
-    ["eventapi.core"] = {
-      sources = { "src/core.c", "src/encode.c", "src/json.c", "src/loop.c", "src/promise.c" },
-      libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
-      defines = { "_POSIX_C_SOURCE=200809L" },
-    },
-    ["eventapi"] = "lua/eventapi/init.lua",
-    ["eventapi.client"] = "lua/eventapi/client.lua",
-    ["eventapi.errors"] = "lua/eventapi/errors.lua",
-    ["eventapi.losant"] = "lua/eventapi/losant.lua",
-    ["eventapi.connectdaily"] = "lua/eventapi/connectdaily.lua",
-    ["eventapi.monterosa"] = "lua/eventapi/monterosa.lua",
-    ["eventapi.pages"] = "lua/eventapi/pages.lua",
-    ["eventapi.progress"] = "lua/eventapi/progress.lua",
-    ["eventapi.workflow"] = "lua/eventapi/workflow.lua",
-    ["eventapi.cli"] = "lua/eventapi/cli.lua",
+  type = "make",
+  build_pass = false,
+  install_target = "rock-install",
+  variables = {
+    CFLAGS = "$(CFLAGS)", LIBFLAG = "$(LIBFLAG)", LUA_INCDIR = "$(LUA_INCDIR)",
+    CURL_INCDIR = "$(CURL_INCDIR)", CURL_LIBDIR = "$(CURL_LIBDIR)",
+    MICROHTTPD_INCDIR = "$(MICROHTTPD_INCDIR)", MICROHTTPD_LIBDIR = "$(MICROHTTPD_LIBDIR)",
+    JANSSON_INCDIR = "$(JANSSON_INCDIR)", JANSSON_LIBDIR = "$(JANSSON_LIBDIR)",
+    SQLITE_INCDIR = "$(SQLITE_INCDIR)", SQLITE_LIBDIR = "$(SQLITE_LIBDIR)",
+    ROCK_LUADIR = "$(LUADIR)", ROCK_LIBDIR = "$(LIBDIR)", ROCK_BINDIR = "$(BINDIR)",
   },
-  install = { bin = { eventapi = "bin/eventapi" } },
 }
