@@ -99,10 +99,14 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-test: deps build sandbox
+# deps first, then a fresh make for the build: its pkg-config flags see the
+# -dev packages deps has just installed, also under make -j.
+test: deps
+	@$(MAKE) --no-print-directory build sandbox
 	$(BUSTED) --cpath='$(abspath $(BUILD))/?.so' spec
 
-demo: deps build sandbox
+demo: deps
+	@$(MAKE) --no-print-directory build sandbox
 	@sh examples/demo.sh $(SB_BIN)
 
 # Benchmarks (not part of test): installs nginx, node, losant-rest when missing,
