@@ -4,15 +4,23 @@
 -- with a PUT (re-reading and retrying if someone changed it meanwhile),
 -- prints a summary.
 --
---   CONNECTDAILY_URL=https://host/calendar CONNECTDAILY_USER=... CONNECTDAILY_PASSWORD=... \
---   CONNECTDAILY_EVENT=42 lua5.4 examples/connectdaily_fork.lua
+-- From the checkout root, against the sandbox as make demo runs it (after
+-- `make build sandbox`; `kill %1` stops the sandbox):
+--
+--   build/eventapi-sandbox --listen 127.0.0.1:5555 --seed examples/seed.json &
+--   CONNECTDAILY_URL=http://127.0.0.1:5555/calendar CONNECTDAILY_USER=api \
+--     CONNECTDAILY_PASSWORD=sandbox-password CONNECTDAILY_EVENT=42 CONNECTDAILY_DATE=2026-12-08 \
+--     bin/eventapi run examples/connectdaily_fork.lua
 --
 -- CONNECTDAILY_URL is the base URL with the deployment's context path (the
--- client adds /restapi/v1/events). CONNECTDAILY_TOKEN (a bearer token) may
--- replace CONNECTDAILY_USER and CONNECTDAILY_PASSWORD. Optional:
--- CONNECTDAILY_DATE (yyyy-mm-dd, the occurrence to fork; default the next
--- occurrence from today on, UTC), CONNECTDAILY_START and CONNECTDAILY_END
+-- client adds /restapi/v1/events), e.g. https://host/calendar.
+-- CONNECTDAILY_TOKEN (a bearer token) may replace CONNECTDAILY_USER and
+-- CONNECTDAILY_PASSWORD. CONNECTDAILY_EVENT is the series' cal_item_id.
+-- Optional: CONNECTDAILY_DATE (yyyy-mm-dd, the occurrence to fork; default the
+-- next occurrence from today on, UTC), CONNECTDAILY_START and CONNECTDAILY_END
 -- (HH:MM, the copy's new times; default one hour later than the series').
+-- After eval "$(bin/eventapi env)" (which sets LUA_PATH and LUA_CPATH),
+-- `lua5.4 examples/connectdaily_fork.lua` runs it the same way.
 local eventapi = require "eventapi"
 local jdn, date = eventapi.connectdaily.jdn, eventapi.connectdaily.date
 

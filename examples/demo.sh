@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: start eventapi-sandbox with the example seed on a free port, run
-# the example runbooks against it, stop the sandbox.
+# the example runbooks against it with bin/eventapi run (the command each
+# runbook's header shows), stop the sandbox.
 set -eu
 sandbox=${1:-build/eventapi-sandbox}
 out=$(mktemp)
@@ -26,5 +27,5 @@ for runbook in examples/losant_triage.lua examples/losant_reenable_mqtt.lua exam
                examples/live_when_scheduled.lua examples/connectdaily_fork.lua; do
   echo
   echo "== $runbook"
-  lua5.4 "$runbook"
+  bin/eventapi run "$runbook"
 done

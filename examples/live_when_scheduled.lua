@@ -2,13 +2,22 @@
 -- event, schedule a Monterosa live event at the same time, wait (without
 -- blocking anything else) until the calendar's start time, then start it.
 --
---   CONNECTDAILY_URL=... CONNECTDAILY_USER=... CONNECTDAILY_PASSWORD=... \
---   MONTEROSA_URL=... MONTEROSA_TOKEN=... MONTEROSA_PROJECT=... \
---   lua5.4 examples/live_when_scheduled.lua [cal_item_id]
+-- From the checkout root, against the sandbox as make demo runs it (after
+-- `make build sandbox`; `kill %1` stops the sandbox):
 --
--- Without a cal_item_id it first books a calendar event in calendar
--- CONNECTDAILY_CALENDAR (default 3) starting this minute, as the demo does.
--- Calendar times are read as UTC.
+--   build/eventapi-sandbox --listen 127.0.0.1:5555 --seed examples/seed.json &
+--   CONNECTDAILY_URL=http://127.0.0.1:5555/calendar CONNECTDAILY_USER=api \
+--     CONNECTDAILY_PASSWORD=sandbox-password MONTEROSA_URL=http://127.0.0.1:5555/api/v2 \
+--     MONTEROSA_TOKEN=sandbox-monterosa-token MONTEROSA_PROJECT=850e644e-f1ea-444d-bae3-cf38badbe501 \
+--     bin/eventapi run examples/live_when_scheduled.lua
+--
+-- A cal_item_id after the runbook names the calendar event to follow; without
+-- one it first books a calendar event in calendar CONNECTDAILY_CALENDAR
+-- (default 3) starting this minute, as the demo does. Calendar times are read
+-- as UTC. Against real services, the variables of connectdaily_fork.lua and
+-- monterosa_live.lua.
+-- After eval "$(bin/eventapi env)" (which sets LUA_PATH and LUA_CPATH),
+-- `lua5.4 examples/live_when_scheduled.lua` runs it the same way.
 local eventapi = require "eventapi"
 
 local need = { "CONNECTDAILY_URL", "CONNECTDAILY_USER", "CONNECTDAILY_PASSWORD", "MONTEROSA_URL", "MONTEROSA_TOKEN",

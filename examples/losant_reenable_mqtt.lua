@@ -2,7 +2,17 @@
 -- application, four at a time, and list what changed. DRY_RUN=1 prints the
 -- changes instead of making them.
 --
---   LOSANT_URL=... LOSANT_TOKEN=... LOSANT_APPLICATION=... lua5.4 examples/losant_reenable_mqtt.lua
+-- From the checkout root, against the sandbox as make demo runs it (after
+-- `make build sandbox`; `kill %1` stops the sandbox):
+--
+--   build/eventapi-sandbox --listen 127.0.0.1:5555 --seed examples/seed.json &
+--   LOSANT_URL=http://127.0.0.1:5555 LOSANT_TOKEN=sandbox-all-access \
+--     LOSANT_APPLICATION=575ec8687ae143cd83dc4a97 bin/eventapi run examples/losant_reenable_mqtt.lua
+--
+-- Against Losant, leave LOSANT_URL unset (https://api.losant.com) and give
+-- your own LOSANT_TOKEN and LOSANT_APPLICATION.
+-- After eval "$(bin/eventapi env)" (which sets LUA_PATH and LUA_CPATH),
+-- `lua5.4 examples/losant_reenable_mqtt.lua` runs it the same way.
 local eventapi = require "eventapi"
 
 local app, token = os.getenv("LOSANT_APPLICATION"), os.getenv("LOSANT_TOKEN")

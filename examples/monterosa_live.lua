@@ -2,8 +2,18 @@
 -- (19:30 UTC, two hours, started by hand), list what is coming up, start
 -- it, and print its state.
 --
---   MONTEROSA_URL=https://<environment>.monterosa.cloud/api/v2 MONTEROSA_TOKEN=... \
---   MONTEROSA_PROJECT=<project uuid> lua5.4 examples/monterosa_live.lua ["Event name"]
+-- From the checkout root, against the sandbox as make demo runs it (after
+-- `make build sandbox`; `kill %1` stops the sandbox):
+--
+--   build/eventapi-sandbox --listen 127.0.0.1:5555 --seed examples/seed.json &
+--   MONTEROSA_URL=http://127.0.0.1:5555/api/v2 MONTEROSA_TOKEN=sandbox-monterosa-token \
+--     MONTEROSA_PROJECT=850e644e-f1ea-444d-bae3-cf38badbe501 bin/eventapi run examples/monterosa_live.lua
+--
+-- An argument after the runbook names the event (default "Tonight's match").
+-- Against Monterosa: MONTEROSA_URL=https://<environment>.monterosa.cloud/api/v2,
+-- your own MONTEROSA_TOKEN and MONTEROSA_PROJECT (the project's uuid).
+-- After eval "$(bin/eventapi env)" (which sets LUA_PATH and LUA_CPATH),
+-- `lua5.4 examples/monterosa_live.lua` runs it the same way.
 local eventapi = require "eventapi"
 
 local url, token, project = os.getenv("MONTEROSA_URL"), os.getenv("MONTEROSA_TOKEN"), os.getenv("MONTEROSA_PROJECT")
