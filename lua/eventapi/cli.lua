@@ -40,6 +40,11 @@ for _, s in ipairs(SERVICES) do SERVICES[s.name] = s end
 --- Options of the command itself (before the service, or among a call's flags).
 local GLOBAL = { config = "value", ["dry-run"] = "flag", pretty = "flag", compact = "flag" }
 
+--- Flags a list call (one with pages) takes besides its params: --all walks
+-- every page, --limit (not sent) stops the walk after that many items.
+local ALL_FLAG = { name = "all", flag = true }
+local LIMIT_FLAG = { name = "limit", kind = "integer" }
+
 -- A usage or configuration error: raised as this object, reported as one
 -- line; exit code 2 when nothing was sent yet, else 1.
 local Usage = { __name = "eventapi.cli.Usage" }
@@ -70,6 +75,16 @@ end
 --- "resource", "action" of a row name.
 local function split_name(name)
   return name:match("^(%w+)%.(.+)$")
+end
+
+--- The list call of a resource: its operation with pages (the one whose
+-- `each` the client puts on the resource), or nil.
+local function paged_op(service, resource)
+  local found
+  for _, row in ipairs(service.operations) do
+    if row.pages and split_name(row.name) == resource then found = row end
+  end
+  return found
 end
 
 --------------------------------------------------------------------------------
@@ -151,6 +166,12 @@ local function call_lines(s, filter_resource)
       local call = ("%s %s %s"):format(s.name, resource, action)
       if #call > width then width = #call end
       rows[#rows + 1] = { call, table.concat(own, " ") }
+      if op.pages and paged_op(service, resource) == op then -- the all action walks this list call
+        own[#own + 1] = "--limit"
+        local all = ("%s %s all"):format(s.name, resource)
+        if #all > width then width = #all end
+        rows[#rows + 1] = { all, table.concat(own, " ") }
+      end
     end
   end
   for _, r in ipairs(rows) do
@@ -185,6 +206,9 @@ flags are named after the call's params: --name value or --name=value; * marks t
 required ones. integer params take digits, boolean ones true or false, json and table
 params a JSON text or @file.json (@- reads standard input); params without a kind take
 their text when the call accepts it, else the text read as JSON.
+list calls (losant events get, losant integrations get, monterosa events list) take
+--all: every item of every page, one JSON value per line (pretty on a terminal);
+`<service> <resource> all` is the same; --limit N stops after N items.
 exit codes: 0 done; 1 a failure: the call failed, the runbook raised, an unhandled
 failure came out of the loop, or configuration was missing after requests were sent;
 2 a usage error or missing configuration, nothing sent. Errors go to stderr, one line
@@ -232,24 +256,37 @@ end
 local PLACES = { path = "in the path", query = "in the query string", body = "the JSON body",
                  header = "a header", attribute = "an attribute of the body" }
 
-local function call_help(s, service, op)
+--- The help of one call; walk: the help of the all action of its resource.
+local function call_help(s, service, op, walk)
   local resource, action = split_name(op.name)
   local path = type(op.path) == "string" and op.path or "(computed from the params)"
   local lines = {
-    ("usage: eventapi [options] %s %s %s [--param value ...]"):format(s.name, resource, action),
+    ("usage: eventapi [options] %s %s %s [--param value ...]"):format(s.name, resource, walk and "all" or action),
     "",
     ("%s %s (%s)"):format(op.method, path, s.title),
-    "",
-    "params (* required):",
   }
-  local flags = flags_of(service, op)
+  if walk then
+    lines[#lines + 1] = ("every item of every page of `%s %s %s`, one JSON value per line"):format(s.name, resource,
+                                                                                                  action)
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "params (* required):"
+  local flags = { table.unpack((flags_of(service, op))) }
+  local extra = {}
+  if op.pages then
+    extra[ALL_FLAG] = "every item of every page, one JSON value per line"
+    extra[LIMIT_FLAG] = "integer, with --all: stop after that many items (not sent)"
+    if not walk then flags[#flags + 1] = ALL_FLAG end
+    flags[#flags + 1] = LIMIT_FLAG
+  end
   local width = 0
   for _, p in ipairs(flags) do width = math.max(width, #flag_text(p)) end
   for _, p in ipairs(flags) do
     local notes = { p.kind or (p.check and "text or JSON" or "string"), PLACES[p.place] }
     if p.wire and p.wire ~= p.name then notes[#notes + 1] = "sent as " .. p.wire end
     if p.default ~= nil then notes[#notes + 1] = "default " .. tostring(p.default) end
-    lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(flag_text(p), table.concat(notes, ", "))
+    local text = extra[p] or table.concat(notes, ", ")
+    lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(flag_text(p), text)
   end
   return table.concat(lines, "\n") .. "\n"
 end
@@ -448,7 +485,8 @@ local function failed(state, err)
   return 1
 end
 
---- One call: `eventapi <service> <resource> <action> [flags]`.
+--- One call: `eventapi <service> <resource> <action> [flags]`; `all` (or
+-- --all on the list call) walks every page of a list call.
 local function call_command(state, argv, i)
   local s = SERVICES[argv[i]]
   local service = service_table(s)
@@ -469,6 +507,10 @@ local function call_command(state, argv, i)
   if not resources[resource] then
     usage("%s has no resource '%s' (resources: %s)", s.name, resource, table.concat(resources, ", "))
   end
+  local list_op = paged_op(service, resource)
+  if list_op then actions[#actions + 1] = "all" end
+  local walk = false -- every item of every page
+  if action == "all" and list_op and not op then op, walk = list_op, true end
   if action == "--help" or action == "-h" then out(state, service_help(s, resource)); return 0 end
   if action == nil or action:sub(1, 1) == "-" then
     usage("missing action after '%s %s' (actions: %s)", s.name, resource, table.concat(actions, ", "))
@@ -478,15 +520,23 @@ local function call_command(state, argv, i)
   end
   local call = ("%s %s %s"):format(s.name, resource, action)
   local _, by_name = flags_of(service, op)
-  local params = {}
+  if op.pages then
+    by_name = setmetatable({ all = by_name.all or ALL_FLAG, limit = by_name.limit or LIMIT_FLAG },
+                           { __index = by_name })
+  end
+  local params, limit = {}, nil
   i = i + 3
   while i <= #argv do
     local a = argv[i]
-    if a == "--help" or a == "-h" then out(state, call_help(s, service, op)); return 0 end
+    if a == "--help" or a == "-h" then out(state, call_help(s, service, op, walk)); return 0 end
     local name, value = a:match("^%-%-([^=]+)=(.*)$")
     name = name or a:match("^%-%-(.+)$")
     local p = name and by_name[name]
-    if p then
+    if p == ALL_FLAG then
+      if value then usage("--all takes no value") end
+      walk = true
+      i = i + 1
+    elseif p then
       if not value then
         value = argv[i + 1]
         if value == nil or value:sub(1, 2) == "--" then
@@ -494,8 +544,13 @@ local function call_command(state, argv, i)
         end
         i = i + 1
       end
-      if params[name] ~= nil then usage("--%s is given twice", name) end
-      params[name] = convert(state.ctx, p, value)
+      if params[name] ~= nil or (p == LIMIT_FLAG and limit ~= nil) then usage("--%s is given twice", name) end
+      if p == LIMIT_FLAG then
+        limit = convert(state.ctx, p, value)
+        if limit < 0 then usage("--limit must be 0 or more, not %d", limit) end
+      else
+        params[name] = convert(state.ctx, p, value)
+      end
       i = i + 1
     elseif name and GLOBAL[name:match("^[^=]*")] then
       i = global_option(state, argv, i)
@@ -504,6 +559,9 @@ local function call_command(state, argv, i)
     else
       usage("unexpected argument '%s' after '%s' (flags are written --name value)", a, call)
     end
+  end
+  if limit ~= nil and not walk then
+    usage("--limit goes with --all: eventapi %s %s all ... --limit %d", s.name, resource, limit)
   end
   if state.config_path then state.config = load_config(state.config_path) end
   local client = make_client(s, state)
@@ -514,12 +572,26 @@ local function call_command(state, argv, i)
     client:close()
     usage("%s: %s", call, Error.is(err) and tostring(err.message):gsub("^[%w.]+: ", "") or tostring(err))
   end
+  local pretty = state.pretty
+  if pretty == nil then pretty = state.ctx.isatty() end
+  if walk then
+    -- One JSON value per item, written as the pages come (the next page is
+    -- fetched while this one is printed); a failure stops the walk, exit 1.
+    -- The progress line (stderr on a terminal) is left out when the items
+    -- go to the terminal too.
+    params.limit = limit
+    if state.ctx.isatty() then params.progress = false end
+    ok, err = pcall(function()
+      for item in client[resource].each(params) do out(state, cli.json(item, pretty) .. "\n") end
+    end)
+    client:close()
+    if not ok then return failed(state, err) end
+    return 0
+  end
   local result
   ok, result = pcall(function() return client[resource][action](params):await() end)
   client:close()
   if not ok then return failed(state, result) end
-  local pretty = state.pretty
-  if pretty == nil then pretty = state.ctx.isatty() end
   out(state, cli.json(result, pretty) .. "\n")
   return 0
 end
