@@ -38,7 +38,7 @@ local SERVICES = {
 for _, s in ipairs(SERVICES) do SERVICES[s.name] = s end
 
 --- Options of the command itself (before the service, or among a call's flags).
-local GLOBAL = { config = "value", ["dry-run"] = "flag", pretty = "flag", compact = "flag" }
+local GLOBAL = { config = "value", ["dry-run"] = "flag", pretty = "flag", compact = "flag", raw = "flag" }
 
 --- Flags a list call (one with pages) takes besides its params: --all walks
 -- every page, --limit (not sent) stops the walk after that many items.
@@ -198,6 +198,7 @@ options (before the service or among a call's flags):
   --dry-run       calls that change data are printed and not sent; reads go through
   --pretty        indented JSON output (the default when stdout is a terminal)
   --compact       one-line JSON output (the default otherwise)
+  --raw           keep Monterosa's raw JSON:API answer (`document`) in the output
   --help, -h      this help; `eventapi <service> --help` and
                   `eventapi <service> <resource> <action> --help` for one service or call
   --version       the version
@@ -433,7 +434,8 @@ local function global_option(state, argv, i)
     if value then usage("--%s takes no value", name) end
     if name == "dry-run" then state.dry_run = true
     elseif name == "pretty" then state.pretty = true
-    elseif name == "compact" then state.pretty = false end
+    elseif name == "compact" then state.pretty = false
+    elseif name == "raw" then state.raw = true end
     return i + 1
   end
   if not value then
@@ -483,6 +485,17 @@ local function failed(state, err)
     state.ctx.stderr:write("eventapi: ", line, "\n")
   end
   return 1
+end
+
+--- A result as printed: Monterosa's raw JSON:API `document` is left out
+-- unless --raw was given.
+local function shown(state, s, result)
+  if state.raw or s.name ~= "monterosa" or type(result) ~= "table" or result.document == nil then return result end
+  local copy = setmetatable({}, getmetatable(result))
+  for k, v in pairs(result) do
+    if k ~= "document" then copy[k] = v end
+  end
+  return copy
 end
 
 --- One call: `eventapi <service> <resource> <action> [flags]`; `all` (or
@@ -582,7 +595,7 @@ local function call_command(state, argv, i)
     params.limit = limit
     if state.ctx.isatty() then params.progress = false end
     ok, err = pcall(function()
-      for item in client[resource].each(params) do out(state, cli.json(item, pretty) .. "\n") end
+      for item in client[resource].each(params) do out(state, cli.json(shown(state, s, item), pretty) .. "\n") end
     end)
     client:close()
     if not ok then return failed(state, err) end
@@ -592,7 +605,7 @@ local function call_command(state, argv, i)
   ok, result = pcall(function() return client[resource][action](params):await() end)
   client:close()
   if not ok then return failed(state, result) end
-  out(state, cli.json(result, pretty) .. "\n")
+  out(state, cli.json(shown(state, s, result), pretty) .. "\n")
   return 0
 end
 
