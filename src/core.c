@@ -3,7 +3,45 @@
  * they can capture it as upvalue 1. */
 #include "eventapi.h"
 
+#include <stdarg.h>
 #include <unistd.h>
+
+/* Pushes an eventapi.Error {type=, message=} with the message formatted from ap
+ * (a plain table until errors.lua registered the metatable). */
+static void push_errorv(lua_State *L, const char *type, const char *fmt, va_list ap) {
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, type);
+    lua_setfield(L, -2, "type");
+    lua_pushvfstring(L, fmt, ap);
+    lua_setfield(L, -2, "message");
+    if (lua_getfield(L, LUA_REGISTRYINDEX, EVENTAPI_ERROR) == LUA_TTABLE) lua_setmetatable(L, -2);
+    else lua_pop(L, 1);
+}
+
+/* Pushes an eventapi.Error {type=, message=}. */
+void eventapi_push_error(lua_State *L, const char *type, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    push_errorv(L, type, fmt, ap);
+    va_end(ap);
+}
+
+/* Raises an eventapi.Error {type=, message=}; never returns. */
+int eventapi_error(lua_State *L, const char *type, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    push_errorv(L, type, fmt, ap);
+    va_end(ap);
+    return lua_error(L);
+}
+
+/* core.error_metatable(mt): the metatable of eventapi.Error, for the errors the core makes. */
+static int l_error_metatable(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, EVENTAPI_ERROR);
+    return 0;
+}
 
 /* core.now() -> monotonic seconds (a float), for durations and rates. */
 static int l_now(lua_State *L) {
@@ -29,7 +67,8 @@ int luaopen_eventapi_core(lua_State *L) {
     eventapi_open_promise(L);
     eventapi_open_json(L);
     eventapi_open_encode(L);
-    static const luaL_Reg fns[] = {{"now", l_now}, {"isatty", l_isatty}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"now", l_now}, {"isatty", l_isatty},
+                                     {"error_metatable", l_error_metatable}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
     lua_pushliteral(L, EVENTAPI_VERSION);
     lua_setfield(L, -2, "version");

@@ -36,6 +36,7 @@ typedef struct loop {
     unsigned long timer_seq;
     lua_Integer next_id; /* transfer ids */
     int jobs_ref;      /* registry ref: the job queue table (flat triples) */
+    int unhandled_ref; /* registry ref: promises rejected with no reaction, checked when the queue drains */
     lua_Integer job_head, job_tail;
     int running_jobs;  /* >0 while handlers run: run/step/await must not re-enter */
     int jobs_ran;      /* jobs run by the current run_jobs */
@@ -50,11 +51,18 @@ void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value
 void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value); /* job k past the tail, uncommitted */
 int eventapi_open_loop(lua_State *L);       /* registers the loop functions into the table on top */
 
+/* errors: eventapi.Error objects made in C (the metatable is the one errors.lua
+ * registers under the registry key EVENTAPI_ERROR). */
+#define EVENTAPI_ERROR "eventapi.Error"
+void eventapi_push_error(lua_State *L, const char *type, const char *fmt, ...); /* pushes {type=, message=} */
+int eventapi_error(lua_State *L, const char *type, const char *fmt, ...);       /* raises it; never returns */
+
 /* promise.c */
 void eventapi_promise_new(lua_State *L);    /* pushes a new pending promise */
 int eventapi_is_promise(lua_State *L, int idx);
 void eventapi_promise_settle(lua_State *L, int p, int state, int value); /* state 1 fulfilled, 2 rejected */
 void eventapi_promise_resolve(lua_State *L, int p, int value);           /* adopts promises */
+int eventapi_take_unhandled(lua_State *L, loop *lp); /* pushes the list of unhandled rejection values and returns 1, or returns 0 */
 void eventapi_run_job(lua_State *L, loop *lp); /* pops and runs one job triple from the stack: reaction, state, value */
 int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */
 

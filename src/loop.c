@@ -13,7 +13,7 @@
 typedef struct config {
     struct curl_slist *headers;      /* every request */
     struct curl_slist *body_headers; /* requests that carry a body */
-    long timeout_ms, connect_timeout_ms;
+    long timeout_ms, connect_timeout_ms, idle_s; /* 0: none */
     char *ca_file, *user_agent, *userpwd;
     int insecure;
     size_t max_body;
@@ -27,6 +27,7 @@ struct transfer {
     lua_Integer id;
     char *body;
     size_t len, cap, max_body;
+    long idle_s;   /* the stall limit, for the Timeout message */
     int too_large;
     char content_type[128];
     char retry_after[64];
@@ -172,8 +173,10 @@ static int fire_timers(lua_State *L, loop *lp) {
  * timer's id for core.cancel_timer. */
 static int l_timer(lua_State *L) {
     loop *lp = eventapi_loop(L);
-    double seconds = luaL_checknumber(L, 1);
-    luaL_argcheck(L, seconds >= 0, 1, "seconds must not be negative");
+    double seconds = lua_tonumber(L, 1);
+    if (lua_type(L, 1) != LUA_TNUMBER || !(seconds >= 0) || seconds > 1e15) /* NaN fails >= 0 */
+        return eventapi_error(L, "InvalidParams", "sleep: seconds must be a finite number >= 0, not %s",
+                              luaL_tolstring(L, 1, NULL));
     eventapi_promise_new(L);
     timer t = {eventapi_now() + seconds, ++lp->timer_seq, LUA_NOREF};
     timer_reserve(L, lp); /* before the ref, so an out-of-memory error leaks nothing */
@@ -235,15 +238,21 @@ static char *opt_string(lua_State *L, int idx, const char *field) {
     return copy;
 }
 
-/* Reads an optional number field in seconds as milliseconds. */
+#define MAX_SECONDS 86400.0 /* the longest timeout: a day (the Lua layer checks the options) */
+
+/* Reads an optional number field in seconds as milliseconds: 0 (none) unless a
+ * positive number; at least 1 ms, at most a day (no overflowing cast). */
 static long opt_ms(lua_State *L, int idx, const char *field) {
     long ms = 0;
-    if (lua_getfield(L, idx, field) == LUA_TNUMBER) ms = (long)(lua_tonumber(L, -1) * 1000.0);
+    if (lua_getfield(L, idx, field) == LUA_TNUMBER) {
+        double s = lua_tonumber(L, -1);
+        if (s > 0) ms = s >= MAX_SECONDS ? (long)(MAX_SECONDS * 1000.0) : (long)(s * 1000.0) + (s * 1000.0 < 1.0);
+    }
     lua_pop(L, 1);
     return ms;
 }
 
-/* core.config{headers=, body_headers=, timeout=, connect_timeout=, ca_file=, insecure=,
+/* core.config{headers=, body_headers=, timeout=, connect_timeout=, idle_timeout=, ca_file=, insecure=,
  * user_agent=, userpwd=, max_body=, max_connections=} -> config userdata. */
 static int l_config(lua_State *L) {
     loop *lp = eventapi_loop(L);
@@ -255,13 +264,15 @@ static int l_config(lua_State *L) {
     c->body_headers = header_list(L, 1, "body_headers");
     c->timeout_ms = opt_ms(L, 1, "timeout");
     c->connect_timeout_ms = opt_ms(L, 1, "connect_timeout");
+    c->idle_s = (opt_ms(L, 1, "idle_timeout") + 999) / 1000;
     c->ca_file = opt_string(L, 1, "ca_file");
     c->user_agent = opt_string(L, 1, "user_agent");
     c->userpwd = opt_string(L, 1, "userpwd");
     lua_getfield(L, 1, "insecure");
     c->insecure = lua_toboolean(L, -1);
     lua_getfield(L, 1, "max_body");
-    c->max_body = lua_isinteger(L, -1) ? (size_t)lua_tointeger(L, -1) : (size_t)64 * 1024 * 1024;
+    c->max_body = lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 ? (size_t)lua_tointeger(L, -1)
+                                                                    : (size_t)64 * 1024 * 1024;
     lua_getfield(L, 1, "max_connections");
     if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > lp->max_connections) {
         lp->max_connections = (long)lua_tointeger(L, -1);
@@ -362,6 +373,7 @@ static const char *failure_type(CURLcode rc) {
         return "TLS";
     case CURLE_PARTIAL_FILE: case CURLE_BAD_CONTENT_ENCODING: case CURLE_WEIRD_SERVER_REPLY:
         return "InvalidResponse";
+    case CURLE_OUT_OF_MEMORY: return "OutOfMemory"; /* never retried */
     default: return "ConnectionFailed";
     }
 }
@@ -393,7 +405,9 @@ static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
         const char *type = t->too_large ? "InvalidResponse" : failure_type(rc);
         lua_pushstring(L, type);
         lua_setfield(L, -2, "error");
-        if (t->too_large) lua_pushfstring(L, "the response is larger than %d bytes", (int)t->max_body);
+        if (t->too_large) lua_pushfstring(L, "the response is larger than %I bytes (max_body)", (lua_Integer)t->max_body);
+        else if (rc == CURLE_OPERATION_TIMEDOUT && t->idle_s && strncmp(t->errbuf, "Operation too slow", 18) == 0)
+            lua_pushfstring(L, "no data received for %d s (idle_timeout)", (int)t->idle_s);
         else lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
         lua_setfield(L, -2, "message");
     }
@@ -446,7 +460,7 @@ static int l_request(lua_State *L) {
     const char *method = luaL_checkstring(L, 2), *url = luaL_checkstring(L, 3);
     size_t body_len = 0;
     const char *body = luaL_optlstring(L, 4, NULL, &body_len);
-    if (lp->closed) return luaL_error(L, "the eventapi loop is closed");
+    if (lp->closed) return eventapi_error(L, "Closed", "the eventapi loop is closed");
     transfer *t = calloc(1, sizeof *t);
     if (!t) return luaL_error(L, "out of memory");
     if (lua_istable(L, 5)) {
@@ -493,6 +507,11 @@ static int l_request(lua_State *L) {
                      t->own_headers ? t->own_headers : (body && c->body_headers ? c->body_headers : c->headers));
     if (c->timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     if (c->connect_timeout_ms) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    if (c->idle_s) { /* a stall: less than one byte a second over idle_s seconds */
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->idle_s);
+        t->idle_s = c->idle_s;
+    }
     if (c->user_agent) curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     if (c->userpwd) {
@@ -550,7 +569,7 @@ static long next_wait(loop *lp, long cap) {
     long wait = cap;
     if (lp->ntimers) {
         double ms = (lp->timers[0].due - eventapi_now()) * 1000.0;
-        long t = ms <= 0 ? 0 : (long)ms + 1;
+        long t = ms <= 0 ? 0 : ms >= (double)cap ? cap : (long)ms + 1; /* compared as doubles: no overflowing cast */
         if (t < wait) wait = t;
     }
     long curl_ms = -1;
@@ -576,17 +595,21 @@ static int pending(loop *lp) {
     return lp->nactive > 0 || lp->ntimers > 0 || lp->job_head < lp->job_tail;
 }
 
-/* core.step([ms]) -> boolean: does the ready work, waits at most ms (default 0; negative:
- * until something happens); returns whether anything is still pending. */
+/* core.step([ms]) -> boolean [, failures]: does the ready work, waits at most ms
+ * (default 0; negative: until something happens); returns whether anything is
+ * still pending and, when the drained job queue left rejections nobody
+ * handled, the list of their values. */
 static int l_step(lua_State *L) {
     loop *lp = eventapi_loop(L);
-    lua_Integer ms = luaL_optinteger(L, 1, 0);
+    double ms = luaL_optnumber(L, 1, 0);
+    if (ms != ms) ms = 0; /* NaN */
     if (lp->running_jobs)
-        return luaL_error(L, "eventapi.run, step or await called from inside a handler or callback "
-                             "(use eventapi.spawn and await inside it)");
+        return eventapi_error(L, "InvalidUse", "eventapi.run, step and await cannot be called from inside a "
+                                               "handler or callback: start the work with eventapi.spawn and "
+                                               "await inside it");
     int progress = round_trip(L, lp);
     if (!progress && ms != 0 && pending(lp)) {
-        long wait = next_wait(lp, ms < 0 ? 1000 : (long)ms);
+        long wait = next_wait(lp, ms < 0 ? 1000 : ms > MAX_SECONDS * 1000.0 ? (long)(MAX_SECONDS * 1000.0) : (long)ms);
         if (wait > 0) {
             if (lp->nactive) curl_multi_poll(lp->multi, NULL, 0, (int)wait, NULL);
             else poll(NULL, 0, (int)wait);
@@ -594,7 +617,7 @@ static int l_step(lua_State *L) {
         round_trip(L, lp);
     }
     lua_pushboolean(L, pending(lp));
-    return 1;
+    return 1 + eventapi_take_unhandled(L, lp);
 }
 
 /* core.in_handler() -> boolean: true while the loop runs handlers. */
@@ -651,6 +674,8 @@ static loop *new_loop(lua_State *L) {
     curl_multi_setopt(lp->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     lua_newtable(L);
     lp->jobs_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    lp->unhandled_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return lp;
 }
 

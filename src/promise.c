@@ -14,9 +14,17 @@ typedef struct promise {
     int handled; /* a reaction was attached, so a rejection is someone's business */
 } promise;
 
-/* Returns the promise at idx or raises. */
+/* Returns the promise at idx or raises an InvalidParams error naming what was there. */
 static promise *check_promise(lua_State *L, int idx) {
-    return luaL_checkudata(L, idx, EVENTAPI_PROMISE);
+    promise *p = luaL_testudata(L, idx, EVENTAPI_PROMISE);
+    if (!p) eventapi_error(L, "InvalidParams", "a promise was expected, not a %s", luaL_typename(L, idx));
+    return p;
+}
+
+/* Raises InvalidParams unless the value at idx is nil or a function (what names it). */
+static void check_handler(lua_State *L, int idx, const char *what) {
+    if (!lua_isnoneornil(L, idx) && !lua_isfunction(L, idx))
+        eventapi_error(L, "InvalidParams", "p:next: %s must be a function, not a %s", what, luaL_typename(L, idx));
 }
 
 int eventapi_is_promise(lua_State *L, int idx) {
@@ -75,6 +83,12 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
         }
     }
     lua_pop(L, 1);
+    if (state == REJECTED && !pr->handled) { /* checked when the job queue drains */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lp->unhandled_ref);
+        lua_pushvalue(L, p);
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+        lua_pop(L, 1);
+    }
     /* commit: nothing below allocates */
     lp->job_tail += 3 * n;
     pr->state = state;
@@ -94,7 +108,7 @@ void eventapi_promise_resolve(lua_State *L, int p, int value) {
         return;
     }
     if (lua_rawequal(L, p, value)) {
-        lua_pushliteral(L, "a promise cannot be resolved with itself");
+        eventapi_push_error(L, "InvalidParams", "a promise cannot be resolved with itself");
         eventapi_promise_settle(L, p, REJECTED, -1);
         lua_pop(L, 1);
         return;
@@ -104,6 +118,42 @@ void eventapi_promise_resolve(lua_State *L, int p, int value) {
     lua_rawseti(L, -2, 3);
     add_reaction(L, value, -1);
     lua_pop(L, 1);
+}
+
+/* When the job queue has drained: pushes the list of the values of the
+ * promises rejected since the last call that still have no reaction, marks
+ * them handled (reported once) and returns 1; returns 0 (nothing pushed)
+ * when there are none. */
+int eventapi_take_unhandled(lua_State *L, loop *lp) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->unhandled_ref);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    if (n == 0) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int list = lua_gettop(L);
+    lua_newtable(L); /* the values; collected before anything is marked, so out of memory loses none */
+    lua_Integer found = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, i);
+        promise *pr = lua_touserdata(L, -1);
+        if (pr->state == REJECTED && !pr->handled) {
+            lua_getiuservalue(L, -1, 1);
+            lua_rawseti(L, list + 1, ++found);
+        }
+        lua_pop(L, 1);
+    }
+    for (lua_Integer i = n; i >= 1; i--) { /* mark them reported and empty the list in place */
+        lua_rawgeti(L, list, i);
+        ((promise *)lua_touserdata(L, -1))->handled = 1;
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_rawseti(L, list, i);
+    }
+    lua_remove(L, list);
+    if (found) return 1;
+    lua_pop(L, 1);
+    return 0;
 }
 
 /* Runs one job: the stack top holds reaction, state, value; pops them. A
@@ -136,8 +186,8 @@ void eventapi_run_job(lua_State *L, loop *lp) {
 /* p:next(on_ok, on_err) -> promise: the child settles with what the handler returns or raises. */
 static int l_next(lua_State *L) {
     check_promise(L, 1);
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
-    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+    check_handler(L, 2, "on_ok");
+    check_handler(L, 3, "on_err");
     lua_settop(L, 3);
     eventapi_promise_new(L); /* 4: child */
     lua_createtable(L, 3, 0);
@@ -160,13 +210,14 @@ static int l_catch(lua_State *L) {
     return l_next(L);
 }
 
-/* p:state() -> "pending" | "fulfilled" | "rejected", value. Reading the state marks a rejection handled. */
+/* p:state() -> "pending" | "fulfilled" | "rejected", value. Whoever reads the state
+ * handles a rejection (await does, before it drives the loop). */
 static int l_state(lua_State *L) {
     static const char *const names[] = {"pending", "fulfilled", "rejected"};
     promise *p = check_promise(L, 1);
     lua_pushstring(L, names[p->state]);
-    if (p->state == PENDING) return 1;
     p->handled = 1;
+    if (p->state == PENDING) return 1;
     lua_getiuservalue(L, 1, 1);
     return 2;
 }

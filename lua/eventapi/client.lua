@@ -10,13 +10,44 @@ Client.__name = "eventapi.Client"
 
 local OPTIONS = {
   token = "string", url = "string", accept_version = "string", timeout = "number",
-  connect_timeout = "number", ca_file = "string", insecure = "boolean", max_connections = "number",
-  user_agent = "string", headers = "table", max_body = "number", user = "string", password = "string",
-  retries = "table or boolean", dry_run = "boolean or function",
+  connect_timeout = "number", idle_timeout = "number", ca_file = "string", insecure = "boolean",
+  max_connections = "number", user_agent = "string", headers = "table", max_body = "number", user = "string",
+  password = "string", retries = "table or boolean", dry_run = "boolean or function",
 }
+
+-- The numeric options: {min, max, integer, default}. Timeouts are seconds
+-- (at most a day); idle_timeout is whole seconds (libcurl's stall check).
+local DAY = 86400
+local NUMBERS = {
+  timeout = { 0.001, DAY },
+  connect_timeout = { 0.001, DAY, false, 10 },
+  idle_timeout = { 1, DAY, true, 60 },
+  max_body = { 1, 1 << 40, true },
+  max_connections = { 1, 100000, true },
+}
+
+-- libcurl refuses to send a request head (request line and headers) of 1 MiB
+-- or more; larger requests are InvalidParams before any traffic.
+local MAX_HEAD = 1024 * 1024 - 16 * 1024
 
 
 local USER_AGENT = ("eventapi/%s libcurl/%s Lua 5.4"):format(core.version, core.curl_version)
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+--- The base64 text of s (how HTTP Basic credentials travel, to redact them).
+local function base64(s)
+  return (s:gsub("..?.?", function(chunk)
+    local a, b, c = chunk:byte(1, 3)
+    local n = a << 16 | (b or 0) << 8 | (c or 0)
+    local out = {}
+    for i = 1, 4 do
+      local k = (n >> (6 * (4 - i))) & 63
+      out[i] = B64:sub(k + 1, k + 1)
+    end
+    if not b then out[3], out[4] = "=", "=" elseif not c then out[4] = "=" end
+    return table.concat(out)
+  end))
+end
 
 --- Raises an InvalidParams error object.
 local function invalid(message, extra)
@@ -28,6 +59,18 @@ end
 local RETRY_DEFAULTS = { max = 3, base = 0.2, cap = 10, on = { 429, 502, 503, 504, "transport" },
                          methods = { "GET", "PUT", "DELETE" } }
 
+--- Checks a number: finite, in [min, max], an integer when asked; raises
+-- InvalidParams naming what and the value.
+local function check_number(what, v, min, max, integer)
+  local ok = type(v) == "number" and v == v and v >= min and v <= max
+  if ok and integer then ok = math.tointeger(v) ~= nil end
+  if not ok then
+    invalid(("%s must be %s from %s to %s, not %s"):format(what, integer and "a whole number" or "a number",
+      core.number_text(min), core.number_text(max), tostring(v)))
+  end
+  return integer and math.tointeger(v) or v
+end
+
 --- The retry policy of a client from its retries option (or true); raises InvalidParams.
 local function retry_policy(name, option)
   local policy = {}
@@ -36,11 +79,11 @@ local function retry_policy(name, option)
     policy[k] = v
   end
   for k, v in pairs(RETRY_DEFAULTS) do if policy[k] == nil then policy[k] = v end end
-  for _, k in ipairs({ "max", "base", "cap" }) do
-    if type(policy[k]) ~= "number" or policy[k] < 0 then
-      invalid(("%s: retries.%s must be a number >= 0"):format(name, k))
-    end
-  end
+  policy.max = check_number(name .. ": retries.max", policy.max, 0, 100, true)
+  policy.base = check_number(name .. ": retries.base", policy.base, 0, DAY)
+  policy.cap = check_number(name .. ": retries.cap", policy.cap, 0, DAY)
+  if type(policy.on) ~= "table" then invalid(name .. ': retries.on lists HTTP statuses and "transport"') end
+  if type(policy.methods) ~= "table" then invalid(name .. ": retries.methods lists HTTP methods") end
   local on, methods = {}, {}
   for _, x in ipairs(policy.on) do
     if x ~= "transport" and math.type(x) ~= "integer" then
@@ -66,17 +109,88 @@ local function header_line(name, value, what)
   return name .. ": " .. value
 end
 
-local SECRET_KEYS = { token = true, access_token = true, password = true, api_key = true, apikey = true,
-                      secret = true }
+-- Names of credentials (lower case, after percent-decoding, "-" read as "_").
+local SECRET_NAMES = { token = true, access_token = true, api_key = true, apikey = true, client_secret = true,
+                       secret = true, password = true, passwd = true, auth = true, authorization = true,
+                       sig = true, signature = true, cookie = true, session = true, private_key = true }
 
---- Removes secrets from a URL for errors, logs and hooks: user:password@ and
--- the values of query params named like credentials.
+--- True when a query param or header name looks like a credential's: one of
+-- SECRET_NAMES, or ending in _token, _key, _secret or _password.
+local function secret_name(name)
+  local n = name:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end):lower():gsub("-", "_")
+  return SECRET_NAMES[n] or n:find("_token$") or n:find("_key$") or n:find("_secret$") or n:find("_password$")
+    or false
+end
+
+--- Removes secrets from a URL for errors, logs and hooks: the userinfo
+-- (user:password@, up to the last @ of the authority) and the values of
+-- query params named like credentials.
 local function redact(url)
-  url = url:find("@", 1, true) and url:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1") or url
+  if url:find("@", 1, true) then
+    url = url:gsub("^(%a[%w+.-]*://)([^/?#]*)", function(scheme, authority)
+      return scheme .. (authority:match("^.*@(.*)$") or authority)
+    end)
+  end
   if not url:find("?", 1, true) then return url end
-  return (url:gsub("([?&])([^=&]+)=([^&]*)", function(sep, key)
-    if SECRET_KEYS[key:lower()] then return sep .. key .. "=REDACTED" end
+  return (url:gsub("([?&])([^=&#]+)=([^&#]*)", function(sep, key)
+    if secret_name(key) then return sep .. key .. "=REDACTED" end
   end))
+end
+
+--- s with every occurrence of the literal text needle replaced by REDACTED.
+local function replace_plain(s, needle)
+  local out, at = {}, 1
+  while true do
+    local i, j = s:find(needle, at, true)
+    if not i then break end
+    out[#out + 1] = s:sub(at, i - 1)
+    out[#out + 1] = "REDACTED"
+    at = j + 1
+  end
+  if at == 1 then return s end
+  out[#out + 1] = s:sub(at)
+  return table.concat(out)
+end
+
+--- s with the client's secrets replaced by REDACTED (the longest first).
+local function scrub(secrets, s)
+  for _, secret in ipairs(secrets) do s = replace_plain(s, secret) end
+  return s
+end
+
+--- Replaces the client's secrets in every string of an error (and of its
+-- body, at any depth) and escapes control characters in type and message.
+local function clean_error(secrets, e)
+  local seen = {}
+  local function walk(t)
+    if seen[t] then return end
+    seen[t] = true
+    for k, v in pairs(t) do
+      if type(v) == "string" then t[k] = scrub(secrets, v)
+      elseif type(v) == "table" and getmetatable(v) ~= Error then walk(v) end
+    end
+  end
+  if #secrets > 0 then
+    for _, k in ipairs({ "message", "type", "url" }) do
+      if type(e[k]) == "string" then e[k] = scrub(secrets, e[k]) end
+    end
+    if type(e.body) == "string" then e.body = scrub(secrets, e.body)
+    elseif type(e.body) == "table" then walk(e.body) end
+    if type(e.errors) == "table" then walk(e.errors) end
+  end
+  if e.type ~= nil then e.type = Error.escape(e.type) end
+  if e.message ~= nil then e.message = Error.escape(e.message) end
+  return e
+end
+
+--- The JSON text of v; raises InvalidParams naming what (a cycle, NaN, ...).
+local function encode(v, what)
+  local ok, text = pcall(core.json_encode, v)
+  if not ok then
+    invalid(("%s cannot be encoded as JSON: %s"):format(what, type(text) == "table" and tostring(text.message)
+      or tostring(text):gsub("^.-:%d+: ", "")))
+  end
+  return text
 end
 
 --- Text of a query or header value of the given kind; raises InvalidParams.
@@ -85,12 +199,18 @@ local function value_text(p, v, opname)
   if p.kind == "json" then
     if t == "string" then return v end
     if t ~= "table" then invalid(("%s: %s must be a table or a JSON string"):format(opname, p.name)) end
-    local ok, text = pcall(core.json_encode, v)
-    if not ok then invalid(("%s: %s cannot be encoded: %s"):format(opname, p.name, text)) end
-    return text
+    return encode(v, opname .. ": " .. p.name)
   end
   if t == "boolean" then return v and "true" or "false" end
-  if t == "number" then return core.number_text(v) end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      invalid(("%s: %s must be a finite number, not %s"):format(opname, p.name, tostring(v)), { param = p.name })
+    end
+    if p.kind == "integer" and not math.tointeger(v) then
+      invalid(("%s: %s must be a whole number, not %s"):format(opname, p.name, tostring(v)), { param = p.name })
+    end
+    return core.number_text(v)
+  end
   if t == "string" then return v end
   invalid(("%s: %s must be a %s, not a %s"):format(opname, p.name, p.kind, t))
 end
@@ -153,14 +273,20 @@ local function build(client, op, params)
   end
   if op.body_of then body = op.body_of(params, attributes) end
   local data = body -- the table, for a dry run's result
-  if body ~= nil then
-    local ok, text = pcall(core.json_encode, body)
-    if not ok then invalid(("%s: the body cannot be encoded: %s"):format(name, text)) end
-    body = text
-  end
+  if body ~= nil then body = encode(body, name .. ": the body") end
   local url = client.url .. path
   if #query > 0 then url = url .. "?" .. table.concat(query, "&") end
   return { method = op.method, url = url, body = body, data = data, headers = headers, op = op }
+end
+
+--- Raises InvalidParams when the request's URL and headers are more than libcurl can send.
+local function check_size(client, req, name)
+  local size = #req.url + client.head_size
+  for _, h in ipairs(req.headers or {}) do size = size + #h + 2 end
+  if size > MAX_HEAD then
+    invalid(("%s: the request's URL and headers take %d bytes, more than the %d that can be sent"):format(
+      name, size, MAX_HEAD))
+  end
 end
 
 --- Maps a raw response table from the core to the call's value, or raises its error object.
@@ -173,9 +299,11 @@ local function respond(client, req, res)
     if ok then return decoded end
   end
   local where = { method = req.method, url = redact(req.url) }
+  local secrets = client.secrets
   if res.error then
-    error(Error.new({ type = res.error, message = res.message, status = res.status, transport = true,
-                      method = where.method, url = where.url }), 0)
+    error(clean_error(secrets, Error.new({ type = res.error, message = res.message, status = res.status,
+                                           transport = true, method = where.method, url = where.url,
+                                           location = req.location })), 0)
   end
   local decoded, ok, why = nil, false, nil
   if text ~= "" then
@@ -185,13 +313,14 @@ local function respond(client, req, res)
   if status >= 200 and status < 300 then
     if text == "" then return client.service.empty_value == nil and true or client.service.empty_value end
     if not ok then
-      error(Error.new({ type = "InvalidResponse", status = status, body = text, method = where.method,
-                        url = where.url, message = "the response is not valid JSON (" .. tostring(why) .. ")" }), 0)
+      error(clean_error(secrets, Error.new({ type = "InvalidResponse", status = status, body = text,
+                                             method = where.method, url = where.url, location = req.location,
+                                             message = "the response is not valid JSON (" .. tostring(why) .. ")" })), 0)
     end
     if unwrap then return unwrap(decoded, res, req, where) end
     return decoded
   end
-  local e = Error.new({ status = status, method = where.method, url = where.url,
+  local e = Error.new({ status = status, method = where.method, url = where.url, location = req.location,
                         body = ok and decoded or text, retry_after = res.retry_after })
   local map = client.service.error_fields
   if map then map(e, ok and decoded or nil, req) end
@@ -201,11 +330,11 @@ local function respond(client, req, res)
   end
   e.type = e.type or Error.type_for_status(status)
   e.message = e.message or (text ~= "" and text:sub(1, 200) or ("HTTP status " .. status))
-  error(e, 0)
+  error(clean_error(secrets, e), 0)
 end
 
 local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
-local TRANSPORT = { ConnectionFailed = true, Timeout = true }
+local TRANSPORT = { ConnectionFailed = true, Timeout = true } -- retried with "transport" (OutOfMemory is not)
 
 --- Calls every hook of kind with info; a hook that raises is reported with warn.
 local function emit(client, kind, info)
@@ -219,7 +348,7 @@ end
 local function attempt(client, req, n)
   local hooks = client.hooks
   local watched = #hooks.request > 0 or #hooks.response > 0 -- no hook: no redaction, no info tables
-  local url = watched and redact(req.url)
+  local url = watched and scrub(client.secrets, redact(req.url))
   if #hooks.request > 0 then emit(client, "request", { method = req.method, url = url, attempt = n, body = req.body }) end
   local headers = nil
   if req.headers then
@@ -234,8 +363,9 @@ local function attempt(client, req, n)
   return raw:next(function(res)
     inflight[id] = nil
     if #hooks.response > 0 then
-      emit(client, "response", { method = req.method, url = url or redact(req.url), attempt = n, status = res.status,
-                                 error = res.error, duration = core.now() - started })
+      emit(client, "response", { method = req.method, url = url or scrub(client.secrets, redact(req.url)),
+                                 attempt = n, status = res.status, error = res.error,
+                                 duration = core.now() - started })
     end
     return respond(client, req, res)
   end)
@@ -252,6 +382,14 @@ local function seconds_until(date)
   return math.max(0, at - os.time())
 end
 
+--- The seconds a Retry-After value asks for: a non-negative decimal number of
+-- seconds or an HTTP date; nil for anything else (the backoff applies).
+local function retry_after_seconds(value)
+  if type(value) ~= "string" then return nil end
+  if value:match("^%d+$") then return tonumber(value) end
+  return seconds_until(value)
+end
+
 --- The seconds to wait before retry number n (1-based) after err, or nil for no retry.
 local function retry_wait(policy, err, n, method)
   if n > policy.max or not policy.methods[method] then return nil end
@@ -260,7 +398,7 @@ local function retry_wait(policy, err, n, method)
     return nil
   end
   if err.retry_after then
-    local wait = tonumber(err.retry_after) or seconds_until(err.retry_after)
+    local wait = retry_after_seconds(err.retry_after)
     if wait then
       if wait > policy.cap then return nil end -- the server asks for more than we may wait: let the caller decide
       return wait
@@ -275,11 +413,11 @@ local function send(client, req)
   if client.closed then
     local p = core.promise()
     core.reject(p, Error.new({ type = "Closed", message = "the client is closed", method = req.method,
-                               url = redact(req.url) }))
+                               url = scrub(client.secrets, redact(req.url)), location = req.location }))
     return p
   end
   if client.dry_run and WRITES[req.method] then
-    local url = redact(req.url)
+    local url = scrub(client.secrets, redact(req.url))
     emit(client, "request", { method = req.method, url = url, attempt = 1, body = req.body, dry_run = true })
     client.dry_run(("[dry run] %s %s%s"):format(req.method, url, req.body and (" " .. req.body) or ""))
     local p = core.promise()
@@ -297,7 +435,7 @@ local function send(client, req)
         if type(err) == "table" then err.attempts = n end
         return core.reject(result, err)
       end
-      emit(client, "retry", { method = req.method, url = redact(req.url), attempt = n, wait = wait,
+      emit(client, "retry", { method = req.method, url = scrub(client.secrets, redact(req.url)), attempt = n, wait = wait,
                               status = err.status, error = err.type })
       local timer, id = core.timer(wait)
       waiting[result] = { req = req, timer = id }
@@ -311,22 +449,44 @@ local function send(client, req)
   return result
 end
 
+--- "file:line" of the script code that made the current call (the first
+-- caller outside the library's own modules), or nil.
+local function caller_location()
+  for level = 3, 8 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then return nil end
+    if info.what ~= "C" and not info.source:find("eventapi[/\\][%w_]+%.lua$") then
+      return info.short_src .. ":" .. info.currentline
+    end
+  end
+end
+
+--- Attaches cb(err, result) to p; an error cb raises is an unhandled failure.
+local function attach(p, cb)
+  if type(cb) ~= "function" then
+    Error.raise("InvalidParams", "the callback must be a function, not a %s", type(cb))
+  end
+  p:next(function(v) cb(nil, v) end, function(e) cb(e, nil) end)
+end
+
 --- Calls op with params; cb (optional) gets (err, result). Returns the promise.
 local function call(client, op, params, cb)
   if cb == nil and type(params) == "function" then params, cb = {}, params end
   if params == nil then params = {} end
   local ok, req = pcall(build, client, op, params)
+  if ok then
+    local fits, err = pcall(check_size, client, req, op.name)
+    if not fits then ok, req = false, err end
+  end
   local p
   if ok then
+    req.location = caller_location()
     p = send(client, req)
   else
     p = core.promise()
-    core.reject(p, req)
+    core.reject(p, Error.wrap(req))
   end
-  if cb ~= nil then
-    if type(cb) ~= "function" then error("the callback must be a function", 3) end
-    p:next(function(v) cb(nil, v) end, function(e) cb(e, nil) end)
-  end
+  if cb ~= nil then attach(p, cb) end
   return p
 end
 
@@ -339,6 +499,9 @@ function Client:request(spec, cb)
     if type(spec.path) ~= "string" or spec.path:sub(1, 1) ~= "/" then invalid("request: path must start with /") end
     if spec.path:find("[%s#]") then invalid("request: path must not contain spaces or #") end
     local url = self.url .. spec.path
+    if spec.query ~= nil and type(spec.query) ~= "table" then
+      invalid("request: query must be a table of name = value, not a " .. type(spec.query))
+    end
     if spec.query then
       local keys, parts = {}, {}
       for k in pairs(spec.query) do keys[#keys + 1] = tostring(k) end
@@ -350,20 +513,31 @@ function Client:request(spec, cb)
       url = url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(parts, "&")
     end
     local body, data = spec.body, spec.body
-    if type(body) == "table" then body = core.json_encode(body) end
+    if type(body) == "table" then body = encode(body, "request: the body") end
     if body ~= nil and type(body) ~= "string" then invalid("request: body must be a table or a string") end
     local headers
+    if spec.headers ~= nil and type(spec.headers) ~= "table" then
+      invalid("request: headers must be a table of name = value, not a " .. type(spec.headers))
+    end
     if spec.headers then
       headers = {}
       for k, v in pairs(spec.headers) do
         headers[#headers + 1] = header_line(tostring(k), tostring(v), "request: header " .. tostring(k))
       end
     end
-    return { method = method, url = url, body = body, data = data, headers = headers }
+    local req = { method = method, url = url, body = body, data = data, headers = headers }
+    check_size(self, req, "request")
+    return req
   end)
   local p
-  if ok then p = send(self, req) else p = core.promise(); core.reject(p, req) end
-  if cb then p:next(function(v) cb(nil, v) end, function(e) cb(e, nil) end) end
+  if ok then
+    req.location = caller_location()
+    p = send(self, req)
+  else
+    p = core.promise()
+    core.reject(p, Error.wrap(req))
+  end
+  if cb ~= nil then attach(p, cb) end
   return p
 end
 
@@ -386,8 +560,8 @@ local HOOKS = { request = true, response = true, retry = true }
 -- attempt, body, dry_run), "response" (method, url, attempt, status, error,
 -- duration in seconds) and "retry" (method, url, attempt, wait, status, error).
 function Client:on(kind, fn)
-  if not HOOKS[kind] then error(("client:on: unknown hook '%s' (request, response or retry)"):format(tostring(kind)), 2) end
-  if type(fn) ~= "function" then error("client:on: the hook must be a function", 2) end
+  if not HOOKS[kind] then invalid(("client:on: unknown hook '%s' (request, response or retry)"):format(tostring(kind))) end
+  if type(fn) ~= "function" then invalid("client:on: the hook must be a function") end
   local list = self.hooks[kind]
   list[#list + 1] = fn
   return self
@@ -415,11 +589,23 @@ end
 function Client.new(service, options)
   options = options or {}
   if type(options) ~= "table" then invalid(service.name .. ": options must be a table") end
+  local numbers = {}
   for k, v in pairs(options) do
     if not OPTIONS[k] then invalid(("%s: unknown option '%s'"):format(service.name, tostring(k))) end
     if not OPTIONS[k]:find(type(v), 1, true) then
       invalid(("%s: option %s must be a %s, not a %s"):format(service.name, k, OPTIONS[k], type(v)))
     end
+  end
+  for k, range in pairs(NUMBERS) do
+    local v = options[k]
+    if v == nil then v = range[4] end
+    if v ~= nil then numbers[k] = check_number(("%s: option %s"):format(service.name, k), v, range[1], range[2], range[3]) end
+  end
+  if options.token and options.token:find("[\r\n%z]") then -- (user and password travel base64-encoded)
+    invalid(service.name .. ": option token must not contain CR, LF or NUL")
+  end
+  if options.user and options.user:find(":", 1, true) then
+    invalid(service.name .. ": option user must not contain ':' (HTTP Basic separates user and password with it)")
   end
   local url = options.url or service.default_url
   if not url then invalid(service.name .. ": the url option is required") end
@@ -448,18 +634,34 @@ function Client.new(service, options)
   headers[#headers + 1] = "Expect:"
   local userpwd
   if options.user then userpwd = options.user .. ":" .. (options.password or "") end
+  local secrets = {}
+  local function secret(v) if type(v) == "string" and v ~= "" then secrets[#secrets + 1] = v end end
+  secret(options.token)
+  secret(options.password)
+  if userpwd then secret(userpwd); secret(base64(userpwd)) end
+  for k, v in pairs(options.headers or {}) do
+    if secret_name(tostring(k)) then
+      secret(tostring(v))
+      secret(tostring(v):match("^%a+%s+(.+)$")) -- the credential of "Bearer x" or "Basic x"
+    end
+  end
+  table.sort(secrets, function(a, b) return #a > #b end)
+  local head_size = 512 + #(options.user_agent or USER_AGENT) + #url
+  for _, h in ipairs(body_headers) do head_size = head_size + #h + 2 end
+  if head_size > MAX_HEAD then invalid(("%s: the headers take %d bytes, more than the %d that can be sent"):format(
+    service.name, head_size, MAX_HEAD)) end
   local client = setmetatable({
     service = service, url = url, headers = headers, body_headers = body_headers, inflight = {}, waiting = {},
+    secrets = secrets, head_size = head_size,
     hooks = { request = {}, response = {}, retry = {} },
     retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
     dry_run = type(options.dry_run) == "function" and options.dry_run
               or (options.dry_run or Client.dry_run_all) and function(line) io.stderr:write(line, "\n") end or nil,
     config = core.config({
-      headers = headers, body_headers = body_headers, timeout = options.timeout,
-      connect_timeout = options.connect_timeout, ca_file = options.ca_file, insecure = options.insecure,
-      user_agent = options.user_agent or USER_AGENT, userpwd = userpwd,
-      max_body = options.max_body and math.tointeger(options.max_body) or nil,
-      max_connections = options.max_connections and math.tointeger(options.max_connections) or nil,
+      headers = headers, body_headers = body_headers, timeout = numbers.timeout,
+      connect_timeout = numbers.connect_timeout, idle_timeout = numbers.idle_timeout, ca_file = options.ca_file,
+      insecure = options.insecure, user_agent = options.user_agent or USER_AGENT, userpwd = userpwd,
+      max_body = numbers.max_body, max_connections = numbers.max_connections,
     }),
   }, Client)
   for _, op in ipairs(service.operations) do

@@ -1,20 +1,39 @@
---- Error objects: every failure of a call is a table with this metatable.
--- Fields: status (nil for transport failures), type, message, body,
--- method and url (never the token), retry_after when the server sent it.
+--- Error objects: every failure of the library is a table with this
+-- metatable. Fields: type (always), message (always), status (nil for
+-- transport failures), body, method and url (never a secret), retry_after
+-- when the server sent it, attempts after retries, transport for failures
+-- below HTTP, errors (Monterosa 422), location (the file and line of the
+-- call that failed, when it was made from a script), cause (the raw value a
+-- ScriptError wraps).
+local core = require "eventapi.core"
+
 local Error = {}
 Error.__index = Error
 Error.__name = "eventapi.Error"
 
---- One readable line: `NotFound (404): Event was not found [GET http://...]`.
+local ESCAPES = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t" }
+
+--- Escapes control characters (C0, DEL, and C1 written as UTF-8) so that a
+-- text from a server cannot break a log line or drive a terminal.
+function Error.escape(s)
+  s = tostring(s)
+  if not s:find("[%c\127\194]") then return s end
+  s = s:gsub("[%c\127]", function(c) return ESCAPES[c] or ("\\x%02x"):format(c:byte()) end)
+  return (s:gsub("\194([\128-\159])", function(c) return ("\\u%04x"):format(c:byte()) end))
+end
+local escape = Error.escape
+
+--- One readable line: `NotFound (404): Event was not found [GET http://...]`,
+-- every part escaped.
 function Error.__tostring(e)
-  local parts = { e.type or "Error" }
-  if e.status then parts[#parts + 1] = " (" .. tostring(e.status) .. ")" end
-  parts[#parts + 1] = ": " .. tostring(e.message or "")
-  if e.method and e.url then parts[#parts + 1] = " [" .. e.method .. " " .. e.url .. "]" end
+  local parts = { escape(e.type or "Error") }
+  if e.status then parts[#parts + 1] = " (" .. escape(e.status) .. ")" end
+  parts[#parts + 1] = ": " .. escape(e.message or "")
+  if e.method and e.url then parts[#parts + 1] = " [" .. escape(e.method) .. " " .. escape(e.url) .. "]" end
   return table.concat(parts)
 end
 
---- Makes an error object from a table of fields.
+--- Makes an error object from a table of fields (type and message are due).
 function Error.new(fields)
   return setmetatable(fields, Error)
 end
@@ -22,6 +41,23 @@ end
 --- True when v is an error object of this library.
 function Error.is(v)
   return getmetatable(v) == Error
+end
+
+--- v itself when it is an error object; otherwise (a value some script code
+-- raised) a ScriptError whose message is its text and whose cause is v.
+function Error.wrap(v)
+  if getmetatable(v) == Error then return v end
+  local text = type(v) == "string" and v or nil
+  if not text then
+    local ok, s = pcall(tostring, v)
+    text = ok and type(s) == "string" and s or ("a " .. type(v))
+  end
+  return setmetatable({ type = "ScriptError", message = text, cause = v }, Error)
+end
+
+--- Raises an error object of the given type; the message is formatted.
+function Error.raise(type_, fmt, ...)
+  error(setmetatable({ type = type_, message = fmt:format(...) }, Error), 0)
 end
 
 --- The type used for an HTTP status when the server sent none.
@@ -34,4 +70,5 @@ function Error.type_for_status(status)
   return names[status] or (status >= 500 and "ServerError" or "HTTPError")
 end
 
+core.error_metatable(Error) -- the errors the core makes are of this kind too
 return Error

@@ -13,6 +13,63 @@ local eventapi = {
 local promise_methods = core.promise_methods
 local spawned = setmetatable({}, { __mode = "k" }) -- coroutines started by spawn
 local AWAIT = setmetatable({}, { __name = "eventapi.await" })
+local resuming = nil -- the spawned coroutine being resumed, if any
+
+-- Unhandled failures: a rejection with no handler when the job queue drains
+-- (a handler attached later in the same turn is in time), an error raised by
+-- a callback, an error raised by a handler whose child promise nobody handles.
+local on_unhandled = nil -- the host's function, or nil: print and raise
+local reported = setmetatable({}, { __mode = "k" }) -- errors already printed on stderr
+
+--- The one line printed for an unhandled failure.
+local function unhandled_line(err)
+  local where = err.location and (" (call at " .. Error.escape(err.location) .. ")") or ""
+  return "eventapi: unhandled failure: " .. tostring(err) .. where
+end
+
+--- Reports the failures core.step found: to the host's on_unhandled function,
+-- or on stderr, then raises the first (the others are printed too).
+local function report(failures)
+  local first
+  for _, value in ipairs(failures) do
+    local err = Error.wrap(value)
+    if on_unhandled then
+      on_unhandled(err)
+    else
+      local line = unhandled_line(err)
+      io.stderr:write(line, "\n")
+      warn(line)
+      reported[err] = true
+      first = first or err
+    end
+  end
+  if first then error(first, 0) end
+end
+
+--- core.step(ms) with the unhandled failures it found reported; -> pending.
+local function drive(ms)
+  local more, failures = core.step(ms)
+  if failures then report(failures) end
+  return more
+end
+
+--- eventapi.on_unhandled(fn) -> the previous function: fn(err) receives every
+-- unhandled failure (an eventapi.Error) instead of the default, which prints
+-- it on stderr and raises it out of run, step or await. nil restores the default.
+function eventapi.on_unhandled(fn)
+  if fn ~= nil and type(fn) ~= "function" then
+    Error.raise("InvalidParams", "on_unhandled: expects a function or nil, not a %s", type(fn))
+  end
+  local previous = on_unhandled
+  on_unhandled = fn
+  return previous
+end
+
+--- eventapi.reported(err) -> true when err was already printed on stderr as an
+-- unhandled failure (so a command line need not print it twice).
+function eventapi.reported(err)
+  return reported[err] == true
+end
 
 --- p:finally(fn) -> promise: runs fn() whatever the outcome; the value or error passes through.
 function promise_methods:finally(fn)
@@ -21,21 +78,33 @@ function promise_methods:finally(fn)
 end
 
 --- p:await() -> value: inside a coroutine started with eventapi.spawn it
--- yields until p settles; elsewhere it drives the loop until p settles.
--- Raises the error object when p is rejected.
+-- yields until p settles; outside any coroutine it drives the loop until p
+-- settles. Raises the error object when p is rejected. In a coroutine that
+-- eventapi.spawn did not start it raises InvalidUse at once.
 function promise_methods:await()
   local co, main = coroutine.running()
-  if not main and spawned[co] then
-    local ok, value = coroutine.yield(AWAIT, self)
-    if ok then return value end
-    error(value, 0)
+  if not main then
+    if spawned[co] then
+      local ok, value = coroutine.yield(AWAIT, self)
+      if ok then return value end
+      error(value, 0)
+    end
+    if resuming then
+      Error.raise("InvalidUse", "await was called in a coroutine created inside eventapi.spawn (by "
+        .. "coroutine.wrap or coroutine.create): only the spawned coroutine itself can wait; start this "
+        .. "one with eventapi.spawn too, or await outside it")
+    end
+    Error.raise("InvalidUse", "await was called in a coroutine that eventapi.spawn did not start: waiting "
+      .. "there would block the whole program; start the coroutine with eventapi.spawn(fn)")
   end
+  self:state() -- from now on a rejection of p is ours to raise, not unhandled
   while true do
     local state, value = self:state()
     if state == "fulfilled" then return value end
     if state == "rejected" then error(value, 0) end
-    if not core.step(-1) and self:state() == "pending" then
-      error("eventapi: await on a promise that nothing is left to settle", 2)
+    if not drive(-1) and self:state() == "pending" then
+      Error.raise("Unsettled", "await: the promise is pending and nothing is left that could settle it "
+        .. "(no request, timer or handler is pending)")
     end
   end
 end
@@ -115,15 +184,20 @@ end
 --- eventapi.spawn(fn, ...) -> promise of fn's result. fn runs in a coroutine
 -- started from the loop; p:await() inside it yields instead of blocking.
 function eventapi.spawn(fn, ...)
+  if type(fn) ~= "function" then Error.raise("InvalidParams", "spawn: expects a function, not a %s", type(fn)) end
   local result = core.promise()
   local co = coroutine.create(fn)
   spawned[co] = true
   local function continue(...)
+    local outer = resuming
+    resuming = co
     local out = table.pack(coroutine.resume(co, ...))
-    if not out[1] then return core.reject(result, out[2]) end
+    resuming = outer
+    if not out[1] then return core.reject(result, Error.wrap(out[2])) end
     if coroutine.status(co) == "dead" then return core.resolve(result, out[2]) end
     if out[2] ~= AWAIT then
-      return core.reject(result, "eventapi.spawn: the coroutine yielded without await")
+      return core.reject(result, Error.new({ type = "InvalidUse",
+        message = "spawn: the coroutine yielded without await (use p:await() to wait inside eventapi.spawn)" }))
     end
     out[3]:next(function(v) continue(true, v) end, function(e) continue(false, e) end)
   end
@@ -132,7 +206,8 @@ function eventapi.spawn(fn, ...)
   return result
 end
 
---- eventapi.sleep(seconds) -> promise fulfilled with true after that long; blocks nothing.
+--- eventapi.sleep(seconds) -> promise fulfilled with true after that long
+-- (a finite number >= 0); blocks nothing.
 function eventapi.sleep(seconds)
   local p = core.timer(seconds)
   return p
@@ -142,16 +217,21 @@ local workflow = require "eventapi.workflow"
 eventapi.map = workflow.map
 eventapi.wait_for = workflow.wait_for
 
---- eventapi.run(): drives the loop until nothing is pending. Raises when
--- called from inside a handler or callback.
+--- eventapi.run(): drives the loop until nothing is pending. Raises the first
+-- unhandled failure (unless eventapi.on_unhandled took it), and InvalidUse
+-- when called from inside a handler or callback.
 function eventapi.run()
-  while core.step(-1) do end
+  while drive(-1) do end
 end
 
 --- eventapi.step([ms]) -> boolean: does the ready work, waits at most ms
--- (default 0); true while anything is pending. For hosts with their own loop.
+-- (default 0); true while anything is pending. For hosts with their own loop;
+-- raises an unhandled failure like run unless eventapi.on_unhandled is set.
 function eventapi.step(ms)
-  return core.step(ms or 0)
+  if ms ~= nil and (type(ms) ~= "number" or ms ~= ms) then
+    Error.raise("InvalidParams", "step: ms must be a number, not %s", tostring(ms))
+  end
+  return drive(ms or 0)
 end
 
 --- eventapi.losant{token=, url=, ...} -> a Losant client (see README.md).

@@ -4,20 +4,22 @@
 -- the cursor of `links.next`. The next page is fetched while the caller
 -- works on the current one. `limit` (not sent) stops after that many items.
 local core = require "eventapi.core"
+local Error = require "eventapi.errors"
 local Progress = require "eventapi.progress"
 
 local M = {}
 
 --- Copies params without limit and progress; returns the copy, limit, progress.
 local function split(params, name)
-  if params ~= nil and type(params) ~= "table" then error(name .. ": params must be a table", 3) end
+  if params ~= nil and type(params) ~= "table" then Error.raise("InvalidParams", "%s: params must be a table", name) end
   local copy = {}
   for k, v in pairs(params or {}) do copy[k] = v end
   local limit, progress = copy.limit, copy.progress
   copy.limit, copy.progress = nil, nil
-  if limit ~= nil and (math.type(limit) ~= "integer" or limit < 0) then
-    error(name .. ": limit must be an integer >= 0", 3)
+  if limit ~= nil and (type(limit) ~= "number" or math.tointeger(limit) == nil or limit < 0) then
+    Error.raise("InvalidParams", "%s: limit must be a whole number >= 0, not %s", name, tostring(limit))
   end
+  limit = limit and math.tointeger(limit)
   return copy, limit, progress
 end
 
@@ -41,17 +43,61 @@ local function next_params(style, params, page)
   return p
 end
 
+--- Raises InvalidResponse: the server's pages would make the walk loop.
+local function looping(name, fmt, ...)
+  error(Error.new({ type = "InvalidResponse", message = name .. ": " .. fmt:format(...) }), 0)
+end
+
+--- Checks a page against the walk so far (pages: the numbers or cursors seen,
+-- seen: the ids seen) before its items are used: a repeated page number, a
+-- cursor already followed, or pages of only known ids while more are
+-- claimed would make the walk go on for ever. One such page can be honest
+-- (items added at the front while walking shift offset pages); two in a row
+-- are refused.
+local function check_page(name, style, page, asked, pages, seen, following)
+  if style == "cursor" then
+    local cursor = page.next_cursor
+    if cursor ~= nil then
+      if pages[cursor] or cursor == asked.cursor then
+        looping(name, "the server sent the cursor %q again: the pages would repeat for ever", tostring(cursor))
+      end
+      pages[cursor] = true
+    end
+    return
+  end
+  local number = math.tointeger(page.page) or asked.page or 0
+  if pages[number] then
+    looping(name, "the server sent page %s again: the pages would repeat for ever", tostring(number))
+  end
+  pages[number] = true
+  if following and #(page.items or {}) > 0 then
+    for _, item in ipairs(page.items) do
+      if type(item) ~= "table" or item.id == nil or not seen[item.id] then
+        pages.stale = 0
+        return
+      end
+    end
+    pages.stale = (pages.stale or 0) + 1
+    if pages.stale >= 2 then
+      looping(name, "pages %d and %s hold only items already seen while the server claims more: the pages "
+        .. "would repeat for ever", number - 1, tostring(number))
+    end
+  end
+end
+
 --- client.<resource>.each{params..., limit =, progress =} -> iterator over every
 -- item of every page, each item once (an id already seen is skipped: items
 -- added while walking shift offset pages). Raises the error object of a
--- failed page. Implemented by pages.each(fetch, op, params).
+-- failed page, and InvalidResponse when the server's pages would loop (a
+-- page number or cursor sent twice, a page of only known ids while more are
+-- claimed). Implemented by pages.each(fetch, op, params).
 function M.each(fetch, op, params)
   local limit, progress
   params, limit, progress = split(params, op.name)
   local style = op.pages
-  local pending = fetch(params)
+  local pending = limit ~= 0 and fetch(params) or nil
   local asked = params
-  local items, i, seen, count, bar = nil, 0, {}, 0, nil
+  local items, i, seen, count, bar, pages = nil, 0, {}, 0, nil, {}
   return function()
     while true do
       if limit and count >= limit then
@@ -65,7 +111,14 @@ function M.each(fetch, op, params)
         end
         local page = pending:await()
         local following = next_params(style, asked, page)
-        if limit and count + #(page.items or {}) >= limit then following = nil end
+        check_page(op.name, style, page, asked, pages, seen, following)
+        if limit then -- exact: the items not seen yet decide whether another page is due
+          local fresh = 0
+          for _, item in ipairs(page.items or {}) do
+            if type(item) ~= "table" or item.id == nil or not seen[item.id] then fresh = fresh + 1 end
+          end
+          if count + fresh >= limit then following = nil end
+        end
         pending, asked = following and fetch(following) or nil, following
         if pending then pending:catch(function() end) end -- a page the caller never reaches is not "unhandled"
         items, i = page.items or {}, 0

@@ -13,13 +13,18 @@ local PROMISE = getmetatable(core.promise())
 local function outcome(ok, value)
   if ok and getmetatable(value) == PROMISE then return value end
   local p = core.promise()
-  if ok then core.resolve(p, value) else core.reject(p, value) end
+  if ok then core.resolve(p, value) else core.reject(p, Error.wrap(value)) end
   return p
 end
 
---- Raises a plain error naming a bad option.
+--- Raises InvalidParams naming a bad argument or option.
 local function check(cond, message)
-  if not cond then error(message, 3) end
+  if not cond then error(Error.new({ type = "InvalidParams", message = message }), 0) end
+end
+
+--- True when v is a finite number >= min (and <= a day for durations).
+local function finite(v, min)
+  return type(v) == "number" and v == v and v >= min and v <= 86400
 end
 
 --- eventapi.map(items, fn, {concurrency = 8, settle = false, progress =, label =}) -> promise.
@@ -33,7 +38,8 @@ function M.map(items, fn, opts)
   check(type(fn) == "function", "map: fn must be a function")
   check(type(opts) == "table", "map: options must be a table")
   local limit = opts.concurrency or 8
-  check(math.type(limit) == "integer" and limit >= 1, "map: concurrency must be an integer >= 1")
+  check(type(limit) == "number" and math.tointeger(limit) and limit >= 1, "map: concurrency must be a whole number >= 1, not " .. tostring(limit))
+  limit = math.tointeger(limit)
   local n = #items
   local result, results = core.promise(), setmetatable({ n = n }, nil)
   local started, running, finished, stopped = 0, 0, 0, false
@@ -82,8 +88,9 @@ function M.wait_for(poll, opts)
   opts = opts or {}
   check(type(poll) == "function", "wait_for: check must be a function")
   local timeout, interval = opts.timeout or 60, opts.interval or 2
-  check(type(timeout) == "number" and timeout >= 0, "wait_for: timeout must be a number >= 0")
-  check(type(interval) == "number" and interval > 0, "wait_for: interval must be a number > 0")
+  check(finite(timeout, 0), "wait_for: timeout must be a number of seconds from 0 to 86400, not " .. tostring(timeout))
+  check(finite(interval, 0.001), "wait_for: interval must be a number of seconds from 0.001 to 86400, not "
+    .. tostring(interval))
   local result, tries, settled, pause = core.promise(), 0, false, nil
   local deadline, deadline_id = core.timer(timeout)
   local function finish(ok, value)

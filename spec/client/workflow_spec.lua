@@ -190,12 +190,18 @@ describe("the runbook layer", function()
 
     it("turns an error raised by fn into a rejection", function()
       local err = fail(eventapi.map({ 1 }, function() error("boom", 0) end))
-      assert.are.equal("boom", err)
+      assert.are.equal("ScriptError", err.type)
+      assert.are.equal("boom", err.message)
+      assert.are.equal("boom", err.cause)
     end)
 
-    it("refuses a bad concurrency", function()
-      assert.has_error(function() eventapi.map({}, print, { concurrency = 0 }) end,
-                       "map: concurrency must be an integer >= 1")
+    it("refuses a bad concurrency with InvalidParams naming it", function()
+      for _, bad in ipairs({ 0, 1.5, 0 / 0, math.huge, "8" }) do
+        local ok, err = pcall(eventapi.map, {}, print, { concurrency = bad })
+        assert.is_false(ok)
+        assert.are.equal("InvalidParams", err.type)
+        assert.truthy(err.message:find("map: concurrency must be a whole number >= 1", 1, true), err.message)
+      end
     end)
   end)
 
