@@ -189,7 +189,7 @@ rock-install:
 # and objects, libraries and packed rocks an older or foreign build dropped
 # in the checkout (luarocks' builtin build wrote src/*.o and eventapi/core.so).
 clean:
-	rm -rf $(BUILD) build $(ASAN_BUILD) build-asan $(FUZZ_BUILD) build-fuzz eventapi
+	rm -rf $(sort $(BUILD) build $(ASAN_BUILD) build-asan $(FUZZ_BUILD) build-fuzz) eventapi
 	rm -f src/*.o sandbox/*.o fuzz/*.o tools/*.o *.so src/*.so sandbox/*.so *.rock
 
 # ---- reliability checks (docs/RELIABILITY.md) ----
