@@ -653,6 +653,7 @@ function Client.new(service, options)
   local client = setmetatable({
     service = service, url = url, headers = headers, body_headers = body_headers, inflight = {}, waiting = {},
     secrets = secrets, head_size = head_size,
+    limits = numbers, -- the numeric options in effect, defaults included (seconds, bytes, counts)
     hooks = { request = {}, response = {}, retry = {} },
     retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
     dry_run = type(options.dry_run) == "function" and options.dry_run

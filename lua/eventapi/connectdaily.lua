@@ -1,5 +1,5 @@
 --- Connect Daily's calendar Event CRUD API as an operation table
--- (CONTRACTS.md section 2), and Julian Day Number conversions.
+-- (docs/PROTOCOLS.md section 2), and Julian Day Number conversions.
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 

@@ -1,5 +1,5 @@
 --- The Losant Events and Integrations API as one declarative operation
--- table (CONTRACTS.md section 1.2). Each row: name (resource.action),
+-- table (docs/PROTOCOLS.md section 1.2). Each row: name (resource.action),
 -- method, path template, params (name, place: path | query | body | header,
 -- required, kind: string | integer | boolean | json | table), scopes.
 

@@ -1,5 +1,5 @@
 --- Monterosa's Control API v2 live events over JSON:API as an operation
--- table (CONTRACTS.md section 3). Callers pass plain attributes and
+-- table (docs/PROTOCOLS.md section 3). Callers pass plain attributes and
 -- project_id; the client builds the JSON:API document, and answers come
 -- back as plain tables (see README.md, "Monterosa").
 local core = require "eventapi.core"
