@@ -14,11 +14,18 @@ function Progress.new(label, total, enabled)
                         drawn = 0, enabled = enabled, out = io.stderr }, Progress)
 end
 
---- The text of the line as it stands.
+--- Seconds of work before the rate is shown: over less, one or two quick
+-- items would give a wild rate (1 item in 3 microseconds is "347826.1/s").
+Progress.rate_after = 0.5
+
+--- The text of the line as it stands: "label 12/137 done, 8.1/s, 0 failed"
+-- (the rate once rate_after seconds have passed).
 function Progress:line()
-  local elapsed = math.max(core.now() - self.started, 1e-9)
+  local elapsed = core.now() - self.started
   local total = self.total and ("/" .. self.total) or ""
-  return ("%s %d%s done, %.1f/s, %d failed"):format(self.label, self.done, total, self.done / elapsed, self.failures)
+  local rate = ""
+  if elapsed >= Progress.rate_after then rate = (", %.1f/s"):format(self.done / elapsed) end
+  return ("%s %d%s done%s, %d failed"):format(self.label, self.done, total, rate, self.failures)
 end
 
 --- Counts one finished item (failed: true when it failed) and redraws when due.
