@@ -573,6 +573,12 @@ int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *re
                                   && strcmp(req->seg[i + 2], "events") == 0))
         i++;
     if (i + 2 >= req->nseg || req->nseg > i + 4) return 0;
+    if (sb_rate_limited(srv, req, res)) {
+        char message[64];
+        snprintf(message, sizeof message, "More than %d requests per second", srv->rate_limit);
+        cd_error(res, 429, message);
+        return 1;
+    }
     const char *m = req->method, *address = req->nseg == i + 4 ? req->seg[i + 3] : NULL;
     if (!address && strcmp(m, "POST") != 0) {
         sb_reply_header(res, "Allow", "POST");

@@ -4,7 +4,6 @@
 #include "sandbox.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -975,19 +974,6 @@ static void create_doc(sb_server *srv, const sb_request *req, sb_response *res, 
     json_decref(doc);
 }
 
-/* 1 when events.post is over the rate limit (429 answered). */
-static int rate_limited(sb_server *srv, const sb_request *req, sb_response *res) {
-    if (!srv->rate_limit) return 0;
-    if (req->now - srv->rate_window >= 1.0) {
-        srv->rate_window = floor(req->now);
-        srv->rate_count = 0;
-    }
-    if (++srv->rate_count <= srv->rate_limit) return 0;
-    sb_reply_header(res, "Retry-After", "1");
-    sb_reply_error(res, 429, "TooManyRequests", "More than %d events per second", srv->rate_limit);
-    return 1;
-}
-
 /* Bulk PATCH /events, POST /events/delete, GET mostRecentBySeverity. */
 static void bulk_events(sb_server *srv, const sb_request *req, sb_response *res, const char *app, const char *what) {
     int failed = 0;
@@ -1095,6 +1081,10 @@ int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
     int events = !strcmp(coll, "events");
     op o = {NULL, 0};
     if (!events && strcmp(coll, "integrations") != 0) return 0;
+    if (sb_rate_limited(srv, req, res)) {
+        sb_reply_error(res, 429, "TooManyRequests", "More than %d requests per second", srv->rate_limit);
+        return 1;
+    }
     if (!item) {
         if (!strcmp(m, "GET")) o = (op){events ? "events.get" : "integrations.get", 1};
         else if (!strcmp(m, "POST")) o = (op){events ? "events.post" : "integrations.post", 0};
@@ -1122,8 +1112,7 @@ int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
     const char *kind = events ? "event" : "integration";
     sqlite3_exec(srv->db, "BEGIN", NULL, NULL, NULL);
     if (!strcmp(o.name, "events.get") || !strcmp(o.name, "integrations.get")) list_docs(srv, req, res, kind, app);
-    else if (!strcmp(o.name, "events.post")) { if (!rate_limited(srv, req, res)) create_doc(srv, req, res, kind, app); }
-    else if (!strcmp(o.name, "integrations.post")) create_doc(srv, req, res, kind, app);
+    else if (!strcmp(o.name, "events.post") || !strcmp(o.name, "integrations.post")) create_doc(srv, req, res, kind, app);
     else if (!strcmp(o.name, "events.patch")) bulk_events(srv, req, res, app, "patch");
     else if (!strcmp(o.name, "events.delete")) bulk_events(srv, req, res, app, "delete");
     else if (!strcmp(o.name, "events.mostRecentBySeverity")) bulk_events(srv, req, res, app, "severity");

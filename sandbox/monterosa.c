@@ -710,6 +710,12 @@ int sb_monterosa_route(sb_server *srv, const sb_request *req, sb_response *res) 
     int events = !strcmp(req->seg[2], "events");
     int projects = !strcmp(req->seg[2], "projects") && req->nseg == 5 && !strcmp(req->seg[4], "events");
     if (!(events && req->nseg <= 4) && !projects) return 0;
+    if (sb_rate_limited(srv, req, res)) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "More than %d requests per second", srv->rate_limit);
+        mr_error(res, 429, "Too Many Requests", detail);
+        return 1;
+    }
     const char *allow = projects ? "GET" : req->nseg == 3 ? "POST" : "GET, PATCH, DELETE";
     if (!method_allowed(allow, m)) {
         sb_reply_header(res, "Allow", allow);

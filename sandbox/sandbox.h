@@ -52,9 +52,7 @@ typedef struct sb_response {
 typedef struct sb_server {
     sqlite3 *db;
     pthread_mutex_t lock;
-    int rate_limit;       /* Losant events.post per second; 0 = unlimited */
-    double rate_window;   /* start of the current one-second window */
-    int rate_count;       /* events.post seen in that window */
+    int rate_limit;       /* service calls per second per credential; 0 = unlimited */
 } sb_server;
 
 /* Store (db.c): opens the database (memory when path is NULL), creates the
@@ -70,6 +68,13 @@ void sb_uuid(char *buf);
  * exact for query names; they return NULL when absent. */
 const char *sb_header_get(const sb_request *req, const char *name);
 const char *sb_query_get(const sb_request *req, const char *name);
+
+/* Rate limit (main.c, thread-safe): counts the request against the budget
+ * of its credential (the Authorization value; none is one shared credential)
+ * for the current second. 1 when that is over srv->rate_limit, with
+ * Retry-After: 1 added to res: the caller answers 429 in its own error
+ * shape. 0 otherwise, and always when there is no limit. */
+int sb_rate_limited(sb_server *srv, const sb_request *req, sb_response *res);
 
 /* Response helpers (main.c). sb_reply_json steals doc. */
 char *sb_dump(const json_t *doc, size_t flags); /* compact JSON text (malloc), NULL on failure */

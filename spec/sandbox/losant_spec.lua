@@ -334,19 +334,25 @@ describe("the Losant sandbox", function()
 end)
 
 describe("the Losant sandbox rate limit", function()
-  it("answers 429 with Retry-After beyond N events.post per second", function()
+  it("answers 429 with Retry-After beyond N calls per second of one token, whatever the calls", function()
     local sb = sandbox.start({ rate_limit = 2 })
-    local statuses, retry = {}, nil
+    local statuses, retry, body = {}, nil, nil
     for i = 1, 6 do -- six: even split over a second boundary, one window gets three
-      local res = sandbox.http("POST", sb.url .. "/applications/" .. APP .. "/events",
-        { token = sandbox.token, json = { level = "info", subject = "r" .. i } })
+      local res
+      if i % 2 == 1 then
+        res = sandbox.http("POST", sb.url .. "/applications/" .. APP .. "/events",
+          { token = sandbox.token, json = { level = "info", subject = "r" .. i } })
+      else
+        res = sandbox.http("GET", sb.url .. "/applications/" .. APP .. "/events?perPage=1", { token = sandbox.token })
+      end
       statuses[#statuses + 1] = res.status
-      if res.status == 429 then retry = res.headers["retry-after"] end
+      if res.status == 429 then retry, body = res.headers["retry-after"], res.json end
     end
     sb.stop()
     local limited = 0
     for _, s in ipairs(statuses) do if s == 429 then limited = limited + 1 end end
     assert.is_true(limited >= 1)
     assert.are.equal("1", retry)
+    assert.are.equal("TooManyRequests", body.type)
   end)
 end)

@@ -185,6 +185,62 @@ describe("the sandbox faults", function()
   end)
 end)
 
+describe("the sandbox rate limit", function()
+  local sb
+  after_each(function() sb.stop() end)
+
+  -- Sends up to 10 calls until one is answered 429; returns that answer (nil when none was).
+  local function until_limited(method, url, headers)
+    for _ = 1, 10 do
+      local res = sandbox.http(method, url, { headers = headers })
+      if res.status == 429 then return res end
+    end
+  end
+
+  it("limits every Losant call, not only events.post, with Retry-After: 1", function()
+    sb = sandbox.start({ rate_limit = 2 })
+    local res = until_limited("GET", event_url(sb), { Authorization = "Bearer " .. sandbox.token })
+    assert.truthy(res)
+    assert.are.equal("1", res.headers["retry-after"])
+    assert.are.equal("TooManyRequests", res.json.type)
+    assert.truthy(res.json.message)
+  end)
+
+  it("gives each credential its own budget", function()
+    sb = sandbox.start({ rate_limit = 2 })
+    local url = sb.url .. "/applications/" .. APP .. "/events?perPage=1"
+    assert.truthy(until_limited("GET", url, { Authorization = "Bearer " .. sandbox.token }))
+    assert.are.equal(200, sandbox.http("GET", url, { token = "sandbox-read-only" }).status)
+    assert.are.equal(401, sandbox.http("GET", url).status) -- no Authorization: one more budget of its own
+  end)
+
+  it("limits Connect Daily calls in Connect Daily's error shape", function()
+    sb = sandbox.start({ rate_limit = 1 })
+    local res = until_limited("GET", sb.url .. "/calendar/restapi/v1/events/42",
+      { Authorization = "Bearer sandbox-calendar-token" })
+    assert.truthy(res)
+    assert.are.equal("1", res.headers["retry-after"])
+    assert.are.equal(1, res.json.error)
+    assert.truthy(res.json.message)
+  end)
+
+  it("limits Monterosa calls in JSON:API's error shape", function()
+    sb = sandbox.start({ rate_limit = 1 })
+    local res = until_limited("GET", sb.url .. "/api/v2/events/18b17c20-5e84-4086-8da0-784f21622e16",
+      { Authorization = "Bearer sandbox-monterosa-token" })
+    assert.truthy(res)
+    assert.are.equal("1", res.headers["retry-after"])
+    assert.are.equal("429", res.json.errors[1].status)
+    assert.truthy(res.json.errors[1].detail)
+  end)
+
+  it("leaves the /_sandbox/ endpoints out", function()
+    sb = sandbox.start({ rate_limit = 1 })
+    for _ = 1, 4 do sandbox.requests(sb) end -- raises unless answered 200
+    sandbox.clear_requests(sb)
+  end)
+end)
+
 describe("the sandbox under hostile input", function()
   local sb
   before_each(function() sb = sandbox.start() end)
