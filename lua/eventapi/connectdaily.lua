@@ -80,6 +80,7 @@ local function address(params, name, invalid)
   if id == nil and guid == nil then invalid(name .. ": missing required param 'cal_item_id' (or 'itemguid')") end
   if id ~= nil then
     if type(id) == "string" and id:match("^%d+$") then id = math.tointeger(tonumber(id)) end
+    if math.type(id) == "float" then id = math.tointeger(id) end -- 42.0 is 42; 42.5, NaN and inf are not integers
     if math.type(id) ~= "integer" or id <= 0 then invalid(name .. ": cal_item_id must be a positive integer") end
     return "/restapi/v1/events/" .. id
   end
