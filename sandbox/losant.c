@@ -833,12 +833,15 @@ static void list_docs(sb_server *srv, const sb_request *req, sb_response *res, c
     sort_key = l.sort_field;
     sort_desc = l.desc;
     qsort(items, total, sizeof *items, doc_order);
-    size_t start = (size_t)l.page * (size_t)l.per_page;
+    /* repeat-page and stale-page faults: page 0's items, reported as page 0 or as the page asked */
+    int page0 = (req->fault_flags & (SB_FAULT_REPEAT_PAGE | SB_FAULT_STALE_PAGE)) != 0;
+    json_int_t shown = req->fault_flags & SB_FAULT_REPEAT_PAGE ? 0 : (json_int_t)l.page;
+    size_t start = page0 ? 0 : (size_t)l.page * (size_t)l.per_page;
     for (size_t i = start; i < total && i < start + (size_t)l.per_page; i++) json_array_append(page, items[i]);
     free(items);
     json_t *out = json_pack("{s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "items", page, "count",
                             (json_int_t)json_array_size(page), "totalCount", (json_int_t)total, "perPage",
-                            (json_int_t)l.per_page, "page", (json_int_t)l.page, "filter", l.filter ? l.filter : "",
+                            (json_int_t)l.per_page, "page", shown, "filter", l.filter ? l.filter : "",
                             "filterField", l.filter_field, "sortField", l.sort_field, "sortDirection",
                             l.desc ? "desc" : "asc", "applicationId", app);
     if (out && l.state) json_object_set_new(out, "state", json_string(l.state));

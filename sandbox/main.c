@@ -35,7 +35,11 @@ typedef struct record_entry {
 } record_entry;
 
 typedef struct fault {
-    int status, delay_ms, reset, truncate, garbage, retry_after, fail_first;
+    int status, delay_ms, reset, truncate, garbage, fail_first;
+    int stall, stall_body, echo_headers, control_chars;
+    unsigned flags;        /* SB_FAULT_* for the services */
+    int has_retry_after;   /* retry_after holds a Retry-After value to send */
+    char retry_after[256]; /* percent-decoded, no CR, LF or NUL */
 } fault;
 
 /* Per-connection request state, created by the URI log callback. */
@@ -67,7 +71,8 @@ static int in_flight; /* requests received and not yet completed (under record_l
 static fault_key *fault_keys;
 static volatile sig_atomic_t stop_requested;
 
-/* Connections suspended by a delay fault, resumed by the resumer thread. */
+/* Connections suspended by a delay fault, resumed by the resumer thread, and
+ * by a stall or stall-body fault (due INFINITY), resumed when the sandbox stops. */
 typedef struct delayed {
     struct MHD_Connection *con;
     double due;
@@ -75,6 +80,7 @@ typedef struct delayed {
 } delayed;
 static pthread_mutex_t delay_lock = PTHREAD_MUTEX_INITIALIZER;
 static delayed *delays;
+static int stopping; /* under delay_lock: everything resumed, nothing may be suspended any more */
 static volatile int resumer_stop;
 
 /* Current time as Unix seconds with microseconds. */
@@ -413,23 +419,62 @@ int sb_rate_limited(sb_server *srv, const sb_request *req, sb_response *res) {
 
 /* ---- faults ---- */
 
-/* Parses X-Sandbox-Fault; returns 1 when a fault applies to this request. */
-static int parse_fault(const sb_request *req, fault *f) {
+/* Sets f's Retry-After to text percent-decoded; a value holding CR, LF or
+ * NUL, empty or longer than 255 bytes is ignored. */
+static void set_retry_after(fault *f, const char *text) {
+    char out[sizeof f->retry_after];
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        int c = (unsigned char)*p;
+        if (c == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            c = hexval(p[1]) * 16 + hexval(p[2]);
+            p += 2;
+        }
+        if (c == '\r' || c == '\n' || c == '\0' || n + 1 >= sizeof out) return;
+        out[n++] = (char)c;
+    }
+    if (n == 0) return; /* MHD sends no header with an empty value */
+    out[n] = '\0';
+    memcpy(f->retry_after, out, n + 1);
+    f->has_retry_after = 1;
+}
+
+/* Applies one item of X-Sandbox-Fault (spaces around it already trimmed). */
+static void parse_fault_item(fault *f, const char *tok) {
+    if (sscanf(tok, "status=%d", &f->status) == 1) return;
+    if (sscanf(tok, "delay=%d", &f->delay_ms) == 1) return;
+    if (sscanf(tok, "fail-first=%d", &f->fail_first) == 1) return;
+    if (strncmp(tok, "retry-after=", 12) == 0) set_retry_after(f, tok + 12);
+    else if (strcmp(tok, "stall") == 0) f->stall = 1;
+    else if (strcmp(tok, "stall-body") == 0) f->stall_body = 1;
+    else if (strcmp(tok, "echo-headers") == 0) f->echo_headers = 1;
+    else if (strcmp(tok, "control-chars") == 0) f->control_chars = 1;
+    else if (strcmp(tok, "repeat-page") == 0) f->flags |= SB_FAULT_REPEAT_PAGE;
+    else if (strcmp(tok, "stale-page") == 0) f->flags |= SB_FAULT_STALE_PAGE;
+    else if (strncmp(tok, "reset", 5) == 0) f->reset = 1;
+    else if (strncmp(tok, "truncate", 8) == 0) f->truncate = 1;
+    else if (strncmp(tok, "garbage", 7) == 0) f->garbage = 1;
+}
+
+/* Parses X-Sandbox-Fault; returns 1 when a fault applies to this request,
+ * whose fault_flags it then sets for the services. */
+static int parse_fault(sb_request *req, fault *f) {
     const char *spec = sb_header_get(req, "X-Sandbox-Fault");
     memset(f, 0, sizeof *f);
-    f->retry_after = -1;
+    req->fault_flags = 0;
     if (!spec || !opts.faults) return 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ') tok++;
-        if (sscanf(tok, "status=%d", &f->status) == 1) continue;
-        if (sscanf(tok, "delay=%d", &f->delay_ms) == 1) continue;
-        if (sscanf(tok, "retry-after=%d", &f->retry_after) == 1) continue;
-        if (sscanf(tok, "fail-first=%d", &f->fail_first) == 1) continue;
-        if (strncmp(tok, "reset", 5) == 0) f->reset = 1;
-        else if (strncmp(tok, "truncate", 8) == 0) f->truncate = 1;
-        else if (strncmp(tok, "garbage", 7) == 0) f->garbage = 1;
+    for (const char *p = spec; *p;) { /* comma-separated items; one over 1 KiB is ignored */
+        const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        char tok[1024];
+        if (end > p && (size_t)(end - p) < sizeof tok) {
+            memcpy(tok, p, (size_t)(end - p));
+            tok[end - p] = '\0';
+            parse_fault_item(f, tok);
+        }
+        if (!comma) break;
+        p = comma + 1;
     }
     if (f->fail_first > 0) {
         const char *key = sb_header_get(req, "X-Sandbox-Fault-Key");
@@ -449,26 +494,145 @@ static int parse_fault(const sb_request *req, fault *f) {
         pthread_mutex_unlock(&record_lock);
         if (seen >= f->fail_first) return 0;
     }
+    req->fault_flags = f->flags;
     return 1;
 }
 
-/* Content reader that sends the body then fails, so the client sees fewer
- * bytes than Content-Length promised. */
+/* Suspends con until due (INFINITY: until the sandbox stops); 0 when it
+ * cannot (out of memory, or the sandbox is stopping): the caller goes on. */
+static int suspend_until(struct MHD_Connection *con, double due) {
+    delayed *d = malloc(sizeof *d);
+    if (!d) return 0;
+    d->con = con;
+    d->due = due;
+    pthread_mutex_lock(&delay_lock);
+    if (stopping) {
+        pthread_mutex_unlock(&delay_lock);
+        free(d);
+        return 0;
+    }
+    d->next = delays;
+    delays = d;
+    MHD_suspend_connection(con);
+    pthread_mutex_unlock(&delay_lock);
+    return 1;
+}
+
+/* A body sent through a content reader (truncate and stall-body faults). */
+typedef struct partial_body {
+    char *body;
+    size_t len;
+    struct MHD_Connection *con; /* stall-body: the connection to suspend */
+    delayed *wait;              /* stall-body: its entry for delays, until handed over */
+} partial_body;
+
+/* Content reader that sends the first half of the body then fails, so the
+ * client sees fewer bytes than Content-Length promised. */
 static ssize_t truncated_reader(void *cls, uint64_t pos, char *buf, size_t max) {
-    sb_response *res = cls;
-    size_t half = res->body_len / 2;
+    partial_body *b = cls;
+    size_t half = b->len / 2;
     if (pos >= half) return MHD_CONTENT_READER_END_WITH_ERROR;
     size_t n = half - (size_t)pos;
     if (n > max) n = max;
-    memcpy(buf, res->body + pos, n);
+    memcpy(buf, b->body + pos, n);
     return (ssize_t)n;
 }
 
-/* Frees a response handed to truncated_reader. */
-static void free_response_cls(void *cls) {
-    sb_response *res = cls;
-    free(res->body);
-    free(res);
+/* Content reader of stall-body: the first half of the body, then it
+ * suspends the connection (returning 0 only together with that, so nothing
+ * spins) until the sandbox stops, and then ends with an error. */
+static ssize_t stalling_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+    partial_body *b = cls;
+    if (pos < b->len / 2) return truncated_reader(cls, pos, buf, max);
+    pthread_mutex_lock(&delay_lock);
+    if (stopping || !b->wait) {
+        pthread_mutex_unlock(&delay_lock);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    b->wait->next = delays;
+    delays = b->wait;
+    b->wait = NULL;
+    MHD_suspend_connection(b->con);
+    pthread_mutex_unlock(&delay_lock);
+    return 0;
+}
+
+/* Frees a body handed to a content reader. */
+static void free_partial_body(void *cls) {
+    partial_body *b = cls;
+    free(b->body);
+    free(b->wait);
+    free(b);
+}
+
+/* A JSON string of s; bytes that are not UTF-8 become '?' (NULL on failure). */
+static json_t *text_json(const char *s) {
+    json_t *j = json_string(s);
+    if (j) return j;
+    char *copy = strdup(s);
+    if (!copy) return NULL;
+    for (char *c = copy; *c; c++)
+        if ((unsigned char)*c >= 0x80) *c = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* Adds one header to the echo-headers object under its lower-case name
+ * (a repeated header's values joined with ", "); 0 or -1. */
+static int echo_one(json_t *headers, const char *name, const char *value) {
+    char *lower = strdup(name), *joined = NULL;
+    int rc = -1;
+    if (!lower) return -1;
+    for (char *c = lower; *c; c++) *c = (char)tolower((unsigned char)*c);
+    json_t *old = json_object_get(headers, lower);
+    if (old) {
+        const char *before = json_string_value(old);
+        size_t n = strlen(before) + strlen(value) + 3;
+        if ((joined = malloc(n))) snprintf(joined, n, "%s, %s", before, value);
+    }
+    if (!old || joined) rc = json_object_set_new(headers, lower, text_json(joined ? joined : value));
+    free(joined);
+    free(lower);
+    return rc;
+}
+
+/* Answers the echo-headers fault: every request header, Authorization
+ * included, in the message and in "headers". */
+static void reply_echo_headers(const sb_request *req, sb_response *res, int status) {
+    static const char intro[] = "request headers: ";
+    size_t cap = sizeof intro;
+    for (int i = 0; i < req->nheaders; i++) cap += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 4;
+    char *message = malloc(cap), *o = message;
+    json_t *headers = json_object(), *doc = json_object();
+    int failed = !message || !headers || !doc;
+    if (!failed) {
+        o += snprintf(o, cap, "%s", intro);
+        for (int i = 0; i < req->nheaders && !failed; i++) {
+            o += snprintf(o, cap - (size_t)(o - message), "%s%s: %s", i ? "; " : "", req->headers[i].name,
+                          req->headers[i].value);
+            failed = echo_one(headers, req->headers[i].name, req->headers[i].value) < 0;
+        }
+    }
+    failed = failed || json_object_set_new(doc, "type", json_string("SandboxFault")) < 0
+             || json_object_set_new(doc, "message", text_json(message)) < 0
+             || json_object_set(doc, "headers", headers) < 0;
+    free(message);
+    json_decref(headers);
+    if (failed) {
+        json_decref(doc);
+        doc = NULL; /* sb_reply_json answers 500 */
+    }
+    sb_reply_json(res, status, doc);
+}
+
+/* Answers the control-chars fault: a type and a message full of terminal
+ * escapes, CR LF, C0 and C1 controls, DEL and a NUL. */
+static void reply_control_chars(sb_response *res, int status) {
+    static const char type[] = "Bad\x1b[31mType\r\nX";
+    static const char message[] = "line one\r\nline two \x1b[2J bell\a del\x7f c1\xc2\x85 nul\0 end";
+    sb_reply_json(res, status, json_pack("{s:s%, s:s%}", "type", type, sizeof type - 1, "message", message,
+                                         sizeof message - 1));
 }
 
 /* ---- dispatch ---- */
@@ -487,16 +651,31 @@ static void dispatch(sb_request *req, sb_response *res) {
     if (!handled) sb_reply_error(res, 404, "NotFound", "Path not found");
 }
 
-/* Builds the MHD response for res, honouring a truncate fault. */
-static struct MHD_Response *make_response(sb_response *res, int truncate) {
+enum body_mode { BODY_WHOLE, BODY_TRUNCATE, BODY_STALL };
+
+/* Builds the MHD response for res, honouring a truncate or stall-body fault
+ * (mode) on a body of at least two bytes (stall-body: one); con is the
+ * connection stall-body suspends. */
+static struct MHD_Response *make_response(sb_response *res, enum body_mode mode, struct MHD_Connection *con) {
     struct MHD_Response *r;
-    if (truncate && res->body_len > 1) {
-        sb_response *copy = malloc(sizeof *copy);
-        if (!copy) return NULL;
-        *copy = *res;
+    if ((mode == BODY_TRUNCATE && res->body_len > 1) || (mode == BODY_STALL && res->body_len > 0)) {
+        partial_body *b = calloc(1, sizeof *b);
+        if (!b) return NULL;
+        b->body = res->body;
+        b->len = res->body_len;
+        b->con = con;
         res->body = NULL;
-        r = MHD_create_response_from_callback(copy->body_len, 4096, truncated_reader, copy, free_response_cls);
-        if (!r) free_response_cls(copy);
+        if (mode == BODY_STALL && !(b->wait = malloc(sizeof *b->wait))) {
+            free_partial_body(b);
+            return NULL;
+        }
+        if (b->wait) {
+            b->wait->con = con;
+            b->wait->due = INFINITY;
+        }
+        r = MHD_create_response_from_callback(b->len, 4096, mode == BODY_STALL ? stalling_reader : truncated_reader,
+                                              b, free_partial_body);
+        if (!r) free_partial_body(b);
     } else {
         r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (char *)"",
                                             res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -655,27 +834,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
             st->decided = 1;
             if (opts.record && !(req.nseg > 0 && strcmp(req.seg[0], "_sandbox") == 0)) record_request(&req);
             st->faulty = parse_fault(&req, &st->f);
-            delayed *d = st->faulty && st->f.delay_ms > 0 ? malloc(sizeof *d) : NULL;
-            if (d) { /* answer later without holding this thread: suspend, the resumer wakes it */
-                d->con = con;
-                d->due = now_seconds() + st->f.delay_ms / 1000.0;
-                pthread_mutex_lock(&delay_lock);
-                d->next = delays;
-                delays = d;
-                MHD_suspend_connection(con);
-                pthread_mutex_unlock(&delay_lock);
+            /* answer later (stall: never) without holding this thread: suspend, the resumer wakes it */
+            if (st->faulty && (st->f.stall || st->f.delay_ms > 0)
+                && suspend_until(con, st->f.stall ? INFINITY : now_seconds() + st->f.delay_ms / 1000.0)) {
                 free_request(&req);
                 return MHD_YES;
             }
         }
         int faulty = st->faulty;
         f = st->f;
-        if (faulty && f.reset) {
+        req.fault_flags = faulty ? f.flags : 0;
+        if (faulty && (f.reset || f.stall)) { /* a stalled request is back only when the sandbox stops */
             if (opts.log) log_access(&req, 0, st->started);
             free_request(&req);
             return MHD_NO;
         }
-        if (faulty && f.status) {
+        if (faulty && f.echo_headers) {
+            reply_echo_headers(&req, &res, f.status ? f.status : 400);
+        } else if (faulty && f.control_chars) {
+            reply_control_chars(&res, f.status ? f.status : 400);
+        } else if (faulty && f.status) {
             sb_reply_error(&res, f.status, "SandboxFault", "Injected fault: status %d", f.status);
         } else if (faulty && f.garbage) {
             sb_reply_empty(&res, 200);
@@ -685,15 +863,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         } else {
             dispatch(&req, &res);
         }
-        if (faulty && f.retry_after >= 0) {
-            char v[32];
-            snprintf(v, sizeof v, "%d", f.retry_after);
-            sb_reply_header(&res, "Retry-After", v);
-        }
-        if (!faulty) f.truncate = 0;
+        if (faulty && f.has_retry_after) sb_reply_header(&res, "Retry-After", f.retry_after);
+        if (!faulty) memset(&f, 0, sizeof f);
     }
     if (opts.log) log_access(&req, res.status, st->started);
-    r = make_response(&res, f.truncate && st->too_large == 0 && req.seg);
+    enum body_mode mode = !req.seg || st->too_large ? BODY_WHOLE
+                          : f.stall_body           ? BODY_STALL
+                          : f.truncate             ? BODY_TRUNCATE
+                                                   : BODY_WHOLE;
+    r = make_response(&res, mode, con);
     free(res.body);
     if (!r) {
         free_request(&req);
@@ -717,10 +895,12 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enu
     *con_cls = NULL;
 }
 
-/* Resumes the delayed connections that are due (all of them when all is set). */
+/* Resumes the delayed connections that are due; with all set, every
+ * suspended connection, and none is suspended afterwards (stopping). */
 static void resume_due(int all) {
     double now = now_seconds();
     pthread_mutex_lock(&delay_lock);
+    if (all) stopping = 1;
     for (delayed **p = &delays; *p;) {
         delayed *d = *p;
         if (all || d->due <= now) {
@@ -860,7 +1040,7 @@ int main(int argc, char **argv) {
 
     resumer_stop = 1;
     if (resumer_started) pthread_join(resumer_thread, NULL);
-    resume_due(1);      /* delayed requests are answered, not dropped */
+    resume_due(1);      /* delayed requests are answered, not dropped; stalled ones are closed */
     MHD_stop_daemon(d); /* waits for the requests in flight */
     sb_db_close(&server);
     pthread_mutex_lock(&record_lock);

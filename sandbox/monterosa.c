@@ -557,9 +557,8 @@ static void check_list_query(const sb_request *req, mr_errors *errors, long *cou
     }
 }
 
-/* Builds the absolute next-page link after (last_at, last_id) into buf; 0 or -1 when too long. */
-static int next_link(const sb_request *req, const char *project, long count, json_int_t last_at, const char *last_id,
-                     char *buf, size_t cap) {
+/* Builds the absolute next-page link with page[cursor]=cursor into buf; 0 or -1 when too long. */
+static int next_link(const sb_request *req, const char *project, long count, const char *cursor, char *buf, size_t cap) {
     char num[64];
     const char *sort = sb_query_get(req, "sort"), *include = sb_query_get(req, "include");
     const char *listings = sb_query_get(req, "filter[only_listings]");
@@ -570,8 +569,8 @@ static int next_link(const sb_request *req, const char *project, long count, jso
     if (listings && (append(buf, cap, "&filter%5Bonly_listings%5D=") || append(buf, cap, listings))) return -1;
     if (sort && (append(buf, cap, "&sort=") || append(buf, cap, sort))) return -1;
     if (include && *include && (append(buf, cap, "&include=") || append_encoded(buf, cap, include))) return -1;
-    snprintf(num, sizeof num, "&page%%5Bcount%%5D=%ld&page%%5Bcursor%%5D=%lld_", count, (long long)last_at);
-    return append(buf, cap, num) || append_encoded(buf, cap, last_id) ? -1 : 0;
+    snprintf(num, sizeof num, "&page%%5Bcount%%5D=%ld&page%%5Bcursor%%5D=", count);
+    return append(buf, cap, num) || append_encoded(buf, cap, cursor) ? -1 : 0;
 }
 
 /* GET /api/v2/projects/{project}/events: filter, sort and cursor pages. */
@@ -641,10 +640,17 @@ static void list(sb_server *srv, const sb_request *req, sb_response *res, const 
         json_decref(ev);
     }
     sqlite3_finalize(st);
-    char next[2048];
+    /* the cursor names the last item; the repeat-page fault repeats the request's own */
+    char next[2048], next_cursor[192];
+    const char *next_at = NULL;
+    if (more) {
+        snprintf(next_cursor, sizeof next_cursor, "%lld_%s", (long long)last_at, last_id);
+        next_at = next_cursor;
+    }
+    if ((req->fault_flags & SB_FAULT_REPEAT_PAGE) && cursor && *cursor) next_at = cursor;
     json_t *doc = failed ? NULL : json_pack("{s:O, s:{}}", "data", page, "links");
-    if (doc && more
-        && (next_link(req, project, count, last_at, last_id, next, sizeof next) < 0
+    if (doc && next_at
+        && (next_link(req, project, count, next_at, next, sizeof next) < 0
             || json_object_set_new(json_object_get(doc, "links"), "next", json_string(next)) < 0)) {
         json_decref(doc);
         doc = NULL;

@@ -16,6 +16,10 @@
 
 #define SB_MAX_BODY (4u * 1024u * 1024u) /* larger bodies get 413 */
 
+/* Fault flags the services honour (sb_request.fault_flags, from X-Sandbox-Fault). */
+#define SB_FAULT_REPEAT_PAGE 1u /* lists answer the same page whatever page is asked */
+#define SB_FAULT_STALE_PAGE 2u  /* Losant lists: page 0's items under the asked page number */
+
 typedef struct sb_param {
     char *name;  /* percent-decoded, '+' read as space */
     char *value; /* percent-decoded; "" when the param had no '=' */
@@ -39,6 +43,7 @@ typedef struct sb_request {
     const char *body;    /* NUL-terminated copy; body_len excludes the NUL */
     size_t body_len;
     double now;          /* Unix time in seconds when the request was read */
+    unsigned fault_flags; /* SB_FAULT_* asked by X-Sandbox-Fault (only with --faults) */
 } sb_request;
 
 typedef struct sb_response {

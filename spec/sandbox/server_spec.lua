@@ -7,6 +7,32 @@ local EVENT = "575ed0de7ae143cd83dc4aa5"
 
 local function event_url(sb) return sb.url .. "/applications/" .. APP .. "/events/" .. EVENT end
 
+-- Wall-clock time in seconds, with fractions.
+local function now()
+  local p = assert(io.popen("date +%s.%N"))
+  local t = tonumber(p:read("l"))
+  p:close()
+  return t
+end
+
+-- Reads a whole file, nil when it is missing or empty.
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text ~= "" and text or nil
+end
+
+-- Waits until the sandbox has recorded n requests (they are then being handled).
+local function await_recorded(sb, n)
+  local deadline = now() + sandbox.time(5)
+  while #sandbox.requests(sb) < n do
+    assert(now() < deadline, "the sandbox did not receive the requests")
+    os.execute("sleep 0.05")
+  end
+end
+
 describe("the sandbox server", function()
   it("prints the listening line with the port it picked", function()
     local a, b = sandbox.start(), sandbox.start()
@@ -112,10 +138,46 @@ end)
 
 describe("the sandbox faults", function()
   local sb
-  local function faulty(spec, extra)
+  local function faulty(spec, extra, timeout)
     local headers = { ["X-Sandbox-Fault"] = spec }
     for k, v in pairs(extra or {}) do headers[k] = v end
-    return sandbox.http("GET", event_url(sb), { token = sandbox.token, headers = headers, timeout = 5 })
+    return sandbox.http("GET", event_url(sb), { token = sandbox.token, headers = headers, timeout = timeout or 5 })
+  end
+  -- Starts curl in the background with a fault; returns the file that will
+  -- hold curl's exit status once it ends.
+  local function background(spec)
+    local status = os.tmpname()
+    os.remove(status)
+    os.execute(("(curl -s -o /dev/null --max-time 60 -H 'Authorization: Bearer %s' -H 'X-Sandbox-Fault: %s' '%s'; "
+      .. "echo $? > %s) >/dev/null 2>&1 &"):format(sandbox.token, spec, event_url(sb), status))
+    return status
+  end
+  -- The exit status curl wrote to file, waiting for it up to 10 s.
+  local function curl_status(file)
+    local deadline = now() + sandbox.time(10)
+    local text = slurp(file)
+    while not text and now() < deadline do
+      os.execute("sleep 0.05")
+      text = slurp(file)
+    end
+    os.remove(file)
+    return tonumber(text)
+  end
+  -- CPU seconds the sandbox process has used (user and system).
+  local function cpu_seconds()
+    local stat = assert(slurp("/proc/" .. sb.pid .. "/stat"))
+    local fields = {}
+    for word in stat:gsub("^.*%) ", ""):gmatch("%S+") do fields[#fields + 1] = word end
+    return (tonumber(fields[12]) + tonumber(fields[13])) / 100 -- utime, stime in clock ticks
+  end
+  local function list(path, spec)
+    return sandbox.http("GET", sb.url .. "/applications/" .. APP .. path,
+      { token = sandbox.token, headers = spec and { ["X-Sandbox-Fault"] = spec } or nil })
+  end
+  local function ids(res)
+    local out = {}
+    for i, item in ipairs(res.json.items) do out[i] = item.id end
+    return out
   end
   before_each(function() sb = sandbox.start({ faults = true }) end)
   after_each(function() sb.stop() end)
@@ -174,6 +236,151 @@ describe("the sandbox faults", function()
     local statuses = {}
     for i = 1, 3 do statuses[i] = faulty("fail-first=2,status=503", { ["X-Sandbox-Fault-Key"] = "k1" }).status end
     assert.are.same({ 503, 503, 200 }, statuses)
+  end)
+
+  it("never answers a stalled request", function()
+    local res = faulty("stall", nil, sandbox.time(1))
+    assert.are.equal(0, res.status)
+    assert.are.equal(28, res.curl_exit) -- curl: timed out, nothing received
+    assert.are.equal("", res.body or "")
+  end)
+
+  it("stops promptly on SIGTERM with stalled requests open, closing them without an answer", function()
+    local stalled, half = background("stall"), background("stall-body")
+    await_recorded(sb, 2)
+    os.execute("sleep 0.2")
+    local t0 = now()
+    local exit = sb.stop("TERM")
+    assert.is_true(now() - t0 < sandbox.time(2))
+    assert.are.equal(0, exit.code)
+    assert.are.equal(52, curl_status(stalled)) -- curl: empty reply from server
+    assert.are.equal(18, curl_status(half))    -- curl: partial file
+  end)
+
+  it("sends the status, the headers and half the body on stall-body, then nothing more", function()
+    local whole = sandbox.http("GET", event_url(sb), { token = sandbox.token })
+    local res = faulty("stall-body", nil, sandbox.time(1))
+    assert.are.equal(28, res.curl_exit) -- curl: timed out
+    assert.are.equal(200, res.status)
+    assert.are.equal(tostring(#whole.body), res.headers["content-length"])
+    assert.are.equal(whole.body:sub(1, #whole.body // 2), res.body)
+  end)
+
+  it("does not spin while a body is stalled", function()
+    local status = background("stall-body")
+    await_recorded(sb, 1)
+    os.execute("sleep 0.2")
+    local c0, t0 = cpu_seconds(), now()
+    os.execute("sleep " .. sandbox.time(1))
+    local used, elapsed = cpu_seconds() - c0, now() - t0
+    sb.stop()
+    curl_status(status)
+    assert.is_true(used < 0.5 * elapsed, ("the sandbox used %.2f s of CPU in %.2f s"):format(used, elapsed))
+  end)
+
+  it("sends a Retry-After HTTP date, percent-decoded", function()
+    local res = faulty("status=503,retry-after=Wed%2C%2021%20Oct%202026%2007%3A28%3A00%20GMT")
+    assert.are.equal(503, res.status)
+    assert.are.equal("Wed, 21 Oct 2026 07:28:00 GMT", res.headers["retry-after"])
+  end)
+
+  it("sends any Retry-After text as written", function()
+    for _, text in ipairs({ "-1", "0x5", "abc" }) do
+      assert.are.equal(text, faulty("status=503,retry-after=" .. text).headers["retry-after"])
+    end
+  end)
+
+  it("ignores a Retry-After that decodes to CR, LF or NUL", function()
+    for _, text in ipairs({ "1%0D%0AX-Evil:%201", "1%0A2", "1%0D", "1%002" }) do
+      local res = faulty("status=503,retry-after=" .. text)
+      assert.are.equal(503, res.status)
+      assert.is_nil(res.headers["retry-after"])
+      assert.is_nil(res.headers["x-evil"])
+    end
+  end)
+
+  it("echoes every request header, Authorization included, on echo-headers", function()
+    local res = faulty("echo-headers", { ["X-Extra"] = "extra value" })
+    assert.are.equal(400, res.status)
+    assert.are.equal("SandboxFault", res.json.type)
+    assert.are.equal("Bearer " .. sandbox.token, res.json.headers.authorization)
+    assert.are.equal("extra value", res.json.headers["x-extra"])
+    assert.are.equal("echo-headers", res.json.headers["x-sandbox-fault"])
+    assert.truthy(res.json.headers.host)
+    assert.truthy(res.json.message:find("^request headers: "))
+    assert.truthy(res.json.message:find("Authorization: Bearer " .. sandbox.token, 1, true))
+    assert.truthy(res.json.message:find("X-Extra: extra value", 1, true))
+  end)
+
+  it("answers echo-headers with the status of status=", function()
+    local res = faulty("status=401,echo-headers")
+    assert.are.equal(401, res.status)
+    assert.are.equal("Bearer " .. sandbox.token, res.json.headers.authorization)
+  end)
+
+  it("sends control characters in the error type and message on control-chars", function()
+    local res = faulty("control-chars")
+    assert.are.equal(400, res.status)
+    assert.are.equal("Bad\27[31mType\r\nX", res.json.type)
+    assert.are.equal("line one\r\nline two \27[2J bell\7 del\127 c1\194\133 nul\0 end", res.json.message)
+    assert.are.equal(502, faulty("control-chars,status=502").status)
+  end)
+
+  it("combines the new faults with fail-first", function()
+    local key = { ["X-Sandbox-Fault-Key"] = "k2" }
+    assert.are.equal(400, faulty("fail-first=1,echo-headers", key).status)
+    assert.are.equal(200, faulty("fail-first=1,echo-headers", key).status)
+    key = { ["X-Sandbox-Fault-Key"] = "k3" }
+    assert.are.equal(28, faulty("fail-first=1,stall", key, sandbox.time(1)).curl_exit)
+    assert.are.equal(200, faulty("fail-first=1,stall", key).status)
+  end)
+
+  it("serves page 0 as page 0 whatever page is asked on repeat-page (Losant lists)", function()
+    local first = list("/events?perPage=2&page=0")
+    local res = list("/events?perPage=2&page=2", "repeat-page")
+    assert.are.equal(200, res.status)
+    assert.are.same(ids(first), ids(res))
+    assert.are.equal(0, res.json.page)
+    assert.are.equal(2, res.json.perPage)
+    assert.are.equal(first.json.totalCount, res.json.totalCount)
+    assert.are.same(ids(list("/integrations?perPage=1")), ids(list("/integrations?perPage=1&page=1", "repeat-page")))
+    assert.are.equal(0, list("/integrations?perPage=1&page=1", "repeat-page").json.page)
+  end)
+
+  it("serves page 0 under the page number asked on stale-page (Losant lists)", function()
+    local first = list("/events?perPage=2&page=0")
+    local res = list("/events?perPage=2&page=2", "stale-page")
+    assert.are.equal(200, res.status)
+    assert.are.same(ids(first), ids(res))
+    assert.are.equal(2, res.json.page)
+    assert.are.equal(6, res.json.totalCount)
+    assert.are.equal(1, list("/integrations?perPage=1&page=1", "stale-page").json.page)
+  end)
+
+  it("repeats the request's cursor in links.next on repeat-page (Monterosa list)", function()
+    local auth = { Authorization = "Bearer sandbox-monterosa-token" }
+    for i = 1, 2 do
+      local res = sandbox.http("POST", sb.url .. "/api/v2/events", { headers = {
+          Authorization = auth.Authorization, ["Content-Type"] = "application/vnd.api+json" },
+        body = require("cjson").encode({ data = { type = "events",
+          attributes = { name = "E" .. i, duration = 60, start_at = 1800000000 + i, start_mode = "manual" },
+          relationships = { project = { data = { type = "projects", id = "850e644e-f1ea-444d-bae3-cf38badbe501" } } } } }) })
+      assert.are.equal(201, res.status)
+    end
+    local function get(url)
+      return sandbox.http("GET", url, { headers = { Authorization = auth.Authorization, ["X-Sandbox-Fault"] = "repeat-page" } })
+    end
+    local first = get(sb.url .. "/api/v2/projects/850e644e-f1ea-444d-bae3-cf38badbe501/events"
+      .. "?filter%5Bstate%5D=future&page%5Bcount%5D=1")
+    local plain = sandbox.http("GET", first.json.links.next, { headers = auth })
+    local second = get(first.json.links.next)
+    local third = get(second.json.links.next)
+    assert.are.equal(200, second.status)
+    assert.are_not.equal(first.json.data[1].id, second.json.data[1].id)
+    assert.are.equal(first.json.links.next, second.json.links.next)
+    assert.are.equal(second.json.data[1].id, third.json.data[1].id)
+    assert.are.equal(first.json.links.next, third.json.links.next)
+    assert.are_not.equal(first.json.links.next, plain.json.links.next) -- without the fault the walk goes on
   end)
 
   it("ignores the fault header without --faults", function()
