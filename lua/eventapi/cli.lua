@@ -207,9 +207,11 @@ flags are named after the call's params: --name value or --name=value; * marks t
 required ones. integer params take digits, boolean ones true or false, json and table
 params a JSON text or @file.json (@- reads standard input); params without a kind take
 their text when the call accepts it, else the text read as JSON.
+
 list calls (losant events get, losant integrations get, monterosa events list) take
 --all: every item of every page, one JSON value per line (pretty on a terminal);
 `<service> <resource> all` is the same; --limit N stops after N items.
+
 exit codes: 0 done; 1 a failure: the call failed, the runbook raised, an unhandled
 failure came out of the loop, or configuration was missing after requests were sent;
 2 a usage error or missing configuration, nothing sent. Errors go to stderr, one line
@@ -219,7 +221,7 @@ local function main_help()
   local lines = {
     "usage: eventapi [options] <service> <resource> <action> [--param value ...]",
     "       eventapi [options] run RUNBOOK.lua [args ...]",
-    "       eventapi completion bash     (bash completion: source <(eventapi completion bash))",
+    "       eventapi completion bash",
     "",
     "services and their environment variables:",
   }
@@ -238,6 +240,9 @@ local function main_help()
   lines[#lines + 1] = "client made on first use from the configuration; an unconfigured one raises an error"
   lines[#lines + 1] = "naming its variables) and arg (arg[0] the runbook, arg[1..] its args, also in ...);"
   lines[#lines + 1] = "after the runbook returns, the loop runs (eventapi.run()) until nothing is pending."
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "completion bash: prints a bash completion script of every call and flag; load it with"
+  lines[#lines + 1] = "source <(eventapi completion bash)."
   return table.concat(lines, "\n") .. "\n"
 end
 
