@@ -1,5 +1,5 @@
 /* eventapi-sandbox: the Connect Daily calendar Event CRUD API
- * (CONTRACTS.md section 2): any context path, then restapi/v1/events. */
+ * (docs/PROTOCOLS.md section 2): any context path, then restapi/v1/events. */
 #include "sandbox.h"
 
 #include <ctype.h>

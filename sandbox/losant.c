@@ -1,5 +1,5 @@
 /* eventapi-sandbox: the Losant Events and Integrations API
- * (CONTRACTS.md section 1). Documents are stored as JSON text in SQLite;
+ * (docs/PROTOCOLS.md section 1). Documents are stored as JSON text in SQLite;
  * filters, the advanced query and sorting are evaluated here. */
 #include "sandbox.h"
 

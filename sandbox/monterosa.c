@@ -1,5 +1,5 @@
 /* eventapi-sandbox: Monterosa Control API v2 events over JSON:API
- * (CONTRACTS.md section 3). Stored documents keep the attributes plus the
+ * (docs/PROTOCOLS.md section 3). Stored documents keep the attributes plus the
  * sandbox's own fields project_id, started_at and stopped_at; the state is
  * computed from them and the time of the request. */
 #include "sandbox.h"

@@ -1,4 +1,4 @@
--- The sandbox answers the Connect Daily event CRUD API (CONTRACTS.md
+-- The sandbox answers the Connect Daily event CRUD API (docs/PROTOCOLS.md
 -- section 2) under any context path. Each describe block runs its own
 -- sandbox on the example seed: event 42 is a weekly series on Tuesdays
 -- (2026-12-01 .. 2027-06-29) in calendar 3, event 43 a one-time event in

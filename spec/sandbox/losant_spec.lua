@@ -1,5 +1,5 @@
 -- The sandbox answers the Losant Events and Integrations API as
--- CONTRACTS.md section 1 describes, over real HTTP.
+-- docs/PROTOCOLS.md section 1 describes, over real HTTP.
 local sandbox = require "helpers.sandbox"
 
 local APP = sandbox.app

@@ -1,4 +1,4 @@
--- The sandbox answers the Monterosa events API over JSON:API (CONTRACTS.md
+-- The sandbox answers the Monterosa events API over JSON:API (docs/PROTOCOLS.md
 -- section 3). Each describe block runs its own sandbox on the example seed:
 -- one project and one manual event, EVENT, starting in 2016 and not started.
 local sandbox = require "helpers.sandbox"
