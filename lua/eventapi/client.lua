@@ -15,6 +15,29 @@ local OPTIONS = {
   password = "string", retries = "table or boolean", dry_run = "boolean or function",
 }
 
+-- What each option means and its default, in the order the reference lists
+-- them (tools/gendocs.lua writes docs/API.md from this table).
+local OPTION_DOCS = {
+  { "url", "the service's public URL (Losant); required for Connect Daily and Monterosa",
+    "base URL, http:// or https://; Connect Daily's includes the deployment's context path" },
+  { "token", "none", "API access token, sent as `Authorization: Bearer`; no CR, LF or NUL" },
+  { "user", "none", "HTTP Basic user (Connect Daily); no `:`" },
+  { "password", "none", "HTTP Basic password; needs `user`" },
+  { "accept_version", "`^1.20.1`", "Losant's `Accept-Version` header" },
+  { "timeout", "none", "seconds for the whole request, 0.001 to 86400; then `Timeout`" },
+  { "connect_timeout", "10", "seconds to connect, 0.001 to 86400; then `Timeout`" },
+  { "idle_timeout", "60", "whole seconds without a byte received, 1 to 86400; then `Timeout`" },
+  { "ca_file", "the system's CAs", "CA bundle to verify the server with" },
+  { "insecure", "false", "skip TLS verification (tests only)" },
+  { "max_connections", "unlimited", "connections in flight for the process, 1 to 100000 (the largest any client asked)" },
+  { "max_body", "64 MiB", "bytes of a response body, at least 1; a larger one is `InvalidResponse`" },
+  { "user_agent", "`eventapi/<version> libcurl/<version> Lua 5.4`", "the `User-Agent` header" },
+  { "headers", "none", "extra headers, a table of name = value; values of credential-like names are redacted in errors" },
+  { "retries", "none", "`true` or `{ max = 3, base = 0.2, cap = 10, on = { 429, 502, 503, 504, \"transport\" }, "
+    .. "methods = { \"GET\", \"PUT\", \"DELETE\" } }`: which failures are retried and how long to wait" },
+  { "dry_run", "false", "`true`: writes are printed on stderr and not sent; or a function receiving each line" },
+}
+
 -- The numeric options: {min, max, integer, default}. Timeouts are seconds
 -- (at most a day); idle_timeout is whole seconds (libcurl's stall check).
 local DAY = 86400
@@ -221,7 +244,9 @@ local function build(client, op, params)
   if type(params) ~= "table" then invalid(name .. ": params must be a table") end
   local known = op.known
   for k in pairs(params) do
-    if not known[k] then invalid(("%s: unknown param '%s'"):format(name, tostring(k)), { param = k }) end
+    if not known[k] and k ~= "headers" then
+      invalid(("%s: unknown param '%s'"):format(name, tostring(k)), { param = k })
+    end
   end
   local path
   if type(op.path) == "function" then
@@ -271,12 +296,29 @@ local function build(client, op, params)
       body = v
     end
   end
+  local extra, secrets = params.headers, nil
+  if extra ~= nil then -- per-call headers, checked like the headers option
+    if type(extra) ~= "table" then invalid(("%s: headers must be a table of name = value"):format(name)) end
+    local names = {}
+    for k in pairs(extra) do names[#names + 1] = tostring(k) end
+    table.sort(names)
+    headers = headers or {}
+    for _, k in ipairs(names) do
+      local value = tostring(extra[k])
+      headers[#headers + 1] = header_line(k, value, name .. ": header " .. k)
+      if secret_name(k) and value ~= "" then -- redacted in this call's errors like the client's own
+        secrets = secrets or { table.unpack(client.secrets) }
+        secrets[#secrets + 1] = value
+      end
+    end
+    if secrets then table.sort(secrets, function(a, b) return #a > #b end) end
+  end
   if op.body_of then body = op.body_of(params, attributes) end
   local data = body -- the table, for a dry run's result
   if body ~= nil then body = encode(body, name .. ": the body") end
   local url = client.url .. path
   if #query > 0 then url = url .. "?" .. table.concat(query, "&") end
-  return { method = op.method, url = url, body = body, data = data, headers = headers, op = op }
+  return { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
 end
 
 --- Raises InvalidParams when the request's URL and headers are more than libcurl can send.
@@ -299,7 +341,7 @@ local function respond(client, req, res)
     if ok then return decoded end
   end
   local where = { method = req.method, url = redact(req.url) }
-  local secrets = client.secrets
+  local secrets = req.secrets or client.secrets
   if res.error then
     error(clean_error(secrets, Error.new({ type = res.error, message = res.message, status = res.status,
                                            transport = true, method = where.method, url = where.url,
@@ -348,11 +390,16 @@ end
 local function attempt(client, req, n)
   local hooks = client.hooks
   local watched = #hooks.request > 0 or #hooks.response > 0 -- no hook: no redaction, no info tables
-  local url = watched and scrub(client.secrets, redact(req.url))
+  local url = watched and scrub(req.secrets or client.secrets, redact(req.url))
   if #hooks.request > 0 then emit(client, "request", { method = req.method, url = url, attempt = n, body = req.body }) end
   local headers = nil
-  if req.headers then
-    headers = { table.unpack(req.body and client.body_headers or client.headers) }
+  if req.headers then -- the client's lines, but those the call names itself, then the call's
+    local own = {}
+    for _, h in ipairs(req.headers) do own[h:match("^[^:]*"):lower()] = true end
+    headers = {}
+    for _, h in ipairs(req.body and client.body_headers or client.headers) do
+      if not own[h:match("^[^:]*"):lower()] then headers[#headers + 1] = h end
+    end
     for _, h in ipairs(req.headers) do headers[#headers + 1] = h end
   end
   local started = core.now()
@@ -363,7 +410,7 @@ local function attempt(client, req, n)
   return raw:next(function(res)
     inflight[id] = nil
     if #hooks.response > 0 then
-      emit(client, "response", { method = req.method, url = url or scrub(client.secrets, redact(req.url)),
+      emit(client, "response", { method = req.method, url = url or scrub(req.secrets or client.secrets, redact(req.url)),
                                  attempt = n, status = res.status, error = res.error,
                                  duration = core.now() - started })
     end
@@ -413,11 +460,11 @@ local function send(client, req)
   if client.closed then
     local p = core.promise()
     core.reject(p, Error.new({ type = "Closed", message = "the client is closed", method = req.method,
-                               url = scrub(client.secrets, redact(req.url)), location = req.location }))
+                               url = scrub(req.secrets or client.secrets, redact(req.url)), location = req.location }))
     return p
   end
   if client.dry_run and WRITES[req.method] then
-    local url = scrub(client.secrets, redact(req.url))
+    local url = scrub(req.secrets or client.secrets, redact(req.url))
     emit(client, "request", { method = req.method, url = url, attempt = 1, body = req.body, dry_run = true })
     client.dry_run(("[dry run] %s %s%s"):format(req.method, url, req.body and (" " .. req.body) or ""))
     local p = core.promise()
@@ -435,7 +482,7 @@ local function send(client, req)
         if type(err) == "table" then err.attempts = n end
         return core.reject(result, err)
       end
-      emit(client, "retry", { method = req.method, url = scrub(client.secrets, redact(req.url)), attempt = n, wait = wait,
+      emit(client, "retry", { method = req.method, url = scrub(req.secrets or client.secrets, redact(req.url)), attempt = n, wait = wait,
                               status = err.status, error = err.type })
       local timer, id = core.timer(wait)
       waiting[result] = { req = req, timer = id }
@@ -695,4 +742,5 @@ Client.dry_run_all = false
 Client.sent = 0
 Client.respond = respond -- for tests and fuzz/respond.lua: the mapping of a raw response (client, req, res)
 Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
+Client.OPTION_DOCS = OPTION_DOCS -- {name, default, meaning} in reference order
 return Client

@@ -70,5 +70,39 @@ function Error.type_for_status(status)
   return names[status] or (status >= 500 and "ServerError" or "HTTPError")
 end
 
+-- The fields an error may carry, and the types the library itself gives
+-- (a server's own `type` comes on top): for the reference, docs/API.md.
+Error.FIELDS = {
+  { "type", "always: the kind of failure (below, or the server's own type)" },
+  { "message", "always: what went wrong, one line, control characters escaped, secrets redacted" },
+  { "status", "the HTTP status; nil for transport failures and failures before traffic" },
+  { "body", "the server's answer, decoded when JSON (secrets redacted in every string)" },
+  { "method", "the HTTP method of the call" },
+  { "url", "the URL of the call, without user, password or credential-like query values" },
+  { "retry_after", "the server's `Retry-After` text, when it sent one" },
+  { "attempts", "after retries: how many attempts were made" },
+  { "transport", "true for failures below HTTP (connection, TLS, timeout, a body cut short)" },
+  { "errors", "Monterosa 422: a list of `{ field =, pointer = or parameter =, detail = }`" },
+  { "param", "InvalidParams: the param that was wrong, when one was" },
+  { "location", "the file and line of the script call that failed" },
+  { "cause", "ScriptError: the value the script raised" },
+}
+Error.TYPES = {
+  { "InvalidParams", "a bad param, option or argument: before any traffic" },
+  { "InvalidResponse", "an answer that is not JSON where JSON was due, cut short, over `max_body`, or pages that would loop" },
+  { "Timeout", "`timeout`, `connect_timeout` or `idle_timeout` ran out" },
+  { "ConnectionFailed", "the connection could not be made or broke" },
+  { "TLS", "the TLS handshake or the server's certificate failed" },
+  { "OutOfMemory", "libcurl ran out of memory for the request (never retried)" },
+  { "Closed", "the client was closed before or during the call" },
+  { "ScriptError", "your own code raised it (a callback, handler, spawned or map function); see `cause`" },
+  { "InvalidUse", "`await` in a coroutine spawn did not start, or run/step/await from inside a handler" },
+  { "Unsettled", "a blocking `await` on a promise nothing is left to settle" },
+  { "ConnectDailyError", "Connect Daily answered 2xx with a non-zero `error`" },
+  { "BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, PayloadTooLarge, "
+    .. "UnsupportedMediaType, Unprocessable, TooManyRequests, ServerError, HTTPError",
+    "by HTTP status when the server sent no type of its own" },
+}
+
 core.error_metatable(Error) -- the errors the core makes are of this kind too
 return Error

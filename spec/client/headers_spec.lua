@@ -1,0 +1,83 @@
+-- The headers param every operation call takes: sent with that call only,
+-- checked like the headers option, replacing a client header of the same name.
+local eventapi = require "eventapi"
+local sandbox = require "helpers.sandbox"
+
+local APP = sandbox.app
+local EVENT = "575ed0de7ae143cd83dc4aa5"
+local MR_TOKEN = "sandbox-monterosa-token"
+local sb, losant
+
+setup(function()
+  sb = sandbox.start({ faults = true })
+  losant = eventapi.losant({ url = sb.url, token = sandbox.token, headers = { ["X-Team"] = "ops" } })
+end)
+teardown(function() sb.stop() end)
+before_each(function() sandbox.clear_requests(sb) end)
+
+--- The headers of the only request the sandbox recorded.
+local function recorded()
+  local r = sandbox.requests(sb)
+  assert.are.equal(1, #r)
+  return r[1].headers
+end
+
+describe("the headers param of an operation call", function()
+  it("sends its headers with that call", function()
+    losant.event.get({ applicationId = APP, eventId = EVENT, headers = { ["X-Request-Id"] = "r-1" } }):await()
+    assert.are.equal("r-1", recorded()["x-request-id"])
+  end)
+
+  it("does not send them with the next call", function()
+    losant.event.get({ applicationId = APP, eventId = EVENT, headers = { ["X-Request-Id"] = "r-1" } }):await()
+    sandbox.clear_requests(sb)
+    losant.event.get({ applicationId = APP, eventId = EVENT }):await()
+    assert.is_nil(recorded()["x-request-id"])
+  end)
+
+  it("replaces a client header of the same name, in any case, for that call", function()
+    losant.event.get({ applicationId = APP, eventId = EVENT, headers = { ["x-team"] = "night" } }):await()
+    assert.are.equal("night", recorded()["x-team"])
+  end)
+
+  it("keeps the client's other headers and the body's Content-Type", function()
+    losant.events.post({ applicationId = APP, event = { level = "info", subject = "headers param" },
+                         headers = { ["X-Request-Id"] = "r-2" } }):await()
+    local h = recorded()
+    assert.are.equal("ops", h["x-team"])
+    assert.are.equal("application/json", h["content-type"])
+    assert.are.equal("Bearer " .. sandbox.token, h["authorization"])
+  end)
+
+  it("works on every service", function()
+    local mr = eventapi.monterosa({ url = sb.url .. "/api/v2", token = MR_TOKEN })
+    mr.events.get({ event_id = "18b17c20-5e84-4086-8da0-784f21622e16", headers = { ["X-Request-Id"] = "m-1" } }):await()
+    assert.are.equal("m-1", recorded()["x-request-id"])
+  end)
+
+  it("refuses CR or LF in a value before any traffic", function()
+    local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT,
+                                                     headers = { ["X-A"] = "v\r\nX-Evil: 1" } }))
+    assert.are.equal("InvalidParams", err.type)
+    assert.truthy(err.message:find("event.get: header X-A must not contain CR, LF or NUL", 1, true), err.message)
+    assert.are.equal(0, #sandbox.requests(sb))
+  end)
+
+  it("refuses a name that is not a header name", function()
+    local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT,
+                                                     headers = { ["X A"] = "v" } }))
+    assert.are.equal("InvalidParams", err.type)
+  end)
+
+  it("refuses headers that are not a table", function()
+    local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT, headers = "X-A: v" }))
+    assert.are.equal("InvalidParams", err.type)
+  end)
+
+  it("redacts a credential-like header's value that the server echoes", function()
+    local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT,
+      headers = { ["X-Sandbox-Fault"] = "echo-headers", ["X-Auth-Token"] = "per-call-secret-77" } }))
+    assert.is_nil(tostring(err):find("per-call-secret-77", 1, true))
+    assert.are.equal("REDACTED", err.body.headers["x-auth-token"])
+  end)
+end)
