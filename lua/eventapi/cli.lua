@@ -474,8 +474,7 @@ end
 -- exit code: 2 for a usage or configuration error before anything was sent,
 -- else 1. A usage error the loop wrapped (raised in a callback) counts as one.
 local function failed(state, err)
-  local reported = eventapi.reported
-  local printed = type(reported) == "function" and reported(err)
+  local printed = eventapi.reported(err) -- an unhandled failure the library printed already
   if Error.is(err) and getmetatable(rawget(err, "cause")) == Usage then err = err.cause end
   local usage_error = getmetatable(err) == Usage
   local n = sent_since(state)

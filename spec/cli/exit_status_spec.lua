@@ -17,27 +17,6 @@ local function lines_with(text, needle)
   return found
 end
 
--- Whether the library raises an unhandled failure out of eventapi.run()
--- (the change that makes it do so may not have landed yet): probed once, in
--- a separate process.
-local raises_unhandled
-local function library_raises_unhandled()
-  if raises_unhandled == nil then
-    local probe = [[
-      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-      package.cpath = "build/?.so;" .. package.cpath
-      local eventapi = require "eventapi"
-      eventapi.reject(eventapi.Error.new({ type = "Probe", message = "nobody handles this" }))
-      collectgarbage(); collectgarbage()
-      local ok = pcall(eventapi.run)
-      if ok then ok = pcall(eventapi.run) end
-      os.exit(ok and 1 or 0)
-    ]]
-    raises_unhandled = os.execute("lua5.4 -e " .. sandbox.shell_quote(probe) .. " >/dev/null 2>&1") == true
-  end
-  return raises_unhandled
-end
-
 describe("the exit status of eventapi", function()
   local sb, env, dir
 
@@ -70,9 +49,6 @@ describe("the exit status of eventapi", function()
   end)
 
   it("is 1, with the error's line once, when a runbook leaves a failed call unhandled", function()
-    if not library_raises_unhandled() then
-      pending("eventapi.run() does not raise unhandled failures yet (library change not landed)")
-    end
     local path = runbook([[
       losant.event.get{ applicationId = arg[1], eventId = "575ed0de7ae143cd83dc4a00" }
     ]])
@@ -84,9 +60,6 @@ describe("the exit status of eventapi", function()
   end)
 
   it("is 1, with the error's line once, when a callback of the runbook raises", function()
-    if not library_raises_unhandled() then
-      pending("eventapi.run() does not raise unhandled failures yet (library change not landed)")
-    end
     local path = runbook([[
       losant.events.get{ applicationId = arg[1], state = "new" }:next(function(page)
         error("expected no new events, found " .. page.totalCount)
@@ -132,6 +105,27 @@ describe("the exit status of eventapi", function()
     assert.truthy(run.stderr:find("\neventapi: connectdaily needs its base URL: set CONNECTDAILY_URL", 1, true),
                   "stderr: " .. run.stderr)
     assert.are.same({}, recorded())
+  end)
+
+  it("is 2 for an unconfigured service reached in a callback before anything was sent", function()
+    local path = runbook([[
+      eventapi.sleep(0):next(function() return monterosa.events.get{ event_id = "x" } end)
+    ]])
+    local run = eventapi({ "run", path }, env_with({ MONTEROSA_TOKEN = false }))
+    assert.are.equal(2, run.code)
+    local lines = lines_with(run.stderr, "monterosa needs an API token: set MONTEROSA_TOKEN")
+    assert.are.equal(1, #lines, "stderr: " .. run.stderr)
+    assert.truthy(lines[1]:find("^eventapi: "), "stderr: " .. run.stderr)
+  end)
+
+  it("is 1 for an unconfigured service reached in a callback after a request was sent", function()
+    local path = runbook([[
+      losant.events.get{ applicationId = arg[1] }:next(function() return monterosa.events.get{ event_id = "x" } end)
+    ]])
+    local run = eventapi({ "run", path, APP }, env_with({ MONTEROSA_TOKEN = false }))
+    assert.are.equal(1, run.code)
+    assert.are.equal(1, #lines_with(run.stderr, "set MONTEROSA_TOKEN"), "stderr: " .. run.stderr)
+    assert.are.equal(1, #recorded())
   end)
 
   it("is 1 for a call whose server cannot be reached", function()
