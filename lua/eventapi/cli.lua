@@ -9,10 +9,10 @@
 -- cli.main(argv, ctx) -> exit code: 0 done; 1 a failure (the call failed,
 -- the runbook raised, an unhandled failure came out of the loop, or a usage
 -- or configuration error came after requests had been sent); 2 a usage or
--- configuration error before anything was sent (Client.sent tells). Every
--- message on stderr is one line starting with "eventapi: ". ctx (optional,
--- for tests) may replace getenv, stdout, stderr, stdin and isatty (whether
--- stdout is a terminal).
+-- configuration error before anything was sent (Client.sent tells). Errors
+-- are written on stderr once, after "eventapi: ". ctx (optional, for tests)
+-- may replace getenv, stdout, stderr, stdin and isatty (whether stdout is a
+-- terminal).
 local eventapi = require "eventapi"
 local Client = require "eventapi.client"
 local Error = require "eventapi.errors"
@@ -214,8 +214,8 @@ list calls (losant events get, losant integrations get, monterosa events list) t
 
 exit codes: 0 done; 1 a failure: the call failed, the runbook raised, an unhandled
 failure came out of the loop, or configuration was missing after requests were sent;
-2 a usage error or missing configuration, nothing sent. Errors go to stderr, one line
-each, after "eventapi: ".]]
+2 a usage error or missing configuration, nothing sent. Errors go to stderr after
+"eventapi: ".]]
 
 local function main_help()
   local lines = {
