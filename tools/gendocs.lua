@@ -1,7 +1,13 @@
 --- Generates docs/API.md, the API reference, from the code: the `---` doc
--- comments of the public functions (Lua) and of the promise methods (C),
--- the client options and the services' operation tables. `make docs` runs
--- it; spec/docs_spec.lua checks docs/API.md is what it generates.
+-- comments of the public functions (Lua) and of the promise methods (C), the
+-- module's values and JSON codec (described here, checked against the module),
+-- the error fields and types (Error.FIELDS, Error.TYPES), the client options
+-- (Client.OPTIONS, Client.OPTION_DOCS) and the services' operation tables
+-- (each row's `returns` is its "resolves with"). Anything exported or
+-- accepted that has no description is an error, so the reference cannot
+-- drift. The output depends on nothing but the code (no pairs() order, no
+-- time). `make docs` runs it; spec/docs_spec.lua checks docs/API.md is what
+-- it generates.
 --
 --   lua5.4 tools/gendocs.lua > docs/API.md
 local M = {}
@@ -18,6 +24,34 @@ local SOURCES = {
   { file = "lua/eventapi/errors.lua", title = "Errors", prefix = "eventapi.Error." },
 }
 local PUBLIC = { "eventapi%.", "p:", "client:", "client%.", "eventapi%.Error" }
+
+-- The values (not functions) the eventapi module exports, in reference order.
+-- Every non-function export must be here: generate() raises otherwise.
+local MODULE_VALUES = {
+  { "version", function(v) return ("the library's version, `%q`."):format(v) end },
+  { "null", function() return "JSON null: a light userdata NULL (the same value as `cjson.null`). Decoded "
+      .. "answers hold it where the server sent null; put it in a table to send null (a nil field is left out)." end },
+  { "json", function() return "the JSON codec the clients use, with numbers kept exact (see \"The JSON codec\" below)." end },
+  { "Error", function() return "the metatable of every error object, and the module of its functions "
+      .. "(see \"Errors\" below): `eventapi.Error.is(v)` tells an error object of this library." end },
+}
+
+-- eventapi.json, in reference order. Every key of it must be here.
+local JSON_DOCS = {
+  { "encode", "eventapi.json.encode(value) -> string: JSON text. Lua integers are written exactly; floats as the "
+    .. "shortest of `%.15g`/`%.16g`/`%.17g` that reads back to the same double; an integral float as an integer "
+    .. "(`50.0` -> `50`). A table is an array when it carries `eventapi.json.array` or its keys are exactly 1..n "
+    .. "(n > 0), else an object (integer keys written as strings; so `{}` is `{}`). `nil` and `eventapi.null` are "
+    .. "`null`. Raises an error message for NaN, infinity, a key that is neither a string nor an integer, a "
+    .. "function or userdata, or nesting deeper than 1,000 (a cycle)." },
+  { "decode", "eventapi.json.decode(text) -> value: integral numbers that fit in 64 bits are Lua integers (a "
+    .. "number written with a fraction or exponent, like `50.0`, stays a float; a larger one is a float); `null` "
+    .. "is `eventapi.null`; arrays carry the `eventapi.json.array` metatable, so `[]` encodes back as `[]`. "
+    .. "Raises `invalid JSON: <what> at byte <n>` for malformed text or nesting deeper than 1,000." },
+  { "array", "eventapi.json.array: the array metatable. `setmetatable(t, eventapi.json.array)` makes `t` "
+    .. "encode as a JSON array, `[]` when empty." },
+  { "null", "eventapi.json.null: the same value as `eventapi.null`." },
+}
 
 local function read(path)
   local f = assert(io.open(path, "rb"))
@@ -80,49 +114,166 @@ local function params_text(list)
   return table.concat(parts, ", ")
 end
 
+--- Text for a table cell: `|` escaped, line breaks as spaces.
+local function cell(s)
+  return (tostring(s):gsub("[\r\n]+", " "):gsub("|", "\\|"))
+end
+
+--- The names of a table's keys, sorted, for messages.
+local function sorted_keys(t)
+  local names = {}
+  for k in pairs(t) do names[#names + 1] = tostring(k) end
+  table.sort(names)
+  return names
+end
+
+--- Raises when a list of { name, ... } rows misses a key of t (or names one t lacks).
+local function check_covered(what, t, rows)
+  local listed = {}
+  for _, row in ipairs(rows) do
+    listed[row[1]] = true
+    if t[row[1]] == nil then error(("%s: %s is documented but does not exist"):format(what, row[1]), 0) end
+  end
+  for _, k in ipairs(sorted_keys(t)) do
+    if not listed[k] then error(("%s: %s is not documented (tools/gendocs.lua or its source table)"):format(what, k), 0) end
+  end
+end
+
 local SERVICES = {
   { name = "losant", module = "eventapi.losant", title = "Losant" },
   { name = "connectdaily", module = "eventapi.connectdaily", title = "Connect Daily" },
   { name = "monterosa", module = "eventapi.monterosa", title = "Monterosa" },
 }
 
+--- The values the eventapi module exports besides its functions (callable
+-- tables such as eventapi.connectdaily count as functions: their doc comments
+-- describe them).
+local function module_values(eventapi)
+  local values = {}
+  for k, v in pairs(eventapi) do
+    local mt = getmetatable(v)
+    if type(v) ~= "function" and not (type(mt) == "table" and mt.__call) then values[k] = v end
+  end
+  return values
+end
+
+--- Extra entries after a source's doc comments, by file.
+local EXTRA = {}
+
+EXTRA["lua/eventapi/init.lua"] = function(put)
+  local eventapi = require "eventapi"
+  check_covered("eventapi module values", module_values(eventapi), MODULE_VALUES)
+  for _, row in ipairs(MODULE_VALUES) do put(("- `eventapi.%s`: %s"):format(row[1], row[2](eventapi[row[1]]))) end
+  put("")
+  put("## The JSON codec\n")
+  check_covered("eventapi.json", eventapi.json, JSON_DOCS)
+  for _, row in ipairs(JSON_DOCS) do put("- " .. row[2]) end
+end
+
+--- Text before a source's doc comments, by file.
+local INTRO = {}
+
+INTRO["lua/eventapi/errors.lua"] = function(put)
+  put("Every failure of a call, a promise, a client or the loop is an error object: a table whose metatable")
+  put("is `eventapi.Error` (`eventapi.Error.is(err)` is true), never a plain string; `tostring(err)` is one")
+  put("line. (The converters `eventapi.json.encode`/`.decode`, `eventapi.connectdaily.jdn`/`.date` and")
+  put("`eventapi.monterosa.unix_time` raise plain messages.) The functions of `eventapi.Error`:\n")
+end
+
+EXTRA["lua/eventapi/errors.lua"] = function(put)
+  local Error = require "eventapi.errors"
+  put("")
+  put("### Error fields\n")
+  put("| field | meaning |")
+  put("| --- | --- |")
+  for _, row in ipairs(Error.FIELDS) do put(("| `%s` | %s |"):format(cell(row[1]), cell(row[2]))) end
+  put("")
+  put("### Error types\n")
+  put("The types the library gives; a server's own `type` (such as Losant's `Validation` or `NotFound`)")
+  put("comes as it is.\n")
+  put("| type | when |")
+  put("| --- | --- |")
+  for _, row in ipairs(Error.TYPES) do
+    local names = {}
+    for name in row[1]:gmatch("[^,%s]+") do names[#names + 1] = "`" .. name .. "`" end
+    put(("| %s | %s |"):format(cell(table.concat(names, ", ")), cell(row[2])))
+  end
+end
+
+--- The client options table, from Client.OPTIONS (types) and Client.OPTION_DOCS.
+local function options_section(put)
+  local Client = require "eventapi.client"
+  local options, docs = Client.OPTIONS, Client.OPTION_DOCS
+  check_covered("client options", options, docs)
+  put("## Client options\n")
+  put("Every client constructor (`eventapi.losant`, `eventapi.connectdaily`, `eventapi.monterosa`) takes a table")
+  put("of these; an unknown option, or a value of the wrong type or out of range, is `InvalidParams`.\n")
+  put("| option | type | default | meaning |")
+  put("| --- | --- | --- | --- |")
+  for _, row in ipairs(docs) do
+    put(("| `%s` | %s | %s | %s |"):format(cell(row[1]), cell(options[row[1]]), cell(row[2]), cell(row[3])))
+  end
+  put("")
+end
+
+--- What every operation call has in common.
+local function calls_section(put)
+  put("## Operation calls\n")
+  put("A call is `client.<resource>.<action>(params, [callback])`: it returns a promise of what its row's")
+  put("\"resolves with\" column says, or of an error object (see Errors); the callback, when given, receives")
+  put("`(err, result)`. `*` marks required params; an unknown param, a missing required one or a value of the")
+  put("wrong type is `InvalidParams` before any traffic.\n")
+  put("- `headers`: every call also takes `headers`, a table of name = value, besides its own params. It is")
+  put("  checked like the `headers` option (a name that is not an HTTP token, or CR, LF or NUL in a value, is")
+  put("  `InvalidParams`), sent with that call only, and replaces a client header of the same name (in any")
+  put("  case); the values of credential-like names are redacted in that call's errors.")
+  put("- `each` and `all`: a call marked pages in its table gives its resource")
+  put("  `client.<resource>.each{params..., limit =, progress =}`, an iterator over every item of every page")
+  put("  (for a generic `for`; it raises a page's error object), and")
+  put("  `client.<resource>.all({params..., limit =, progress =}, [callback])`, a promise of the list of every")
+  put("  item. `limit`, a whole number >= 0 (not sent), stops after that many items without fetching further")
+  put("  pages; `progress`, `true` or `false`, forces the progress line on stderr on or off (by default it is")
+  put("  drawn when stderr is a terminal and `EVENTAPI_PROGRESS` is not `0`). See Pagination above.")
+  put("- With the `dry_run` option, POST, PUT, PATCH and DELETE calls are not sent and resolve with")
+  put("  `{ dry_run = true, method =, url =, body = }`.")
+  put("")
+end
+
 --- The whole reference as one string.
 function M.generate()
   local out = {}
   local function put(s) out[#out + 1] = s end
   put("# eventapi API reference\n")
-  put("Generated by `make docs` (`tools/gendocs.lua`) from the doc comments and the operation tables;")
-  put("do not edit by hand. The README has the tour, error types and design notes.\n")
+  put("Generated by `make docs` (`tools/gendocs.lua`) from the doc comments, the error and option tables and the")
+  put("operation tables; do not edit by hand. The README has the tour and the design notes.\n")
   for _, source in ipairs(SOURCES) do
     put("## " .. source.title .. "\n")
+    if INTRO[source.file] then INTRO[source.file](put) end
     for _, e in ipairs(source.c and c_entries(source) or lua_entries(source)) do
       if e.name then put(("- `%s`: %s"):format(e.name, e.doc)) else put("- " .. e.doc) end
     end
+    if EXTRA[source.file] then EXTRA[source.file](put) end
     put("")
   end
-  put("## Client options\n")
-  put("Every client constructor (`eventapi.losant`, `eventapi.connectdaily`, `eventapi.monterosa`) takes:\n")
-  local options = require("eventapi.client").OPTIONS
-  local names = {}
-  for k in pairs(options) do names[#names + 1] = k end
-  table.sort(names)
-  put("| option | type |")
-  put("| --- | --- |")
-  for _, k in ipairs(names) do put(("| `%s` | %s |"):format(k, options[k])) end
-  put("")
+  options_section(put)
+  calls_section(put)
   for _, s in ipairs(SERVICES) do
     local m = require(s.module)
     local service = m.service or m
     put(("## %s operations\n"):format(s.title))
-    put(("`eventapi.%s{...}`: each call takes a params table and an optional callback and returns a promise;"):format(s.name))
-    put("`*` marks required params. Calls marked pages also have `each` and `all` on their resource.\n")
-    put("| call | method | path | params | pages |")
-    put("| --- | --- | --- | --- | --- |")
+    put(("`eventapi.%s{...}` gives a client with these calls (see Operation calls).\n"):format(s.name))
+    put("| call | method | path | params | pages | resolves with |")
+    put("| --- | --- | --- | --- | --- | --- |")
     for _, op in ipairs(service.operations) do
+      if type(op.returns) ~= "string" or not op.returns:find("%S") then
+        error(("%s: the operation %s has no returns text"):format(s.module, op.name), 0)
+      end
       local path = type(op.path) == "string" and ("`" .. op.path .. "`") or service.path_doc
-      put(("| `%s` | %s | %s | %s | %s |"):format(op.name, op.method, path, params_text(op.params), op.pages or ""))
+      put(("| `%s` | %s | %s | %s | %s | %s |"):format(op.name, op.method, cell(path), cell(params_text(op.params)),
+        op.pages or "", cell(op.returns)))
     end
-    if service.common_params then put("\nEvery call also takes " .. params_text(service.common_params) .. ".") end
+    local common = params_text(service.common_params or {})
+    put("\nEvery call also takes " .. (common ~= "" and common .. " and " or "") .. "`headers`.")
     put("")
   end
   return table.concat(out, "\n")

@@ -108,17 +108,20 @@ local EVENT = { name = "event", place = "body", required = true, kind = "table",
                 end }
 
 M.operations = {
-  { name = "events.get", method = "GET", path = address, params = with_address() },
-  { name = "events.update", method = "PUT", path = address, params = with_address(EVENT) },
-  { name = "events.create", method = "POST", path = "/restapi/v1/events", params = { EVENT } },
+  { name = "events.get", method = "GET", path = address, params = with_address(), returns = "the event" },
+  { name = "events.update", method = "PUT", path = address, params = with_address(EVENT),
+    returns = "the event as now stored" },
+  { name = "events.create", method = "POST", path = "/restapi/v1/events", params = { EVENT },
+    returns = "the created event" },
   { name = "events.fork", method = "POST", path = address,
+    returns = "the new one-time copy's `cal_item_id` (an integer)",
     params = with_address({ name = "fork", place = "query", kind = "integer", fixed = 1 },
                           { name = "starting_date", place = "query", kind = "string", required = true,
                             check = function(v)
                               check_date(v)
                               if math.type(v) == "integer" then return M.date(v) end
                             end }) },
-  { name = "events.delete", method = "DELETE", path = address, params = with_address() },
+  { name = "events.delete", method = "DELETE", path = address, params = with_address(), returns = "`true` (204)" },
 }
 
 M.service = {

@@ -1,7 +1,8 @@
 --- The Losant Events and Integrations API as one declarative operation
 -- table (docs/PROTOCOLS.md section 1.2). Each row: name (resource.action),
 -- method, path template, params (name, place: path | query | body | header,
--- required, kind: string | integer | boolean | json | table), scopes.
+-- required, kind: string | integer | boolean | json | table), scopes, and
+-- returns (what the call resolves with, for docs/API.md).
 
 local READ = { "all.Application", "all.Application.read", "all.Organization", "all.Organization.read",
                "all.User", "all.User.read" }
@@ -34,35 +35,49 @@ local INTEGRATION_PATH = "/applications/{applicationId}/integrations"
 
 local operations = {
   { name = "event.get", method = "GET", path = EVENT_PATH .. "/{eventId}",
+    returns = "the event",
     params = { APP, path("eventId") }, scopes = scopes(READ, "event.get") },
   { name = "event.patch", method = "PATCH", path = EVENT_PATH .. "/{eventId}",
+    returns = "the event as updated",
     params = { APP, path("eventId"), body("event", true) }, scopes = scopes(WRITE, "event.patch") },
   { name = "event.delete", method = "DELETE", path = EVENT_PATH .. "/{eventId}",
+    returns = "`{ success = true }`",
     params = { APP, path("eventId") }, scopes = scopes(WRITE, "event.delete") },
   { name = "events.get", method = "GET", path = EVENT_PATH,
+    returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`",
     params = with({ APP }, LIST[1], LIST[2], LIST[3], LIST[4], LIST[5], LIST[6], query("state"), query("query", "json")),
     scopes = scopes(READ, "events.get"), pages = "page" },
   { name = "events.post", method = "POST", path = EVENT_PATH,
+    returns = "the created event",
     params = { APP, body("event", true) }, scopes = scopes(WRITE, "events.post") },
   { name = "events.patch", method = "PATCH", path = EVENT_PATH,
+    returns = "`{ success = true }`",
     params = { APP, query("filterField"), query("filter"), query("state"), query("query", "json"), body("updates", true) },
     scopes = scopes(WRITE, "events.patch") },
   { name = "events.delete", method = "POST", path = EVENT_PATH .. "/delete",
+    returns = "`{ removed = <number of events removed> }`",
     params = { APP, body("query", false) }, scopes = scopes(READ, "events.delete") },
   { name = "events.mostRecentBySeverity", method = "GET", path = EVENT_PATH .. "/mostRecentBySeverity",
+    returns = "`{ event, newCount }`: the newest `new` event of the highest level (absent when none), and how many are `new`",
     params = { APP, query("filter"), query("query", "json") }, scopes = scopes(READ, "events.mostRecentBySeverity") },
   { name = "events.export", method = "POST", path = EVENT_PATH .. "/export",
+    returns = "the server's answer (`{ success = true }`)",
     params = { APP, body("exportData", false) }, scopes = scopes(READ, "events.export") },
   { name = "integration.get", method = "GET", path = INTEGRATION_PATH .. "/{integrationId}",
+    returns = "the integration",
     params = { APP, path("integrationId") }, scopes = scopes(READ, "integration.get") },
   { name = "integration.patch", method = "PATCH", path = INTEGRATION_PATH .. "/{integrationId}",
+    returns = "the integration as updated",
     params = { APP, path("integrationId"), body("integration", true) }, scopes = scopes(WRITE, "integration.patch") },
   { name = "integration.delete", method = "DELETE", path = INTEGRATION_PATH .. "/{integrationId}",
+    returns = "`{ success = true }`",
     params = { APP, path("integrationId"), query("includeWorkflows", "boolean") },
     scopes = scopes(WRITE, "integration.delete") },
   { name = "integrations.get", method = "GET", path = INTEGRATION_PATH,
+    returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`",
     params = with({ APP }, table.unpack(LIST)), scopes = scopes(READ, "integrations.get"), pages = "page" },
   { name = "integrations.post", method = "POST", path = INTEGRATION_PATH,
+    returns = "the created integration",
     params = { APP, body("integration", true) }, scopes = scopes(WRITE, "integrations.post") },
 }
 

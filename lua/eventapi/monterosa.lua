@@ -114,19 +114,27 @@ end
 
 local INCLUDE = query("include", "include", { check = comma_list })
 
+-- What get and create resolve with (the reference shows each row's `returns`).
+local PLAIN = "a plain table: `id`, `type`, the attributes at top level, `project_id`, `included`, `document`"
+
 M.operations = {
   { name = "events.create", method = "POST", path = "/events",
+    returns = "the created event as " .. PLAIN,
     params = with({ { name = "project_id", place = "none", required = true, check = of_type("string") } },
                   table.unpack(ATTRIBUTES)), body_of = create_body },
-  { name = "events.get", method = "GET", path = "/events/{event_id}", params = { path("event_id"), INCLUDE } },
+  { name = "events.get", method = "GET", path = "/events/{event_id}", params = { path("event_id"), INCLUDE },
+    returns = "the event as " .. PLAIN },
   { name = "events.list", method = "GET", path = "/projects/{project_id}/events",
+    returns = "`{ items, next, next_cursor, included, document }`: the events as plain tables, `links.next` "
+      .. "and its `page[cursor]` (nil on the last page)",
     params = { path("project_id"), query("state", "filter[state]", { required = true, check = comma_list }),
                query("only_listings", "filter[only_listings]", { kind = "boolean" }), INCLUDE,
                query("cursor", "page[cursor]"), query("count", "page[count]", { kind = "integer" }),
                query("sort", "sort") }, pages = "cursor" },
-  { name = "events.update", method = "PATCH", path = "/events/{event_id}",
+  { name = "events.update", method = "PATCH", path = "/events/{event_id}", returns = "`true` (204)",
     params = with({ path("event_id") }, table.unpack(ATTRIBUTES)), body_of = update_body },
-  { name = "events.delete", method = "DELETE", path = "/events/{event_id}", params = { path("event_id") } },
+  { name = "events.delete", method = "DELETE", path = "/events/{event_id}", params = { path("event_id") },
+    returns = "`true` (204)" },
 }
 
 --- The param name a caller used for a JSON:API error source (pointer or query parameter).
