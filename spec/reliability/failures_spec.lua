@@ -199,6 +199,12 @@ describe("error objects", function()
     invalid(function() return losant().events.each("x") end)
   end)
 
+  it("a token with CR or LF is refused naming the token option, never its value", function()
+    local err = invalid(function() return losant({ token = "tok-9931\r\nX-Evil: 1" }) end)
+    assert.truthy(err.message:find("option token must not contain CR, LF or NUL", 1, true), err.message)
+    assert.is_nil(err.message:find("tok-9931", 1, true))
+  end)
+
   it("prints as one line whatever it holds", function()
     local e = eventapi.Error.new({ type = "A\nB", message = "one\r\ntwo\27[2J", method = "GET", url = "http://x/\n" })
     assert.is_nil(tostring(e):find("[%c]"))
