@@ -152,7 +152,9 @@ LUA_CMOD_DIR = $(DESTDIR)$(PREFIX)/lib/lua/5.4/eventapi
 LUA_LMOD_DIR = $(DESTDIR)$(PREFIX)/share/lua/5.4/eventapi
 BIN_DIR      = $(DESTDIR)$(PREFIX)/bin
 MAN1_DIR     = $(DESTDIR)$(PREFIX)/share/man/man1
-INSTALLED_FILES = $(BIN_DIR)/eventapi $(BIN_DIR)/eventapi-sandbox $(MAN1_DIR)/eventapi.1 $(MAN1_DIR)/eventapi-sandbox.1
+COMPLETION_DIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+INSTALLED_FILES = $(BIN_DIR)/eventapi $(BIN_DIR)/eventapi-sandbox $(MAN1_DIR)/eventapi.1 $(MAN1_DIR)/eventapi-sandbox.1 \
+                  $(COMPLETION_DIR)/eventapi
 
 install: build sandbox man
 	rm -rf $(LUA_CMOD_DIR) $(LUA_LMOD_DIR)
@@ -162,6 +164,9 @@ install: build sandbox man
 	install -m 0755 bin/eventapi $(BIN_DIR)/eventapi
 	install -m 0755 $(SB_BIN) $(BIN_DIR)/eventapi-sandbox
 	install -m 0644 $(MAN_PAGES) $(MAN1_DIR)/
+	install -d $(COMPLETION_DIR)
+	LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua' LUA_CPATH='$(abspath $(BUILD))/?.so' \
+	    $(LUA) -e 'os.exit(require("eventapi.cli").main({"completion", "bash"}), true)' > $(COMPLETION_DIR)/eventapi
 
 uninstall:
 	rm -rf $(LUA_CMOD_DIR) $(LUA_LMOD_DIR)

@@ -130,6 +130,12 @@ describe("in a built copy of the checkout,", function()
       assert.are.equal("eventapi-sandbox.1\neventapi.1\n", ok("ls share/man/man1", prefix))
     end)
 
+    it("installs the bash completion of eventapi where bash-completion looks for it", function()
+      local script = ok("cat share/bash-completion/completions/eventapi", prefix)
+      assert.truthy(script:find("complete ", 1, true), script)
+      assert.truthy(script:find("applicationId", 1, true), script)
+    end)
+
     it("gives an eventapi command that prints its help with no LUA_PATH or LUA_CPATH set", function()
       local help = ok(q(prefix .. "/bin/eventapi") .. " --help")
       assert.matches("^usage: eventapi %[options%] <service>", help)

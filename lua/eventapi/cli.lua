@@ -467,7 +467,7 @@ local function error_line(err)
     return err.message
   end
   local ok, s = pcall(tostring, err)
-  return ok and type(s) == "string" and s or ("a " .. type(err) .. " was raised")
+  return Error.escape(ok and type(s) == "string" and s or ("a " .. type(err) .. " was raised")) -- one line
 end
 
 --- Reports a failure on stderr (once, prefixed "eventapi: ") and returns the
