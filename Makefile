@@ -26,16 +26,23 @@ SB_BIN   = $(BUILD)/eventapi-sandbox
 
 # Debian packages the project builds, tests and demos with.
 # (luarocks: spec/install_spec.lua installs the rock into a temporary tree)
-DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson libcurl4-openssl-dev lua-busted \
+DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson lua-luv libcurl4-openssl-dev lua-busted \
                libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl nginx openssl luarocks
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
 export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
 
-.PHONY: all build sandbox man test demo lint clean deps install uninstall rock-install bench docs fuzz fuzz-regress soak
+.PHONY: all build sandbox man embed test demo lint clean deps install uninstall rock-install bench docs fuzz fuzz-regress soak
 
-all: build sandbox man
+all: build sandbox man embed
+
+# The C host example (examples/embed/host.c): its own poll() loop drives eventapi.
+EMBED_BIN = $(BUILD)/embed-host
+embed: $(EMBED_BIN)
+$(EMBED_BIN): examples/embed/host.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(WARN) -std=c99 $(SANITIZE) $(CFLAGS_LUA) -o $@ examples/embed/host.c $(LIBS_LUA) -lm
 
 build: $(CORE_SO)
 
@@ -103,7 +110,7 @@ deps:
 # deps first, then a fresh make for the build: its pkg-config flags see the
 # -dev packages deps has just installed, also under make -j.
 test: deps
-	@$(MAKE) --no-print-directory build sandbox
+	@$(MAKE) --no-print-directory build sandbox embed
 	$(BUSTED) --cpath='$(abspath $(BUILD))/?.so' spec
 
 demo: deps

@@ -33,6 +33,7 @@ local PEER_NOTE = {
   raw = "raw libcurl multi in C + jansson decode (bench/raw)",
   node = "losant-rest on node (the official JavaScript client)",
   curl = "curl --parallel (no JSON decode)",
+  ["eventapi-base"] = "eventapi, promise style, with the core.so of EVENTAPI_BASE (a baseline build)",
 }
 
 --- Splits a space-separated list.
@@ -49,8 +50,15 @@ local URL = { nginx = env("NGINX_URL"), sandbox = env("SANDBOX_URL") }
 
 -- server, workload (get | page | post), concurrency, requests
 local workloads = {}
+local only = nil -- WORKLOADS="get:64 page:16": only those (workload:concurrency)
+if env("WORKLOADS") then
+  only = {}
+  for _, w in ipairs(words(env("WORKLOADS"))) do only[w] = true end
+end
 local function add(server, w, c, n)
-  if servers[server] then workloads[#workloads + 1] = { server = server, w = w, c = c, n = n } end
+  if servers[server] and (not only or only[w .. ":" .. c]) then
+    workloads[#workloads + 1] = { server = server, w = w, c = c, n = n }
+  end
 end
 add("nginx", "get", 1, SMALL)
 add("nginx", "get", 16, SMALL)
@@ -95,9 +103,14 @@ end
 --- The shell command of one peer run; its stdout goes to out.
 local function command(peer, url, w, c, n, extra)
   local body = FIX .. "/post_body.json"
-  if peer == "eventapi-promise" or peer == "eventapi-spawn" then
+  if peer == "eventapi-promise" or peer == "eventapi-spawn" or peer == "eventapi-base" then
     local style = peer == "eventapi-spawn" and "spawn" or "promise"
-    return ("lua5.4 %s %s %s %d %d %s %s %s"):format(q(BENCH .. "/eventapi_client.lua"), q(url), w, c, n,
+    local prefix = ""
+    if peer == "eventapi-base" then -- the same Lua layer over a baseline core
+      local base = assert(env("EVENTAPI_BASE"), "the eventapi-base peer needs EVENTAPI_BASE=dir (with eventapi/core.so)")
+      prefix = ("env LUA_CPATH=%s "):format(q(base .. "/?.so;" .. BENCH .. "/build/?.so;;"))
+    end
+    return ("%slua5.4 %s %s %s %d %d %s %s %s"):format(prefix, q(BENCH .. "/eventapi_client.lua"), q(url), w, c, n,
       q(body), style, extra or "")
   elseif peer == "raw" then
     return ("%s %s %s %d %d %s"):format(q(BENCH .. "/build/raw_client"), q(url), w, c, n, q(body))

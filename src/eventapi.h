@@ -42,12 +42,21 @@ typedef struct loop {
     int jobs_ran;      /* jobs run by the current run_jobs */
     long max_connections;
     int closed;
+    int epfd;          /* the descriptor hosts wait on: curl's sockets, timerfd, wakefd */
+    int timerfd;       /* armed at the earliest deadline while exposed */
+    int wakefd;        /* eventfd: work appeared outside step */
+    double curl_due;   /* when curl wants socket_action(TIMEOUT), monotonic seconds; < 0 none */
+    double armed_due;  /* what timerfd is armed at; < 0 none */
+    int exposed;       /* pollfd was asked for: keep timerfd and wakefd up to date */
+    int in_step;       /* inside step: it re-arms at its end, no wake needed */
+    int signaled;      /* wakefd holds a count not read yet */
 } loop;
 
 /* loop.c */
 loop *eventapi_loop(lua_State *L);          /* the loop (upvalue 1) */
 double eventapi_now(void);                  /* monotonic seconds */
 void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value); /* queue a job */
+void eventapi_wake(loop *lp);               /* the descriptor turns readable for a waiting host */
 void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value); /* job k past the tail, uncommitted */
 int eventapi_open_loop(lua_State *L);       /* registers the loop functions into the table on top */
 

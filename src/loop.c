@@ -3,11 +3,16 @@
  * binary heap, and the queue of promise jobs. */
 #include "eventapi.h"
 
-#include <poll.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Per-client settings, built once per client (core.config). */
 typedef struct config {
@@ -68,6 +73,15 @@ void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int s
 void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value) {
     eventapi_job_put(L, lp, 0, reaction, state, value);
     lp->job_tail += 3;
+    eventapi_wake(lp);
+}
+
+/* Makes the descriptor readable for a host that waits on it when work
+ * appeared outside step (a handler queued, a request or timer started). */
+void eventapi_wake(loop *lp) {
+    if (!lp->exposed || lp->in_step || lp->signaled) return;
+    uint64_t one = 1;
+    if (write(lp->wakefd, &one, sizeof one) == (ssize_t)sizeof one) lp->signaled = 1;
 }
 
 /* Runs queued jobs until the queue is empty (the loop is upvalue 1); a
@@ -104,6 +118,61 @@ static int run_jobs(lua_State *L, loop *lp) {
     return lp->jobs_ran;
 }
 
+/* ---- the descriptor: epoll over curl's sockets, a timerfd, an eventfd ---- */
+
+/* The earliest deadline, curl's or a timer's, in monotonic seconds; < 0: none. */
+static double next_due(loop *lp) {
+    double due = lp->curl_due;
+    if (lp->ntimers && (due < 0 || lp->timers[0].due < due)) due = lp->timers[0].due;
+    return due;
+}
+
+/* Arms the timerfd at the earliest deadline (disarms it when there is none),
+ * so a host waiting on the descriptor wakes when step is due. */
+static void arm(loop *lp) {
+    double due = next_due(lp);
+    if (due == lp->armed_due) return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (due >= 0) {
+        if (due <= 0.000000001) due = 0.000000001; /* an absolute time in the past fires at once; 0 would disarm */
+        its.it_value.tv_sec = (time_t)due;
+        its.it_value.tv_nsec = (long)((due - (double)its.it_value.tv_sec) * 1e9);
+        if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+    }
+    if (timerfd_settime(lp->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0) lp->armed_due = due;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keeps the epoll set in step with what curl waits
+ * for on each socket. Returns -1 (the transfer fails) when epoll refuses. */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
+    loop *lp = userp;
+    struct epoll_event ev;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(lp->epfd, EPOLL_CTL_DEL, s, NULL); /* curl closes it next; an error changes nothing */
+        return 0;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    ev.data.fd = s;
+    if (socketp) return epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s, &ev) == 0 ? 0 : -1;
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, s, &ev) != 0
+        && (errno != EEXIST || epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s, &ev) != 0))
+        return -1;
+    curl_multi_assign(lp->multi, s, lp); /* any non-NULL: registered */
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: remembers when curl wants to be called (-1: never). */
+static int on_timer(CURLM *m, long timeout_ms, void *userp) {
+    loop *lp = userp;
+    (void)m;
+    lp->curl_due = timeout_ms < 0 ? -1 : eventapi_now() + (double)timeout_ms / 1000.0;
+    if (lp->exposed && !lp->in_step) arm(lp);
+    return 0;
+}
+
 /* ---- timers ---- */
 
 /* 1 when timer a is due before b. */
@@ -131,6 +200,7 @@ static void timer_push(lua_State *L, loop *lp, timer t) {
         i = (i - 1) / 2;
     }
     lp->timers[i] = t;
+    if (lp->exposed && !lp->in_step) arm(lp);
 }
 
 /* Removes the timer at heap index i and returns it; the heap order is restored. */
@@ -564,27 +634,47 @@ static int l_cancel(lua_State *L) {
 
 /* ---- driving the loop ---- */
 
-/* Milliseconds until the next timer (or cap). */
+/* Milliseconds until the earliest deadline, at most cap. */
 static long next_wait(loop *lp, long cap) {
-    long wait = cap;
-    if (lp->ntimers) {
-        double ms = (lp->timers[0].due - eventapi_now()) * 1000.0;
-        long t = ms <= 0 ? 0 : ms >= (double)cap ? cap : (long)ms + 1; /* compared as doubles: no overflowing cast */
-        if (t < wait) wait = t;
-    }
-    long curl_ms = -1;
-    if (lp->nactive && curl_multi_timeout(lp->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < wait)
-        wait = curl_ms;
-    return wait;
+    double due = next_due(lp);
+    if (due < 0) return cap;
+    double ms = (due - eventapi_now()) * 1000.0;
+    return ms <= 0 ? 0 : ms >= (double)cap ? cap : (long)ms + 1; /* compared as doubles: no overflowing cast */
 }
 
-/* One round: let curl work, settle what finished, fire timers, run jobs. */
-static int round_trip(lua_State *L, loop *lp) {
+/* Reads a counter descriptor (timerfd, eventfd) back to quiet. */
+static void quiet(int fd) {
+    uint64_t n;
+    while (read(fd, &n, sizeof n) == (ssize_t)sizeof n) {}
+}
+
+/* One round: waits at most wait_ms on the descriptor, hands ready sockets and
+ * a due deadline to curl, settles what finished, fires timers, runs jobs.
+ * Returns how many things happened (completions, timers, jobs). */
+static int round_trip(lua_State *L, loop *lp, int wait_ms) {
+    struct epoll_event evs[64];
     int still, progress = 0;
-    if (lp->nactive) {
-        curl_multi_perform(lp->multi, &still);
-        progress += drain(L, lp);
+    int n = epoll_wait(lp->epfd, evs, 64, wait_ms);
+    for (int i = 0; i < n; i++) {
+        int fd = evs[i].data.fd;
+        if (fd == lp->timerfd) {
+            quiet(fd);
+            lp->armed_due = -1; /* it fired: disarmed */
+        } else if (fd == lp->wakefd) {
+            quiet(fd);
+            lp->signaled = 0;
+        } else {
+            uint32_t e = evs[i].events;
+            int mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0)
+                       | (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(lp->multi, fd, mask, &still);
+        }
     }
+    if (lp->curl_due >= 0 && lp->curl_due <= eventapi_now()) {
+        lp->curl_due = -1; /* curl sets the next one through on_timer */
+        curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+    }
+    if (lp->nactive) progress += drain(L, lp);
     progress += fire_timers(L, lp);
     progress += run_jobs(L, lp);
     return progress;
@@ -595,10 +685,27 @@ static int pending(loop *lp) {
     return lp->nactive > 0 || lp->ntimers > 0 || lp->job_head < lp->job_tail;
 }
 
+/* Runs one step (the body of l_step, under pcall so in_step is always
+ * restored): upvalue 1 the loop, argument 1 the milliseconds it may wait. */
+static int step_body(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    double ms = lua_tonumber(L, 1);
+    if (lp->signaled) {
+        quiet(lp->wakefd);
+        lp->signaled = 0;
+    }
+    int progress = round_trip(L, lp, 0);
+    if (!progress && ms != 0 && pending(lp)) {
+        long wait = next_wait(lp, ms < 0 ? 1000 : ms > MAX_SECONDS * 1000.0 ? (long)(MAX_SECONDS * 1000.0) : (long)ms);
+        round_trip(L, lp, (int)wait);
+    }
+    return 0;
+}
+
 /* core.step([ms]) -> boolean [, failures]: does the ready work, waits at most ms
- * (default 0; negative: until something happens); returns whether anything is
- * still pending and, when the drained job queue left rejections nobody
- * handled, the list of their values. */
+ * on the loop's descriptor (default 0: never blocks; negative: until something
+ * happens); returns whether anything is still pending and, when the drained
+ * job queue left rejections nobody handled, the list of their values. */
 static int l_step(lua_State *L) {
     loop *lp = eventapi_loop(L);
     double ms = luaL_optnumber(L, 1, 0);
@@ -607,17 +714,48 @@ static int l_step(lua_State *L) {
         return eventapi_error(L, "InvalidUse", "eventapi.run, step and await cannot be called from inside a "
                                                "handler or callback: start the work with eventapi.spawn and "
                                                "await inside it");
-    int progress = round_trip(L, lp);
-    if (!progress && ms != 0 && pending(lp)) {
-        long wait = next_wait(lp, ms < 0 ? 1000 : ms > MAX_SECONDS * 1000.0 ? (long)(MAX_SECONDS * 1000.0) : (long)ms);
-        if (wait > 0) {
-            if (lp->nactive) curl_multi_poll(lp->multi, NULL, 0, (int)wait, NULL);
-            else poll(NULL, 0, (int)wait);
-        }
-        round_trip(L, lp);
-    }
+    lua_pushvalue(L, lua_upvalueindex(2)); /* step_body, made once */
+    lua_pushnumber(L, ms);
+    lp->in_step = 1;
+    int status = lua_pcall(L, 1, 0, 0);
+    lp->in_step = 0;
+    if (lp->exposed) arm(lp);
+    if (status != LUA_OK) return lua_error(L);
     lua_pushboolean(L, pending(lp));
     return 1 + eventapi_take_unhandled(L, lp);
+}
+
+/* core.pollfd() -> integer: a descriptor that becomes readable whenever the
+ * loop has work (a socket curl waits on is ready, a deadline passed, jobs
+ * were queued outside step). For hosts that wait in their own loop. */
+static int l_pollfd(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    if (!lp->exposed) {
+        lp->exposed = 1;
+        arm(lp);
+        if (lp->job_head < lp->job_tail) eventapi_wake(lp);
+    }
+    lua_pushinteger(L, lp->epfd);
+    return 1;
+}
+
+/* core.timeout() -> seconds or nil: how long a host may wait on the
+ * descriptor before calling step anyway: 0 with jobs queued, nil when there
+ * is no deadline (nothing pending, or only sockets to wait on). */
+static int l_timeout(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    if (lp->job_head < lp->job_tail) {
+        lua_pushnumber(L, 0);
+        return 1;
+    }
+    double due = next_due(lp);
+    if (due < 0 || !pending(lp)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    double left = due - eventapi_now();
+    lua_pushnumber(L, left > 0 ? left : 0);
+    return 1;
 }
 
 /* core.in_handler() -> boolean: true while the loop runs handlers. */
@@ -654,6 +792,10 @@ static int l_loop_gc(lua_State *L) {
     curl_share_cleanup(lp->share);
     free(lp->timers);
     lp->timers = NULL;
+    if (lp->epfd >= 0) close(lp->epfd);
+    if (lp->timerfd >= 0) close(lp->timerfd);
+    if (lp->wakefd >= 0) close(lp->wakefd);
+    lp->epfd = lp->timerfd = lp->wakefd = -1;
     return 0;
 }
 
@@ -665,10 +807,28 @@ static loop *new_loop(lua_State *L) {
         lua_pushcfunction(L, l_loop_gc);
         lua_setfield(L, -2, "__gc");
     }
+    lp->epfd = lp->timerfd = lp->wakefd = -1;
+    lp->curl_due = lp->armed_due = -1;
     lua_setmetatable(L, -2);
     lp->multi = curl_multi_init();
     lp->share = curl_share_init();
     if (!lp->multi || !lp->share) luaL_error(L, "cannot create the curl handles (out of memory?)");
+    lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+    lp->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    lp->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (lp->epfd < 0 || lp->timerfd < 0 || lp->wakefd < 0)
+        luaL_error(L, "cannot create the loop's descriptors: %s", strerror(errno));
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = lp->timerfd;
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, lp->timerfd, &ev) != 0) luaL_error(L, "epoll: %s", strerror(errno));
+    ev.data.fd = lp->wakefd;
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, lp->wakefd, &ev) != 0) luaL_error(L, "epoll: %s", strerror(errno));
+    curl_multi_setopt(lp->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(lp->multi, CURLMOPT_SOCKETDATA, lp);
+    curl_multi_setopt(lp->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(lp->multi, CURLMOPT_TIMERDATA, lp);
     curl_share_setopt(lp->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(lp->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_multi_setopt(lp->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
@@ -692,8 +852,9 @@ static void push_loop(lua_State *L) {
  * (the upvalue the other open functions use). */
 int eventapi_open_loop(lua_State *L) {
     static const luaL_Reg fns[] = {{"config", l_config}, {"request", l_request}, {"cancel", l_cancel},
-                                   {"timer", l_timer}, {"cancel_timer", l_cancel_timer},   {"step", l_step},       {"in_handler", l_in_handler},
-                                   {"pending", l_pending}, {NULL, NULL}};
+                                   {"timer", l_timer}, {"cancel_timer", l_cancel_timer},          {"in_handler", l_in_handler},
+                                   {"pending", l_pending},
+                                   {"pollfd", l_pollfd}, {"timeout", l_timeout}, {NULL, NULL}};
     int module = lua_gettop(L);
     push_loop(L);
     lua_insert(L, module); /* loop below the module table */
@@ -704,5 +865,10 @@ int eventapi_open_loop(lua_State *L) {
     lua_pop(L, 1);
     lua_pushvalue(L, module);
     luaL_setfuncs(L, fns, 1);
+    lua_pushvalue(L, module); /* step: upvalues the loop and its body's closure */
+    lua_pushvalue(L, module);
+    lua_pushcclosure(L, step_body, 1);
+    lua_pushcclosure(L, l_step, 2);
+    lua_setfield(L, -2, "step");
     return 0;
 }

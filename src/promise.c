@@ -91,6 +91,7 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     }
     /* commit: nothing below allocates */
     lp->job_tail += 3 * n;
+    if (n) eventapi_wake(lp);
     pr->state = state;
     lua_pushvalue(L, value);
     lua_setiuservalue(L, p, 1);

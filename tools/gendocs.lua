@@ -22,8 +22,9 @@ local SOURCES = {
   { file = "lua/eventapi/connectdaily.lua", title = "Connect Daily dates", prefix = "eventapi.connectdaily." },
   { file = "lua/eventapi/monterosa.lua", title = "Monterosa times", prefix = "eventapi.monterosa." },
   { file = "lua/eventapi/errors.lua", title = "Errors", prefix = "eventapi.Error." },
+  { file = "lua/eventapi/luv.lua", title = "Embedding in a luv host (require \"eventapi.luv\")", prefix = "eventapi.luv." },
 }
-local PUBLIC = { "eventapi%.", "p:", "client:", "client%.", "eventapi%.Error" }
+local PUBLIC = { "eventapi%.", "p:", "client:", "client%.", "eventapi%.Error", "driver:" }
 
 -- The values (not functions) the eventapi module exports, in reference order.
 -- Every non-function export must be here: generate() raises otherwise.
@@ -42,12 +43,12 @@ local JSON_DOCS = {
     .. "shortest of `%.15g`/`%.16g`/`%.17g` that reads back to the same double; an integral float as an integer "
     .. "(`50.0` -> `50`). A table is an array when it carries `eventapi.json.array` or its keys are exactly 1..n "
     .. "(n > 0), else an object (integer keys written as strings; so `{}` is `{}`). `nil` and `eventapi.null` are "
-    .. "`null`. Raises an error message for NaN, infinity, a key that is neither a string nor an integer, a "
+    .. "`null`. Raises an `InvalidParams` error for NaN, infinity, a key that is neither a string nor an integer, a "
     .. "function or userdata, or nesting deeper than 1,000 (a cycle)." },
   { "decode", "eventapi.json.decode(text) -> value: integral numbers that fit in 64 bits are Lua integers (a "
     .. "number written with a fraction or exponent, like `50.0`, stays a float; a larger one is a float); `null` "
     .. "is `eventapi.null`; arrays carry the `eventapi.json.array` metatable, so `[]` encodes back as `[]`. "
-    .. "Raises `invalid JSON: <what> at byte <n>` for malformed text or nesting deeper than 1,000." },
+    .. "Raises an `InvalidParams` error (`invalid JSON: <what> at byte <n>`) for malformed text or nesting deeper than 1,000." },
   { "array", "eventapi.json.array: the array metatable. `setmetatable(t, eventapi.json.array)` makes `t` "
     .. "encode as a JSON array, `[]` when empty." },
   { "null", "eventapi.json.null: the same value as `eventapi.null`." },
@@ -177,7 +178,8 @@ INTRO["lua/eventapi/errors.lua"] = function(put)
   put("Every failure of a call, a promise, a client or the loop is an error object: a table whose metatable")
   put("is `eventapi.Error` (`eventapi.Error.is(err)` is true), never a plain string; `tostring(err)` is one")
   put("line. (The converters `eventapi.json.encode`/`.decode`, `eventapi.connectdaily.jdn`/`.date` and")
-  put("`eventapi.monterosa.unix_time` raise plain messages.) The functions of `eventapi.Error`:\n")
+  put("`eventapi.monterosa.unix_time` raise `InvalidParams` errors naming themselves.) The functions of")
+  put("`eventapi.Error`:\n")
 end
 
 EXTRA["lua/eventapi/errors.lua"] = function(put)

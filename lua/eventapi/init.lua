@@ -3,11 +3,23 @@
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 
+--- A function like fn whose raised messages become InvalidParams errors
+-- naming the function (the codec and the date helpers raise plain text).
+local function checked(name, fn)
+  return function(...)
+    local ok, result = pcall(fn, ...)
+    if ok then return result end
+    if Error.is(result) then error(result, 0) end
+    Error.raise("InvalidParams", "%s: %s", name, tostring(result):gsub("^[^:]*%.lua:%d+: ", ""))
+  end
+end
+
 local eventapi = {
   version = core.version,
   null = core.null,        -- JSON null
   Error = Error,
-  json = { encode = core.json_encode, decode = core.json_decode, array = core.array, null = core.null },
+  json = { encode = checked("eventapi.json.encode", core.json_encode),
+           decode = checked("eventapi.json.decode", core.json_decode), array = core.array, null = core.null },
 }
 
 local promise_methods = core.promise_methods
@@ -234,6 +246,29 @@ function eventapi.step(ms)
   return drive(ms or 0)
 end
 
+--- eventapi.pollfd() -> integer: a descriptor (Linux epoll) that turns
+-- readable whenever eventapi has work: a socket curl waits on is ready, a
+-- deadline passed, or handlers were queued outside step. A host waits on it
+-- in its own loop and calls eventapi.step(0) when it is readable or
+-- eventapi.timeout() has passed. Never close it; it lives as long as the Lua state.
+function eventapi.pollfd()
+  return core.pollfd()
+end
+
+--- eventapi.timeout() -> seconds or nil: the longest a host may wait on
+-- eventapi.pollfd() before calling eventapi.step(0) anyway: 0 when handlers
+-- are queued, nil when there is no deadline (nothing pending, or only
+-- sockets to wait on, which the descriptor covers).
+function eventapi.timeout()
+  return core.timeout()
+end
+
+--- eventapi.pending() -> boolean: true while requests, timers or handlers are pending.
+function eventapi.pending()
+  local transfers, timers, jobs = core.pending()
+  return transfers + timers + jobs > 0
+end
+
 --- eventapi.losant{token=, url=, ...} -> a Losant client (see README.md).
 function eventapi.losant(options)
   return require("eventapi.client").new(require("eventapi.losant"), options)
@@ -242,14 +277,15 @@ end
 --- eventapi.connectdaily{url=, user=, password= | token=, ...} -> a Connect Daily client;
 -- eventapi.connectdaily.jdn(date) and .date(jdn) convert dates.
 local connectdaily = require "eventapi.connectdaily"
-eventapi.connectdaily = setmetatable({ jdn = connectdaily.jdn, date = connectdaily.date }, {
+eventapi.connectdaily = setmetatable({ jdn = checked("eventapi.connectdaily.jdn", connectdaily.jdn),
+                                       date = checked("eventapi.connectdaily.date", connectdaily.date) }, {
   __call = function(_, options) return require("eventapi.client").new(connectdaily.service, options) end,
 })
 
 --- eventapi.monterosa{url=, token=, ...} -> a Monterosa client (Control API v2 live events);
 -- eventapi.monterosa.unix_time(v) converts an ISO 8601 UTC string to a Unix time.
 local monterosa = require "eventapi.monterosa"
-eventapi.monterosa = setmetatable({ unix_time = monterosa.unix_time }, {
+eventapi.monterosa = setmetatable({ unix_time = checked("eventapi.monterosa.unix_time", monterosa.unix_time) }, {
   __call = function(_, options) return require("eventapi.client").new(monterosa.service, options) end,
 })
 
