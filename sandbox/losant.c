@@ -1,7 +1,7 @@
 /* eventapi-sandbox: the Losant Events and Integrations API
  * (docs/PROTOCOLS.md section 1). Documents are stored as JSON text in SQLite;
  * filters, the advanced query and sorting are evaluated here. */
-#include "sandbox.h"
+#include "losant.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -65,24 +65,24 @@ static const field MERIDIAN[] = {
 static const field INTEGRATION_POST[] = {INTEGRATION_FIELDS(1)};
 static const field INTEGRATION_PATCH[] = {INTEGRATION_FIELDS(0)};
 
-/* Number of UTF-8 characters in s. */
-static long utf8_length(const char *s) {
+/* Number of UTF-8 characters in s (losant.h). */
+long sb_utf8_length(const char *s) {
     long n = 0;
     for (; *s; s++)
         if (((unsigned char)*s & 0xC0) != 0x80) n++;
     return n;
 }
 
-/* 1 when s is 24 hexadecimal characters. */
-static int is_hex24(const char *s) {
+/* 1 when s is 24 hexadecimal characters (losant.h). */
+int sb_is_hex24(const char *s) {
     int n = 0;
     for (; s[n]; n++)
         if (!isxdigit((unsigned char)s[n])) return 0;
     return n == 24;
 }
 
-/* 1 when s is a valid event tag key. */
-static int is_tag_key(const char *s) {
+/* 1 when s is a valid event tag key (losant.h). */
+int sb_is_tag_key(const char *s) {
     size_t n = strlen(s);
     if (n < 1 || n > 255) return 0;
     for (; *s; s++)
@@ -126,7 +126,7 @@ static int check_value(const field *f, json_t *v, const char *path, char *msg, s
         return 0;
     case K_STR:
         if (!json_is_string(v)) break;
-        if (utf8_length(json_string_value(v)) < f->min || utf8_length(json_string_value(v)) > f->max) {
+        if (sb_utf8_length(json_string_value(v)) < f->min || sb_utf8_length(json_string_value(v)) > f->max) {
             snprintf(msg, len, "%s must be %ld to %ld characters long", path, f->min, f->max);
             return -1;
         }
@@ -138,7 +138,7 @@ static int check_value(const field *f, json_t *v, const char *path, char *msg, s
         snprintf(msg, len, "%s must be one of the allowed values", path);
         return -1;
     case K_HEX24:
-        if (json_is_string(v) && is_hex24(json_string_value(v))) return 0;
+        if (json_is_string(v) && sb_is_hex24(json_string_value(v))) return 0;
         snprintf(msg, len, "%s must be 24 hexadecimal characters", path);
         return -1;
     case K_BOOL:
@@ -162,7 +162,7 @@ static int check_value(const field *f, json_t *v, const char *path, char *msg, s
         json_t *item;
         if (!json_is_array(v)) break;
         json_array_foreach(v, i, item) {
-            long n = json_is_string(item) ? utf8_length(json_string_value(item)) : -1;
+            long n = json_is_string(item) ? sb_utf8_length(json_string_value(item)) : -1;
             if (n < f->min || n > f->max) {
                 snprintf(msg, len, "%s[%zu] must be a string of %ld to %ld characters", path, i, f->min, f->max);
                 return -1;
@@ -175,8 +175,8 @@ static int check_value(const field *f, json_t *v, const char *path, char *msg, s
         json_t *tag;
         if (!json_is_object(v)) break;
         json_object_foreach(v, key, tag) {
-            long n = json_is_string(tag) ? utf8_length(json_string_value(tag)) : -1;
-            if (!is_tag_key(key) || n < 1 || n > 255) {
+            long n = json_is_string(tag) ? sb_utf8_length(json_string_value(tag)) : -1;
+            if (!sb_is_tag_key(key) || n < 1 || n > 255) {
                 snprintf(msg, len, "%s.%s must be a tag of 1 to 255 characters with a key of [0-9a-zA-Z_-]", path, key);
                 return -1;
             }
@@ -316,7 +316,7 @@ static int authorize(sb_server *srv, const sb_request *req, sb_response *res, co
     } else if (!scopes || !scope_grants(scopes, o)) {
         sb_reply_error(res, 403, "Forbidden", "The access token does not grant %s", o->name);
         rc = -1;
-    } else if (!is_hex24(app)) {
+    } else if (!sb_is_hex24(app)) {
         sb_reply_error(res, 400, "Validation", "applicationId must be 24 hexadecimal characters");
         rc = -1;
     } else {
@@ -460,7 +460,7 @@ static int seed_docs(sb_server *srv, json_t *list, const char *kind, char *err, 
     json_array_foreach(list, i, doc) {
         const char *id = json_string_value(json_object_get(doc, "id"));
         const char *app = json_string_value(json_object_get(doc, "applicationId"));
-        if (!json_is_object(doc) || !id || !app || !is_hex24(id) || !is_hex24(app)) {
+        if (!json_is_object(doc) || !id || !app || !sb_is_hex24(id) || !sb_is_hex24(app)) {
             snprintf(err, errlen, "losant.%ss[%zu] needs a 24-hex id and applicationId", kind, i);
             return -1;
         }
@@ -485,7 +485,7 @@ int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
     if (!l) return 0;
     json_array_foreach(json_object_get(l, "applications"), i, item) {
         const char *id = json_string_value(json_object_get(item, "id"));
-        if (!id || !is_hex24(id)) {
+        if (!id || !sb_is_hex24(id)) {
             snprintf(err, errlen, "losant.applications[%zu].id must be 24 hexadecimal characters", i);
             return -1;
         }
@@ -675,10 +675,15 @@ static int query_match(json_t *q, json_t *ev, char *msg, size_t len, int depth) 
 
 /* ---- list filtering, sorting, paging ---- */
 
+/* Which call's params a listing reads: each takes only the params Losant
+ * documents for it (docs/PROTOCOLS.md 1.2), and ignores the others. */
+enum listing_call { L_EVENTS, L_INTEGRATIONS, L_PATCH, L_SEVERITY, L_DELETE };
+
 typedef struct listing {
     const char *state;       /* events only */
     const char *filter_field;
     const char *filter;
+    int overridden;          /* a query was given: state, filterField and filter are not applied */
     json_t *query;           /* events only; owned */
     const char *sort_field;
     int desc;
@@ -729,20 +734,29 @@ static int enum_param(sb_response *res, const char *name, const char *v, const c
     return -1;
 }
 
-/* Reads the filter params of a list/bulk call; -1 with an error answered. */
-static int read_listing(const sb_request *req, sb_response *res, int events, json_t *body_query, listing *l) {
+/* Reads the params of a list or bulk call (call says which ones it takes);
+ * -1 with an error answered. A query given as JSON text is checked whole
+ * against the schema and the size limits before anything is evaluated. */
+static int read_listing(const sb_request *req, sb_response *res, enum listing_call call, listing *l) {
     static const char *const EV_SORT[] = {"subject", "id", "creationDate", "lastUpdated", "level", "state", "deviceId", NULL};
     static const char *const IN_SORT[] = {"name", "id", "creationDate", "integrationType", "lastUpdated", NULL};
     static const char *const EV_FILTER[] = {"subject", NULL};
     static const char *const IN_FILTER[] = {"name", "integrationType", NULL};
     static const char *const DIRS[] = {"asc", "desc", "ASC", "DESC", NULL};
+    int events = call != L_INTEGRATIONS, paged = call == L_EVENTS || call == L_INTEGRATIONS;
+    const char *dir = NULL, *text;
     memset(l, 0, sizeof *l);
-    l->state = events ? sb_query_get(req, "state") : NULL;
-    l->filter_field = sb_query_get(req, "filterField");
-    l->filter = sb_query_get(req, "filter");
-    l->sort_field = sb_query_get(req, "sortField");
-    const char *dir = sb_query_get(req, "sortDirection");
     l->per_page = 100;
+    if (call == L_DELETE) return 0; /* the body's query only (docs/PROTOCOLS.md 1.10) */
+    l->filter = sb_query_get(req, "filter");
+    if (call != L_SEVERITY) {
+        l->state = events ? sb_query_get(req, "state") : NULL;
+        l->filter_field = sb_query_get(req, "filterField");
+    }
+    if (paged) {
+        l->sort_field = sb_query_get(req, "sortField");
+        dir = sb_query_get(req, "sortDirection");
+    }
     if (l->state && !*l->state) l->state = NULL;
     if (l->filter_field && !*l->filter_field) l->filter_field = NULL;
     if (l->sort_field && !*l->sort_field) l->sort_field = NULL;
@@ -750,23 +764,21 @@ static int read_listing(const sb_request *req, sb_response *res, int events, jso
     if (enum_param(res, "state", l->state, STATES) < 0
         || enum_param(res, "filterField", l->filter_field, events ? EV_FILTER : IN_FILTER) < 0
         || enum_param(res, "sortField", l->sort_field, events ? EV_SORT : IN_SORT) < 0
-        || enum_param(res, "sortDirection", dir, DIRS) < 0 || int_param(req, res, "page", 0, 1000000000, &l->page) < 0
-        || int_param(req, res, "perPage", 1, 1000, &l->per_page) < 0)
+        || enum_param(res, "sortDirection", dir, DIRS) < 0
+        || (paged && (int_param(req, res, "page", 0, 1000000000, &l->page) < 0
+                      || int_param(req, res, "perPage", 1, 1000, &l->per_page) < 0)))
         return -1;
     if (!l->filter_field) l->filter_field = events ? "subject" : "name";
     if (!l->sort_field) l->sort_field = events ? "creationDate" : "name";
     l->desc = dir ? (dir[0] == 'd' || dir[0] == 'D') : events;
-    if (body_query) {
-        l->query = json_incref(body_query);
-    } else if (events && sb_query_get(req, "query") && *sb_query_get(req, "query")) {
-        json_error_t jerr;
-        l->query = json_loads(sb_query_get(req, "query"), 0, &jerr);
-        if (!json_is_object(l->query)) {
-            json_decref(l->query);
-            l->query = NULL;
-            sb_reply_error(res, 400, "Validation", "query must be a JSON object");
+    if (events && (text = sb_query_get(req, "query")) && *text) {
+        char msg[512];
+        int status = sb_lq_parse(text, strlen(text), &l->query, msg, sizeof msg);
+        if (status) {
+            sb_reply_error(res, status, status == 400 ? "Validation" : "InternalError", "%s", msg);
             return -1;
         }
+        l->overridden = 1; /* Losant: the query overrides filterField, filter and state */
     }
     return 0;
 }
@@ -784,11 +796,11 @@ static json_t *select_docs(sb_server *srv, const char *kind, const char *app, li
         return NULL;
     }
     json_array_foreach(all, i, doc) {
-        if (l->state) {
+        if (l->state && !l->overridden) {
             json_t *s = json_object_get(doc, "state");
             if (!json_is_string(s) || strcmp(json_string_value(s), l->state)) continue;
         }
-        if (l->filter && *l->filter) {
+        if (l->filter && *l->filter && !l->overridden) {
             json_t *f = json_object_get(doc, l->filter_field);
             if (!json_is_string(f) || !glob_match(l->filter, json_string_value(f))) continue;
         }
@@ -812,7 +824,7 @@ static json_t *select_docs(sb_server *srv, const char *kind, const char *app, li
 static void list_docs(sb_server *srv, const sb_request *req, sb_response *res, const char *kind, const char *app) {
     listing l;
     int events = !strcmp(kind, "event");
-    if (read_listing(req, res, events, NULL, &l) < 0) return;
+    if (read_listing(req, res, events ? L_EVENTS : L_INTEGRATIONS, &l) < 0) return;
     json_t *docs = select_docs(srv, kind, app, &l, res);
     if (!docs) {
         json_decref(l.query);
@@ -854,8 +866,9 @@ static void list_docs(sb_server *srv, const sb_request *req, sb_response *res, c
 /* ---- bodies ---- */
 
 /* Parses the JSON body; NULL with an error answered (400/415). An empty
- * body gives NULL without an error when allow_empty. */
-static json_t *read_body(const sb_request *req, sb_response *res, int allow_empty, int *failed) {
+ * body gives NULL without an error when allow_empty; a body over max_len
+ * bytes is 400 without being parsed. */
+static json_t *read_body(const sb_request *req, sb_response *res, int allow_empty, size_t max_len, int *failed) {
     json_error_t jerr;
     const char *ct = sb_header_get(req, "Content-Type");
     *failed = 0;
@@ -865,9 +878,17 @@ static json_t *read_body(const sb_request *req, sb_response *res, int allow_empt
         *failed = 1;
         return NULL;
     }
+    if (req->body_len > max_len) {
+        sb_reply_error(res, 400, "Validation", "The body must be at most %zu bytes", max_len);
+        *failed = 1;
+        return NULL;
+    }
     json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        sb_reply_error(res, 400, "Validation", "The body is not valid JSON: %s", jerr.text);
+        if (json_error_code(&jerr) == json_error_out_of_memory)
+            sb_reply_error(res, 500, "InternalError", "out of memory");
+        else
+            sb_reply_error(res, 400, "Validation", "The body is not valid JSON: %s", jerr.text);
         *failed = 1;
     }
     return doc;
@@ -901,7 +922,7 @@ static void one_doc(sb_server *srv, const sb_request *req, sb_response *res, con
                     const char *id) {
     const char *label = !strcmp(kind, "event") ? "Event" : "Integration";
     char now[32];
-    if (!is_hex24(id)) {
+    if (!sb_is_hex24(id)) {
         sb_reply_error(res, 400, "Validation", "%sId must be 24 hexadecimal characters", kind);
         return;
     }
@@ -931,7 +952,7 @@ static void one_doc(sb_server *srv, const sb_request *req, sb_response *res, con
     }
     int failed;
     char msg[512];
-    json_t *patch = read_body(req, res, 0, &failed);
+    json_t *patch = read_body(req, res, 0, SB_MAX_BODY, &failed);
     if (failed) {
         json_decref(doc);
         return;
@@ -956,7 +977,7 @@ static void one_doc(sb_server *srv, const sb_request *req, sb_response *res, con
 static void create_doc(sb_server *srv, const sb_request *req, sb_response *res, const char *kind, const char *app) {
     int failed;
     char msg[512], id[25], now[32];
-    json_t *doc = read_body(req, res, 0, &failed);
+    json_t *doc = read_body(req, res, 0, SB_MAX_BODY, &failed);
     if (failed) return;
     if (check_object(!strcmp(kind, "event") ? EVENT_POST : INTEGRATION_POST, doc, "", msg, sizeof msg) < 0) {
         sb_reply_error(res, 400, "Validation", "%s", msg);
@@ -983,34 +1004,44 @@ static void bulk_events(sb_server *srv, const sb_request *req, sb_response *res,
     char msg[512], now[32];
     json_t *body = NULL;
     listing l;
+    enum listing_call call = !strcmp(what, "patch") ? L_PATCH : !strcmp(what, "delete") ? L_DELETE : L_SEVERITY;
     iso_now(req->now, now, sizeof now);
-    if (!strcmp(what, "patch")) {
-        body = read_body(req, res, 0, &failed);
+    if (call == L_PATCH) {
+        body = read_body(req, res, 0, SB_MAX_BODY, &failed);
         if (failed) return;
         if (check_object(EVENT_PATCH, body, "", msg, sizeof msg) < 0) {
             sb_reply_error(res, 400, "Validation", "%s", msg);
             json_decref(body);
             return;
         }
-    } else if (!strcmp(what, "delete")) {
-        body = read_body(req, res, 1, &failed);
+    } else if (call == L_DELETE) { /* the body is the query, checked whole before anything is evaluated */
+        body = read_body(req, res, 1, LQ_MAX_BYTES, &failed);
         if (failed) return;
+        if (body && sb_lq_check(body, msg, sizeof msg) < 0) {
+            sb_reply_error(res, 400, "Validation", "%s", msg);
+            json_decref(body);
+            return;
+        }
     }
-    if (read_listing(req, res, 1, !strcmp(what, "delete") ? body : NULL, &l) < 0) {
+    if (read_listing(req, res, call, &l) < 0) {
         json_decref(body);
         return;
     }
-    if (!strcmp(what, "severity")) l.state = "new";
+    if (call == L_DELETE) l.query = json_incref(body);
+    if (call == L_SEVERITY) {
+        l.state = "new";
+        l.filter_field = "subject";
+    }
     json_t *docs = select_docs(srv, "event", app, &l, res), *doc;
     size_t i;
     if (docs) {
-        if (!strcmp(what, "patch")) {
+        if (call == L_PATCH) {
             json_array_foreach(docs, i, doc) {
                 apply_event_patch(doc, body, now);
                 store_doc(srv->db, "event", app, json_string_value(json_object_get(doc, "id")), doc);
             }
             sb_reply_json(res, 200, json_pack("{s:b}", "success", 1));
-        } else if (!strcmp(what, "delete")) {
+        } else if (call == L_DELETE) {
             json_int_t removed = 0;
             json_array_foreach(docs, i, doc) removed += delete_doc(srv->db, "event", app,
                                                                    json_string_value(json_object_get(doc, "id")));
@@ -1039,7 +1070,7 @@ static void bulk_events(sb_server *srv, const sb_request *req, sb_response *res,
 static void export_events(sb_server *srv, const sb_request *req, sb_response *res, const char *app) {
     int failed;
     char msg[512];
-    json_t *body = read_body(req, res, 1, &failed), *email, *q, *probe = NULL;
+    json_t *body = read_body(req, res, 1, LQ_MAX_BYTES + 2048, &failed), *email, *q;
     const char *key;
     json_t *v;
     (void)srv;
@@ -1060,14 +1091,11 @@ static void export_events(sb_server *srv, const sb_request *req, sb_response *re
     if (email && (!json_is_string(email) || !strchr(json_string_value(email), '@')
                   || strlen(json_string_value(email)) > 1024)) {
         sb_reply_error(res, 400, "Validation", "email must be an email address");
-    } else if (q && !(probe = json_object())) {
-        sb_reply_error(res, 500, "InternalError", "out of memory");
-    } else if (q && query_match(q, probe, msg, sizeof msg, 0) < 0) { /* checks the query against an empty event */
+    } else if (q && sb_lq_check(q, msg, sizeof msg) < 0) {
         sb_reply_error(res, 400, "Validation", "%s", msg);
     } else {
         sb_reply_json(res, 200, json_pack("{s:b}", "success", 1));
     }
-    json_decref(probe);
     json_decref(body);
 }
 

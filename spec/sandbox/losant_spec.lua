@@ -283,6 +283,190 @@ describe("the Losant sandbox", function()
     end)
   end)
 
+  describe("the advanced query, checked whole before anything is evaluated", function()
+    local function enc(q) return (q:gsub("[^%w]", function(c) return ("%%%02X"):format(c:byte()) end)) end
+    local function listed(q) return get("/events?query=" .. enc(q)) end
+    local function rejected(q, words)
+      local res = listed(q)
+      assert.are.equal(400, res.status, res.body)
+      assert.are.equal("Validation", res.json.type)
+      assert.truthy(res.json.message:find(words, 1, true), res.json.message)
+      return res
+    end
+
+    it("refuses a field the schema does not list", function()
+      rejected('{"level":"critical","colour":"red"}', "query.colour")
+    end)
+
+    it("refuses an operator the schema does not list", function()
+      rejected('{"subject":{"$regex":"^F"}}', "query.subject.$regex")
+    end)
+
+    it("refuses a list where a scalar is due", function()
+      rejected('{"level":["critical"]}', "query.level must be a string, number, boolean, null or an object")
+    end)
+
+    it("refuses an object where a scalar is due", function()
+      rejected('{"level":{"$eq":{"a":1}}}', "query.level.$eq must be a string, number, boolean or null")
+    end)
+
+    it("refuses an empty $startsWith", function()
+      rejected('{"subject":{"$startsWith":""}}', "query.subject.$startsWith must be a string of at least 1")
+    end)
+
+    it("refuses $in with 101 items", function()
+      local items = {}
+      for i = 1, 101 do items[i] = '"s' .. i .. '"' end
+      rejected('{"subject":{"$in":[' .. table.concat(items, ",") .. ']}}', "query.subject.$in must be a list of at most 100")
+    end)
+
+    it("refuses null inside $in", function()
+      rejected('{"level":{"$in":[null]}}', "query.level.$in[0] must be a string, number or boolean")
+    end)
+
+    it("refuses an experienceUserId that is not 24 hex characters", function()
+      rejected('{"experienceUserId":"not-an-id"}', "query.experienceUserId must be 24 hexadecimal characters")
+    end)
+
+    it("refuses two operators on experienceUserId, where the schema allows one", function()
+      rejected('{"experienceUserId":{"$eq":null,"$ne":"575ecf887ae143cd83dc4aa2"}}', "exactly one operator")
+    end)
+
+    it("refuses an eventTags key outside ^[0-9a-zA-Z_-]{1,255}$", function()
+      rejected('{"eventTags":{"bad key":"v"}}', 'query.eventTags has the key "bad key"')
+    end)
+
+    it("refuses $tagKey mixed with a plain tag key", function()
+      rejected('{"eventTags":{"$tagKey":"line","line":"3"}}', "query.eventTags.line is not allowed")
+    end)
+
+    it("names the place of a mistake inside $or", function()
+      rejected('{"$or":[{"level":"critical"},{"state":{"$gt":[1]}}]}', "query.$or[1].state.$gt")
+    end)
+
+    it("reports a mistake that no event would reach", function()
+      rejected('{"level":"no-such-level","colour":1}', "query.colour")
+    end)
+
+    it("reports a mistake when the application has no events", function()
+      assert.are.same({ removed = 6 }, send("POST", "/events/delete", {}).json)
+      rejected('{"colour":1}', "query.colour")
+    end)
+
+    it("refuses a query with a repeated member name", function()
+      rejected('{"level":"info","level":"critical"}', "query must be a JSON object")
+    end)
+
+    it("refuses a query over 64 KiB of JSON", function()
+      rejected('{"subject":"' .. string.rep("x", 65536) .. '"}', "at most 65536 bytes")
+    end)
+
+    it("refuses a query with more than 1,000 values", function()
+      local items = {}
+      for i = 1, 11 do
+        local list = {}
+        for k = 1, 100 do list[k] = '"v' .. k .. '"' end
+        items[i] = '{"subject":{"$in":[' .. table.concat(list, ",") .. ']}}'
+      end
+      rejected('{"$or":[' .. table.concat(items, ",") .. ']}', "more than 1000 values")
+    end)
+
+    it("accepts $ci together with $eq, as the schema allows, comparing without case", function()
+      local res = listed('{"subject":{"$eq":"FAN FAILURE","$ci":true}}')
+      assert.are.equal(200, res.status)
+      assert.are.equal(1, res.json.totalCount)
+    end)
+
+    it("accepts an eventTags condition wrapped in $eq", function()
+      local res = listed('{"eventTags":{"$eq":{"line":"3"}}}')
+      assert.are.equal(1, res.json.totalCount)
+    end)
+
+    it("refuses a bad query of events.patch and changes nothing", function()
+      local res = sandbox.http("PATCH", url("/events?query=" .. enc('{"state":"new","level":["critical"]}')),
+        { token = sandbox.token, json = { state = "resolved" } })
+      assert.are.equal(400, res.status)
+      assert.are.equal("new", get("/events/" .. EVENT).json.state)
+    end)
+
+    it("refuses a bad body query of events.delete and removes nothing", function()
+      local res = send("POST", "/events/delete", { level = { "critical" } })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("query.level", 1, true))
+      assert.are.equal(6, get("/events").json.totalCount)
+    end)
+
+    it("refuses a 4 MiB events.delete query at once and removes nothing", function()
+      local parts = {}
+      for i = 1, 120000 do parts[i] = '{"subject":"s' .. i .. '"}' end
+      local body = '{"$or":[' .. table.concat(parts, ",") .. ']}'
+      body = body .. string.rep(" ", 4 * 1024 * 1024 - 64 - #body)
+      local started = os.time()
+      local res = sandbox.http("POST", url("/events/delete"), { token = sandbox.token, body = body,
+        headers = { ["Content-Type"] = "application/json" } })
+      assert.are.equal(400, res.status)
+      assert.is_true(os.time() - started <= sandbox.time(5))
+      assert.are.equal(6, get("/events").json.totalCount)
+    end)
+
+    it("refuses a bad query of mostRecentBySeverity", function()
+      assert.are.equal(400, get("/events/mostRecentBySeverity?query=" .. enc('{"level":["critical"]}')).status)
+    end)
+
+    it("refuses a bad query of events.export", function()
+      local res = send("POST", "/events/export", { query = { subject = { ["$startsWith"] = "" } } })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("query.subject.$startsWith", 1, true))
+    end)
+  end)
+
+  describe("params each call takes", function()
+    local function enc(q) return (q:gsub("[^%w]", function(c) return ("%%%02X"):format(c:byte()) end)) end
+
+    it("events.delete ignores filter, filterField, state and query in the query string: {} removes every event", function()
+      local res = sandbox.http("POST", url("/events/delete?filterField=subject&filter=nothing*&state=resolved&query="
+        .. enc('{"level":"info"}')), { token = sandbox.token, json = {} })
+      assert.are.same({ removed = 6 }, res.json)
+      assert.are.equal(0, get("/events").json.totalCount)
+    end)
+
+    it("events.delete with an empty body removes every event, whatever the query string says", function()
+      local res = sandbox.http("POST", url("/events/delete?state=resolved"), { token = sandbox.token })
+      assert.are.same({ removed = 6 }, res.json)
+    end)
+
+    it("events.get lets the query override state, filterField and filter", function()
+      local res = get("/events?state=resolved&filter=nothing*&query=" .. enc('{"level":"critical"}'))
+      assert.are.equal(4, res.json.totalCount)
+    end)
+
+    it("events.patch lets the query override state and filter", function()
+      local res = sandbox.http("PATCH", url("/events?state=resolved&filter=nothing*&query=" .. enc('{"subject":"Door left open"}')),
+        { token = sandbox.token, json = { comment = "seen" } })
+      assert.are.same({ success = true }, res.json)
+      local door = get("/events/575ed0de7ae143cd83dc4aa8").json
+      assert.are.equal("seen", door.updates[#door.updates].comment)
+    end)
+
+    it("events.patch ignores sortField, sortDirection, page and perPage", function()
+      local res = sandbox.http("PATCH", url("/events?sortField=colour&sortDirection=up&page=-1&perPage=0&state=new"),
+        { token = sandbox.token, json = { comment = "x" } })
+      assert.are.equal(200, res.status)
+    end)
+
+    it("mostRecentBySeverity ignores state, filterField, sortField and perPage", function()
+      local res = get("/events/mostRecentBySeverity?state=resolved&filterField=colour&sortField=colour&perPage=0")
+      assert.are.equal(200, res.status)
+      assert.are.equal(4, res.json.newCount)
+    end)
+
+    it("mostRecentBySeverity lets the query override filter", function()
+      local res = get("/events/mostRecentBySeverity?filter=nothing*&query=" .. enc('{"level":"warning"}'))
+      assert.are.equal(1, res.json.newCount)
+      assert.are.equal("575ed0de7ae143cd83dc4aa8", res.json.event.id)
+    end)
+  end)
+
   describe("integrations", function()
     it("gets one", function()
       local res = get("/integrations/" .. INTEGRATION)
