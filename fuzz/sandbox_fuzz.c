@@ -121,7 +121,7 @@ static void run_request(const char *method, const char *uri, sb_header *headers,
     req.headers = headers;
     req.nheaders = nheaders;
     ARM_FAILURES();
-    if (parse_uri(&req, uri) == 0) {
+    if (sb_parse_uri(&req, uri) == 0) {
         if (!query_mode) {
             record_request(&req);
             parse_fault(&req, &f);
@@ -132,7 +132,7 @@ static void run_request(const char *method, const char *uri, sb_header *headers,
     }
     DISARM_FAILURES();
     free(res.body);
-    free_request(&req); /* frees headers too */
+    sb_free_request(&req); /* frees headers too */
     if (strcmp(method, "GET") != 0) copy_db(server.db, pristine);
 }
 

@@ -408,54 +408,40 @@ static int occurs_on(json_t *ev, long j) {
     return d1 == d2;
 }
 
-/* Value of one hex digit, -1 when c is not one. */
-static int hex_digit(int c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Reads a form-encoded field from the body (fork params), percent-decoded
- * with '+' as space, into out; 1 when found and it fits. */
-static int form_field(const sb_request *req, const char *name, char *out, size_t cap) {
-    size_t n = strlen(name);
-    const char *p = req->body;
-    while (p && *p) {
-        if (strncmp(p, name, n) == 0 && p[n] == '=') {
-            size_t len = 0;
-            for (const char *v = p + n + 1; *v && *v != '&'; v++) {
-                int c = *v == '+' ? ' ' : (unsigned char)*v;
-                if (*v == '%' && hex_digit(v[1]) >= 0 && hex_digit(v[2]) >= 0) {
-                    c = hex_digit(v[1]) * 16 + hex_digit(v[2]);
-                    v += 2;
-                }
-                if (len + 1 >= cap) return 0;
-                out[len++] = (char)c;
-            }
-            out[len] = '\0';
-            return 1;
-        }
-        p = strchr(p, '&');
-        if (p) p++;
+/* A fork param from the query string, else from the form-encoded body
+ * (new string); NULL when absent or out of memory (*oom set). */
+static char *fork_param(const sb_request *req, const char *name, int *oom) {
+    const char *q = sb_query_get(req, name);
+    *oom = 0;
+    if (q) {
+        char *copy = strdup(q);
+        if (!copy) *oom = 1;
+        return copy;
     }
-    return 0;
+    return sb_form_get(req->body, req->body_len, name, oom);
 }
 
 /* POST /events/{id}?fork=1&starting_date=yyyy-mm-dd. */
 static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, json_t *ev, json_t *perms) {
-    char fork[16] = "", date[32] = "", guid[37];
-    const char *q;
-    if ((q = sb_query_get(req, "fork"))) snprintf(fork, sizeof fork, "%s", q);
-    else form_field(req, "fork", fork, sizeof fork);
-    if ((q = sb_query_get(req, "starting_date"))) snprintf(date, sizeof date, "%s", q);
-    else form_field(req, "starting_date", date, sizeof date);
+    char guid[37];
+    int oom_fork, oom_date;
     if (!allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 1)) {
         cd_error(res, 403, "Access denied");
         return;
     }
-    if (strcmp(fork, "1") != 0) {
+    char *fork = fork_param(req, "fork", &oom_fork), *date = fork_param(req, "starting_date", &oom_date);
+    int is_fork = fork && !strcmp(fork, "1");
+    long j = date ? parse_date(date) : -1;
+    free(fork);
+    free(date);
+    if (oom_fork || oom_date) {
+        cd_error(res, 500, "out of memory");
+        return;
+    }
+    if (!is_fork) {
         cd_error(res, 400, "POST to an event needs fork=1");
         return;
     }
-    long j = parse_date(date);
     if (j < 0) {
         cd_error(res, 400, "starting_date must be a real yyyy-mm-dd date");
         return;

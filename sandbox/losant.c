@@ -10,196 +10,12 @@
 #include <strings.h>
 #include <time.h>
 
-/* ---- schema-driven validation (the subset the Losant schemas use) ---- */
-
-enum kind { K_STR, K_ENUM, K_HEX24, K_ANY, K_TAGS, K_BOOL, K_NUM, K_STRARRAY, K_OBJ, K_DATE };
-
-typedef struct field {
-    const char *name;
-    enum kind kind;
-    int required;
-    long min, max; /* lengths for strings, bounds for numbers */
-    const char *const *values; /* K_ENUM */
-    const struct field *sub;   /* K_OBJ */
-} field;
-
-static const char *const LEVELS[] = {"info", "warning", "error", "critical", NULL};
-static const char *const STATES[] = {"new", "acknowledged", "resolved", NULL};
-static const char *const ITYPES[] = {"googlePubSub", "meridian", "mqtt", "particle", NULL};
-static const char *const PROTOCOLS[] = {"mqtt", "mqtts", "ws", "wss", NULL};
-
-static const field EVENT_POST[] = {
-    {"level", K_ENUM, 1, 0, 0, LEVELS, NULL},   {"subject", K_STR, 1, 1, 255, NULL, NULL},
-    {"state", K_ENUM, 0, 0, 0, STATES, NULL},   {"message", K_STR, 0, 0, 32767, NULL, NULL},
-    {"data", K_ANY, 0, 0, 0, NULL, NULL},       {"deviceId", K_HEX24, 0, 0, 0, NULL, NULL},
-    {"eventTags", K_TAGS, 0, 0, 0, NULL, NULL}, {"creationDate", K_DATE, 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
-static const field EVENT_PATCH[] = {
-    {"state", K_ENUM, 0, 0, 0, STATES, NULL}, {"comment", K_STR, 0, 0, 32767, NULL, NULL},
-    {"data", K_ANY, 0, 0, 0, NULL, NULL},     {"eventTags", K_TAGS, 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
-static const field GOOGLE[] = {{"projectId", K_STR, 1, 1, 1024, NULL, NULL},
-                               {"keyJson", K_STR, 1, 4, 32767, NULL, NULL},
-                               {NULL, 0, 0, 0, 0, NULL, NULL}};
-static const field MQTT[] = {
-    {"clientId", K_STR, 0, 1, 1024, NULL, NULL},  {"username", K_STR, 0, 1, 1024, NULL, NULL},
-    {"password", K_STR, 0, 1, 1024, NULL, NULL},  {"clean", K_BOOL, 0, 0, 0, NULL, NULL},
-    {"port", K_NUM, 1, 1, 65535, NULL, NULL},     {"protocol", K_ENUM, 1, 0, 0, PROTOCOLS, NULL},
-    {"host", K_STR, 1, 1, 1024, NULL, NULL},      {"privateKey", K_STR, 0, 4, 32767, NULL, NULL},
-    {"certificate", K_STR, 0, 4, 32767, NULL, NULL}, {"caCertificate", K_STR, 0, 4, 32767, NULL, NULL},
-    {"disableSSLVerification", K_BOOL, 0, 0, 0, NULL, NULL}, {NULL, 0, 0, 0, 0, NULL, NULL}};
-static const field PARTICLE[] = {
-    {"accessToken", K_STR, 1, 1, 1024, NULL, NULL}, {"productSlugOrId", K_STR, 0, 1, 1024, NULL, NULL},
-    {"orgSlugOrId", K_STR, 0, 1, 1024, NULL, NULL}, {"deviceNameOrId", K_STR, 0, 1, 1024, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
-static const field MERIDIAN[] = {
-    {"authenticationToken", K_STR, 1, 1, 1024, NULL, NULL}, {"locationId", K_STR, 1, 1, 1024, NULL, NULL},
-    {"assetUpdates", K_BOOL, 0, 0, 0, NULL, NULL},         {"zoneUpdates", K_BOOL, 0, 0, 0, NULL, NULL},
-    {NULL, 0, 0, 0, 0, NULL, NULL}};
-#define INTEGRATION_FIELDS(req)                                                                        \
-    {"name", K_STR, req, 1, 1024, NULL, NULL}, {"integrationType", K_ENUM, req, 0, 0, ITYPES, NULL},    \
-        {"enabled", K_BOOL, 0, 0, 0, NULL, NULL}, {"topics", K_STRARRAY, 0, 1, 1024, NULL, NULL},       \
-        {"googlePubSubConfig", K_OBJ, 0, 0, 0, NULL, GOOGLE}, {"mqttConfig", K_OBJ, 0, 0, 0, NULL, MQTT}, \
-        {"particleConfig", K_OBJ, 0, 0, 0, NULL, PARTICLE},                                              \
-        {"meridianConfig", K_OBJ, 0, 0, 0, NULL, MERIDIAN}, { NULL, 0, 0, 0, 0, NULL, NULL }
-static const field INTEGRATION_POST[] = {INTEGRATION_FIELDS(1)};
-static const field INTEGRATION_PATCH[] = {INTEGRATION_FIELDS(0)};
-
-/* Number of UTF-8 characters in s (losant.h). */
-long sb_utf8_length(const char *s) {
-    long n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80) n++;
-    return n;
-}
-
-/* 1 when s is 24 hexadecimal characters (losant.h). */
-int sb_is_hex24(const char *s) {
-    int n = 0;
-    for (; s[n]; n++)
-        if (!isxdigit((unsigned char)s[n])) return 0;
-    return n == 24;
-}
-
-/* 1 when s is a valid event tag key (losant.h). */
-int sb_is_tag_key(const char *s) {
-    size_t n = strlen(s);
-    if (n < 1 || n > 255) return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
-    return 1;
-}
-
-/* Validates one value against f; writes a message naming path on failure. */
-static int check_value(const field *f, json_t *v, const char *path, char *msg, size_t len);
-
-/* Validates obj against the field table; 0 or -1 with msg naming the field. */
-static int check_object(const field *fields, json_t *obj, const char *prefix, char *msg, size_t len) {
-    const char *key;
-    json_t *v;
-    char path[300];
-    if (!json_is_object(obj)) {
-        snprintf(msg, len, "%s must be an object", prefix[0] ? prefix : "body");
-        return -1;
-    }
-    json_object_foreach(obj, key, v) {
-        const field *f = fields;
-        while (f->name && strcmp(f->name, key) != 0) f++;
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", key);
-        if (!f->name) {
-            snprintf(msg, len, "%s is not allowed", path);
-            return -1;
-        }
-        if (check_value(f, v, path, msg, len) < 0) return -1;
-    }
-    for (const field *f = fields; f->name; f++)
-        if (f->required && !json_object_get(obj, f->name)) {
-            snprintf(msg, len, "%s%s%s is required", prefix, prefix[0] ? "." : "", f->name);
-            return -1;
-        }
-    return 0;
-}
-
-static int check_value(const field *f, json_t *v, const char *path, char *msg, size_t len) {
-    switch (f->kind) {
-    case K_ANY:
-        return 0;
-    case K_STR:
-        if (!json_is_string(v)) break;
-        if (sb_utf8_length(json_string_value(v)) < f->min || sb_utf8_length(json_string_value(v)) > f->max) {
-            snprintf(msg, len, "%s must be %ld to %ld characters long", path, f->min, f->max);
-            return -1;
-        }
-        return 0;
-    case K_ENUM:
-        if (json_is_string(v))
-            for (const char *const *e = f->values; *e; e++)
-                if (strcmp(*e, json_string_value(v)) == 0) return 0;
-        snprintf(msg, len, "%s must be one of the allowed values", path);
-        return -1;
-    case K_HEX24:
-        if (json_is_string(v) && sb_is_hex24(json_string_value(v))) return 0;
-        snprintf(msg, len, "%s must be 24 hexadecimal characters", path);
-        return -1;
-    case K_BOOL:
-        if (json_is_boolean(v)) return 0;
-        break;
-    case K_NUM:
-        if (!json_is_number(v)) break;
-        if (json_number_value(v) < (double)f->min || json_number_value(v) > (double)f->max) {
-            snprintf(msg, len, "%s must be between %ld and %ld", path, f->min, f->max);
-            return -1;
-        }
-        return 0;
-    case K_DATE:
-        if (json_is_string(v) || json_is_number(v)) return 0;
-        if (json_is_object(v) && json_object_size(v) == 1 && json_is_string(json_object_get(v, "$date")))
-            return 0;
-        snprintf(msg, len, "%s must be a date", path);
-        return -1;
-    case K_STRARRAY: {
-        size_t i;
-        json_t *item;
-        if (!json_is_array(v)) break;
-        json_array_foreach(v, i, item) {
-            long n = json_is_string(item) ? sb_utf8_length(json_string_value(item)) : -1;
-            if (n < f->min || n > f->max) {
-                snprintf(msg, len, "%s[%zu] must be a string of %ld to %ld characters", path, i, f->min, f->max);
-                return -1;
-            }
-        }
-        return 0;
-    }
-    case K_TAGS: {
-        const char *key;
-        json_t *tag;
-        if (!json_is_object(v)) break;
-        json_object_foreach(v, key, tag) {
-            long n = json_is_string(tag) ? sb_utf8_length(json_string_value(tag)) : -1;
-            if (!sb_is_tag_key(key) || n < 1 || n > 255) {
-                snprintf(msg, len, "%s.%s must be a tag of 1 to 255 characters with a key of [0-9a-zA-Z_-]", path, key);
-                return -1;
-            }
-        }
-        return 0;
-    }
-    case K_OBJ:
-        return check_object(f->sub, v, path, msg, len);
-    }
-    snprintf(msg, len, "%s has the wrong type", path);
-    return -1;
-}
-
 /* ---- small helpers ---- */
 
-/* Writes the current time as ISO 8601 with milliseconds into buf[25]. */
+/* Writes the time now as ISO 8601 with milliseconds into buf (len >= 32). */
 static void iso_now(double now, char *buf, size_t len) {
-    time_t secs = (time_t)now;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    int ms = (int)((now - (double)secs) * 1000.0) % 1000;
-    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (n && n + 6 <= len) snprintf(buf + n, len - n, ".%03uZ", (unsigned)ms);
+    (void)len;
+    sb_ls_iso((long long)(now * 1000.0), buf);
 }
 
 /* Makes a new 24-hex id from the time and a counter. */
@@ -232,8 +48,8 @@ static int glob_match(const char *pat, const char *s) {
 
 /* Severity rank of a level (critical highest). */
 static int level_rank(const char *level) {
-    for (int i = 0; LEVELS[i]; i++)
-        if (level && strcmp(LEVELS[i], level) == 0) return i;
+    for (int i = 0; SB_LEVELS[i]; i++)
+        if (level && strcmp(SB_LEVELS[i], level) == 0) return i;
     return -1;
 }
 
@@ -466,6 +282,18 @@ static int seed_docs(sb_server *srv, json_t *list, const char *kind, char *err, 
         }
         json_t *copy = json_deep_copy(doc);
         if (!copy) return -1;
+        for (int k = 0; k < 2; k++) { /* dates as Event Post takes them, stored in one ISO form */
+            const char *name = k ? "lastUpdated" : "creationDate";
+            json_t *date = json_object_get(copy, name);
+            char when[32];
+            if (!date) continue;
+            if (sb_ls_date(date, when) < 0 || json_object_set_new(copy, name, json_string(when)) < 0) {
+                snprintf(err, errlen, "losant.%ss[%zu].%s must be a date-time, epoch milliseconds or {\"$date\": ...}",
+                         kind, i, name);
+                json_decref(copy);
+                return -1;
+            }
+        }
         if (!strcmp(kind, "event")) complete_event(copy, app, id, now);
         else complete_integration(copy, app, id, now);
         int rc = store_doc(srv->db, kind, app, id, copy);
@@ -536,16 +364,10 @@ static int compare(json_t *a, json_t *b, int ci) {
         return x < y ? -1 : x > y;
     }
     if (json_is_string(a) && json_is_number(b)) { /* a date compared with epoch milliseconds */
-        struct tm tm = {0};
-        int ms = 0;
-        if (sscanf(json_string_value(a), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                   &tm.tm_min, &tm.tm_sec, &ms) >= 6) {
-            tm.tm_year -= 1900;
-            tm.tm_mon -= 1;
-            double x = (double)timegm(&tm) * 1000.0 + ms, y = json_number_value(b);
-            return x < y ? -1 : x > y;
-        }
-        return 2;
+        long long ms;
+        if (sb_ls_date_ms(json_string_value(a), &ms) < 0) return 2;
+        double x = (double)ms, y = json_number_value(b);
+        return x < y ? -1 : x > y;
     }
     if (json_is_boolean(a) && json_is_boolean(b)) return json_is_true(a) - json_is_true(b);
     if (json_is_null(a) && json_is_null(b)) return 0;
@@ -761,7 +583,7 @@ static int read_listing(const sb_request *req, sb_response *res, enum listing_ca
     if (l->filter_field && !*l->filter_field) l->filter_field = NULL;
     if (l->sort_field && !*l->sort_field) l->sort_field = NULL;
     if (dir && !*dir) dir = NULL;
-    if (enum_param(res, "state", l->state, STATES) < 0
+    if (enum_param(res, "state", l->state, SB_STATES) < 0
         || enum_param(res, "filterField", l->filter_field, events ? EV_FILTER : IN_FILTER) < 0
         || enum_param(res, "sortField", l->sort_field, events ? EV_SORT : IN_SORT) < 0
         || enum_param(res, "sortDirection", dir, DIRS) < 0
@@ -957,7 +779,7 @@ static void one_doc(sb_server *srv, const sb_request *req, sb_response *res, con
         json_decref(doc);
         return;
     }
-    if (check_object(!strcmp(kind, "event") ? EVENT_PATCH : INTEGRATION_PATCH, patch, "", msg, sizeof msg) < 0) {
+    if (sb_ls_check(!strcmp(kind, "event") ? SB_EVENT_PATCH : SB_INTEGRATION_PATCH, patch, msg, sizeof msg) < 0) {
         sb_reply_error(res, 400, "Validation", "%s", msg);
     } else {
         if (!strcmp(kind, "event")) {
@@ -979,7 +801,7 @@ static void create_doc(sb_server *srv, const sb_request *req, sb_response *res, 
     char msg[512], id[25], now[32];
     json_t *doc = read_body(req, res, 0, SB_MAX_BODY, &failed);
     if (failed) return;
-    if (check_object(!strcmp(kind, "event") ? EVENT_POST : INTEGRATION_POST, doc, "", msg, sizeof msg) < 0) {
+    if (sb_ls_check(!strcmp(kind, "event") ? SB_EVENT_POST : SB_INTEGRATION_POST, doc, msg, sizeof msg) < 0) {
         sb_reply_error(res, 400, "Validation", "%s", msg);
         json_decref(doc);
         return;
@@ -988,7 +810,13 @@ static void create_doc(sb_server *srv, const sb_request *req, sb_response *res, 
     iso_now(req->now, now, sizeof now);
     if (!strcmp(kind, "event")) {
         json_t *cd = json_object_get(doc, "creationDate");
-        if (cd && !json_is_string(cd)) json_object_del(doc, "creationDate");
+        char when[32];
+        /* any form Event Post allows is stored as that date, in one ISO form (checked above) */
+        if (cd && (sb_ls_date(cd, when) < 0 || json_object_set_new(doc, "creationDate", json_string(when)) < 0)) {
+            sb_reply_error(res, 500, "InternalError", "out of memory");
+            json_decref(doc);
+            return;
+        }
         complete_event(doc, app, id, now);
     } else {
         complete_integration(doc, app, id, now);
@@ -1009,7 +837,7 @@ static void bulk_events(sb_server *srv, const sb_request *req, sb_response *res,
     if (call == L_PATCH) {
         body = read_body(req, res, 0, SB_MAX_BODY, &failed);
         if (failed) return;
-        if (check_object(EVENT_PATCH, body, "", msg, sizeof msg) < 0) {
+        if (sb_ls_check(SB_EVENT_PATCH, body, msg, sizeof msg) < 0) {
             sb_reply_error(res, 400, "Validation", "%s", msg);
             json_decref(body);
             return;

@@ -19,8 +19,6 @@
 #include <microhttpd.h>
 
 #define RECORD_MAX 1000
-#define MAX_SEGMENTS 64
-#define MAX_PARAMS 256
 
 typedef struct options {
     const char *host;
@@ -152,96 +150,6 @@ void sb_reply_error(sb_response *res, int status, const char *type, const char *
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
     sb_reply_json(res, status, json_pack("{s:s, s:s}", "type", type, "message", message));
-}
-
-/* ---- request helpers ---- */
-
-const char *sb_header_get(const sb_request *req, const char *name) {
-    for (int i = 0; i < req->nheaders; i++)
-        if (strcasecmp(req->headers[i].name, name) == 0) return req->headers[i].value;
-    return NULL;
-}
-
-const char *sb_query_get(const sb_request *req, const char *name) {
-    for (int i = 0; i < req->nquery; i++)
-        if (strcmp(req->query[i].name, name) == 0) return req->query[i].value;
-    return NULL;
-}
-
-/* Value of one hex digit, or -1. */
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into a new string ('+' as space when plus). */
-static char *decode(const char *s, size_t n, int plus) {
-    char *out = malloc(n + 1), *o = out;
-    if (!out) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else if (plus && s[i] == '+') {
-            *o++ = ' ';
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-/* Splits the raw URI into decoded path segments and query params; -1 on OOM
- * or too many parts. */
-static int parse_uri(sb_request *req, const char *uri) {
-    const char *q = strchr(uri, '?');
-    size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
-    const char *p = uri, *end = uri + path_len;
-    if (p < end && *p == '/') p++;
-    req->seg = calloc(MAX_SEGMENTS, sizeof *req->seg);
-    req->query = calloc(MAX_PARAMS, sizeof *req->query);
-    if (!req->seg || !req->query) return -1;
-    while (p < end) {
-        const char *slash = memchr(p, '/', (size_t)(end - p));
-        const char *stop = slash ? slash : end;
-        if (req->nseg == MAX_SEGMENTS) return -1;
-        if (!(req->seg[req->nseg++] = decode(p, (size_t)(stop - p), 0))) return -1;
-        if (!slash) break;
-        p = slash + 1;
-        if (p == end) { /* trailing slash: an empty last segment */
-            if (req->nseg == MAX_SEGMENTS) return -1;
-            if (!(req->seg[req->nseg++] = strdup(""))) return -1;
-        }
-    }
-    if (!q) return 0;
-    for (p = q + 1; *p;) {
-        const char *amp = strchr(p, '&');
-        const char *stop = amp ? amp : p + strlen(p);
-        if (stop > p) {
-            const char *eq = memchr(p, '=', (size_t)(stop - p));
-            sb_param *param;
-            if (req->nquery == MAX_PARAMS) return -1;
-            param = &req->query[req->nquery++];
-            param->name = decode(p, (size_t)((eq ? eq : stop) - p), 1);
-            param->value = eq ? decode(eq + 1, (size_t)(stop - eq - 1), 1) : strdup("");
-            if (!param->name || !param->value) return -1;
-        }
-        if (!amp) break;
-        p = amp + 1;
-    }
-    return 0;
-}
-
-/* Frees what parse_uri and collect_headers allocated. */
-static void free_request(sb_request *req) {
-    for (int i = 0; i < req->nseg; i++) free(req->seg[i]);
-    for (int i = 0; i < req->nquery; i++) { free(req->query[i].name); free(req->query[i].value); }
-    free(req->seg);
-    free(req->query);
-    free(req->headers);
 }
 
 typedef struct header_list {
@@ -422,21 +330,17 @@ int sb_rate_limited(sb_server *srv, const sb_request *req, sb_response *res) {
 /* Sets f's Retry-After to text percent-decoded; a value holding CR, LF or
  * NUL, empty or longer than 255 bytes is ignored. */
 static void set_retry_after(fault *f, const char *text) {
-    char out[sizeof f->retry_after];
-    size_t n = 0;
-    for (const char *p = text; *p; p++) {
-        int c = (unsigned char)*p;
-        if (c == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-            c = hexval(p[1]) * 16 + hexval(p[2]);
-            p += 2;
-        }
-        if (c == '\r' || c == '\n' || c == '\0' || n + 1 >= sizeof out) return;
-        out[n++] = (char)c;
+    size_t n = strlen(text);
+    char *out = malloc(n + 1);
+    if (!out) return;
+    n = sb_percent_decode(text, n, 0, out);
+    /* MHD sends no header with an empty value */
+    if (n > 0 && n < sizeof f->retry_after && !memchr(out, '\r', n) && !memchr(out, '\n', n) && !memchr(out, '\0', n)) {
+        memcpy(f->retry_after, out, n);
+        f->retry_after[n] = '\0';
+        f->has_retry_after = 1;
     }
-    if (n == 0) return; /* MHD sends no header with an empty value */
-    out[n] = '\0';
-    memcpy(f->retry_after, out, n + 1);
-    f->has_retry_after = 1;
+    free(out);
 }
 
 /* Applies one item of X-Sandbox-Fault (spaces around it already trimmed). */
@@ -825,7 +729,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     MHD_get_connection_values(con, MHD_HEADER_KIND, add_header, &headers);
     req.headers = headers.items;
     req.nheaders = headers.n;
-    if (parse_uri(&req, st->raw_uri) < 0) {
+    if (sb_parse_uri(&req, st->raw_uri) < 0) {
         sb_reply_error(&res, 414, "URITooLong", "The request line has too many parts");
     } else if (st->too_large) {
         sb_reply_error(&res, 413, "PayloadTooLarge", "The body is larger than %u bytes", SB_MAX_BODY);
@@ -837,7 +741,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
             /* answer later (stall: never) without holding this thread: suspend, the resumer wakes it */
             if (st->faulty && (st->f.stall || st->f.delay_ms > 0)
                 && suspend_until(con, st->f.stall ? INFINITY : now_seconds() + st->f.delay_ms / 1000.0)) {
-                free_request(&req);
+                sb_free_request(&req);
                 return MHD_YES;
             }
         }
@@ -846,7 +750,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         req.fault_flags = faulty ? f.flags : 0;
         if (faulty && (f.reset || f.stall)) { /* a stalled request is back only when the sandbox stops */
             if (opts.log) log_access(&req, 0, st->started);
-            free_request(&req);
+            sb_free_request(&req);
             return MHD_NO;
         }
         if (faulty && f.echo_headers) {
@@ -874,12 +778,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     r = make_response(&res, mode, con);
     free(res.body);
     if (!r) {
-        free_request(&req);
+        sb_free_request(&req);
         return MHD_NO;
     }
     ret = MHD_queue_response(con, (unsigned)res.status, r);
     MHD_destroy_response(r);
-    free_request(&req);
+    sb_free_request(&req);
     return ret;
 }
 

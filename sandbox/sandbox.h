@@ -69,8 +69,25 @@ int sb_exec(sqlite3 *db, const char *sql);
 /* Writes a new random UUID (version 4 form) into buf[37]. */
 void sb_uuid(char *buf);
 
-/* Request helpers (main.c). Lookups are case-insensitive for headers and
- * exact for query names; they return NULL when absent. */
+/* Request text (uri.c). The one percent-decoder of the sandbox: decodes
+ * s[0..n) into out (room for n bytes), %XX as that byte (NUL included),
+ * '+' as a space when plus, a '%' without two hex digits kept; returns the
+ * decoded length. */
+size_t sb_percent_decode(const char *s, size_t n, int plus, char *out);
+/* s[0..n) decoded into a new string (NULL when out of memory); a decoding
+ * that holds a NUL byte would be cut by it, so that text is kept as
+ * received, undecoded: "42%00abc" stays "42%00abc" and names nothing. */
+char *sb_decode_text(const char *s, size_t n, int plus);
+/* Splits a raw URI into decoded segments and params; -1 when out of memory
+ * or over 64 segments or 256 params. */
+int sb_parse_uri(sb_request *req, const char *uri);
+/* Frees the segments, params and header list of a request. */
+void sb_free_request(sb_request *req);
+/* The decoded value of form field name in body[0..len) (new string), or
+ * NULL when absent or out of memory (then *oom is set). */
+char *sb_form_get(const char *body, size_t len, const char *name, int *oom);
+/* Lookups: case-insensitive for headers, exact for query names; NULL when
+ * absent. */
 const char *sb_header_get(const sb_request *req, const char *name);
 const char *sb_query_get(const sb_request *req, const char *name);
 

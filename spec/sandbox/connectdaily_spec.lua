@@ -117,6 +117,14 @@ describe("the Connect Daily sandbox", function()
       end
     end)
 
+    it("answers 404 for a cal_item_id followed by a percent-encoded NUL (not event 42)", function()
+      assert.are.equal(404, s.call("GET", "/42%00abc").status)
+    end)
+
+    it("answers 404 for an itemguid followed by a percent-encoded NUL", function()
+      assert.are.equal(404, s.call("GET", "/itemguid=9f1c2d3e-0000-4000-8000-000000000042%00").status)
+    end)
+
     it("answers 403 when the caller may not read the calendar", function()
       local res = s.call("GET", "/43", { headers = VIEWER })
       assert.are.equal(403, res.status)
@@ -268,6 +276,13 @@ describe("the Connect Daily sandbox", function()
         headers = { Authorization = API.Authorization, ["Content-Type"] = "application/x-www-form-urlencoded" },
         body = "fork=1&starting_date=2026%2D12%2D15" })
       assert.are.equal(201, res.status)
+    end)
+
+    it("answers 400 for a form-encoded starting_date followed by a percent-encoded NUL", function()
+      local res = sandbox.http("POST", s.base .. "/42", {
+        headers = { Authorization = API.Authorization, ["Content-Type"] = "application/x-www-form-urlencoded" },
+        body = "fork=1&starting_date=2026-12-22%00junk" })
+      assert.are.equal(400, res.status)
     end)
 
     it("answers 400 with error 1 on a day a weekly series misses", function()

@@ -201,6 +201,10 @@ describe("the Monterosa sandbox", function()
       assert.are.equal(400, s.call("GET", "/events/" .. EVENT .. "?include=elements").status)
     end)
 
+    it("answers 404 for an event id followed by a percent-encoded NUL", function()
+      assert.are.equal(404, s.call("GET", "/events/" .. EVENT .. "%00").status)
+    end)
+
     it("answers 404 with a JSON:API error for an unknown event", function()
       local res = s.call("GET", "/events/nope")
       assert.are.equal(404, res.status)

@@ -92,6 +92,20 @@ describe("the sandbox server", function()
   end)
 end)
 
+describe("the sandbox seed", function()
+  it("refuses a Losant event whose creationDate is not a date-time, with exit code 2", function()
+    local seed = os.tmpname()
+    local f = io.open(seed, "w")
+    f:write('{"losant":{"applications":[{"id":"575ec8687ae143cd83dc4a97"}],"events":[{"id":"575ed0de7ae143cd83dc4aa5",'
+      .. '"applicationId":"575ec8687ae143cd83dc4a97","level":"info","subject":"s","creationDate":"yesterday"}]}}')
+    f:close()
+    local ok, _, code = os.execute(sandbox.binary .. " --seed " .. seed .. " 2>/dev/null")
+    os.remove(seed)
+    assert.is_falsy(ok)
+    assert.are.equal(2, code)
+  end)
+end)
+
 describe("the sandbox request record", function()
   local sb
   before_each(function() sb = sandbox.start() end)
