@@ -50,13 +50,42 @@ static long parse_date(const char *s) {
     return to_jdn(y, m, d);
 }
 
-/* Reads a JDN or a date string; -1 when neither. */
+/* Reads a JDN (an integer, or a string of digits: "2461380") or a
+ * yyyy-mm-dd string; -1 when neither. */
 static long date_value(json_t *v) {
+    json_int_t j = -1;
     if (json_is_integer(v)) {
-        json_int_t j = json_integer_value(v);
-        return j >= JDN_MIN && j <= JDN_MAX ? (long)j : -1;
+        j = json_integer_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = strspn(s, "0123456789");
+        if (n == 0 || s[n] || n > 7) return parse_date(s);
+        j = strtol(s, NULL, 10);
     }
-    if (json_is_string(v)) return parse_date(json_string_value(v));
+    return j >= JDN_MIN && j <= JDN_MAX ? (long)j : -1;
+}
+
+/* Reads a version: an integer, an integral real (1.0) or a string of
+ * digits ("1"); 0 with *out set, or -1 when it is none of them (then the
+ * conflict check is skipped). */
+static int version_value(json_t *v, json_int_t *out) {
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double x = json_real_value(v);
+        if (x != x || x < -9e15 || x > 9e15 || x != (double)(json_int_t)x) return -1;
+        *out = (json_int_t)x;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = strspn(s, "0123456789");
+        if (n == 0 || s[n] || n > 15) return -1;
+        *out = (json_int_t)strtoll(s, NULL, 10);
+        return 0;
+    }
     return -1;
 }
 
@@ -71,6 +100,11 @@ static int is_time(const char *s) {
 /* Answers {"error":1,"message":...} with status. */
 static void cd_error(sb_response *res, int status, const char *message) {
     sb_reply_json(res, status, json_pack("{s:i, s:s}", "error", 1, "message", message));
+}
+
+/* Connect Daily's error shape for the server-wide answers (sandbox.h). */
+void sb_connectdaily_error(sb_response *res, int status, const char *message) {
+    cd_error(res, status, message);
 }
 
 /* ---- storage ---- */
@@ -473,13 +507,14 @@ static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, 
 /* PUT /events/{id}: replaces the event, checking version and permissions. */
 static void update_event(sb_server *srv, const sb_request *req, sb_response *res, json_t *ev, json_t *perms) {
     char msg[256];
+    json_int_t sent;
     json_t *in = json_loadb(req->body, req->body_len, 0, NULL), *clean;
     if (!allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 1)) {
         cd_error(res, 403, "Access denied");
     } else if (!in) {
         cd_error(res, 200, "The body is not a JSON event");
-    } else if (json_is_integer(json_object_get(in, "version"))
-               && json_integer_value(json_object_get(in, "version")) < json_integer_value(json_object_get(ev, "version"))) {
+    } else if (version_value(json_object_get(in, "version"), &sent) == 0
+               && sent < json_integer_value(json_object_get(ev, "version"))) {
         snprintf(msg, sizeof msg, "The event was changed by someone else (now version %lld)",
                  (long long)json_integer_value(json_object_get(ev, "version")));
         cd_error(res, 409, msg);
@@ -555,10 +590,12 @@ static void delete_event(sb_server *srv, sb_response *res, json_t *ev, json_t *p
 /* Answers the paths ending in restapi/v1/events[/{id}]; 0 for other paths. */
 int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *res) {
     int i = 0;
-    while (i + 2 < req->nseg && !(strcmp(req->seg[i], "restapi") == 0 && strcmp(req->seg[i + 1], "v1") == 0
-                                  && strcmp(req->seg[i + 2], "events") == 0))
-        i++;
-    if (i + 2 >= req->nseg || req->nseg > i + 4) return 0;
+    while (i + 1 < req->nseg && !(strcmp(req->seg[i], "restapi") == 0 && strcmp(req->seg[i + 1], "v1") == 0)) i++;
+    if (i + 1 >= req->nseg) return 0;
+    if (i + 2 >= req->nseg || strcmp(req->seg[i + 2], "events") != 0 || req->nseg > i + 4) {
+        cd_error(res, 404, "Path not found"); /* under restapi/v1 the service answers in its own shape */
+        return 1;
+    }
     if (sb_rate_limited(srv, req, res)) {
         char message[64];
         snprintf(message, sizeof message, "More than %d requests per second", srv->rate_limit);
@@ -572,7 +609,7 @@ int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *re
         return 1;
     }
     if (address && strcmp(m, "GET") && strcmp(m, "PUT") && strcmp(m, "POST") && strcmp(m, "DELETE")) {
-        sb_reply_header(res, "Allow", "GET, PUT, POST, DELETE");
+        sb_reply_header(res, "Allow", "GET, HEAD, PUT, POST, DELETE");
         cd_error(res, 405, "Method not allowed");
         return 1;
     }

@@ -25,25 +25,11 @@ static void new_id(double now, char *buf) {
     snprintf(buf, 25, "%08lx%016llx", (unsigned long)now & 0xffffffffUL, ++counter & 0xffffffffffffffffULL);
 }
 
-/* Glob match with '*' (any run) and '?' (one character), case-sensitive. */
-static int glob_match(const char *pat, const char *s) {
-    const char *star = NULL, *resume = NULL;
-    while (*s) {
-        if (*pat == '?' || *pat == *s) {
-            pat++;
-            s++;
-        } else if (*pat == '*') {
-            star = pat++;
-            resume = s;
-        } else if (star) {
-            pat = star + 1;
-            s = ++resume;
-        } else {
-            return 0;
-        }
-    }
-    while (*pat == '*') pat++;
-    return *pat == '\0';
+/* Writes the 24-hex id in lower case into buf[25] and returns buf. */
+static const char *lower_id(const char *id, char *buf) {
+    for (int i = 0; i < 24; i++) buf[i] = (char)tolower((unsigned char)id[i]);
+    buf[24] = '\0';
+    return buf;
 }
 
 /* Severity rank of a level (critical highest). */
@@ -141,7 +127,7 @@ static int authorize(sb_server *srv, const sb_request *req, sb_response *res, co
             size_t i;
             json_t *a;
             allowed = 0;
-            json_array_foreach(apps, i, a) if (json_is_string(a) && !strcmp(json_string_value(a), app)) allowed = 1;
+            json_array_foreach(apps, i, a) if (json_is_string(a) && !strcasecmp(json_string_value(a), app)) allowed = 1;
         }
         if ((st = prep(srv->db, "SELECT 1 FROM losant_apps WHERE id = ?"))) {
             sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
@@ -294,6 +280,9 @@ static int seed_docs(sb_server *srv, json_t *list, const char *kind, char *err, 
                 return -1;
             }
         }
+        char app_id[25], own_id[25];
+        app = lower_id(app, app_id); /* stored ids are lower-case */
+        id = lower_id(id, own_id);
         if (!strcmp(kind, "event")) complete_event(copy, app, id, now);
         else complete_integration(copy, app, id, now);
         int rc = store_doc(srv->db, kind, app, id, copy);
@@ -317,6 +306,8 @@ int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
             snprintf(err, errlen, "losant.applications[%zu].id must be 24 hexadecimal characters", i);
             return -1;
         }
+        char app_id[25];
+        id = lower_id(id, app_id); /* stored ids are lower-case */
         if (sqlite3_prepare_v2(srv->db, "INSERT OR REPLACE INTO losant_apps VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
             return -1;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -624,7 +615,7 @@ static json_t *select_docs(sb_server *srv, const char *kind, const char *app, li
         }
         if (l->filter && *l->filter && !l->overridden) {
             json_t *f = json_object_get(doc, l->filter_field);
-            if (!json_is_string(f) || !glob_match(l->filter, json_string_value(f))) continue;
+            if (!json_is_string(f) || !sb_glob_match(l->filter, json_string_value(f))) continue;
         }
         if (l->query) {
             int r = query_match(l->query, doc, msg, sizeof msg, 0);
@@ -937,6 +928,10 @@ int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
     if (req->nseg < 3 || req->nseg > 4 || strcmp(req->seg[0], "applications") != 0) return 0;
     const char *app = req->seg[1], *coll = req->seg[2], *m = req->method;
     const char *item = req->nseg == 4 ? req->seg[3] : NULL;
+    char app_id[25], item_id[25];
+    /* ids match stored ones without regard to case (the schema's pattern allows A-F; stored ids are lower-case) */
+    if (sb_is_hex24(app)) app = lower_id(app, app_id);
+    if (item && sb_is_hex24(item)) item = lower_id(item, item_id);
     int events = !strcmp(coll, "events");
     op o = {NULL, 0};
     if (!events && strcmp(coll, "integrations") != 0) return 0;
@@ -949,7 +944,7 @@ int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
         else if (!strcmp(m, "POST")) o = (op){events ? "events.post" : "integrations.post", 0};
         else if (events && !strcmp(m, "PATCH")) o = (op){"events.patch", 0};
         else {
-            not_allowed(res, events ? "GET, POST, PATCH" : "GET, POST", m);
+            not_allowed(res, events ? "GET, HEAD, POST, PATCH" : "GET, HEAD, POST", m);
             return 1;
         }
     } else if (events && !strcmp(item, "delete")) {
@@ -959,13 +954,13 @@ int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
         if (strcmp(m, "POST")) { not_allowed(res, "POST", m); return 1; }
         o = (op){"events.export", 1};
     } else if (events && !strcmp(item, "mostRecentBySeverity")) {
-        if (strcmp(m, "GET")) { not_allowed(res, "GET", m); return 1; }
+        if (strcmp(m, "GET")) { not_allowed(res, "GET, HEAD", m); return 1; }
         o = (op){"events.mostRecentBySeverity", 1};
     } else {
         if (!strcmp(m, "GET")) o = (op){events ? "event.get" : "integration.get", 1};
         else if (!strcmp(m, "PATCH")) o = (op){events ? "event.patch" : "integration.patch", 0};
         else if (!strcmp(m, "DELETE")) o = (op){events ? "event.delete" : "integration.delete", 0};
-        else { not_allowed(res, "GET, PATCH, DELETE", m); return 1; }
+        else { not_allowed(res, "GET, HEAD, PATCH, DELETE", m); return 1; }
     }
     if (authorize(srv, req, res, &o, app) < 0) return 1;
     const char *kind = events ? "event" : "integration";

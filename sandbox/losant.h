@@ -57,4 +57,9 @@ int sb_lq_check(json_t *q, char *msg, size_t len);
  * 0 with *out a new reference, or 400 or 500 (out of memory) with msg. */
 int sb_lq_parse(const char *text, size_t n, json_t **out, char *msg, size_t len);
 
+/* Losant's filter glob: 1 when s matches pat as a whole, '*' any run of
+ * characters, '?' exactly one UTF-8 character, any other byte itself
+ * (case-sensitive). */
+int sb_glob_match(const char *pat, const char *s);
+
 #endif

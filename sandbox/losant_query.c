@@ -225,3 +225,38 @@ int sb_lq_parse(const char *text, size_t n, json_t **out, char *msg, size_t len)
     *out = q;
     return 0;
 }
+
+/* Length of the UTF-8 character at s (1 for a byte that starts none, or
+ * fewer when the sequence is cut short). */
+static size_t char_len(const char *s) {
+    unsigned char c = (unsigned char)*s;
+    size_t n = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    for (size_t i = 1; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) return i;
+    return n;
+}
+
+/* Losant's filter glob on the whole of s (losant.h). */
+int sb_glob_match(const char *pat, const char *s) {
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat == '?') {
+            pat++;
+            s += char_len(s);
+        } else if (*pat && *pat == *s) {
+            pat++;
+            s++;
+        } else if (star) { /* the star takes one more character */
+            pat = star + 1;
+            resume += char_len(resume);
+            s = resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*pat == '*') pat++;
+    return *pat == '\0';
+}

@@ -224,8 +224,8 @@ static void serve_record(const sb_request *req, sb_response *res) {
         sb_reply_json(res, 200, json_pack("{s:b}", "success", 1));
         return;
     }
-    if (strcmp(req->method, "GET") != 0) {
-        sb_reply_header(res, "Allow", "GET, DELETE");
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        sb_reply_header(res, "Allow", "GET, HEAD, DELETE");
         sb_reply_error(res, 405, "MethodNotAllowed", "%s is not allowed on /_sandbox/requests", req->method);
         return;
     }
@@ -548,11 +548,28 @@ static void dispatch(sb_request *req, sb_response *res) {
         serve_record(req, res);
         return;
     }
+    const char *method = req->method;
+    if (!strcmp(method, "HEAD")) req->method = "GET"; /* answered as GET; MHD sends no body */
     pthread_mutex_lock(&server.lock);
     int handled = sb_losant_route(&server, req, res) || sb_connectdaily_route(&server, req, res)
                   || sb_monterosa_route(&server, req, res);
     pthread_mutex_unlock(&server.lock);
+    req->method = method;
     if (!handled) sb_reply_error(res, 404, "NotFound", "Path not found");
+}
+
+/* Answers a server-wide error (413, 414, 503) in the error shape of the
+ * service the raw path belongs to: JSON:API under /api/v2, Connect Daily's
+ * under .../restapi/v1, else Losant's. */
+static void reply_server_error(const sb_request *req, sb_response *res, int status, const char *type,
+                               const char *title, const char *message) {
+    const char *uri = req->raw_uri, *q = strchr(uri, '?');
+    size_t n = q ? (size_t)(q - uri) : strlen(uri);
+    char path[1024];
+    snprintf(path, sizeof path, "%.*s/", (int)(n < sizeof path - 2 ? n : sizeof path - 2), uri);
+    if (!strncmp(path, "/api/v2/", 8)) sb_monterosa_error(res, status, title, message);
+    else if (strstr(path, "/restapi/v1/")) sb_connectdaily_error(res, status, message);
+    else sb_reply_error(res, status, type, "%s", message);
 }
 
 enum body_mode { BODY_WHOLE, BODY_TRUNCATE, BODY_STALL };
@@ -730,9 +747,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     req.headers = headers.items;
     req.nheaders = headers.n;
     if (sb_parse_uri(&req, st->raw_uri) < 0) {
-        sb_reply_error(&res, 414, "URITooLong", "The request line has too many parts");
+        reply_server_error(&req, &res, 414, "URITooLong", "URI Too Long", "The request line has too many parts");
     } else if (st->too_large) {
-        sb_reply_error(&res, 413, "PayloadTooLarge", "The body is larger than %u bytes", SB_MAX_BODY);
+        reply_server_error(&req, &res, 413, "PayloadTooLarge", "Payload Too Large", "The body is larger than 4194304 bytes");
     } else {
         if (!st->decided) {
             st->decided = 1;

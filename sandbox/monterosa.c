@@ -27,6 +27,11 @@ static void mr_error(sb_response *res, int status, const char *title, const char
                        JSONAPI);
 }
 
+/* JSON:API's error shape for the server-wide answers (sandbox.h). */
+void sb_monterosa_error(sb_response *res, int status, const char *title, const char *detail) {
+    mr_error(res, status, title, detail);
+}
+
 /* Validation errors collected before answering; count includes errors
  * that could not be added for lack of memory. */
 typedef struct mr_errors {
@@ -270,21 +275,23 @@ static json_t *resource(const sb_request *req, json_t *ev) {
     const char *id = json_string_value(json_object_get(ev, "id"));
     json_int_t start = json_integer_value(json_object_get(ev, "start_at"));
     json_int_t duration = json_integer_value(json_object_get(ev, "duration"));
-    json_t *started = json_object_get(ev, "started_at");
+    json_t *started = json_object_get(ev, "started_at"), *stopped = json_object_get(ev, "stopped_at");
     json_int_t effective = json_is_integer(started) ? json_integer_value(started) : start;
+    /* the end: the actual (or planned) start plus duration, or the stop when stopped */
+    json_int_t end = json_is_integer(stopped) ? json_integer_value(stopped) : effective + duration;
     if (!id) return NULL;
     origin(req, base, sizeof base);
     snprintf(self, sizeof self, "%s/api/v2/events/%s", base, id);
     snprintf(related, sizeof related, "%s/elements", self);
     iso(start, a, sizeof a);
-    iso(effective + duration, b, sizeof b);
+    iso(end, b, sizeof b);
     json_t *attrs = json_pack("{s:O, s:I, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:n, s:I, s:I, s:s, s:I, s:s, s:s, s:[]}",
                               "name", json_object_get(ev, "name"), "duration", duration, "original_duration",
                               json_object_get(ev, "original_duration"), "start_mode", json_object_get(ev, "start_mode"),
                               "end_mode", json_object_get(ev, "end_mode"), "repeat", json_object_get(ev, "repeat"),
                               "repeat_in", json_object_get(ev, "repeat_in"), "feed_uuid", json_object_get(ev, "feed_uuid"),
                               "settings", json_object_get(ev, "settings"), "live_stats_uuid", "extra_time",
-                              (json_int_t)0, "start_at", start, "start_at_iso", a, "end_at", effective + duration,
+                              (json_int_t)0, "start_at", start, "start_at_iso", a, "end_at", end,
                               "end_at_iso", b, "state", state_of(ev, req->now), "actions");
     if (!attrs) return NULL;
     return json_pack("{s:s, s:s, s:o, s:{s:s}, s:{s:{s:{s:s}}, s:{s:{s:s, s:s}}, s:{s:{s:s?, s:s}}}}", "id", id, "type",
@@ -503,12 +510,14 @@ static void update(sb_server *srv, const sb_request *req, sb_response *res, json
     if (!doc) return;
     json_t *data = json_object_get(doc, "data"), *attrs = json_object_get(data, "attributes");
     const char *id = json_string_value(json_object_get(ev, "id"));
-    if (!is_str(json_object_get(data, "id"), id ? id : "")) {
+    json_t *data_id = json_object_get(data, "id");
+    if (data_id && !is_str(data_id, id ? id : "")) { /* JSON:API: another resource's id is a conflict */
         json_decref(doc);
         mr_error(res, 409, "Conflict", "data.id must be the id of the event in the path");
         return;
     }
     mr_errors errors = {json_array(), 0};
+    if (!data_id) add_error(&errors, "pointer", "/data/id", "can't be blank"); /* JSON:API requires it */
     if (!is_str(json_object_get(data, "type"), "events")) add_error(&errors, "pointer", "/data/type", "must be events");
     if (attrs && !json_is_object(attrs)) add_error(&errors, "pointer", "/data/attributes", "must be an object");
     else if (attrs) check_attributes(attrs, 0, &errors);
@@ -711,18 +720,21 @@ static int authorized(sb_server *srv, const sb_request *req) {
 
 /* Answers /api/v2/events[/{id}] and /api/v2/projects/{id}/events; 0 for other paths. */
 int sb_monterosa_route(sb_server *srv, const sb_request *req, sb_response *res) {
-    if (req->nseg < 3 || strcmp(req->seg[0], "api") || strcmp(req->seg[1], "v2")) return 0;
+    if (req->nseg < 2 || strcmp(req->seg[0], "api") || strcmp(req->seg[1], "v2")) return 0;
     const char *m = req->method;
-    int events = !strcmp(req->seg[2], "events");
-    int projects = !strcmp(req->seg[2], "projects") && req->nseg == 5 && !strcmp(req->seg[4], "events");
-    if (!(events && req->nseg <= 4) && !projects) return 0;
+    int events = req->nseg >= 3 && !strcmp(req->seg[2], "events");
+    int projects = req->nseg == 5 && !strcmp(req->seg[2], "projects") && !strcmp(req->seg[4], "events");
+    if (!(events && req->nseg <= 4) && !projects) { /* under /api/v2 the service answers in its own shape */
+        mr_error(res, 404, "Not Found", "Path not found");
+        return 1;
+    }
     if (sb_rate_limited(srv, req, res)) {
         char detail[64];
         snprintf(detail, sizeof detail, "More than %d requests per second", srv->rate_limit);
         mr_error(res, 429, "Too Many Requests", detail);
         return 1;
     }
-    const char *allow = projects ? "GET" : req->nseg == 3 ? "POST" : "GET, PATCH, DELETE";
+    const char *allow = projects ? "GET, HEAD" : req->nseg == 3 ? "POST" : "GET, HEAD, PATCH, DELETE";
     if (!method_allowed(allow, m)) {
         sb_reply_header(res, "Allow", allow);
         mr_error(res, 405, "Method Not Allowed", "This method is not allowed here");

@@ -117,6 +117,10 @@ int sb_losant_schema(sqlite3 *db);
 int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen);
 int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res);
 
+/* Each service's error shape, for the server-wide answers (413, 414, 503). */
+void sb_connectdaily_error(sb_response *res, int status, const char *message);
+void sb_monterosa_error(sb_response *res, int status, const char *title, const char *detail);
+
 int sb_connectdaily_schema(sqlite3 *db);
 int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen);
 int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *res);

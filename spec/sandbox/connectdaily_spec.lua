@@ -125,6 +125,27 @@ describe("the Connect Daily sandbox", function()
       assert.are.equal(404, s.call("GET", "/itemguid=9f1c2d3e-0000-4000-8000-000000000042%00").status)
     end)
 
+    it("answers 404 in its own error shape for an unknown path under restapi/v1", function()
+      local res = sandbox.http("GET", s.sb.url .. "/calendar/restapi/v1/calendars", { headers = API })
+      assert.are.equal(404, res.status)
+      assert.are.equal(1, res.json.error)
+      assert.truthy(res.json.message)
+    end)
+
+    it("answers 413 for a body over 4 MiB in its own shape", function()
+      local res = s.call("PUT", "/42", { body = string.rep(" ", 4 * 1024 * 1024 + 1) })
+      assert.are.equal(413, res.status)
+      assert.are.equal(1, res.json.error)
+    end)
+
+    it("answers a HEAD of an event with the status of its GET", function()
+      local p = assert(io.popen("curl -s -I --max-time 5 -H " .. sandbox.shell_quote("Authorization: " .. API.Authorization)
+        .. " " .. sandbox.shell_quote(s.base .. "/42")))
+      local text = p:read("a")
+      p:close()
+      assert.truthy(text:match("^HTTP/%S+ 200"), text)
+    end)
+
     it("answers 403 when the caller may not read the calendar", function()
       local res = s.call("GET", "/43", { headers = VIEWER })
       assert.are.equal(403, res.status)
@@ -143,6 +164,12 @@ describe("the Connect Daily sandbox", function()
       assert.are.equal(1, res.json.version)
       assert.is_string(res.json.itemguid)
       assert.are.same(res.json, s.call("GET", "/" .. math.tointeger(res.json.cal_item_id)).json)
+    end)
+
+    it("accepts a Julian Day Number sent as a string of digits", function()
+      local res = s.create({ calendar_id = 3, description = "JDN text", starting_date = "2461380" })
+      assert.are.equal(201, res.status)
+      assert.are.equal(2461380, res.json.starting_date)
     end)
 
     it("accepts Julian Day Numbers and date strings mixed in the exceptions list", function()
@@ -217,6 +244,17 @@ describe("the Connect Daily sandbox", function()
       assert.are.equal(409, res.status)
       assert.are.equal(1, res.json.error)
       assert.truthy(res.json.message:find("changed by someone else", 1, true))
+    end)
+
+    it("answers 409 for a stale version sent as the string \"1\"", function()
+      local ev = s.event("/42")
+      ev.description = "first"
+      assert.are.equal(200, s.call("PUT", "/42", { json = ev }).status)
+      ev.version = "1"
+      ev.description = "second"
+      local res = s.call("PUT", "/42", { json = ev })
+      assert.are.equal(409, res.status)
+      assert.are.equal(1, res.json.error)
     end)
 
     it("answers 200 with error 1 naming the field of an invalid update", function()

@@ -78,6 +78,64 @@ describe("the Losant sandbox", function()
     end)
   end)
 
+  describe("ids in upper case", function()
+    it("find the event (ids match without regard to case)", function()
+      local res = sandbox.http("GET", sb.url .. "/applications/" .. APP:upper() .. "/events/" .. EVENT:upper(),
+        { token = sandbox.token })
+      assert.are.equal(200, res.status)
+      assert.are.equal(EVENT, res.json.id)
+    end)
+
+    it("find the integration", function()
+      assert.are.equal(200, get("/integrations/" .. INTEGRATION:upper()).status)
+    end)
+
+    it("reach an application a token is limited to", function()
+      local res = sandbox.http("GET", sb.url .. "/applications/5B2F1C0E8D3A4B0012345678/events",
+        { token = "sandbox-other-app" })
+      assert.are.equal(200, res.status)
+    end)
+  end)
+
+  describe("HEAD", function()
+    -- curl -I (a real HEAD: no body expected): the status and the headers.
+    local function head(path)
+      local p = assert(io.popen("curl -s -I --max-time 5 -H 'Authorization: Bearer " .. sandbox.token .. "' "
+        .. sandbox.shell_quote(url(path))))
+      local text = p:read("a")
+      p:close()
+      local headers = {}
+      for name, value in text:gmatch("\n([^:\r\n]+):%s*([^\r\n]*)") do headers[name:lower()] = value end
+      return tonumber(text:match("^HTTP/%S+ (%d+)")), headers
+    end
+
+    it("answers a GET path with its status and headers, the Content-Length of the GET's body", function()
+      local status, headers = head("/events/" .. EVENT)
+      assert.are.equal(200, status)
+      assert.are.equal("application/json", headers["content-type"])
+      assert.are.equal(#get("/events/" .. EVENT).body, tonumber(headers["content-length"]))
+    end)
+
+    it("is listed in Allow beside GET", function()
+      local res = send("PUT", "/events/" .. EVENT, {})
+      assert.are.equal("GET, HEAD, PATCH, DELETE", res.headers["allow"])
+    end)
+  end)
+
+  describe("the filter glob", function()
+    it("matches one UTF-8 character with ?", function()
+      local ev = send("POST", "/events", { level = "info", subject = "Caf\u{e9} open" }).json
+      local res = get("/events?filter=Caf%3F%20open")
+      assert.are.equal(1, res.json.totalCount)
+      assert.are.equal(ev.id, res.json.items[1].id)
+    end)
+
+    it("does not match two bytes of one character with ??", function()
+      send("POST", "/events", { level = "info", subject = "Caf\u{e9} open" })
+      assert.are.equal(0, get("/events?filter=Caf%3F%3F%20open").json.totalCount)
+    end)
+  end)
+
   describe("percent-encoded NUL bytes", function()
     it("do not cut an event id: the id is malformed", function()
       local res = get("/events/" .. EVENT .. "%00")
