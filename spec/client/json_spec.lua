@@ -18,6 +18,39 @@ describe("the JSON codec", function()
     assert.are.equal("50", json.encode(50.0))
   end)
 
+  it("writes integral floats beyond 2^53 of either sign in exponent form that reads back the same", function()
+    assert.are.equal("[1e+300]", json.encode({ 1e300 }))
+    assert.are.equal("[-1e+300]", json.encode({ -1e300 }))
+    assert.are.equal(-1e300, json.decode(json.encode(-1e300)))
+    assert.are.equal(-2 ^ 60, json.decode(json.encode(-2 ^ 60)))
+  end)
+
+  it("writes the integral floats within 2^53 of either sign as integers", function()
+    assert.are.equal("-9007199254740991", json.encode(-9007199254740991.0))
+    assert.are.equal("9007199254740991", json.encode(9007199254740991.0))
+    assert.are.equal("-50", json.encode(-50.0))
+  end)
+
+  it("refuses a number with a leading zero and reads 0, -0 and 0.5", function()
+    for _, text in ipairs({ "01", "-01", "[00]", '{"a":007}' }) do
+      local ok, err = pcall(json.decode, text)
+      assert.is_false(ok, text)
+      assert.truthy(err.message:find("leading zero", 1, true), err.message)
+    end
+    assert.are.equal(0, json.decode("0"))
+    assert.are.equal(0, json.decode("-0"))
+    assert.are.equal(0.5, json.decode("0.5"))
+  end)
+
+  it("refuses text after the value", function()
+    for _, text in ipairs({ "{}x", "[1] [2]", "1 2", "null,", 'true"' }) do
+      local ok, err = pcall(json.decode, text)
+      assert.is_false(ok, text)
+      assert.truthy(err.message:find("trailing characters", 1, true), err.message)
+    end
+    assert.are.same({ a = 1 }, json.decode(' {"a":1} \n\t'))
+  end)
+
   it("reads integral numbers as Lua integers", function()
     local v = json.decode('{"a":50,"b":1700000000123456,"c":-9223372036854775808}')
     assert.are.equal("integer", math.type(v.a))
