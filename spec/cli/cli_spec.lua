@@ -269,6 +269,16 @@ describe("the eventapi command", function()
       assert.are.equal("Bearer sandbox-read-only", recorded()[1].headers.authorization)
     end)
 
+    it("takes no credential from the environment when the config file names one", function()
+      local dir = temp_dir()
+      write_file(dir .. "/config.lua", "return { connectdaily = { token = 'sandbox-calendar-token' } }")
+      local run = eventapi({ "--config", dir .. "/config.lua", "connectdaily", "events", "get", "--cal_item_id", "42" },
+                           env) -- CONNECTDAILY_USER and CONNECTDAILY_PASSWORD are set there
+      rm_dir(dir)
+      assert.are.equal(42, printed(run).cal_item_id)
+      assert.are.equal("Bearer sandbox-calendar-token", recorded()[1].headers.authorization)
+    end)
+
     it("exits with 2 for a config file naming an unknown service", function()
       local dir = temp_dir()
       write_file(dir .. "/config.lua", "return { lossant = { token = 'x' } }")

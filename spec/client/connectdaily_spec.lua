@@ -519,6 +519,23 @@ describe("the Connect Daily client", function()
       assert.are.equal("Room 7", cd.events.get({ cal_item_id = 42 }):await().long_description)
     end)
 
+    it("turn a 409 into Conflict even when the server names a type of its own", function()
+      local nginx = require "helpers.nginx"
+      local dir = nginx.tempdir()
+      local server = nginx.start(dir, function(port)
+        return ("  server { listen 127.0.0.1:%d; default_type application/json; location / {"
+          .. [[ return 409 '{"error":1,"type":"VersionMismatch","message":"changed by someone else"}'; } }]])
+          :format(port)
+      end)
+      local c = eventapi.connectdaily({ url = server.url .. "/calendar", user = "api", password = PASSWORD })
+      local err = fail(c.events.update({ cal_item_id = 42, event = { name = "x" } }))
+      server.stop()
+      nginx.remove(dir)
+      assert.are.equal(409, err.status)
+      assert.are.equal("Conflict", err.type)
+      assert.are.equal("changed by someone else", err.message)
+    end)
+
     it("let a runbook re-read and retry after a Conflict", function()
       local function move_to_8am()
         local ev = cd.events.get({ cal_item_id = 42 }):await()

@@ -335,6 +335,44 @@ describe("the Losant client", function()
       assert.are.equal("Closed", err.type)
     end)
 
+    it("keeps a request in client.inflight only while it is in flight", function()
+      local function count()
+        local n = 0
+        for _ in pairs(losant.inflight) do n = n + 1 end
+        return n
+      end
+      local list = {}
+      for i = 1, 3 do list[i] = losant.event.get({ applicationId = APP, eventId = EVENT }) end
+      assert.are.equal(3, count())
+      eventapi.all(list):await()
+      sandbox.rejection(losant.event.get({ applicationId = APP, eventId = "aaaaaaaaaaaaaaaaaaaaaaaa" }))
+      assert.are.equal(0, count())
+    end)
+
+    it("keeps at most max_connections connections in flight (in a fresh process: the limit is per process)", function()
+      local script = os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write(([[
+        local eventapi = require "eventapi"
+        local c = eventapi.losant({ url = %q, token = %q, max_connections = 1,
+                                    headers = { ["X-Sandbox-Fault"] = "delay=150" } })
+        local list = {}
+        for i = 1, 3 do list[i] = c.event.get({ applicationId = %q, eventId = %q }) end
+        eventapi.all(list):await()
+        io.write("done")
+      ]]):format(sb.url, sandbox.token, APP, EVENT))
+      f:close()
+      local q = sandbox.shell_quote
+      local p = io.popen(("LUA_PATH=%s LUA_CPATH=%s lua5.4 %s 2>&1"):format(q(package.path), q(package.cpath), q(script)))
+      local out = p:read("a")
+      p:close()
+      os.remove(script)
+      assert.are.equal("done", out)
+      local gets = {}
+      for _, r in ipairs(sandbox.requests(sb)) do if r.method == "GET" then gets[#gets + 1] = r.in_flight end end
+      assert.are.same({ 1, 1, 1 }, gets)
+    end)
+
     it("rejects calls on a closed client", function()
       losant:close()
       local ok, err = pcall(function() return losant.event.get({ applicationId = APP, eventId = EVENT }):await() end)

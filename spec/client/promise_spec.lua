@@ -99,6 +99,12 @@ describe("promises", function()
       assert.are.same({ "fulfilled", "quick" }, { settled(p) })
     end)
 
+    it("race rejects like the first to settle when that is a rejection", function()
+      local p = eventapi.race({ eventapi.sleep(0.2):next(function() return "slow" end),
+                                eventapi.sleep(0.01):next(function() error("quick failure", 0) end) })
+      assert.are.same({ "rejected", "quick failure" }, { settled(p) })
+    end)
+
     it("settle reports every outcome", function()
       local state, outcomes = settled(eventapi.settle({ eventapi.resolve(1), eventapi.reject("no") }))
       assert.are.equal("fulfilled", state)

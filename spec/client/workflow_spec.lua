@@ -177,6 +177,23 @@ describe("the runbook layer", function()
       assert.are.equal(2, started)
     end)
 
+    it("starts nothing after the first failure while other items are still in flight", function()
+      local slow = eventapi.losant({ url = sb.url, token = sandbox.token,
+                                     headers = { ["X-Sandbox-Fault"] = "delay=200" } })
+      local started = {}
+      local ids = { EVENT, "aaaaaaaaaaaaaaaaaaaaaaaa", EVENT, EVENT, EVENT }
+      local err = fail(eventapi.map(ids, function(id, i)
+        started[#started + 1] = i
+        local c = i == 1 and slow or losant -- the first is still in flight when the second fails
+        return c.event.get({ applicationId = APP, eventId = id })
+      end, { concurrency = 2 }))
+      assert.are.equal("NotFound", err.type)
+      eventapi.run() -- the slow first item ends: nothing may start after it
+      assert.are.same({ 1, 2 }, started)
+      assert.are.equal(2, #requests("GET"))
+      slow:close()
+    end)
+
     it("collects every outcome with settle", function()
       local out = eventapi.map({ EVENT, "aaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbb" }, function(id)
         return losant.event.get({ applicationId = APP, eventId = id })
@@ -249,6 +266,32 @@ describe("the runbook layer", function()
     it("retry a reset connection as a transport failure", function()
       local c = faulty("reset,fail-first=1", "reset", { base = 0.01 })
       assert.are.equal(EVENT, c.event.get({ applicationId = APP, eventId = EVENT }):await().id)
+      c:close()
+    end)
+
+    it("retry a Timeout as a transport failure", function()
+      local c = eventapi.losant({ url = sb.url, token = sandbox.token, timeout = 0.3,
+                                  retries = { max = 1, base = 0.01, on = { "transport" } },
+                                  headers = { ["X-Sandbox-Fault"] = "delay=1500,fail-first=1",
+                                              ["X-Sandbox-Fault-Key"] = "timeout-once" } })
+      local attempts = {}
+      c:on("response", function(info) attempts[#attempts + 1] = { info.attempt, info.error or info.status } end)
+      local ev = c.event.get({ applicationId = APP, eventId = EVENT }):await()
+      assert.are.equal(EVENT, ev.id)
+      assert.are.same({ { 1, "Timeout" }, { 2, 200 } }, attempts)
+      c:close()
+    end)
+
+    it("wait a Retry-After exactly equal to cap, then retry", function()
+      local c = faulty("status=503,retry-after=1,fail-first=1", "after-equals-cap", { max = 1, base = 0.01, cap = 1 })
+      local waits = {}
+      c:on("retry", function(info) waits[#waits + 1] = info.wait end)
+      local started = now()
+      local ev = c.event.get({ applicationId = APP, eventId = EVENT }):await()
+      assert.are.equal(EVENT, ev.id)
+      assert.are.same({ 1 }, waits)
+      assert.is_true(now() - started >= 1)
+      assert.are.equal(2, #requests("GET"))
       c:close()
     end)
 
@@ -363,6 +406,18 @@ describe("the runbook layer", function()
                                          { timeout = 0.2, interval = 0.05 }))
       assert.are.equal("Timeout", err.type)
       assert.is_true(checks >= 3)
+    end)
+
+    it("wait_for waits the interval between checks", function()
+      local at = {}
+      local err = fail(eventapi.wait_for(function()
+        at[#at + 1] = now()
+        return losant.event.get({ applicationId = APP, eventId = EVENT }):next(function() return false end)
+      end, { timeout = 0.5, interval = 0.2 }))
+      assert.are.equal("Timeout", err.type)
+      assert.is_true(#at >= 2 and #at <= 3, #at .. " checks")
+      for i = 2, #at do assert.is_true(at[i] - at[i - 1] >= 0.2, tostring(at[i] - at[i - 1])) end
+      assert.are.equal(#at, #requests("GET"))
     end)
 
     it("wait_for times out even when a check never settles", function()

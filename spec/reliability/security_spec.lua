@@ -216,6 +216,22 @@ describe("security", function()
         refused_before_traffic(function() return c:request({ path = "/x", headers = { [evil] = "v" } }) end)
       end)
     end
+    it("nor does a NUL: one in a header value is refused like them (option, call header, losantdomain)", function()
+      local nul = "a\0X-Evil: 1"
+      refused_before_traffic(function()
+        return eventapi.losant({ url = sb.url, token = sandbox.token, headers = { ["X-Note"] = nul } })
+          .event.get({ applicationId = APP, eventId = EVENT })
+      end)
+      local c = eventapi.losant({ url = sb.url, token = sandbox.token })
+      refused_before_traffic(function()
+        return c.event.get({ applicationId = APP, eventId = EVENT, headers = { ["X-Note"] = nul } })
+      end)
+      refused_before_traffic(function()
+        return c.event.get({ applicationId = APP, eventId = EVENT, losantdomain = nul })
+      end)
+      refused_before_traffic(function() return c:request({ path = "/x", headers = { ["X-A"] = nul } }) end)
+    end)
+
     it("in a user name or password never reach the wire as a line (Basic is encoded)", function()
       sandbox.clear_requests(sb)
       local cd = eventapi.connectdaily({ url = sb.url .. "/calendar", user = "api\r\nX-Evil 1", password = "p\r\nX-Evil: 2" })
@@ -312,6 +328,18 @@ describe("security", function()
       assert.truthy(err.message:find("4096", 1, true), err.message)
       -- the same client still reads what fits
       assert.are.equal(EVENT, small.event.get({ applicationId = APP, eventId = EVENT }):await().id)
+    end)
+
+    it("of exactly max_body bytes are read whole, one byte more is InvalidResponse", function()
+      local url = sb.url .. "/applications/" .. APP .. "/events/" .. EVENT .. "?_actions=false&_links=true&_embedded=true"
+      local body = sandbox.http("GET", url, { token = sandbox.token }).body -- what the client will be sent
+      assert.is_true(#body > 100, body)
+      local exact = eventapi.losant({ url = sb.url, token = sandbox.token, max_body = #body })
+      assert.are.equal(EVENT, exact.event.get({ applicationId = APP, eventId = EVENT }):await().id)
+      local short = eventapi.losant({ url = sb.url, token = sandbox.token, max_body = #body - 1 })
+      local err = fail(short.event.get({ applicationId = APP, eventId = EVENT }))
+      assert.are.equal("InvalidResponse", err.type)
+      assert.truthy(err.message:find(tostring(#body - 1), 1, true), err.message)
     end)
 
     it("nested deeper than the decoder's limit are InvalidResponse, one level less decodes", function()
