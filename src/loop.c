@@ -28,7 +28,7 @@ struct transfer {
     transfer *prev, *next;
     CURL *easy;
     struct curl_slist *own_headers; /* per-request list, freed with the transfer */
-    int promise_ref;
+    int anchor_ref; /* registry ref of {promise, config}: the promise to settle and what curl reads */
     lua_Integer id;
     char *body;
     size_t len, cap, max_body;
@@ -413,6 +413,13 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud) {
     return len;
 }
 
+/* Pushes the promise of a transfer (from its anchor). */
+static void push_promise(lua_State *L, transfer *t) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor_ref);
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+}
+
 /* Unlinks a transfer, returns its easy handle to the pool and frees it. */
 static void transfer_free(lua_State *L, loop *lp, transfer *t) {
     curl_multi_remove_handle(lp->multi, t->easy);
@@ -427,7 +434,7 @@ static void transfer_free(lua_State *L, loop *lp, transfer *t) {
         curl_easy_cleanup(t->easy);
     }
     curl_slist_free_all(t->own_headers);
-    luaL_unref(L, LUA_REGISTRYINDEX, t->promise_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->anchor_ref);
     free(t->body);
     free(t);
 }
@@ -454,7 +461,7 @@ static const char *failure_type(CURLcode rc) {
 static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
     long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, t->promise_ref);
+    push_promise(L, t);
     lua_createtable(L, 0, 5);
     if (status > 0) {
         lua_pushinteger(L, status);
@@ -531,8 +538,24 @@ static int l_request(lua_State *L) {
     size_t body_len = 0;
     const char *body = luaL_optlstring(L, 4, NULL, &body_len);
     if (lp->closed) return eventapi_error(L, "Closed", "the eventapi loop is closed");
+    /* The Lua side first (it may raise for memory while no C resource is held):
+     * the anchor {promise, config} keeps the promise and the config, whose
+     * header lists and strings curl reads during the transfer, alive. */
+    lua_settop(L, 5);
+    lua_createtable(L, 2, 0);   /* 6: anchor */
+    eventapi_promise_new(L);    /* 7: the promise */
+    lua_pushvalue(L, 7);
+    lua_rawseti(L, 6, 1);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, 6, 2);
+    lua_pushvalue(L, 6);
+    int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     transfer *t = calloc(1, sizeof *t);
-    if (!t) return luaL_error(L, "out of memory");
+    if (!t) {
+        luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+        return luaL_error(L, "out of memory");
+    }
+    t->anchor_ref = anchor;
     if (lua_istable(L, 5)) {
         int ok = 1;
         lua_Integer n = (lua_Integer)lua_rawlen(L, 5);
@@ -547,6 +570,7 @@ static int l_request(lua_State *L) {
         if (!ok) {
             curl_slist_free_all(t->own_headers);
             free(t);
+            luaL_unref(L, LUA_REGISTRYINDEX, anchor);
             return luaL_error(L, "request headers must be strings (or out of memory)");
         }
     }
@@ -554,6 +578,7 @@ static int l_request(lua_State *L) {
     if (!t->easy) {
         curl_slist_free_all(t->own_headers);
         free(t);
+        luaL_unref(L, LUA_REGISTRYINDEX, anchor);
         return luaL_error(L, "out of memory");
     }
     CURL *e = t->easy;
@@ -593,9 +618,7 @@ static int l_request(lua_State *L) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     set_method(e, method, body, body_len);
-    eventapi_promise_new(L);
-    lua_pushvalue(L, -1);
-    t->promise_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_settop(L, 7); /* the promise on top */
     t->next = lp->active;
     if (lp->active) lp->active->prev = t;
     lp->active = t;
@@ -616,7 +639,7 @@ static int l_cancel(lua_State *L) {
     const char *message = luaL_optstring(L, 2, "the client was closed with this request in flight");
     for (transfer *t = lp->active; t; t = t->next) {
         if (t->id != id) continue;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, t->promise_ref);
+        push_promise(L, t);
         lua_createtable(L, 0, 2);
         lua_pushliteral(L, "Closed");
         lua_setfield(L, -2, "error");

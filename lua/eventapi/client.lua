@@ -218,24 +218,30 @@ end
 
 --- Text of a query or header value of the given kind; raises InvalidParams.
 local function value_text(p, v, opname)
-  local t = type(v)
-  if p.kind == "json" then
+  local t, kind = type(v), p.kind
+  local function wrong(what)
+    invalid(("%s: %s must be %s, not %s"):format(opname, p.name, what, t == "string" and ("'" .. v .. "'")
+      or t == "number" and tostring(v) or ("a " .. t)), { param = p.name })
+  end
+  if kind == "json" then
     if t == "string" then return v end
-    if t ~= "table" then invalid(("%s: %s must be a table or a JSON string"):format(opname, p.name)) end
+    if t ~= "table" then wrong("a table or a JSON string") end
     return encode(v, opname .. ": " .. p.name)
   end
-  if t == "boolean" then return v and "true" or "false" end
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then
-      invalid(("%s: %s must be a finite number, not %s"):format(opname, p.name, tostring(v)), { param = p.name })
-    end
-    if p.kind == "integer" and not math.tointeger(v) then
-      invalid(("%s: %s must be a whole number, not %s"):format(opname, p.name, tostring(v)), { param = p.name })
-    end
-    return core.number_text(v)
+  if kind == "boolean" then
+    if t ~= "boolean" then wrong("true or false") end
+    return v and "true" or "false"
   end
-  if t == "string" then return v end
-  invalid(("%s: %s must be a %s, not a %s"):format(opname, p.name, p.kind, t))
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then wrong("a finite number") end
+    if (kind == "integer" or kind == "string") and not math.tointeger(v) then wrong("a whole number") end
+    if kind ~= "integer" and kind ~= "number" and kind ~= "string" then wrong("a " .. kind) end
+    v = core.number_text(v)
+  elseif t ~= "string" or kind == "integer" or kind == "number" then
+    wrong(kind == "integer" and "a whole number" or "a " .. kind)
+  end
+  if p.enum and not p.enum[v] then wrong("one of " .. p.enum_text) end
+  return v
 end
 
 --- Builds {method, url, body, headers} for operation op from params; raises InvalidParams.
@@ -554,8 +560,9 @@ function Client:request(spec, cb)
       for k in pairs(spec.query) do keys[#keys + 1] = tostring(k) end
       table.sort(keys)
       for _, k in ipairs(keys) do
-        parts[#parts + 1] = core.escape(k) .. "=" .. core.escape(value_text({ name = k, kind = "json-or-scalar" },
-                                                                            spec.query[k], "request"))
+        local v = spec.query[k]
+        local kind = ({ table = "json", boolean = "boolean", number = "number" })[type(v)] or "string"
+        parts[#parts + 1] = core.escape(k) .. "=" .. core.escape(value_text({ name = k, kind = kind }, v, "request"))
       end
       url = url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(parts, "&")
     end
@@ -627,6 +634,11 @@ local function prepare(service, op)
   end
   for _, p in ipairs(all) do
     if p.place == "query" then p.query_key = core.escape(p.wire or p.name) .. "=" end
+    if p.enum and not p.enum_text then -- the list as given, for messages; a set for the check
+      local list = {}
+      for i, value in ipairs(p.enum) do list[i], p.enum[value] = value, true end
+      p.enum_text = table.concat(list, ", ")
+    end
   end
   op.known, op.all_params = known, all
   return op

@@ -17,11 +17,22 @@ local function scopes(base, name)
 end
 
 local function path(name) return { name = name, place = "path", required = true, kind = "string" } end
-local function query(name, kind) return { name = name, place = "query", kind = kind or "string" } end
+local function query(name, kind, enum) return { name = name, place = "query", kind = kind or "string", enum = enum } end
 local function body(name, required) return { name = name, place = "body", required = required, kind = "table" } end
 
-local LIST = { query("sortField"), query("sortDirection"), query("page", "integer"), query("perPage", "integer"),
-               query("filterField"), query("filter") }
+-- The accepted values of the list params (docs/PROTOCOLS.md section 1.4).
+local EVENT_SORT = { "subject", "id", "creationDate", "lastUpdated", "level", "state", "deviceId" }
+local INTEGRATION_SORT = { "name", "id", "creationDate", "integrationType", "lastUpdated" }
+local STATES = { "new", "acknowledged", "resolved" }
+
+--- The list params of a resource: its sort and filter fields.
+local function list_params(sort_fields, filter_fields)
+  return { query("sortField", "string", sort_fields), query("sortDirection", "string", { "asc", "desc", "ASC", "DESC" }),
+           query("page", "integer"), query("perPage", "integer"), query("filterField", "string", filter_fields),
+           query("filter") }
+end
+local EVENT_LIST = list_params(EVENT_SORT, { "subject" })
+local LIST = list_params(INTEGRATION_SORT, { "name", "integrationType" })
 
 local function with(list, ...)
   local out = { table.unpack(list) }
@@ -45,14 +56,16 @@ local operations = {
     params = { APP, path("eventId") }, scopes = scopes(WRITE, "event.delete") },
   { name = "events.get", method = "GET", path = EVENT_PATH,
     returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`",
-    params = with({ APP }, LIST[1], LIST[2], LIST[3], LIST[4], LIST[5], LIST[6], query("state"), query("query", "json")),
+    params = with({ APP }, EVENT_LIST[1], EVENT_LIST[2], EVENT_LIST[3], EVENT_LIST[4], EVENT_LIST[5], EVENT_LIST[6],
+                  query("state", "string", STATES), query("query", "json")),
     scopes = scopes(READ, "events.get"), pages = "page" },
   { name = "events.post", method = "POST", path = EVENT_PATH,
     returns = "the created event",
     params = { APP, body("event", true) }, scopes = scopes(WRITE, "events.post") },
   { name = "events.patch", method = "PATCH", path = EVENT_PATH,
     returns = "`{ success = true }`",
-    params = { APP, query("filterField"), query("filter"), query("state"), query("query", "json"), body("updates", true) },
+    params = { APP, query("filterField", "string", { "subject" }), query("filter"), query("state", "string", STATES),
+               query("query", "json"), body("updates", true) },
     scopes = scopes(WRITE, "events.patch") },
   { name = "events.delete", method = "POST", path = EVENT_PATH .. "/delete",
     returns = "`{ removed = <number of events removed> }`",

@@ -130,7 +130,7 @@ M.operations = {
     params = { path("project_id"), query("state", "filter[state]", { required = true, check = comma_list }),
                query("only_listings", "filter[only_listings]", { kind = "boolean" }), INCLUDE,
                query("cursor", "page[cursor]"), query("count", "page[count]", { kind = "integer" }),
-               query("sort", "sort") }, pages = "cursor" },
+               query("sort", "sort", { enum = { "start_time", "-start_time" } }) }, pages = "cursor" },
   { name = "events.update", method = "PATCH", path = "/events/{event_id}", returns = "`true` (204)",
     params = with({ path("event_id") }, table.unpack(ATTRIBUTES)), body_of = update_body },
   { name = "events.delete", method = "DELETE", path = "/events/{event_id}", params = { path("event_id") },

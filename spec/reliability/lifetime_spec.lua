@@ -35,6 +35,18 @@ describe("lifetimes", function()
     return n
   end
 
+  it("a request keeps its config (the header lists curl reads) alive until it ends", function()
+    local url = sb.url .. "/applications/" .. APP .. "/events/" .. EVENT
+    local raw = core.request(core.config({ headers = { "Authorization: Bearer " .. sandbox.token,
+                                                        "X-Sandbox-Fault: delay=200", "X-Kept: alive" } }),
+                             "GET", url)
+    collectgarbage(); collectgarbage() -- the config has no other reference now
+    local res = raw:await()
+    assert.are.equal(200, res.status)
+    local record = sandbox.requests(sb)
+    assert.are.equal("alive", record[#record].headers["x-kept"])
+  end)
+
   it("a collected client's request in flight still reaches its callback", function()
     local got
     do
