@@ -245,6 +245,18 @@ describe("the Losant sandbox", function()
       assert.are.equal("2020-02-29T08:00:00.500Z", res.json.creationDate)
     end)
 
+    it("takes a creationDate of February 29 of 2000 (a leap year: divisible by 400)", function()
+      local res = send("POST", "/events", { level = "info", subject = "x", creationDate = "2000-02-29T12:00:00Z" })
+      assert.are.equal(201, res.status, res.body)
+      assert.are.equal("2000-02-29T12:00:00.000Z", res.json.creationDate)
+    end)
+
+    it("refuses a creationDate of February 29 of 1900 (not a leap year: divisible by 100)", function()
+      local res = send("POST", "/events", { level = "info", subject = "x", creationDate = "1900-02-29T12:00:00Z" })
+      assert.are.equal(400, res.status)
+      assert.truthy(res.json.message:find("creationDate", 1, true), res.json.message)
+    end)
+
     it("stores a creationDate date-time string in one ISO form", function()
       local res = send("POST", "/events", { level = "info", subject = "x", creationDate = "2026-01-02T03:04:05Z" })
       assert.are.equal("2026-01-02T03:04:05.000Z", res.json.creationDate)
@@ -300,6 +312,16 @@ describe("the Losant sandbox", function()
       assert.are.equal(2, res.json.count)
       assert.are.equal(1, res.json.page)
       assert.are.equal(2, res.json.perPage)
+    end)
+
+    it("answers 400 naming perPage for perPage 0 or 1001, and takes 1 and 1000", function()
+      for _, bad in ipairs({ 0, 1001 }) do
+        local res = get("/events?perPage=" .. bad)
+        assert.are.equal(400, res.status)
+        assert.truthy(res.json.message:find("perPage", 1, true), res.json.message)
+      end
+      assert.are.equal(1, #get("/events?perPage=1").json.items)
+      assert.are.equal(6, #get("/events?perPage=1000").json.items)
     end)
 
     it("walks every event exactly once across pages", function()
@@ -486,6 +508,13 @@ describe("the Losant sandbox", function()
       rejected('{"$or":[' .. table.concat(items, ",") .. ']}', "more than 1000 values")
     end)
 
+    it("takes the equal value with $gte and $lte", function()
+      local res = listed('{"subject":{"$gte":"Power levels critical","$lte":"Power levels critical"}}')
+      assert.are.equal(200, res.status)
+      assert.are.equal(1, res.json.totalCount)
+      assert.are.equal(EVENT, res.json.items[1].id)
+    end)
+
     it("accepts $ci together with $eq, as the schema allows, comparing without case", function()
       local res = listed('{"subject":{"$eq":"FAN FAILURE","$ci":true}}')
       assert.are.equal(200, res.status)
@@ -633,6 +662,25 @@ describe("the Losant sandbox", function()
 end)
 
 describe("the Losant sandbox rate limit", function()
+  it("lets exactly N calls of one token through in one second of the clock", function()
+    local sb = sandbox.start({ rate_limit = 3 })
+    local statuses
+    for _ = 1, 3 do -- a burst that straddles a second boundary proves nothing: try again
+      local second = os.time()
+      while os.time() == second do os.execute("sleep 0.01") end -- the start of a fresh second
+      second = os.time()
+      statuses = {}
+      for i = 1, 5 do
+        statuses[i] = sandbox.http("GET", sb.url .. "/applications/" .. APP .. "/events?perPage=1",
+                                   { token = sandbox.token }).status
+      end
+      if os.time() == second then break end
+      statuses = nil
+    end
+    sb.stop()
+    assert.are.same({ 200, 200, 200, 429, 429 }, statuses)
+  end)
+
   it("answers 429 with Retry-After beyond N calls per second of one token, whatever the calls", function()
     local sb = sandbox.start({ rate_limit = 2 })
     local statuses, retry, body = {}, nil, nil

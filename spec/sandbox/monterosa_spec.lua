@@ -70,6 +70,13 @@ describe("the Monterosa sandbox", function()
       assert.are.equal("415", res.json.errors[1].status)
     end)
 
+    it("answers 415 for a media type that only starts like JSON:API's", function()
+      local res = s.call("POST", "/events", { data = {} },
+                         { Authorization = AUTH, ["Content-Type"] = JSONAPI .. "-patch" })
+      assert.are.equal(415, res.status)
+      assert.are.equal("415", res.json.errors[1].status)
+    end)
+
     it("answers 400 with a JSON:API error for malformed JSON", function()
       local res = sandbox.http("POST", s.sb.url .. "/api/v2/events", { body = '{"data": {',
         headers = { Authorization = AUTH, ["Content-Type"] = JSONAPI } })
