@@ -62,9 +62,16 @@ local function write_file(path, text)
 end
 
 --- Runs a shell command; returns true when it exited 0, and its exit code.
+-- Raised (as this table) when a command the tool runs was stopped by
+-- SIGINT or SIGTERM (Ctrl-C): the run ends, the scratch copy is removed.
+local INTERRUPTED = setmetatable({}, { __tostring = function() return "interrupted" end })
+
 local function run(cmd)
   local ok, how, code = os.execute(cmd)
-  if how == "signal" then code = 128 + code end
+  if how == "signal" then
+    if code == 2 or code == 15 then error(INTERRUPTED, 0) end
+    code = 128 + code
+  end
   return ok == true, code
 end
 
@@ -199,274 +206,298 @@ local function fail(fmt, ...)
   os.exit(2)
 end
 
-print(("mutate: copying the checkout to %s"):format(SCRATCH))
-do
-  -- every tracked file still there and every untracked one not ignored
-  local files = capture("cd " .. sh_quote(ROOT) .. " && git ls-files --cached --others --exclude-standard")
-  local present = {}
-  for path in files:gmatch("[^\n]+") do
-    local f = io.open(ROOT .. "/" .. path, "rb")
-    if f then f:close(); present[#present + 1] = path end
-  end
-  local listing = SCRATCH .. "/.mutate-files"
-  write_file(listing, table.concat(present, "\n") .. "\n")
-  local ok = run(("cd %s && tar -cf - -T %s | tar -xf - -C %s"):format(sh_quote(ROOT), sh_quote(listing),
-    sh_quote(SCRATCH)))
-  os.remove(listing)
-  if not ok then fail("copying the files failed") end
-  run("mkdir -p " .. sh_quote(LOGS))
-end
-
-local MAKE = "make -s --no-print-directory -C " .. sh_quote(SCRATCH) .. " BUILD=build"
-local CORE_SO = SCRATCH .. "/build/eventapi/core.so"
-local SB_BIN = SCRATCH .. "/build/eventapi-sandbox"
-local PRISTINE = LOGS .. "/pristine"
-
-print("mutate: building the copy (core, sandbox, embed host)")
-do
-  local ok = run(MAKE .. " build sandbox embed > " .. sh_quote(LOGS .. "/build.log") .. " 2>&1")
-  if not ok then fail("the unmutated copy does not build: see %s/build.log", LOGS) end
-  run(("mkdir -p %s && cp -p %s %s %s/"):format(sh_quote(PRISTINE), sh_quote(CORE_SO), sh_quote(SB_BIN),
-    sh_quote(PRISTINE)))
-end
-
---- Puts the unmutated build of a part back.
-local function restore_build(part)
-  if part == "core" then run(("cp -p %s/core.so %s"):format(sh_quote(PRISTINE), sh_quote(CORE_SO))) end
-  if part == "sandbox" then run(("cp -p %s/eventapi-sandbox %s"):format(sh_quote(PRISTINE), sh_quote(SB_BIN))) end
-end
-
---------------------------------------------------------------------------------
--- Running spec files.
-
-local SPEC_ENV = table.concat({
-  "env -u EVENTAPI_DEBUG -u EVENTAPI_SANDBOX_WRAPPER -u LUA_INIT -u LUA_INIT_5_4",
-  "LUA_PATH=" .. sh_quote(SCRATCH .. "/lua/?.lua;" .. SCRATCH .. "/lua/?/init.lua;" .. SCRATCH .. "/spec/?.lua;;"),
-  "LUA_CPATH=" .. sh_quote(SCRATCH .. "/build/?.so;;"),
-  "EVENTAPI_SANDBOX=" .. sh_quote(SB_BIN),
-  "EVENTAPI_EMBED_HOST=" .. sh_quote(SCRATCH .. "/build/embed-host"),
-}, " ")
-
---- Reads busted's TAP output: the list of {key, ok, name} in order. The key
--- is the "# file @ line: name" comment before each result, so that two
--- specs of one name stay apart.
-local function parse_tap(text)
-  local results, comment, seen = {}, nil, {}
-  for line in text:gmatch("[^\n]*") do
-    local c = line:match("^# (.+ @ %d+: .*)$")
-    if c then
-      comment = c
-    else
-      local status, name = line:match("^(n?o?t? ?ok) %d+ %- (.*)$")
-      if status == "ok" or status == "not ok" then
-        local key = comment or name
-        seen[key] = (seen[key] or 0) + 1
-        if seen[key] > 1 then key = key .. " #" .. seen[key] end
-        results[#results + 1] = { key = key, ok = status == "ok", name = name }
-        comment = nil
-      end
+local function main()
+  print(("mutate: copying the checkout to %s"):format(SCRATCH))
+  do
+    -- every tracked file still there and every untracked one not ignored
+    local files = capture("cd " .. sh_quote(ROOT) .. " && git ls-files --cached --others --exclude-standard")
+    local present = {}
+    for path in files:gmatch("[^\n]+") do
+      local f = io.open(ROOT .. "/" .. path, "rb")
+      if f then f:close(); present[#present + 1] = path end
     end
+    local listing = SCRATCH .. "/.mutate-files"
+    write_file(listing, table.concat(present, "\n") .. "\n")
+    local ok = run(("cd %s && tar -cf - -T %s | tar -xf - -C %s"):format(sh_quote(ROOT), sh_quote(listing),
+      sh_quote(SCRATCH)))
+    os.remove(listing)
+    if not ok then fail("copying the files failed") end
+    run("mkdir -p " .. sh_quote(LOGS))
   end
-  return results
-end
 
-local run_count = 0
---- Runs one spec file in the copy; returns {ok = exit 0, code, timed_out,
--- results (parse_tap), seconds, log}.
-local function run_spec(file, timeout)
-  run_count = run_count + 1
-  local log = ("%s/run-%04d.tap"):format(LOGS, run_count)
-  local cmd = ("cd %s && %s timeout -k 5 %d %s %s --ignore-lua --cpath=%s -o TAP %s > %s 2>&1"):format(
-    sh_quote(SCRATCH), SPEC_ENV, timeout, LUA, BUSTED, sh_quote(SCRATCH .. "/build/?.so"), sh_quote(file),
-    sh_quote(log))
-  local started = now()
-  local ok, code = run(cmd)
-  local out = { ok = ok, code = code, seconds = now() - started, log = log }
-  out.timed_out = code == 124 or code == 137
-  out.results = parse_tap(read_file(log) or "")
-  return out
-end
+  local MAKE = "make -s --no-print-directory -C " .. sh_quote(SCRATCH) .. " BUILD=build"
+  local CORE_SO = SCRATCH .. "/build/eventapi/core.so"
+  local SB_BIN = SCRATCH .. "/build/eventapi-sandbox"
+  local PRISTINE = LOGS .. "/pristine"
 
-local BASELINE = {} -- spec file -> {passed = set of keys, seconds, failing = list of names}
-
---- The unmutated run of a spec file (before any mutant is planted).
-local function baseline(file)
-  if BASELINE[file] then return BASELINE[file] end
-  local r = run_spec(file, 1800)
-  local b = { passed = {}, seconds = r.seconds, failing = {}, count = 0 }
-  for _, t in ipairs(r.results) do
-    if t.ok then b.passed[t.key] = true; b.count = b.count + 1 else b.failing[#b.failing + 1] = t.name end
+  print("mutate: building the copy (core, sandbox, embed host)")
+  do
+    local ok = run(MAKE .. " build sandbox embed > " .. sh_quote(LOGS .. "/build.log") .. " 2>&1")
+    if not ok then fail("the unmutated copy does not build: see %s/build.log", LOGS) end
+    run(("mkdir -p %s && cp -p %s %s %s/"):format(sh_quote(PRISTINE), sh_quote(CORE_SO), sh_quote(SB_BIN),
+      sh_quote(PRISTINE)))
   end
-  if r.timed_out then b.failing[#b.failing + 1] = "(the file timed out)" end
-  if #b.failing > 0 or not r.ok then
-    io.stderr:write(("mutate: warning: %s fails unmutated (%d failing: %s); its failures do not count\n"):format(
-      file, #b.failing, table.concat(b.failing, "; "):sub(1, 300)))
+
+  --- Puts the unmutated build of a part back.
+  local function restore_build(part)
+    if part == "core" then run(("cp -p %s/core.so %s"):format(sh_quote(PRISTINE), sh_quote(CORE_SO))) end
+    if part == "sandbox" then run(("cp -p %s/eventapi-sandbox %s"):format(sh_quote(PRISTINE), sh_quote(SB_BIN))) end
   end
-  BASELINE[file] = b
-  return b
-end
 
---- Whether a mutant's run of file kills it: returns nil, or the reason.
-local function verdict(file, b, r)
-  if r.timed_out then return ("%s timed out (%.0f s)"):format(file, r.seconds) end
-  local ran = {}
-  for _, t in ipairs(r.results) do
-    ran[t.key] = true
-    if not t.ok and b.passed[t.key] then return ("%s: \"%s\""):format(file, t.name) end
-  end
-  if not r.ok then
-    for key in pairs(b.passed) do
-      if not ran[key] then return ("%s: crashed (exit %d) before \"%s\""):format(file, r.code, key) end
-    end
-  end
-  return nil
-end
+  --------------------------------------------------------------------------------
+  -- Running spec files.
 
-local function all_spec_files()
-  local list = {}
-  for f in capture("cd " .. sh_quote(SCRATCH) .. " && find spec -name '*_spec.lua' | sort"):gmatch("[^\n]+") do
-    list[#list + 1] = f
-  end
-  return list
-end
+  local SPEC_ENV = table.concat({
+    "env -u EVENTAPI_DEBUG -u EVENTAPI_SANDBOX_WRAPPER -u LUA_INIT -u LUA_INIT_5_4",
+    "LUA_PATH=" .. sh_quote(SCRATCH .. "/lua/?.lua;" .. SCRATCH .. "/lua/?/init.lua;" .. SCRATCH .. "/spec/?.lua;;"),
+    "LUA_CPATH=" .. sh_quote(SCRATCH .. "/build/?.so;;"),
+    "EVENTAPI_SANDBOX=" .. sh_quote(SB_BIN),
+    "EVENTAPI_EMBED_HOST=" .. sh_quote(SCRATCH .. "/build/embed-host"),
+  }, " ")
 
---------------------------------------------------------------------------------
--- The run.
-
-local FULL = env("MUTATE_FULL", nil) ~= nil
-local SAMPLE = math.tointeger(tonumber(env("MUTATE_SAMPLE", "0"))) or 0
-local MIN = tonumber(env("MUTATE_MIN", "90")) or 90
-local SUITE = nil
-
-local results = {}
-local started_all = now()
-
--- The unmutated runs first: every spec file a mutant will run.
-do
-  local needed, seen = {}, {}
-  local function need(f) if not seen[f] then seen[f] = true; needed[#needed + 1] = f end end
-  for _, m in ipairs(selected) do
-    if not stale_reason(SCRATCH, m) then for _, f in ipairs(m.specs) do need(f) end end
-  end
-  if FULL or SAMPLE > 0 then
-    SUITE = all_spec_files()
-    for _, f in ipairs(SUITE) do need(f) end
-  end
-  print(("mutate: running %d spec file%s unmutated"):format(#needed, #needed == 1 and "" or "s"))
-  for _, f in ipairs(needed) do baseline(f) end
-end
-print(("mutate: %d mutant%s%s"):format(#selected, #selected == 1 and "" or "s",
-  FULL and ", the whole suite for those their specs miss" or SAMPLE > 0 and
-  (", the whole suite for every %dth one their specs miss"):format(SAMPLE) or ""))
-
-for index, m in ipairs(selected) do
-  local path = SCRATCH .. "/" .. m.file
-  local res = { m = m, index = index }
-  results[#results + 1] = res
-  local t0 = now()
-  local original = read_file(path)
-  local why = stale_reason(SCRATCH, m)
-  if why then
-    res.status, res.detail = "STALE", why
-  else
-    local _, line = occurrences(original, m.find)
-    res.line = line
-    local mutated = replace_once(original, m.find, m.replace)
-    write_file(path, mutated)
-    local part = build_of(m.file)
-    local broken
-    if m.file:match("%.lua$") then
-      local chunk, lerr = load(mutated, "=" .. m.file, "t")
-      if not chunk then broken = "does not load: " .. tostring(lerr) end
-    end
-    if not broken and part then
-      local log = ("%s/build-%s.log"):format(LOGS, m.name)
-      local ok = run(("%s -B %s > %s 2>&1"):format(MAKE, part == "core" and "build" or "sandbox", sh_quote(log)))
-      if not ok then
-        local first = (read_file(log) or ""):match("error: ([^\n]*)") or "see " .. log
-        broken = "does not build: " .. first
-      end
-    end
-    if broken then
-      res.status, res.detail = "BROKEN", broken
-    else
-      local files = { table.unpack(m.specs) }
-      local own = #files
-      local full = FULL or (SAMPLE > 0 and (index - 1) % SAMPLE == 0)
-      local k = 1
-      while k <= #files do
-        local file = files[k]
-        local b = BASELINE[file]
-        local r = run_spec(file, math.floor(3 * b.seconds + 30))
-        local reason = verdict(file, b, r)
-        if reason then
-          res.status, res.detail = "KILLED", reason
-          if k > own then res.detail = reason .. " (not in its specs: add it)" end
-          break
+  --- Reads busted's TAP output: the list of {key, ok, name} in order. The key
+  -- is the "# file @ line: name" comment before each result, so that two
+  -- specs of one name stay apart.
+  local function parse_tap(text)
+    local results, comment, seen = {}, nil, {}
+    for line in text:gmatch("[^\n]*") do
+      local c = line:match("^# (.+ @ %d+: .*)$")
+      if c then
+        comment = c
+      else
+        local status, name = line:match("^(n?o?t? ?ok) %d+ %- (.*)$")
+        if status == "ok" or status == "not ok" then
+          local key = comment or name
+          seen[key] = (seen[key] or 0) + 1
+          if seen[key] > 1 then key = key .. " #" .. seen[key] end
+          results[#results + 1] = { key = key, ok = status == "ok", name = name }
+          comment = nil
         end
-        if k == own and full then
-          local mine = {}
-          for _, f in ipairs(m.specs) do mine[f] = true end
-          for _, f in ipairs(SUITE) do if not mine[f] then files[#files + 1] = f end end
+      end
+    end
+    return results
+  end
+
+  local run_count = 0
+  --- Runs one spec file in the copy; returns {ok = exit 0, code, timed_out,
+  -- results (parse_tap), seconds, log}.
+  local function run_spec(file, timeout)
+    run_count = run_count + 1
+    local log = ("%s/run-%04d.tap"):format(LOGS, run_count)
+    -- timeout runs busted in a process group of its own (so that a hang ends
+    -- with every sandbox the specs started); its pid is kept to end that
+    -- group when the tool is interrupted (Ctrl-C does not reach it)
+    local pidfile = log .. ".pid"
+    local cmd = ("cd %s && { %s timeout -k 5 %d %s %s --ignore-lua --cpath=%s -o TAP %s > %s 2>&1 & "
+      .. "echo $! > %s; wait $!; }"):format(sh_quote(SCRATCH), SPEC_ENV, timeout, LUA, BUSTED,
+      sh_quote(SCRATCH .. "/build/?.so"), sh_quote(file), sh_quote(log), sh_quote(pidfile))
+    local started = now()
+    local done, ok, code = pcall(run, cmd)
+    if not done then
+      local pid = math.tointeger(tonumber(read_file(pidfile) or ""))
+      if pid then os.execute(("kill -TERM -- -%d 2>/dev/null"):format(pid)) end
+      error(ok, 0)
+    end
+    os.remove(pidfile)
+    local out = { ok = ok, code = code, seconds = now() - started, log = log }
+    out.timed_out = code == 124 or code == 137
+    out.results = parse_tap(read_file(log) or "")
+    return out
+  end
+
+  local BASELINE = {} -- spec file -> {passed = set of keys, seconds, failing = list of names}
+
+  --- The unmutated run of a spec file (before any mutant is planted).
+  local function baseline(file)
+    if BASELINE[file] then return BASELINE[file] end
+    local r = run_spec(file, 1800)
+    local b = { passed = {}, seconds = r.seconds, failing = {}, count = 0 }
+    for _, t in ipairs(r.results) do
+      if t.ok then b.passed[t.key] = true; b.count = b.count + 1 else b.failing[#b.failing + 1] = t.name end
+    end
+    if r.timed_out then b.failing[#b.failing + 1] = "(the file timed out)" end
+    if #b.failing > 0 or not r.ok then
+      io.stderr:write(("mutate: warning: %s fails unmutated (%d failing: %s); its failures do not count\n"):format(
+        file, #b.failing, table.concat(b.failing, "; "):sub(1, 300)))
+    end
+    BASELINE[file] = b
+    return b
+  end
+
+  --- Whether a mutant's run of file kills it: returns nil, or the reason.
+  local function verdict(file, b, r)
+    if r.timed_out then return ("%s timed out (%.0f s)"):format(file, r.seconds) end
+    local ran = {}
+    for _, t in ipairs(r.results) do
+      ran[t.key] = true
+      if not t.ok and b.passed[t.key] then return ("%s: \"%s\""):format(file, t.name) end
+    end
+    if not r.ok then
+      for key in pairs(b.passed) do
+        if not ran[key] then return ("%s: crashed (exit %d) before \"%s\""):format(file, r.code, key) end
+      end
+    end
+    return nil
+  end
+
+  local function all_spec_files()
+    local list = {}
+    for f in capture("cd " .. sh_quote(SCRATCH) .. " && find spec -name '*_spec.lua' | sort"):gmatch("[^\n]+") do
+      list[#list + 1] = f
+    end
+    return list
+  end
+
+  --------------------------------------------------------------------------------
+  -- The run.
+
+  local FULL = env("MUTATE_FULL", nil) ~= nil
+  local SAMPLE = math.tointeger(tonumber(env("MUTATE_SAMPLE", "0"))) or 0
+  local MIN = tonumber(env("MUTATE_MIN", "90")) or 90
+  local SUITE = nil
+
+  local results = {}
+  local started_all = now()
+
+  -- The unmutated runs first: every spec file a mutant will run.
+  do
+    local needed, seen = {}, {}
+    local function need(f) if not seen[f] then seen[f] = true; needed[#needed + 1] = f end end
+    for _, m in ipairs(selected) do
+      if not stale_reason(SCRATCH, m) then for _, f in ipairs(m.specs) do need(f) end end
+    end
+    if FULL or SAMPLE > 0 then
+      SUITE = all_spec_files()
+      for _, f in ipairs(SUITE) do need(f) end
+    end
+    print(("mutate: running %d spec file%s unmutated"):format(#needed, #needed == 1 and "" or "s"))
+    for _, f in ipairs(needed) do baseline(f) end
+  end
+  print(("mutate: %d mutant%s%s"):format(#selected, #selected == 1 and "" or "s",
+    FULL and ", the whole suite for those their specs miss" or SAMPLE > 0 and
+    (", the whole suite for every %dth one their specs miss"):format(SAMPLE) or ""))
+
+  for index, m in ipairs(selected) do
+    local path = SCRATCH .. "/" .. m.file
+    local res = { m = m, index = index }
+    results[#results + 1] = res
+    local t0 = now()
+    local original = read_file(path)
+    local why = stale_reason(SCRATCH, m)
+    if why then
+      res.status, res.detail = "STALE", why
+    else
+      local _, line = occurrences(original, m.find)
+      res.line = line
+      local mutated = replace_once(original, m.find, m.replace)
+      write_file(path, mutated)
+      local part = build_of(m.file)
+      local broken
+      if m.file:match("%.lua$") then
+        local chunk, lerr = load(mutated, "=" .. m.file, "t")
+        if not chunk then broken = "does not load: " .. tostring(lerr) end
+      end
+      if not broken and part then
+        local log = ("%s/build-%s.log"):format(LOGS, m.name)
+        local ok = run(("%s -B %s > %s 2>&1"):format(MAKE, part == "core" and "build" or "sandbox", sh_quote(log)))
+        if not ok then
+          local first = (read_file(log) or ""):match("error: ([^\n]*)") or "see " .. log
+          broken = "does not build: " .. first
         end
-        k = k + 1
       end
-      if not res.status then
-        res.status = "SURVIVED"
-        res.detail = m.note .. (#files > own and " (whole suite run)" or "")
+      if broken then
+        res.status, res.detail = "BROKEN", broken
+      else
+        local files = { table.unpack(m.specs) }
+        local own = #files
+        local full = FULL or (SAMPLE > 0 and (index - 1) % SAMPLE == 0)
+        local k = 1
+        while k <= #files do
+          local file = files[k]
+          local b = BASELINE[file]
+          local r = run_spec(file, math.floor(3 * b.seconds + 30))
+          local reason = verdict(file, b, r)
+          if reason then
+            res.status, res.detail = "KILLED", reason
+            if k > own then res.detail = reason .. " (not in its specs: add it)" end
+            break
+          end
+          if k == own and full then
+            local mine = {}
+            for _, f in ipairs(m.specs) do mine[f] = true end
+            for _, f in ipairs(SUITE) do if not mine[f] then files[#files + 1] = f end end
+          end
+          k = k + 1
+        end
+        if not res.status then
+          res.status = "SURVIVED"
+          res.detail = m.note .. (#files > own and " (whole suite run)" or "")
+        end
       end
+      write_file(path, original)
+      if part then restore_build(part) end
     end
-    write_file(path, original)
-    if part then restore_build(part) end
+    res.seconds = now() - t0
+    print(("[%d/%d] %-8s %-34s %5.1f s  %s"):format(index, #selected, res.status, m.name, res.seconds, res.detail))
+    io.stdout:flush()
   end
-  res.seconds = now() - t0
-  print(("[%d/%d] %-8s %-34s %5.1f s  %s"):format(index, #selected, res.status, m.name, res.seconds, res.detail))
-  io.stdout:flush()
-end
 
---------------------------------------------------------------------------------
--- The table.
+  --------------------------------------------------------------------------------
+  -- The table.
 
-local count = { KILLED = 0, SURVIVED = 0, STALE = 0, BROKEN = 0 }
-for _, r in ipairs(results) do count[r.status] = count[r.status] + 1 end
-local scored = count.KILLED + count.SURVIVED
-local score = scored > 0 and 100 * count.KILLED / scored or 0
-local minutes = (now() - started_all) / 60
+  local count = { KILLED = 0, SURVIVED = 0, STALE = 0, BROKEN = 0 }
+  for _, r in ipairs(results) do count[r.status] = count[r.status] + 1 end
+  local scored = count.KILLED + count.SURVIVED
+  local score = scored > 0 and 100 * count.KILLED / scored or 0
+  local minutes = (now() - started_all) / 60
 
-local function where(r)
-  return r.m.file .. (r.line and (":" .. r.line) or "")
-end
-
-print("")
-print(("%-3s %-8s %-34s %-34s %s"):format("#", "status", "mutant", "where", "detail"))
-for _, r in ipairs(results) do
-  print(("%-3d %-8s %-34s %-34s %s"):format(r.index, r.status, r.m.name, where(r), r.detail))
-end
-print("")
-for _, kind in ipairs({ "SURVIVED", "STALE", "BROKEN" }) do
-  if count[kind] > 0 then
-    print(kind:lower() .. ":")
-    for _, r in ipairs(results) do
-      if r.status == kind then print(("  %s (%s): %s"):format(r.m.name, where(r), r.detail)) end
-    end
+  local function where(r)
+    return r.m.file .. (r.line and (":" .. r.line) or "")
   end
-end
-local summary = ("score: %.1f%% (%d killed of %d scored; %d survived, %d stale, %d broken; %d mutants, %.1f min)")
-  :format(score, count.KILLED, scored, count.SURVIVED, count.STALE, count.BROKEN, #results, minutes)
-print(summary)
 
-local report = env("MUTATE_REPORT", nil)
-if report then
-  local lines = { "| # | mutant | where | result | detail |", "| ---: | --- | --- | --- | --- |" }
+  print("")
+  print(("%-3s %-8s %-34s %-34s %s"):format("#", "status", "mutant", "where", "detail"))
   for _, r in ipairs(results) do
-    local detail = tostring(r.detail):gsub("|", "\\|")
-    lines[#lines + 1] = ("| %d | `%s` | `%s` | %s | %s |"):format(r.index, r.m.name, where(r), r.status, detail)
+    print(("%-3d %-8s %-34s %-34s %s"):format(r.index, r.status, r.m.name, where(r), r.detail))
   end
-  lines[#lines + 1] = ""
-  lines[#lines + 1] = summary
-  write_file(report, table.concat(lines, "\n") .. "\n")
-  print("mutate: wrote " .. report)
+  print("")
+  for _, kind in ipairs({ "SURVIVED", "STALE", "BROKEN" }) do
+    if count[kind] > 0 then
+      print(kind:lower() .. ":")
+      for _, r in ipairs(results) do
+        if r.status == kind then print(("  %s (%s): %s"):format(r.m.name, where(r), r.detail)) end
+      end
+    end
+  end
+  local summary = ("score: %.1f%% (%d killed of %d scored; %d survived, %d stale, %d broken; %d mutants, %.1f min)")
+    :format(score, count.KILLED, scored, count.SURVIVED, count.STALE, count.BROKEN, #results, minutes)
+  print(summary)
+
+  local report = env("MUTATE_REPORT", nil)
+  if report then
+    local lines = { "| # | mutant | where | result | detail |", "| ---: | --- | --- | --- | --- |" }
+    for _, r in ipairs(results) do
+      local detail = tostring(r.detail):gsub("|", "\\|")
+      lines[#lines + 1] = ("| %d | `%s` | `%s` | %s | %s |"):format(r.index, r.m.name, where(r), r.status, detail)
+    end
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = summary
+    write_file(report, table.concat(lines, "\n") .. "\n")
+    print("mutate: wrote " .. report)
+  end
+
+  return scored > 0 and score >= MIN and 0 or 1
 end
 
+local ok, status = pcall(main)
+if not ok then
+  if status == INTERRUPTED or tostring(status):find("interrupted!", 1, true) then
+    io.stderr:write("mutate: interrupted\n")
+    status = 130
+  else
+    io.stderr:write("mutate: ", tostring(status), "\n")
+    KEEP, status = true, 2
+  end
+end
 cleanup()
-os.exit(scored > 0 and score >= MIN and 0 or 1)
+os.exit(status)
