@@ -1,6 +1,6 @@
 /* libFuzzer targets for eventapi-sandbox, built from sandbox/main.c itself
  * (included here with its main() renamed by -Dmain=sandbox_main, so the
- * static request parser, fault parser, record and dispatch are reachable)
+ * request parser, fault parser, record and dispatch are reachable)
  * and the service sources, over an in-memory store seeded from
  * examples/seed.json. The store is restored from a pristine copy after
  * every input that may have changed it.
@@ -68,12 +68,12 @@ static void copy_db(sqlite3 *dst, sqlite3 *src) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    pthread_mutex_init(&server.lock, NULL);
-    opts.faults = 1;
-    opts.record = 1;
-    if (sb_db_open(&server, NULL, FUZZ_SEED) < 0) die("cannot open the seeded store", FUZZ_SEED);
+    pthread_mutex_init(&sb_srv.lock, NULL);
+    sb_cfg.faults = 1;
+    sb_cfg.record = 1;
+    if (sb_db_open(&sb_srv, NULL, FUZZ_SEED) < 0) die("cannot open the seeded store", FUZZ_SEED);
     if (sqlite3_open(":memory:", &pristine) != SQLITE_OK) die("cannot open the pristine store", NULL);
-    copy_db(pristine, server.db);
+    copy_db(pristine, sb_srv.db);
     return 0;
 }
 
@@ -110,7 +110,7 @@ static void run_request(const char *method, const char *uri, sb_header *headers,
                         size_t body_len, int query_mode) {
     sb_request req;
     sb_response res;
-    fault f;
+    sb_fault f;
     memset(&req, 0, sizeof req);
     memset(&res, 0, sizeof res);
     req.method = method;
@@ -123,17 +123,17 @@ static void run_request(const char *method, const char *uri, sb_header *headers,
     ARM_FAILURES();
     if (sb_parse_uri(&req, uri) == 0) {
         if (!query_mode) {
-            record_request(&req);
-            parse_fault(&req, &f);
+            sb_record_request(&req, 1);
+            sb_fault_parse(&req, &f);
         }
-        dispatch(&req, &res);
+        sb_dispatch(&req, &res);
         DISARM_FAILURES();
         check_response(&res, query_mode);
     }
     DISARM_FAILURES();
-    free(res.body);
+    sb_reply_clear(&res); /* the body, or the record's stream */
     sb_free_request(&req); /* frees headers too */
-    if (strcmp(method, "GET") != 0) copy_db(server.db, pristine);
+    if (strcmp(method, "GET") != 0) copy_db(sb_srv.db, pristine);
 }
 
 #if FUZZ_MODE == 1

@@ -10,7 +10,9 @@
 #define EVENTAPI_SANDBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <pthread.h>
+#include <sys/types.h>
 #include <sqlite3.h>
 #include <jansson.h>
 
@@ -46,11 +48,22 @@ typedef struct sb_request {
     unsigned fault_flags; /* SB_FAULT_* asked by X-Sandbox-Fault (only with --faults) */
 } sb_request;
 
+/* A body produced piece by piece (the record): read gives up to max bytes
+ * at pos (positions in order), release frees cls. */
+typedef struct sb_stream {
+    uint64_t size;
+    ssize_t (*read)(void *cls, uint64_t pos, char *buf, size_t max);
+    void (*release)(void *cls);
+    void *cls;
+} sb_stream;
+
 typedef struct sb_response {
     int status;
+    int error;                /* the answer reports a failure (an error body, whatever the status) */
     const char *content_type; /* static; NULL means no Content-Type */
     char *body;               /* malloc'd, owned by the response; may be NULL */
     size_t body_len;
+    sb_stream *stream;        /* malloc'd, owned: the body comes from a reader instead (body is NULL) */
     char extra[512];          /* extra header lines "Name: value\r\n", NUL-terminated */
 } sb_response;
 
@@ -91,14 +104,17 @@ char *sb_form_get(const char *body, size_t len, const char *name, int *oom);
 const char *sb_header_get(const sb_request *req, const char *name);
 const char *sb_query_get(const sb_request *req, const char *name);
 
-/* Rate limit (main.c, thread-safe): counts the request against the budget
+/* Rate limit (ratelimit.c, thread-safe): counts the request against the budget
  * of its credential (the Authorization value; none is one shared credential)
  * for the current second. 1 when that is over srv->rate_limit, with
  * Retry-After: 1 added to res: the caller answers 429 in its own error
  * shape. 0 otherwise, and always when there is no limit. */
 int sb_rate_limited(sb_server *srv, const sb_request *req, sb_response *res);
 
-/* Response helpers (main.c). sb_reply_json steals doc. */
+/* Response helpers (reply.c). sb_reply_json steals doc; each replaces
+ * what res held before. sb_reply_error and the services' error helpers set
+ * res->error. sb_reply_clear frees the body or stream. */
+void sb_reply_clear(sb_response *res);
 char *sb_dump(const json_t *doc, size_t flags); /* compact JSON text (malloc), NULL on failure */
 void sb_reply_json(sb_response *res, int status, json_t *doc);
 void sb_reply_json_type(sb_response *res, int status, json_t *doc, const char *content_type);

@@ -502,3 +502,155 @@ describe("the sandbox under hostile input", function()
     assert.are.equal(404, res.status)
   end)
 end)
+
+-- A bash script that opens a connection to port, sends head, then one more
+-- line every interval seconds (count times), and prints the milliseconds
+-- until a write failed (the sandbox closed the connection), or "open".
+local function trickle_script(port, head, line, interval, count)
+  return ([[
+trap '' PIPE
+exec 3<>/dev/tcp/127.0.0.1/%s || exit 9
+start=$(date +%%s%%N)
+printf '%s' >&3
+for i in $(seq 1 %d); do
+  sleep %s
+  printf '%s' >&3 2>/dev/null || { echo $(( ($(date +%%s%%N) - start) / 1000000 )); exit 0; }
+done
+echo open
+]]):format(port, head, count, interval, line)
+end
+
+-- Runs trickle_script and returns what it printed.
+local function trickle(port, head, line, interval, count)
+  local f = assert(io.popen("bash -c " .. sandbox.shell_quote(trickle_script(port, head, line, interval, count))))
+  local out = f:read("a")
+  f:close()
+  return out:match("%S+")
+end
+
+describe("the sandbox with slow clients", function()
+  local sb
+  after_each(function() if sb then sb.stop() end end)
+
+  it("closes a connection whose header block trickles past --header-timeout, whatever the bytes", function()
+    sb = sandbox.start({ args = { "--header-timeout", "1" } })
+    local port = sb.url:match(":(%d+)$")
+    local ms = trickle(port, "GET /applications/" .. APP .. "/events HTTP/1.1\\r\\nHost: x\\r\\n", "X-Slow: 1\\r\\n", 0.2, 25)
+    assert.are_not.equal("open", ms)
+    assert.is_true(tonumber(ms) >= 900 and tonumber(ms) < sandbox.time(3000), ms)
+  end)
+
+  it("closes a connection whose body trickles past --body-timeout", function()
+    sb = sandbox.start({ args = { "--body-timeout", "1" } })
+    local port = sb.url:match(":(%d+)$")
+    local head = "POST /applications/" .. APP .. "/events HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\n"
+      .. "Content-Length: 10000\\r\\n\\r\\n{"
+    local ms = trickle(port, head, " ", 0.2, 25)
+    assert.are_not.equal("open", ms)
+    assert.is_true(tonumber(ms) >= 900 and tonumber(ms) < sandbox.time(3000), ms)
+  end)
+
+  it("serves a GET while more connections than the old limit of 1,020 sit idle", function()
+    sb = sandbox.start()
+    local port = sb.url:match(":(%d+)$")
+    -- 1,100 connections that send nothing, held open by one bash process
+    local script = ("for i in $(seq 1 1100); do eval \"exec $((i + 10))<>/dev/tcp/127.0.0.1/%s\" || exit 9; done; sleep 4")
+      :format(port)
+    os.execute("ulimit -n 4096; bash -c " .. sandbox.shell_quote(script) .. " >/dev/null 2>&1 &")
+    os.execute("sleep 1.5")
+    local started = now()
+    local res = sandbox.http("GET", event_url(sb), { token = sandbox.token, timeout = 3 })
+    assert.are.equal(200, res.status)
+    assert.is_true(now() - started < sandbox.time(1))
+    os.execute("sleep 3")
+  end)
+
+  it("frees the slots of idle connections at the header deadline when the connection limit is reached", function()
+    sb = sandbox.start({ args = { "--max-connections", "16", "--header-timeout", "1" } })
+    local port = sb.url:match(":(%d+)$")
+    local script = ("for i in $(seq 1 24); do eval \"exec $((i + 10))<>/dev/tcp/127.0.0.1/%s\"; done; sleep 5"):format(port)
+    os.execute("bash -c " .. sandbox.shell_quote(script) .. " >/dev/null 2>&1 &")
+    os.execute("sleep 0.3")
+    local res = sandbox.http("GET", event_url(sb), { token = sandbox.token, timeout = 4 })
+    assert.are.equal(200, res.status)
+    os.execute("sleep 4.5")
+  end)
+end)
+
+describe("the sandbox's request body budget", function()
+  local sb
+  after_each(function() if sb then sb.stop() end end)
+
+  it("answers 503 with Retry-After when the bodies held at once would pass --body-budget", function()
+    sb = sandbox.start({ args = { "--body-budget", "1000000" } })
+    local port = sb.url:match(":(%d+)$")
+    -- an upload of 900,000 bytes that stalls after its first bytes holds its room
+    local script = ("exec 3<>/dev/tcp/127.0.0.1/%s; printf 'POST /applications/%s/events HTTP/1.1\\r\\nHost: x\\r\\n"
+      .. "Content-Type: application/json\\r\\nContent-Length: 900000\\r\\n\\r\\n{' >&3; sleep 3"):format(port, APP)
+    os.execute("bash -c " .. sandbox.shell_quote(script) .. " >/dev/null 2>&1 &")
+    os.execute("sleep 0.5")
+    local res = sandbox.http("POST", sb.url .. "/applications/" .. APP .. "/events", { token = sandbox.token,
+      body = '{"level":"info","subject":"' .. string.rep("x", 200000) .. '"}', headers = { ["Content-Type"] = "application/json" } })
+    assert.are.equal(503, res.status)
+    assert.are.equal("1", res.headers["retry-after"])
+    assert.are.equal("ServiceUnavailable", res.json.type)
+    os.execute("sleep 3")
+  end)
+
+  it("answers bodies within the budget as usual", function()
+    sb = sandbox.start({ args = { "--body-budget", "1000000" } })
+    local res = sandbox.http("POST", sb.url .. "/applications/" .. APP .. "/events", { token = sandbox.token,
+      json = { level = "info", subject = string.rep("x", 200) } })
+    assert.are.equal(201, res.status)
+  end)
+end)
+
+describe("the sandbox record's byte cap", function()
+  local sb
+  after_each(function() if sb then sb.stop() end end)
+
+  local function post(body)
+    return sandbox.http("POST", sb.url .. "/r", { body = body, headers = { ["Content-Type"] = "text/plain" } })
+  end
+
+  it("drops the oldest requests first to stay within --record-bytes", function()
+    sb = sandbox.start({ args = { "--record-bytes", "65536" } })
+    for i = 1, 8 do post(i .. string.rep("y", 7999)) end -- 8,000 bytes: not cut (an eighth of the cap is 8,192)
+    local record = sandbox.requests(sb)
+    local total = 0
+    for _, r in ipairs(record) do total = total + #require("cjson").encode(r) end
+    assert.is_true(total <= 65536 + 1024, total)
+    assert.is_true(#record < 8)
+    assert.are.equal("8", record[#record].body:sub(1, 1))
+    assert.are_not.equal("1", record[1].body:sub(1, 1))
+  end)
+
+  it("cuts a body past an eighth of the cap and marks it", function()
+    sb = sandbox.start({ args = { "--record-bytes", "80000" } })
+    post(string.rep("z", 30000))
+    local r = sandbox.requests(sb)[1]
+    assert.are.equal(10000, #r.body)
+    assert.is_true(r.body_truncated)
+    assert.are.equal(30000, r.body_length)
+  end)
+
+  it("cuts a body at the start of a UTF-8 character", function()
+    sb = sandbox.start({ args = { "--record-bytes", "8192" } })
+    post(string.rep("\u{e9}", 2000)) -- 4,000 bytes, cut at 1,024
+    local r = sandbox.requests(sb)[1]
+    assert.are.equal(1024, #r.body)
+    assert.are.equal(string.rep("\u{e9}", 512), r.body)
+  end)
+
+  it("keeps a body that is not UTF-8, its stray bytes as ?", function()
+    sb = sandbox.start()
+    post("a\255b")
+    assert.are.equal("a?b", sandbox.requests(sb)[1].body)
+  end)
+
+  it("keeps control bytes of a body exactly", function()
+    sb = sandbox.start()
+    post("\1\2\3\27[0m")
+    assert.are.equal("\1\2\3\27[0m", sandbox.requests(sb)[1].body)
+  end)
+end)

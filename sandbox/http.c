@@ -1,0 +1,504 @@
+/* eventapi-sandbox: the HTTP front on libmicrohttpd: connections and their
+ * deadlines, request bodies within a global budget, the access handler,
+ * dispatch to the services, answers and the access log
+ * (docs/PROTOCOLS.md section 4). */
+#include "front.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+
+#define MIB (1024u * 1024u)
+
+sb_config sb_cfg = {"127.0.0.1", 0, NULL, NULL, 0, 0, 0, 64 * MIB, 64 * MIB, 10.0, 30.0, 4096};
+sb_server sb_srv;
+
+/* Where a connection is in its current request; the deadlines apply to the
+ * first two phases only. */
+enum phase { P_HEADERS, P_BODY, P_HANDLED };
+
+struct conn_state;
+
+/* Per connection (MHD's socket context), in the list the timer thread
+ * checks: the request in progress, so that one MHD drops before calling
+ * the access handler (a header block over the memory limit: no completion
+ * callback then) is freed when its connection closes. */
+typedef struct conn_slot {
+    int fd;                      /* the socket, for shutdown() past a deadline */
+    enum phase phase;            /* under conn_lock */
+    double since;                /* when the phase began; under conn_lock */
+    int cut;                     /* shut down by the timer thread */
+    struct conn_state *current;  /* owned until completed() */
+    struct conn_slot *prev, *next;
+} conn_slot;
+
+/* Per request, created by the URI log callback. */
+typedef struct conn_state {
+    char *raw_uri;
+    char *body;
+    size_t body_len, body_cap;
+    size_t reserved;  /* bytes of the body budget held for body_cap */
+    int too_large;    /* over SB_MAX_BODY: read and dropped, then 413 */
+    int over_budget;  /* the budget was spent: read and dropped, then 503 */
+    int seen;         /* the access handler has been called once */
+    int decided;      /* record and faults done (a delayed request comes back) */
+    int faulty;
+    sb_fault f;
+    double started;
+    conn_slot *slot;
+} conn_state;
+
+static struct MHD_Daemon *daemon_handle;
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static conn_slot *conns;             /* every open connection, under conn_lock */
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+static int in_flight;                /* requests received and not completed, under count_lock */
+static size_t body_bytes;            /* body budget in use, under count_lock */
+static pthread_t timer_thread;
+static int timer_started;
+static volatile int timer_stop;
+
+/* Current time as Unix seconds with microseconds (front.h). */
+double sb_now(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Requests in flight (front.h). */
+int sb_in_flight(void) {
+    pthread_mutex_lock(&count_lock);
+    int n = in_flight;
+    pthread_mutex_unlock(&count_lock);
+    return n;
+}
+
+/* Takes n bytes of the body budget; 0, or -1 when that would pass it. */
+static int budget_take(size_t n) {
+    int rc = -1;
+    pthread_mutex_lock(&count_lock);
+    if (body_bytes + n <= sb_cfg.body_budget) {
+        body_bytes += n;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&count_lock);
+    return rc;
+}
+
+/* Gives n bytes back to the body budget. */
+static void budget_give(size_t n) {
+    pthread_mutex_lock(&count_lock);
+    body_bytes -= n;
+    pthread_mutex_unlock(&count_lock);
+}
+
+/* Moves a connection's slot to a phase, timed from now. */
+static void set_phase(conn_slot *slot, enum phase phase) {
+    if (!slot) return;
+    pthread_mutex_lock(&conn_lock);
+    slot->phase = phase;
+    slot->since = sb_now();
+    pthread_mutex_unlock(&conn_lock);
+}
+
+/* Shuts down the connections past their header or body deadline; a
+ * trickle of bytes does not move a deadline. The slot leaves the list
+ * (on_connection) before MHD closes the socket, so the fd is never
+ * another connection's. */
+static void cut_late_connections(void) {
+    double now = sb_now();
+    pthread_mutex_lock(&conn_lock);
+    for (conn_slot *s = conns; s; s = s->next) {
+        double limit = s->phase == P_HEADERS ? sb_cfg.header_timeout
+                       : s->phase == P_BODY  ? sb_cfg.body_timeout
+                                             : INFINITY;
+        if (!s->cut && s->fd >= 0 && now - s->since > limit) {
+            shutdown(s->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
+            s->cut = 1;
+        }
+    }
+    pthread_mutex_unlock(&conn_lock);
+}
+
+/* Thread body: resumes delayed connections every 2 ms, checks deadlines
+ * every 100 ms, until asked to stop. */
+static void *timer_main(void *arg) {
+    (void)arg;
+    for (unsigned tick = 0; !timer_stop; tick++) {
+        usleep(2000);
+        sb_fault_resume_due(0);
+        if (tick % 50 == 0) cut_late_connections();
+    }
+    return NULL;
+}
+
+/* Frees a request's state, its body budget, and takes it out of in_flight. */
+static void free_state(conn_state *st) {
+    pthread_mutex_lock(&count_lock);
+    in_flight--;
+    body_bytes -= st->reserved;
+    pthread_mutex_unlock(&count_lock);
+    free(st->raw_uri);
+    free(st->body);
+    free(st);
+}
+
+/* The slot of a connection, or NULL. */
+static conn_slot *slot_of(struct MHD_Connection *con) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* MHD connection callback: a slot per connection, in the checked list; at
+ * close, out of the list, and a request left without completion freed. */
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_slot *slot = calloc(1, sizeof *slot); /* NULL: this connection has no deadlines */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = slot;
+        if (!slot) return;
+        slot->fd = ci ? (int)ci->connect_fd : -1;
+        slot->phase = P_HEADERS;
+        slot->since = sb_now();
+        pthread_mutex_lock(&conn_lock);
+        slot->next = conns;
+        if (conns) conns->prev = slot;
+        conns = slot;
+        pthread_mutex_unlock(&conn_lock);
+        return;
+    }
+    conn_slot *slot = *socket_context;
+    if (!slot) return;
+    pthread_mutex_lock(&conn_lock);
+    if (slot->prev) slot->prev->next = slot->next;
+    else conns = slot->next;
+    if (slot->next) slot->next->prev = slot->prev;
+    pthread_mutex_unlock(&conn_lock);
+    if (slot->current) free_state(slot->current);
+    free(slot);
+    *socket_context = NULL;
+}
+
+/* MHD URI log callback: allocates the per-request state with the raw URI. */
+static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *con) {
+    conn_state *st = calloc(1, sizeof *st);
+    (void)cls;
+    if (!st) return NULL;
+    st->raw_uri = strdup(uri ? uri : "/");
+    st->started = sb_now();
+    if (!st->raw_uri) {
+        free(st);
+        return NULL;
+    }
+    pthread_mutex_lock(&count_lock);
+    in_flight++;
+    pthread_mutex_unlock(&count_lock);
+    st->slot = slot_of(con);
+    if (st->slot) st->slot->current = st;
+    return st;
+}
+
+/* MHD unescape callback that leaves the text untouched (uri.c decodes). */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+/* Drops the body collected so far and its budget; the rest is read and dropped too. */
+static void drop_body(conn_state *st) {
+    free(st->body);
+    st->body = NULL;
+    st->body_len = st->body_cap = 0;
+    budget_give(st->reserved);
+    st->reserved = 0;
+}
+
+/* Makes room for need bytes of body (exactly, or doubling the room when
+ * grow), within the budget; 0, -1 when the budget is spent (over_budget
+ * set), -2 when out of memory. */
+static int reserve_body(conn_state *st, size_t need, int grow) {
+    if (need <= st->body_cap) return 0;
+    size_t cap = need;
+    if (grow) {
+        cap = st->body_cap ? st->body_cap : 1024;
+        while (cap < need) cap *= 2;
+    }
+    if (cap > SB_MAX_BODY + 1) cap = SB_MAX_BODY + 1;
+    if (budget_take(cap - st->body_cap) < 0) {
+        st->over_budget = 1;
+        drop_body(st);
+        return -1;
+    }
+    char *body = realloc(st->body, cap);
+    if (!body) {
+        budget_give(cap - st->body_cap);
+        return -2;
+    }
+    st->reserved += cap - st->body_cap;
+    st->body = body;
+    st->body_cap = cap;
+    return 0;
+}
+
+/* Called once the headers are in: a declared Content-Length over the
+ * limit marks the body too large, else its room is reserved at once. */
+static void begin_body(conn_state *st, struct MHD_Connection *con) {
+    const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+    char *end;
+    if (!cl) return;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (*end || end == cl || n == 0) return;
+    if (n > SB_MAX_BODY) st->too_large = 1;
+    else reserve_body(st, (size_t)n + 1, 0); /* out of memory: the body grows as it comes */
+}
+
+/* Appends upload data to the request body; -1 when out of memory. */
+static int append_body(conn_state *st, const char *data, size_t n) {
+    if (st->too_large || st->over_budget) return 0; /* read and dropped */
+    if (st->body_len + n > SB_MAX_BODY) {
+        st->too_large = 1;
+        drop_body(st);
+        return 0;
+    }
+    int rc = reserve_body(st, st->body_len + n + 1, 1);
+    if (rc == -1) return 0;
+    if (rc < 0) return -1;
+    memcpy(st->body + st->body_len, data, n);
+    st->body_len += n;
+    st->body[st->body_len] = '\0';
+    return 0;
+}
+
+/* Writes one access-log line on stderr (no headers, no bodies). */
+static void log_access(const sb_request *req, int status, double started) {
+    const char *q = strchr(req->raw_uri, '?');
+    int path_len = q ? (int)(q - req->raw_uri) : (int)strlen(req->raw_uri);
+    fprintf(stderr, "%s %.*s %d %.1fms\n", req->method, path_len, req->raw_uri, status, (sb_now() - started) * 1000.0);
+}
+
+/* Routes one complete request (front.h). */
+void sb_dispatch(sb_request *req, sb_response *res) {
+    if (req->nseg == 2 && strcmp(req->seg[0], "_sandbox") == 0 && strcmp(req->seg[1], "requests") == 0) {
+        sb_record_serve(req, res);
+        return;
+    }
+    const char *method = req->method;
+    if (!strcmp(method, "HEAD")) req->method = "GET"; /* answered as GET; MHD sends no body */
+    pthread_mutex_lock(&sb_srv.lock);
+    int handled = sb_losant_route(&sb_srv, req, res) || sb_connectdaily_route(&sb_srv, req, res)
+                  || sb_monterosa_route(&sb_srv, req, res);
+    pthread_mutex_unlock(&sb_srv.lock);
+    req->method = method;
+    if (!handled) sb_reply_error(res, 404, "NotFound", "Path not found");
+}
+
+/* Builds the MHD response for res: a stream, a truncate (mode 1) or
+ * stall-body (mode 2) fault on a body of at least two bytes (stall-body:
+ * one), or the whole body; takes res's body or stream. */
+static struct MHD_Response *make_response(sb_response *res, int mode, struct MHD_Connection *con) {
+    struct MHD_Response *r;
+    if (res->stream) {
+        sb_stream *s = res->stream;
+        r = MHD_create_response_from_callback(s->size, 64 * 1024, s->read, s->cls, s->release);
+        if (!r) return NULL; /* sb_reply_clear releases it */
+        free(s);
+        res->stream = NULL;
+    } else if ((mode == 1 && res->body_len > 1) || (mode == 2 && res->body_len > 0)) {
+        r = sb_fault_response(res, mode, con);
+    } else {
+        r = MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (char *)"",
+                                            res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (r) res->body = NULL;
+    }
+    if (!r) return NULL;
+    if (res->content_type) MHD_add_response_header(r, "Content-Type", res->content_type);
+    for (char *line = res->extra, *next; *line; line = next) {
+        char *colon = strchr(line, ':'), *crlf = strstr(line, "\r\n");
+        if (!colon || !crlf) break;
+        *colon = '\0';
+        *crlf = '\0';
+        MHD_add_response_header(r, line, colon + 2);
+        next = crlf + 2;
+    }
+    return r;
+}
+
+typedef struct header_list {
+    sb_header *items;
+    int n, cap;
+} header_list;
+
+/* MHD iterator: appends one header to a header_list. */
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    header_list *list = cls;
+    (void)kind;
+    if (list->n == list->cap) {
+        int cap = list->cap ? list->cap * 2 : 16;
+        sb_header *items = realloc(list->items, (size_t)cap * sizeof *items);
+        if (!items) return MHD_NO;
+        list->items = items;
+        list->cap = cap;
+    }
+    list->items[list->n].name = key;
+    list->items[list->n].value = value ? value : "";
+    list->n++;
+    return MHD_YES;
+}
+
+/* Answers a request whose body is in: 414, 413, 503 over the budget, or
+ * record, faults and dispatch. Returns 1 when the connection was suspended
+ * (a delay or stall fault: no answer now), -1 to close it without one. */
+static int answer(conn_state *st, struct MHD_Connection *con, sb_request *req, sb_response *res, sb_fault *f) {
+    if (sb_parse_uri(req, st->raw_uri) < 0) {
+        sb_reply_server_error(req, res, 414, "URITooLong", "URI Too Long", "The request line has too many parts");
+        return 0;
+    }
+    if (st->too_large) {
+        sb_reply_server_error(req, res, 413, "PayloadTooLarge", "Payload Too Large",
+                              "The body is larger than 4194304 bytes");
+        return 0;
+    }
+    if (st->over_budget) {
+        sb_reply_server_error(req, res, 503, "ServiceUnavailable", "Service Unavailable",
+                              "The sandbox holds too many request bodies at once; try again");
+        sb_reply_header(res, "Retry-After", "1");
+        return 0;
+    }
+    if (!st->decided) {
+        st->decided = 1;
+        if (sb_cfg.record && !(req->nseg > 0 && strcmp(req->seg[0], "_sandbox") == 0))
+            sb_record_request(req, sb_in_flight());
+        st->faulty = sb_fault_parse(req, &st->f);
+        /* answer later (stall: never) without holding this thread: suspend, the timer thread wakes it */
+        if (st->faulty && (st->f.stall || st->f.delay_ms > 0)
+            && sb_fault_suspend(con, st->f.stall ? INFINITY : sb_now() + st->f.delay_ms / 1000.0))
+            return 1;
+    }
+    if (!st->faulty) {
+        sb_dispatch(req, res);
+        return 0;
+    }
+    *f = st->f;
+    req->fault_flags = f->flags;
+    if (f->reset || f->stall) return -1; /* a stalled request is back only when the sandbox stops */
+    if (!sb_fault_reply(req, res, f)) sb_dispatch(req, res);
+    if (f->has_retry_after) sb_reply_header(res, "Retry-After", f->retry_after);
+    return 0;
+}
+
+/* MHD access handler: collects the body, then answers. */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
+    conn_state *st = *con_cls;
+    sb_request req;
+    sb_response res;
+    sb_fault f;
+    header_list headers = {0};
+    (void)cls;
+    (void)url;
+    (void)version;
+    if (!st) return MHD_NO; /* out of memory in uri_logger */
+    if (!st->seen) { /* first call: headers only; answering now would close the connection */
+        st->seen = 1;
+        set_phase(st->slot, P_BODY);
+        begin_body(st, con);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (append_body(st, upload_data, *upload_size) < 0) return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    set_phase(st->slot, P_HANDLED);
+    memset(&req, 0, sizeof req);
+    memset(&res, 0, sizeof res);
+    memset(&f, 0, sizeof f);
+    req.method = method;
+    req.raw_uri = st->raw_uri;
+    req.body = st->body ? st->body : "";
+    req.body_len = st->body_len;
+    req.now = sb_now();
+    MHD_get_connection_values(con, MHD_HEADER_KIND, add_header, &headers);
+    req.headers = headers.items;
+    req.nheaders = headers.n;
+    int how = answer(st, con, &req, &res, &f);
+    if (how != 0) {
+        if (how < 0 && sb_cfg.log) log_access(&req, 0, st->started);
+        sb_reply_clear(&res);
+        sb_free_request(&req);
+        return how > 0 ? MHD_YES : MHD_NO;
+    }
+    if (sb_cfg.log) log_access(&req, res.status, st->started);
+    int mode = !req.seg || st->too_large || st->over_budget ? 0 : f.stall_body ? 2 : f.truncate ? 1 : 0;
+    struct MHD_Response *r = make_response(&res, mode, con);
+    sb_reply_clear(&res);
+    enum MHD_Result ret = MHD_NO;
+    if (r) {
+        ret = MHD_queue_response(con, (unsigned)res.status, r);
+        MHD_destroy_response(r);
+    }
+    sb_free_request(&req);
+    return ret;
+}
+
+/* MHD completion callback: frees the per-request state; the connection
+ * waits for its next request's headers from now. */
+static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    conn_state *st = *con_cls;
+    (void)cls;
+    (void)toe;
+    if (!st) return;
+    conn_slot *slot = slot_of(con);
+    if (slot && slot->current == st) slot->current = NULL;
+    set_phase(slot, P_HEADERS);
+    free_state(st);
+    *con_cls = NULL;
+}
+
+/* Starts the daemon and the timer thread (front.h). */
+int sb_http_start(void) {
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)sb_cfg.port);
+    if (inet_pton(AF_INET, sb_cfg.host, &addr.sin_addr) != 1) {
+        fprintf(stderr, "eventapi-sandbox: --listen wants an IPv4 address\n");
+        return -1;
+    }
+    daemon_handle = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+        NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 8u,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(512 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+        MHD_OPTION_CONNECTION_LIMIT, sb_cfg.max_connections, MHD_OPTION_END);
+    if (!daemon_handle) {
+        fprintf(stderr, "eventapi-sandbox: cannot listen on %s:%d\n", sb_cfg.host, sb_cfg.port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_handle, MHD_DAEMON_INFO_BIND_PORT);
+    printf("listening on http://%s:%u\n", sb_cfg.host, info ? (unsigned)info->port : (unsigned)sb_cfg.port);
+    fflush(stdout);
+    timer_started = pthread_create(&timer_thread, NULL, timer_main, NULL) == 0;
+    if (!timer_started) fprintf(stderr, "eventapi-sandbox: no timer thread: delay faults and deadlines do not work\n");
+    return 0;
+}
+
+/* Stops the timer thread and the daemon (front.h). */
+void sb_http_stop(void) {
+    timer_stop = 1;
+    if (timer_started) pthread_join(timer_thread, NULL);
+    sb_fault_resume_due(1);          /* delayed requests are answered, not dropped; stalled ones are closed */
+    MHD_stop_daemon(daemon_handle);  /* waits for the requests in flight */
+    daemon_handle = NULL;
+}

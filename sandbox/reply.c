@@ -1,0 +1,100 @@
+/* eventapi-sandbox: building answers: JSON bodies, headers, Losant-style
+ * errors, and the server-wide errors in each service's shape. */
+#include "front.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Compact JSON text of doc (malloc), NULL on failure (sandbox.h). */
+char *sb_dump(const json_t *doc, size_t flags) {
+    /* json_dumps is not used: jansson 2.14 ignores a failed append while it
+     * writes an object key, so out of memory gave malformed JSON (found by
+     * tools/sandbox_oom). Measuring first and writing into a buffer of the
+     * exact size cannot fail half-way. */
+    size_t n = json_dumpb(doc, NULL, 0, flags);
+    if (n == 0) return NULL;
+    char *text = malloc(n + 1);
+    if (!text) return NULL;
+    if (json_dumpb(doc, text, n, flags) != n) {
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
+/* Frees the body or the stream res holds (sandbox.h). */
+void sb_reply_clear(sb_response *res) {
+    free(res->body);
+    res->body = NULL;
+    res->body_len = 0;
+    if (res->stream) {
+        if (res->stream->release) res->stream->release(res->stream->cls);
+        free(res->stream);
+        res->stream = NULL;
+    }
+    res->error = 0;
+}
+
+/* Answers doc as JSON with a Content-Type; 500 when it cannot be written (sandbox.h). */
+void sb_reply_json_type(sb_response *res, int status, json_t *doc, const char *content_type) {
+    sb_reply_clear(res);
+    res->status = status;
+    res->content_type = content_type;
+    if (doc) {
+        res->body = sb_dump(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(doc);
+    }
+    if (!res->body) { /* out of memory or no document */
+        static const char oom[] = "{\"type\":\"InternalError\",\"message\":\"out of memory\"}";
+        res->status = 500;
+        res->error = 1;
+        res->content_type = "application/json";
+        res->body = strdup(oom);
+    }
+    res->body_len = res->body ? strlen(res->body) : 0;
+}
+
+/* Answers doc as application/json (sandbox.h). */
+void sb_reply_json(sb_response *res, int status, json_t *doc) {
+    sb_reply_json_type(res, status, doc, "application/json");
+}
+
+/* Answers a status without a body (sandbox.h). */
+void sb_reply_empty(sb_response *res, int status) {
+    sb_reply_clear(res);
+    res->status = status;
+    res->content_type = NULL;
+}
+
+/* Adds a header line to the answer; one that does not fit is dropped (sandbox.h). */
+void sb_reply_header(sb_response *res, const char *name, const char *value) {
+    size_t used = strlen(res->extra);
+    int n = snprintf(res->extra + used, sizeof res->extra - used, "%s: %s\r\n", name, value);
+    if (n < 0 || (size_t)n >= sizeof res->extra - used) res->extra[used] = '\0'; /* never half a line */
+}
+
+/* Answers Losant's error shape {"type", "message"} (sandbox.h). */
+void sb_reply_error(sb_response *res, int status, const char *type, const char *fmt, ...) {
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    sb_reply_json(res, status, json_pack("{s:s, s:s}", "type", type, "message", message));
+    res->error = 1;
+}
+
+/* A server-wide error in the shape of the path's service (front.h). */
+void sb_reply_server_error(const sb_request *req, sb_response *res, int status, const char *type, const char *title,
+                           const char *message) {
+    const char *uri = req->raw_uri, *q = strchr(uri, '?');
+    size_t n = q ? (size_t)(q - uri) : strlen(uri);
+    char path[1024];
+    snprintf(path, sizeof path, "%.*s/", (int)(n < sizeof path - 2 ? n : sizeof path - 2), uri);
+    if (!strncmp(path, "/api/v2/", 8)) sb_monterosa_error(res, status, title, message);
+    else if (strstr(path, "/restapi/v1/")) sb_connectdaily_error(res, status, message);
+    else sb_reply_error(res, status, type, "%s", message);
+}
