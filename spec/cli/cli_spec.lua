@@ -180,6 +180,8 @@ describe("the eventapi command", function()
       { "a param the call refuses", { "connectdaily", "events", "fork", "--cal_item_id", "42",
                                       "--starting_date", "2026-02-30" }, "connectdaily events fork: starting_date" },
       { "an unknown option", { "--verbose", "losant", "events", "get" }, "unknown option --verbose" },
+      { "a negative --limit", { "losant", "events", "all", "--applicationId", APP, "--limit", "-1" },
+        "--limit must be 0 or more, not -1" },
     }
     for _, case in ipairs(cases) do
       local what, args, message = table.unpack(case)
@@ -518,6 +520,38 @@ describe("eventapi --help", function()
     local run = eventapi({})
     assert.are.equal(2, run.code)
     assert.are.equal("eventapi: missing service (run 'eventapi --help')\n", run.stderr)
+  end)
+end)
+
+describe("eventapi on a terminal (cli.main with isatty true)", function()
+  local cli = require "eventapi.cli"
+  local sb
+  before_each(function() sb = sandbox.start() end)
+  after_each(function() sb.stop() end)
+
+  --- Runs cli.main in this process with stdout a terminal; returns the exit code and what it printed.
+  local function main(argv)
+    local out, err = {}, {}
+    local env = command.env_for(sb)
+    local code = cli.main(argv, {
+      getenv = function(name) return env[name] end, isatty = function() return true end,
+      stdout = { write = function(_, ...) for _, s in ipairs({ ... }) do out[#out + 1] = s end end },
+      stderr = { write = function(_, ...) for _, s in ipairs({ ... }) do err[#err + 1] = s end end },
+    })
+    return code, table.concat(out), table.concat(err)
+  end
+
+  it("prints indented JSON by default", function()
+    local code, out, err = main({ "losant", "event", "get", "--applicationId", APP, "--eventId", EVENT })
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find('^{\n  "'), out)
+  end)
+
+  it("prints one line with --compact", function()
+    local code, out, err = main({ "--compact", "losant", "event", "get", "--applicationId", APP, "--eventId", EVENT })
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find('^{"'), out)
+    assert.are.equal(1, select(2, out:gsub("\n", "")))
   end)
 end)
 

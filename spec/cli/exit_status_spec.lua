@@ -79,6 +79,13 @@ describe("the exit status of eventapi", function()
     assert.are.equal("eventapi: usage: runbook.lua APPLICATION_ID\n", run.stderr)
   end)
 
+  it("is 1, with a raised text of two lines escaped to one line", function()
+    local path = runbook([[error("first line\nsecond line", 0)]])
+    local run = eventapi({ "run", path }, env)
+    assert.are.equal(1, run.code)
+    assert.are.equal("eventapi: first line\\nsecond line\n", run.stderr)
+  end)
+
   it("is 1, naming the variable and what was sent, for an unconfigured service reached after a bulk PATCH",
      function()
     local path = runbook([[

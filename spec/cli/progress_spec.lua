@@ -51,6 +51,17 @@ describe("the progress line", function()
     assert.are.equal("events.get 1/6 done, 0 failed", lines[1].text)
   end)
 
+  it("is redrawn at most ten times a second: 200 quick items draw the first and the last line", function()
+    local run = run_runbook([[
+      local items = {}
+      for i = 1, 200 do items[i] = i end
+      eventapi.map(items, function(i) return i end, { progress = true, label = "quick" }):await()
+    ]])
+    local lines = drawn(run.stderr)
+    assert.is_true(#lines <= 3, #lines .. " lines drawn")
+    assert.are.equal("quick 200/200 done, 0 failed", lines[#lines].text)
+  end)
+
   it("never shows a rate above the items done per half second", function()
     local run = run_runbook([[
       for _ in losant.events.each{ applicationId = arg[1], perPage = 1, progress = true } do end

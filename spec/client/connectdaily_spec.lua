@@ -536,6 +536,26 @@ describe("the Connect Daily client", function()
       assert.are.equal("changed by someone else", err.message)
     end)
 
+    it("take a 200 with error false (or 0) as the answer, not as a ConnectDailyError", function()
+      local nginx = require "helpers.nginx"
+      local dir = nginx.tempdir()
+      local server = nginx.start(dir, function(port)
+        return ("  server { listen 127.0.0.1:%d; default_type application/json;"
+          .. [[ location /calendar/restapi/v1/events/42 { return 200 '{"error":false,"cal_item_id":42}'; }]]
+          .. [[ location /calendar/restapi/v1/events/43 { return 200 '{"error":0,"cal_item_id":43}'; } }]])
+          :format(port)
+      end)
+      local c = eventapi.connectdaily({ url = server.url .. "/calendar", user = "api", password = PASSWORD })
+      local ok42, ev42 = pcall(function() return c.events.get({ cal_item_id = 42 }):await() end)
+      local ok43, ev43 = pcall(function() return c.events.get({ cal_item_id = 43 }):await() end)
+      server.stop()
+      nginx.remove(dir)
+      assert.is_true(ok42, tostring(ev42))
+      assert.are.equal(42, ev42.cal_item_id)
+      assert.is_true(ok43, tostring(ev43))
+      assert.are.equal(43, ev43.cal_item_id)
+    end)
+
     it("let a runbook re-read and retry after a Conflict", function()
       local function move_to_8am()
         local ev = cd.events.get({ cal_item_id = 42 }):await()

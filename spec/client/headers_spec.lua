@@ -40,6 +40,12 @@ describe("the headers param of an operation call", function()
     assert.are.equal("night", recorded()["x-team"])
   end)
 
+  it("sends a replaced header once: the server sees only the call's value", function()
+    local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT,
+      headers = { ["X-Team"] = "night", ["X-Sandbox-Fault"] = "echo-headers" } }))
+    assert.are.equal("night", err.body.headers["x-team"]) -- a repeated header would be "ops, night"
+  end)
+
   it("keeps the client's other headers and the body's Content-Type", function()
     losant.events.post({ applicationId = APP, event = { level = "info", subject = "headers param" },
                          headers = { ["X-Request-Id"] = "r-2" } }):await()

@@ -94,6 +94,21 @@ describe("the JSON codec", function()
     assert.truthy(err.message:find("deep"))
   end)
 
+  it("writes 1,000 nested tables and refuses 1,001, as it reads 1,000 and refuses 1,001", function()
+    local function nested(n)
+      local t = {}
+      for _ = 2, n do t = { t } end
+      return t
+    end
+    local text = json.encode(nested(1000))
+    assert.are.equal(("["):rep(999) .. "{}" .. ("]"):rep(999), text)
+    assert.is_true(pcall(json.decode, text))
+    local ok, err = pcall(json.encode, nested(1001))
+    assert.is_false(ok)
+    assert.truthy(err.message:find("deeper than 1000", 1, true), err.message)
+    assert.is_false(pcall(json.decode, ("["):rep(1001) .. ("]"):rep(1001)))
+  end)
+
   it("refuses NaN and cycles", function()
     assert.is_false(pcall(json.encode, 0 / 0))
     local t = {}; t.self = t

@@ -252,6 +252,10 @@ describe("nothing waits for ever", function()
     invalid(function() return eventapi.sleep(math.huge) end)
   end)
 
+  it("step refuses NaN and what is not a number", function()
+    for _, bad in ipairs({ 0 / 0, "1" }) do invalid(function() return eventapi.step(bad) end) end
+  end)
+
   it("sleep refuses NaN, negative seconds and what is not a number", function()
     for _, bad in ipairs({ 0 / 0, -1, "1" }) do invalid(function() return eventapi.sleep(bad) end) end
   end)
@@ -359,6 +363,25 @@ describe("pagination cannot loop", function()
     assert.are.equal(2, #sandbox.requests(sb)) -- the first page, then the cursor it gave sent back
   end)
 
+  it("each stops at once when the server sends back the cursor the walk started from", function()
+    local mr = eventapi.monterosa({ url = sb.url .. "/api/v2", token = MR_TOKEN })
+    for i = 1, 3 do
+      mr.events.create({ project_id = PROJECT, name = "from " .. i, duration = 60, start_at = 2000000100 + i,
+                         start_mode = "manual" }):await()
+    end
+    local states = { "future", "current", "past" }
+    local first = mr.events.list({ project_id = PROJECT, state = states, count = 1 }):await()
+    assert.truthy(first.next_cursor)
+    local repeating = eventapi.monterosa({ url = sb.url .. "/api/v2", token = MR_TOKEN,
+                                           headers = { ["X-Sandbox-Fault"] = "repeat-page" } })
+    sandbox.clear_requests(sb)
+    local err = fail(repeating.events.all({ project_id = PROJECT, state = states, count = 1,
+                                            cursor = first.next_cursor }))
+    assert.are.equal("InvalidResponse", err.type)
+    assert.truthy(err.message:find("cursor", 1, true), err.message)
+    assert.are.equal(1, #sandbox.requests(sb))
+  end)
+
   it("limit is exact: a limit equal to the first page fetches no other page", function()
     local items = losant().events.all({ applicationId = APP, perPage = 2, limit = 2 }):await()
     assert.are.equal(2, #items)
@@ -413,6 +436,14 @@ describe("error text is safe to log", function()
     assert.is_nil(tostring(err):find(token, 1, true))
     for _, v in pairs(err.body.headers) do assert.is_nil(v:find(token, 1, true), v) end
     assert.are.equal("Bearer REDACTED", err.body.headers.authorization)
+  end)
+
+  it("redacts a secret that contains another secret whole", function()
+    local c = losant({ token = "tok-42", headers = { ["X-Sandbox-Fault"] = "echo-headers",
+                                                      ["X-Auth-Token"] = "tok-42-extended" } })
+    local err = fail(c.event.get({ applicationId = APP, eventId = EVENT }))
+    assert.are.equal("REDACTED", err.body.headers["x-auth-token"])
+    assert.is_nil(tostring(err):find("extended", 1, true), tostring(err))
   end)
 
   it("redacts Basic credentials and the password a server echoes", function()
