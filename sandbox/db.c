@@ -18,6 +18,37 @@ int sb_exec(sqlite3 *db, const char *sql) {
     return 0;
 }
 
+#define PREP_SLOTS 64
+
+/* The statement cache of sb_prep: one connection at a time. */
+static struct {
+    const char *sql;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+} prepared[PREP_SLOTS];
+
+/* A cached prepared statement for a literal sql (sandbox.h). */
+sqlite3_stmt *sb_prep(sqlite3 *db, const char *sql) {
+    for (int i = 0; i < PREP_SLOTS; i++) {
+        if (prepared[i].sql == sql && prepared[i].db == db) {
+            sqlite3_reset(prepared[i].st);
+            sqlite3_clear_bindings(prepared[i].st);
+            return prepared[i].st;
+        }
+        if (!prepared[i].sql) {
+            if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &prepared[i].st, NULL) != SQLITE_OK) {
+                sqlite3_finalize(prepared[i].st);
+                prepared[i].st = NULL;
+                return NULL;
+            }
+            prepared[i].sql = sql;
+            prepared[i].db = db;
+            return prepared[i].st;
+        }
+    }
+    return NULL; /* more statements than slots: a programming error the specs would show */
+}
+
 /* Returns 1 when the store was seeded before (a file database reopened). */
 static int already_seeded(sqlite3 *db) {
     sqlite3_stmt *st;
@@ -84,6 +115,12 @@ void sb_db_close(sb_server *srv) {
     sqlite3_stmt *st;
     if (!srv->db) return;
     while ((st = sqlite3_next_stmt(srv->db, NULL))) sqlite3_finalize(st); /* the services' cached statements */
+    for (int i = 0; i < PREP_SLOTS; i++) { /* finalized above */
+        if (prepared[i].db != srv->db) continue;
+        prepared[i].sql = NULL;
+        prepared[i].db = NULL;
+        prepared[i].st = NULL;
+    }
     sqlite3_close(srv->db);
     srv->db = NULL;
 }

@@ -57,9 +57,73 @@ int sb_lq_check(json_t *q, char *msg, size_t len);
  * 0 with *out a new reference, or 400 or 500 (out of memory) with msg. */
 int sb_lq_parse(const char *text, size_t n, json_t **out, char *msg, size_t len);
 
+/* Appends to sql the condition of a query checked by sb_lq_check, over the
+ * columns of losant_events, and to params the values it binds, in order
+ * (borrowed from q: q must outlive the statement); the condition is 0 or
+ * 1 for every row (docs/PROTOCOLS.md 1.5 says how values compare). 0, or
+ * -1 when out of memory. */
+int sb_lq_sql(json_t *q, sb_buf *sql, json_t *params);
+
 /* Losant's filter glob: 1 when s matches pat as a whole, '*' any run of
  * characters, '?' exactly one UTF-8 character, any other byte itself
  * (case-sensitive). */
 int sb_glob_match(const char *pat, const char *s);
+
+/* ---- lists (losant.c reads the params, losant_store.c runs them) ---- */
+
+typedef struct sb_listing {
+    int events;               /* events, else integrations */
+    const char *state;        /* events only */
+    const char *filter_field; /* the param's value, or its default */
+    const char *filter;
+    int overridden;           /* a query was given: state, filterField and filter are not applied */
+    json_t *query;            /* events only; owned */
+    const char *sort_field;
+    int desc;
+    long page, per_page;
+} sb_listing;
+
+/* ---- storage (losant_store.c) ---- */
+
+/* Stores an event document: a new row when rid is 0 (*rid_out gets it),
+ * else that row's columns and text. Its "updates" member is taken out of
+ * doc; with with_updates its items become update rows. 0 or -1. */
+int ls_event_store(sqlite3 *db, const char *app, json_t *doc, sqlite3_int64 rid, sqlite3_int64 *rid_out, int with_updates);
+/* Appends one update row to an event; 0 or -1. */
+int ls_event_add_update(sqlite3 *db, sqlite3_int64 rid, json_t *update);
+/* Finds the event id of app: 1 with *rid (and *doc, without its updates,
+ * when doc is not NULL), 0 when absent, -1 on failure. */
+int ls_event_find(sqlite3 *db, const char *app, const char *id, sqlite3_int64 *rid, json_t **doc);
+/* The document of the event rid without its updates (new reference), NULL when absent or on failure. */
+json_t *ls_event_doc(sqlite3 *db, sqlite3_int64 rid);
+/* Appends the whole event (by rid, or by app and id when rid is 0), its
+ * updates included, as JSON text to out: 1, 0 when absent, -1 on failure. */
+int ls_event_text(sqlite3 *db, const char *app, const char *id, sqlite3_int64 rid, sb_buf *out);
+/* Deletes an event and its updates; 0 or -1. */
+int ls_event_delete(sqlite3 *db, sqlite3_int64 rid);
+/* Integrations: store as ls_event_store; find gives the rid and, when not
+ * NULL, the document and/or its text appended to text; delete. */
+int ls_integration_store(sqlite3 *db, const char *app, json_t *doc, sqlite3_int64 rid, sqlite3_int64 *rid_out);
+int ls_integration_find(sqlite3 *db, const char *app, const char *id, sqlite3_int64 *rid, json_t **doc, sb_buf *text);
+int ls_integration_delete(sqlite3 *db, sqlite3_int64 rid);
+/* A list: counts the matches of l into *total and puts the rids of limit
+ * of them from offset, in l's order (ties by id), into rids (*n of them).
+ * 0 or -1. */
+int ls_list(sqlite3 *db, const char *app, const sb_listing *l, long long offset, long limit, long long *total,
+            sqlite3_int64 *rids, long *n);
+/* Every matching event's rid in a new array (free it); 0 or -1. */
+int ls_matches(sqlite3 *db, const char *app, const sb_listing *l, sqlite3_int64 **rids, long long *n);
+/* Deletes every matching event and its updates, counting them; 0 or -1. */
+int ls_delete_matches(sqlite3 *db, const char *app, const sb_listing *l, long long *removed);
+/* The matching event first by severity, then latest creationDate, then
+ * id (*rid 0 when none) and the number of matches; 0 or -1. */
+int ls_most_severe(sqlite3 *db, const char *app, const sb_listing *l, sqlite3_int64 *rid, long long *count);
+/* Appends the documents of rids as a JSON list to out; 0 or -1. */
+int ls_items_text(sqlite3 *db, int events, const sqlite3_int64 *rids, long n, sb_buf *out);
+/* Fill the server-owned fields of a new event or integration; 0 or -1. */
+int ls_complete_event(json_t *ev, const char *app, const char *id, const char *now);
+int ls_complete_integration(json_t *in, const char *app, const char *id, const char *now);
+/* Writes the 24-hex id in lower case into buf[25] and returns buf. */
+const char *ls_lower_id(const char *id, char *buf);
 
 #endif

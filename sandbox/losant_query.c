@@ -260,3 +260,197 @@ int sb_glob_match(const char *pat, const char *s) {
     while (*pat == '*') pat++;
     return *pat == '\0';
 }
+
+/* ---- the query as SQL over losant_events (losant_store.c) ---- */
+
+/* The column of a queryable field and, for the dates, the column of its
+ * epoch milliseconds (NULL: sb_ms(column) is used). */
+typedef struct column {
+    const char *field, *name, *ms;
+} column;
+
+static const column COLUMNS[] = {
+    {"id", "id", NULL},
+    {"creationDate", "creation_date", "creation_ms"},
+    {"lastUpdated", "last_updated", "updated_ms"},
+    {"sourceId", "source_id", NULL},
+    {"sourceType", "source_type", NULL},
+    {"level", "level", NULL},
+    {"state", "state", NULL},
+    {"subject", "subject", NULL},
+    {"deviceId", "device_id", NULL},
+    {"experienceUserId", "experience_user_id", NULL},
+    {"experienceGroupId", "experience_group_id", NULL},
+    {NULL, NULL, NULL}};
+
+/* A bound value: '?' in sql, v appended to params (borrowed from the query). */
+static void param(sb_buf *sql, json_t *params, json_t *v) {
+    sb_buf_str(sql, "?");
+    if (json_array_append(params, v) < 0) sql->failed = 1;
+}
+
+/* The ms expression of a column. */
+static void ms_of(sb_buf *sql, const column *c) {
+    if (c->ms) sb_buf_str(sql, c->ms);
+    else sb_buf_fmt(sql, "sb_ms(%s)", c->name);
+}
+
+/* A comparison of the column with one value: op is = > < >= <=; every
+ * result is 0 or 1 (never NULL). Strings compare as text (without regard
+ * to ASCII case with ci), numbers with the column read as a date in epoch
+ * milliseconds, null matches a missing field (=, >=, <=), booleans never
+ * match a field of text. */
+static void compare_sql(sb_buf *sql, json_t *params, const column *c, const char *op, json_t *v, int ci) {
+    int equal_ok = !strcmp(op, "=") || !strcmp(op, ">=") || !strcmp(op, "<=");
+    if (json_is_string(v)) {
+        sb_buf_fmt(sql, "IFNULL(%s %s ", c->name, op);
+        param(sql, params, v);
+        sb_buf_str(sql, ci ? " COLLATE NOCASE, 0)" : ", 0)");
+    } else if (json_is_number(v)) {
+        sb_buf_str(sql, "IFNULL(");
+        ms_of(sql, c);
+        sb_buf_fmt(sql, " %s ", op);
+        param(sql, params, v);
+        sb_buf_str(sql, ", 0)");
+    } else if (json_is_null(v) && equal_ok) {
+        sb_buf_fmt(sql, "(%s IS NULL)", c->name);
+    } else {
+        sb_buf_str(sql, "0");
+    }
+}
+
+/* $in: the column equals one of the list's strings, or as a date one of
+ * its numbers; 0 or 1. */
+static void in_sql(sb_buf *sql, json_t *params, const column *c, json_t *list, int ci) {
+    size_t i, strings = 0, numbers = 0;
+    json_t *item;
+    json_array_foreach(list, i, item) {
+        strings += json_is_string(item);
+        numbers += json_is_number(item);
+    }
+    sb_buf_str(sql, "(0");
+    if (strings) {
+        sb_buf_fmt(sql, " OR IFNULL(%s%s IN (", c->name, ci ? " COLLATE NOCASE" : "");
+        int first = 1;
+        json_array_foreach(list, i, item) if (json_is_string(item)) {
+            if (!first) sb_buf_str(sql, ", ");
+            param(sql, params, item);
+            first = 0;
+        }
+        sb_buf_str(sql, "), 0)");
+    }
+    if (numbers) {
+        sb_buf_str(sql, " OR IFNULL(");
+        ms_of(sql, c);
+        sb_buf_str(sql, " IN (");
+        int first = 1;
+        json_array_foreach(list, i, item) if (json_is_number(item)) {
+            if (!first) sb_buf_str(sql, ", ");
+            param(sql, params, item);
+            first = 0;
+        }
+        sb_buf_str(sql, "), 0)");
+    }
+    sb_buf_str(sql, ")");
+}
+
+/* A field condition: a scalar (equality) or every operator of an object. */
+static void field_sql(sb_buf *sql, json_t *params, const column *c, json_t *cond) {
+    static const struct { const char *op, *sql; int negate; } CMP[] = {
+        {"$eq", "=", 0}, {"$ne", "=", 1}, {"$gt", ">", 0}, {"$lt", "<", 0}, {"$gte", ">=", 0}, {"$lte", "<=", 0}};
+    const char *op;
+    json_t *arg;
+    if (!json_is_object(cond)) {
+        compare_sql(sql, params, c, "=", cond, 0);
+        return;
+    }
+    int ci = json_is_true(json_object_get(cond, "$ci"));
+    sb_buf_str(sql, "(1");
+    json_object_foreach(cond, op, arg) {
+        size_t k;
+        for (k = 0; k < sizeof CMP / sizeof CMP[0] && strcmp(CMP[k].op, op); k++) {}
+        if (k < sizeof CMP / sizeof CMP[0]) {
+            sb_buf_str(sql, CMP[k].negate ? " AND NOT " : " AND ");
+            compare_sql(sql, params, c, CMP[k].sql, arg, ci);
+        } else if (!strcmp(op, "$startsWith") || !strcmp(op, "$endsWith") || !strcmp(op, "$contains")) {
+            sb_buf_fmt(sql, " AND sb_text(%d, %d, %s, ", op[1] == 's' ? 0 : op[1] == 'e' ? 1 : 2, ci, c->name);
+            param(sql, params, arg);
+            sb_buf_str(sql, ")");
+        } else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
+            sb_buf_str(sql, op[1] == 'n' ? " AND NOT " : " AND ");
+            in_sql(sql, params, c, arg, ci);
+        } /* $ci only changes the others */
+    }
+    sb_buf_str(sql, ")");
+}
+
+/* One tag condition: {"$tagKey", "$tagValue"} (a tag with that key and/or
+ * value) or {"<key>": "<value>", ...} (every pair present). */
+static void tag_form_sql(sb_buf *sql, json_t *params, json_t *form) {
+    json_t *k = json_object_get(form, "$tagKey"), *v = json_object_get(form, "$tagValue");
+    const char *key;
+    json_t *value;
+    if (k || v) {
+        sb_buf_str(sql, "EXISTS (SELECT 1 FROM json_each(tags) WHERE 1");
+        if (k) {
+            sb_buf_str(sql, " AND key = ");
+            param(sql, params, k);
+        }
+        if (v) {
+            sb_buf_str(sql, " AND type = 'text' AND value = ");
+            param(sql, params, v);
+        }
+        sb_buf_str(sql, ")");
+        return;
+    }
+    sb_buf_str(sql, "(1");
+    json_object_foreach(form, key, value) {
+        json_t *name = json_string(key);
+        sb_buf_str(sql, " AND EXISTS (SELECT 1 FROM json_each(tags) WHERE key = ");
+        if (!name || json_array_append_new(params, name) < 0) sql->failed = 1;
+        sb_buf_str(sql, "? AND type = 'text' AND value = ");
+        param(sql, params, value);
+        sb_buf_str(sql, ")");
+    }
+    sb_buf_str(sql, ")");
+}
+
+/* A query object: every member holds. */
+static void query_sql(sb_buf *sql, json_t *params, json_t *q) {
+    const char *key;
+    json_t *v;
+    sb_buf_str(sql, "(1");
+    json_object_foreach(q, key, v) {
+        if (!strcmp(key, "$and") || !strcmp(key, "$or") || !strcmp(key, "$nor")) {
+            size_t i;
+            json_t *item;
+            int any = strcmp(key, "$and") != 0;
+            sb_buf_str(sql, key[1] == 'n' ? " AND NOT (0" : any ? " AND (0" : " AND (1");
+            json_array_foreach(v, i, item) {
+                sb_buf_str(sql, any ? " OR " : " AND ");
+                query_sql(sql, params, item);
+            }
+            sb_buf_str(sql, ")");
+        } else if (!strcmp(key, "eventTags")) {
+            json_t *eq = json_object_get(v, "$eq"), *ne = json_object_get(v, "$ne");
+            sb_buf_str(sql, ne ? " AND NOT " : " AND ");
+            tag_form_sql(sql, params, eq ? eq : ne ? ne : v);
+        } else {
+            const column *c = COLUMNS;
+            while (c->field && strcmp(c->field, key)) c++;
+            if (!c->field) { /* sb_lq_check lets no other member through */
+                sql->failed = 1;
+                return;
+            }
+            sb_buf_str(sql, " AND ");
+            field_sql(sql, params, c, v);
+        }
+    }
+    sb_buf_str(sql, ")");
+}
+
+/* The SQL condition of a checked query (losant.h). */
+int sb_lq_sql(json_t *q, sb_buf *sql, json_t *params) {
+    query_sql(sql, params, q);
+    return sql->failed ? -1 : 0;
+}

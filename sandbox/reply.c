@@ -98,3 +98,71 @@ void sb_reply_server_error(const sb_request *req, sb_response *res, int status, 
     else if (strstr(path, "/restapi/v1/")) sb_connectdaily_error(res, status, message);
     else sb_reply_error(res, status, type, "%s", message);
 }
+
+/* Appends s[0..n) (sandbox.h). */
+void sb_buf_add(sb_buf *b, const char *s, size_t n) {
+    if (b->failed) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (!data) {
+            b->failed = 1;
+            return;
+        }
+        b->data = data;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+/* Appends a C string (sandbox.h). */
+void sb_buf_str(sb_buf *b, const char *s) {
+    sb_buf_add(b, s, strlen(s));
+}
+
+/* Appends formatted text (sandbox.h). */
+void sb_buf_fmt(sb_buf *b, const char *fmt, ...) {
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+    } else if ((size_t)n < sizeof small) {
+        sb_buf_add(b, small, (size_t)n);
+    } else {
+        char *big = malloc((size_t)n + 1);
+        if (!big) {
+            b->failed = 1;
+            return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        sb_buf_add(b, big, (size_t)n);
+        free(big);
+    }
+}
+
+/* Hands the text over (sandbox.h). */
+char *sb_buf_take(sb_buf *b, size_t *len) {
+    char *text = b->failed ? NULL : b->data ? b->data : strdup("");
+    if (b->failed) free(b->data);
+    if (len) *len = text ? b->len : 0;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
+    return text;
+}
+
+/* Frees the buffer's text (sandbox.h). */
+void sb_buf_free(sb_buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
+}

@@ -77,6 +77,10 @@ typedef struct sb_server {
  * tables and loads the seed into a new store; 0 or -1 with a message on stderr. */
 int sb_db_open(sb_server *srv, const char *path, const char *seed_file);
 void sb_db_close(sb_server *srv);
+/* A prepared statement for sql, a string literal (cached by its address
+ * for the life of the connection, reset, bindings cleared); NULL on
+ * failure. Under the service lock only. */
+sqlite3_stmt *sb_prep(sqlite3 *db, const char *sql);
 /* Runs SQL without results; 0, or -1 with the message on stderr. */
 int sb_exec(sqlite3 *db, const char *sql);
 /* Writes a new random UUID (version 4 form) into buf[37]. */
@@ -110,6 +114,21 @@ const char *sb_query_get(const sb_request *req, const char *name);
  * Retry-After: 1 added to res: the caller answers 429 in its own error
  * shape. 0 otherwise, and always when there is no limit. */
 int sb_rate_limited(sb_server *srv, const sb_request *req, sb_response *res);
+
+/* A growing text buffer (reply.c); after a failed allocation it keeps
+ * failed set and takes nothing more. */
+typedef struct sb_buf {
+    char *data; /* NUL-terminated once anything was added */
+    size_t len, cap;
+    int failed;
+} sb_buf;
+void sb_buf_add(sb_buf *b, const char *s, size_t n);
+void sb_buf_str(sb_buf *b, const char *s);
+void sb_buf_fmt(sb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the text over (NULL when an allocation failed; "" when empty);
+ * the buffer is empty afterwards. */
+char *sb_buf_take(sb_buf *b, size_t *len);
+void sb_buf_free(sb_buf *b);
 
 /* Response helpers (reply.c). sb_reply_json steals doc; each replaces
  * what res held before. sb_reply_error and the services' error helpers set

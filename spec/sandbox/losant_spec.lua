@@ -381,6 +381,98 @@ describe("the Losant sandbox", function()
     end)
   end)
 
+  describe("the advanced query, evaluated by SQLite", function()
+    local function enc(q) return (q:gsub("[^%w]", function(c) return ("%%%02X"):format(c:byte()) end)) end
+    local function total(q) return get("/events?query=" .. enc(q)).json.totalCount end
+
+    it("compares a date with a number as epoch milliseconds", function()
+      assert.are.equal(4, total('{"creationDate":{"$gte":1795147200000}}')) -- 2026-11-20T04:00:00Z
+    end)
+
+    it("compares dates given as text as text", function()
+      assert.are.equal(2, total('{"creationDate":{"$lt":"2026-11-20"}}'))
+    end)
+
+    it("lets $ne match events without the field", function()
+      assert.are.equal(6, total('{"deviceId":{"$ne":"aaaaaaaaaaaaaaaaaaaaaaaa"}}'))
+    end)
+
+    it("matches a missing field with null", function()
+      assert.are.equal(5, total('{"deviceId":null}'))
+    end)
+
+    it("never matches a text field with a boolean", function()
+      assert.are.equal(0, total('{"subject":true}'))
+    end)
+
+    it("applies $nin", function()
+      assert.are.equal(2, total('{"level":{"$nin":["critical"]}}'))
+    end)
+
+    it("applies $endsWith and $contains with $ci", function()
+      assert.are.equal(1, total('{"subject":{"$endsWith":"CRITICAL","$ci":true}}'))
+      assert.are.equal(1, total('{"subject":{"$contains":"PRESSURE","$ci":true}}'))
+      assert.are.equal(0, total('{"subject":{"$contains":"PRESSURE"}}'))
+    end)
+
+    it("finds a tag by $tagKey and $tagValue", function()
+      assert.are.equal(1, total('{"eventTags":{"$tagKey":"line","$tagValue":"3"}}'))
+      assert.are.equal(0, total('{"eventTags":{"$tagKey":"line","$tagValue":"4"}}'))
+    end)
+
+    it("negates a tag condition wrapped in $ne", function()
+      assert.are.equal(5, total('{"eventTags":{"$ne":{"line":"3"}}}'))
+    end)
+
+    it("applies $nor", function()
+      assert.are.equal(2, total('{"$nor":[{"level":"critical"}]}'))
+    end)
+
+    it("matches nothing with an empty $or and everything with an empty $and", function()
+      assert.are.equal(0, total('{"$or":[]}'))
+      assert.are.equal(6, total('{"$and":[]}'))
+    end)
+  end)
+
+  describe("updates", function()
+    it("keeps every update in order past 64 of them", function()
+      for i = 1, 70 do send("PATCH", "/events/" .. EVENT, { comment = "c" .. i }) end
+      local updates = get("/events/" .. EVENT).json.updates
+      assert.are.equal(70, #updates)
+      for i = 1, 70 do assert.are.equal("c" .. i, updates[i].comment) end
+    end)
+
+    it("are listed with their event", function()
+      send("PATCH", "/events/" .. EVENT, { comment = "listed" })
+      local res = get("/events?query=" .. ("%7B%22id%22%3A%22" .. EVENT .. "%22%7D"))
+      assert.are.equal("listed", res.json.items[1].updates[1].comment)
+    end)
+
+    it("are gone with their event after a bulk delete", function()
+      send("PATCH", "/events/" .. EVENT, { comment = "gone" })
+      assert.are.same({ removed = 6 }, send("POST", "/events/delete", {}).json)
+      local created = send("POST", "/events", { level = "info", subject = "fresh" }).json
+      assert.are.same({}, created.updates)
+    end)
+  end)
+
+  describe("sorting", function()
+    it("puts events without the field first when ascending", function()
+      local items = get("/events?sortField=deviceId&sortDirection=asc").json.items
+      assert.is_nil(items[1].deviceId)
+      assert.are.equal(EVENT, items[#items].id)
+    end)
+
+    it("breaks ties by id, ascending whatever the direction", function()
+      local items = get("/events?sortField=state&sortDirection=desc").json.items
+      local news = {}
+      for _, ev in ipairs(items) do if ev.state == "new" then news[#news + 1] = ev.id end end
+      local sorted = { table.unpack(news) }
+      table.sort(sorted)
+      assert.are.same(sorted, news)
+    end)
+  end)
+
   describe("bulk calls", function()
     it("patches every matching event", function()
       local res = sandbox.http("PATCH", url("/events?state=new&filter=*critical*"),

@@ -106,6 +106,60 @@ describe("the sandbox seed", function()
   end)
 end)
 
+describe("the sandbox's Losant seed", function()
+  local function seed_file(events)
+    local seed = os.tmpname()
+    local f = io.open(seed, "w")
+    f:write('{"losant":{"applications":[{"id":"575ec8687ae143cd83dc4a97"}],"tokens":[{"token":"t","scopes":["all.Application"]}],'
+      .. '"events":[' .. events .. ']}}')
+    f:close()
+    return seed
+  end
+
+  it("serves a seeded event's updates", function()
+    local seed = seed_file('{"id":"575ed0de7ae143cd83dc4aa5","applicationId":"575ec8687ae143cd83dc4a97","level":"info",'
+      .. '"subject":"s","updates":[{"comment":"one"},{"comment":"two"}]}')
+    local sb = sandbox.start({ seed = seed })
+    local res = sandbox.http("GET", event_url(sb), { token = "t" })
+    sb.stop()
+    os.remove(seed)
+    assert.are.equal(2, #res.json.updates)
+    assert.are.equal("two", res.json.updates[2].comment)
+  end)
+
+  it("refuses an event whose subject is not a string, with exit code 2", function()
+    local seed = seed_file('{"id":"575ed0de7ae143cd83dc4aa5","applicationId":"575ec8687ae143cd83dc4a97","level":"info","subject":5}')
+    local ok, _, code = os.execute(sandbox.binary .. " --seed " .. seed .. " 2>/dev/null")
+    os.remove(seed)
+    assert.is_falsy(ok)
+    assert.are.equal(2, code)
+  end)
+
+  it("moves the events of a store written by an older sandbox (one losant_docs table)", function()
+    if not os.execute("command -v sqlite3 >/dev/null 2>&1") then
+      pending("the sqlite3 command is not installed")
+      return
+    end
+    local db = os.tmpname()
+    os.remove(db)
+    local doc = '{"id":"575ed0de7ae143cd83dc4aa5","eventId":"575ed0de7ae143cd83dc4aa5","applicationId":"575ec8687ae143cd83dc4a97",'
+      .. '"level":"info","state":"new","subject":"old","creationDate":"2026-01-01T00:00:00.000Z","updates":[{"comment":"kept"}]}'
+    local sql = "CREATE TABLE sandbox_meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO sandbox_meta VALUES ('seeded', '1');"
+      .. "CREATE TABLE losant_apps (id TEXT PRIMARY KEY, name TEXT); INSERT INTO losant_apps VALUES ('575ec8687ae143cd83dc4a97', 'a');"
+      .. "CREATE TABLE losant_tokens (token TEXT PRIMARY KEY, scopes TEXT, apps TEXT);"
+      .. "INSERT INTO losant_tokens VALUES ('t', '[\"all.Application\"]', NULL);"
+      .. "CREATE TABLE losant_docs (kind TEXT, id TEXT, app TEXT, doc TEXT, PRIMARY KEY (kind, app, id));"
+      .. "INSERT INTO losant_docs VALUES ('event', '575ed0de7ae143cd83dc4aa5', '575ec8687ae143cd83dc4a97', '" .. doc .. "');"
+    assert.is_true(os.execute("sqlite3 " .. db .. " " .. sandbox.shell_quote(sql)))
+    local sb = sandbox.start({ db = db, seed = false })
+    local res = sandbox.http("GET", event_url(sb), { token = "t" })
+    sb.stop()
+    os.remove(db); os.remove(db .. "-wal"); os.remove(db .. "-shm")
+    assert.are.equal("old", res.json.subject)
+    assert.are.equal("kept", res.json.updates[1].comment)
+  end)
+end)
+
 describe("the sandbox request record", function()
   local sb
   before_each(function() sb = sandbox.start() end)

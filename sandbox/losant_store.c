@@ -1,0 +1,774 @@
+/* eventapi-sandbox: Losant's storage (docs/PROTOCOLS.md 1.7, 1.10):
+ * events and integrations in SQLite, one row each with the columns lists
+ * filter and sort on (indexed), the document as JSON text, and the
+ * event's updates in rows of UPDATES_PER_ROW, so a patch rewrites at most
+ * the few updates of the last row, never all the earlier ones, and a read
+ * joins a few rows, not thousands.
+ * Lists are filtered, counted, sorted and paged by SQLite. */
+#include "losant.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define UPDATES_PER_ROW 64 /* updates joined in one row of losant_event_updates */
+
+/* ---- SQL functions (registered on the connection) ---- */
+
+/* sb_ms(text): epoch milliseconds of an RFC 3339 date-time, else NULL. */
+static void fn_ms(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    const unsigned char *s = sqlite3_value_text(argv[0]);
+    long long ms;
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_TEXT && s && sb_ls_date_ms((const char *)s, &ms) == 0)
+        sqlite3_result_int64(ctx, ms);
+    else
+        sqlite3_result_null(ctx);
+}
+
+/* sb_text(mode, ci, text, part): 1 when text starts with (mode 0), ends
+ * with (1) or contains (2) part, without regard to ASCII case when ci;
+ * 0 otherwise and for a missing text. */
+static void fn_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    int mode = sqlite3_value_int(argv[0]), ci = sqlite3_value_int(argv[1]), ok = 0;
+    (void)argc;
+    if (sqlite3_value_type(argv[2]) == SQLITE_TEXT && sqlite3_value_type(argv[3]) == SQLITE_TEXT) {
+        const char *s = (const char *)sqlite3_value_text(argv[2]), *t = (const char *)sqlite3_value_text(argv[3]);
+        size_t n = s ? strlen(s) : 0, m = t ? strlen(t) : 0;
+        if (s && t && m <= n) {
+            if (mode == 0) ok = (ci ? strncasecmp(s, t, m) : strncmp(s, t, m)) == 0;
+            else if (mode == 1) ok = (ci ? strncasecmp(s + n - m, t, m) : strncmp(s + n - m, t, m)) == 0;
+            else
+                for (size_t i = 0; i + m <= n && !ok; i++) ok = (ci ? strncasecmp(s + i, t, m) : strncmp(s + i, t, m)) == 0;
+        }
+    }
+    sqlite3_result_int(ctx, ok);
+}
+
+/* sb_glob(pattern, text): Losant's filter glob (losant_query.c); 0 for a missing text. */
+static void fn_glob(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc;
+    const unsigned char *pat = sqlite3_value_text(argv[0]), *s = sqlite3_value_text(argv[1]);
+    sqlite3_result_int(ctx, sqlite3_value_type(argv[1]) == SQLITE_TEXT && pat && s
+                                && sb_glob_match((const char *)pat, (const char *)s));
+}
+
+/* ---- tables ---- */
+
+/* Moves the documents of a store written by an older sandbox (one
+ * losant_docs table) into the tables of this one; 0 or -1. */
+static int migrate_docs(sqlite3 *db) {
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, "SELECT kind, app, doc FROM losant_docs", -1, &st, NULL) != SQLITE_OK)
+        return 0; /* no such table: nothing to move */
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(st, 0), *app = (const char *)sqlite3_column_text(st, 1);
+        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+        sqlite3_int64 rid;
+        if (!doc || !kind || !app) rc = -1;
+        else if (!strcmp(kind, "event")) rc = ls_event_store(db, app, doc, 0, &rid, 1);
+        else rc = ls_integration_store(db, app, doc, 0, &rid);
+        json_decref(doc);
+    }
+    sqlite3_finalize(st);
+    return rc == 0 ? sb_exec(db, "DROP TABLE losant_docs") : -1;
+}
+
+/* Creates the tables and indexes, registers the SQL functions and moves an
+ * older store's documents (sandbox.h). */
+int sb_losant_schema(sqlite3 *db) {
+    const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    if (sqlite3_create_function_v2(db, "sb_ms", 1, flags, NULL, fn_ms, NULL, NULL, NULL) != SQLITE_OK
+        || sqlite3_create_function_v2(db, "sb_text", 4, flags, NULL, fn_text, NULL, NULL, NULL) != SQLITE_OK
+        || sqlite3_create_function_v2(db, "sb_glob", 2, flags, NULL, fn_glob, NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sb_exec(db,
+                "CREATE TABLE IF NOT EXISTS losant_apps (id TEXT PRIMARY KEY, name TEXT);"
+                "CREATE TABLE IF NOT EXISTS losant_tokens (token TEXT PRIMARY KEY, scopes TEXT, apps TEXT);"
+                "CREATE TABLE IF NOT EXISTS losant_events (rid INTEGER PRIMARY KEY, app TEXT NOT NULL, id TEXT NOT NULL,"
+                " creation_date TEXT, last_updated TEXT, creation_ms INTEGER, updated_ms INTEGER, level TEXT,"
+                " level_rank INTEGER, state TEXT, subject TEXT, device_id TEXT, source_id TEXT, source_type TEXT,"
+                " experience_user_id TEXT, experience_group_id TEXT, tags TEXT, doc TEXT NOT NULL,"
+                " nupdates INTEGER NOT NULL DEFAULT 0, UNIQUE (app, id));"
+                "CREATE TABLE IF NOT EXISTS losant_event_updates (rid INTEGER NOT NULL, chunk INTEGER NOT NULL,"
+                " doc TEXT NOT NULL, PRIMARY KEY (rid, chunk)) WITHOUT ROWID;"
+                "CREATE INDEX IF NOT EXISTS le_created ON losant_events (app, creation_date, id);"
+                "CREATE INDEX IF NOT EXISTS le_created_desc ON losant_events (app, creation_date DESC, id);"
+                "CREATE INDEX IF NOT EXISTS le_updated ON losant_events (app, last_updated, id);"
+                "CREATE INDEX IF NOT EXISTS le_level ON losant_events (app, level_rank, id);"
+                "CREATE INDEX IF NOT EXISTS le_state ON losant_events (app, state, id);"
+                "CREATE INDEX IF NOT EXISTS le_subject ON losant_events (app, subject, id);"
+                "CREATE INDEX IF NOT EXISTS le_device ON losant_events (app, device_id, id);"
+                "CREATE TABLE IF NOT EXISTS losant_integrations (rid INTEGER PRIMARY KEY, app TEXT NOT NULL,"
+                " id TEXT NOT NULL, name TEXT, integration_type TEXT, creation_date TEXT, last_updated TEXT,"
+                " doc TEXT NOT NULL, UNIQUE (app, id));")
+        < 0)
+        return -1;
+    return migrate_docs(db);
+}
+
+/* ---- events ---- */
+
+/* A member's string, or NULL. */
+static const char *text_of(json_t *doc, const char *name) {
+    return json_string_value(json_object_get(doc, name));
+}
+
+/* Binds a text or NULL. */
+static void bind_text(sqlite3_stmt *st, int i, const char *s) {
+    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
+}
+
+/* Binds the epoch milliseconds of a date, or NULL. */
+static void bind_ms(sqlite3_stmt *st, int i, const char *date) {
+    long long ms;
+    if (date && sb_ls_date_ms(date, &ms) == 0) sqlite3_bind_int64(st, i, ms);
+    else sqlite3_bind_null(st, i);
+}
+
+/* Severity rank of a level (critical highest), -1 for another or none. */
+static int level_rank(const char *level) {
+    for (int i = 0; level && SB_LEVELS[i]; i++)
+        if (!strcmp(SB_LEVELS[i], level)) return i;
+    return -1;
+}
+
+/* Stores an event document, without its updates (losant.h). */
+int ls_event_store(sqlite3 *db, const char *app, json_t *doc, sqlite3_int64 rid, sqlite3_int64 *rid_out, int with_updates) {
+    json_t *updates = json_incref(json_object_get(doc, "updates")), *tags = json_object_get(doc, "eventTags");
+    json_object_del(doc, "updates"); /* kept in rows of their own */
+    char *text = sb_dump(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *tags_text = json_is_object(tags) ? sb_dump(tags, JSON_COMPACT) : NULL;
+    sqlite3_stmt *st = rid ? sb_prep(db, "UPDATE losant_events SET creation_date = ?3, last_updated = ?4,"
+                                         " creation_ms = ?5, updated_ms = ?6, level = ?7, level_rank = ?8,"
+                                         " state = ?9, subject = ?10, device_id = ?11, source_id = ?12,"
+                                         " source_type = ?13, experience_user_id = ?14, experience_group_id = ?15,"
+                                         " tags = ?16, doc = ?17 WHERE rid = ?18")
+                           : sb_prep(db, "INSERT INTO losant_events (app, id, creation_date, last_updated,"
+                                         " creation_ms, updated_ms, level, level_rank, state, subject, device_id,"
+                                         " source_id, source_type, experience_user_id, experience_group_id, tags,"
+                                         " doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                                         " ?14, ?15, ?16, ?17)");
+    int rc = -1;
+    if (st && text && (tags_text || !json_is_object(tags))) {
+        const char *created = text_of(doc, "creationDate"), *updated = text_of(doc, "lastUpdated");
+        if (!rid) {
+            bind_text(st, 1, app);
+            bind_text(st, 2, text_of(doc, "id"));
+        }
+        bind_text(st, 3, created);
+        bind_text(st, 4, updated);
+        bind_ms(st, 5, created);
+        bind_ms(st, 6, updated);
+        bind_text(st, 7, text_of(doc, "level"));
+        sqlite3_bind_int(st, 8, level_rank(text_of(doc, "level")));
+        bind_text(st, 9, text_of(doc, "state"));
+        bind_text(st, 10, text_of(doc, "subject"));
+        bind_text(st, 11, text_of(doc, "deviceId"));
+        bind_text(st, 12, text_of(doc, "sourceId"));
+        bind_text(st, 13, text_of(doc, "sourceType"));
+        bind_text(st, 14, text_of(doc, "experienceUserId"));
+        bind_text(st, 15, text_of(doc, "experienceGroupId"));
+        bind_text(st, 16, tags_text);
+        bind_text(st, 17, text);
+        if (rid) sqlite3_bind_int64(st, 18, rid);
+        if (sqlite3_step(st) == SQLITE_DONE) {
+            rc = 0;
+            *rid_out = rid ? rid : sqlite3_last_insert_rowid(db);
+        }
+        sqlite3_reset(st);
+    }
+    free(text);
+    free(tags_text);
+    if (rc == 0 && with_updates && json_is_array(updates)) {
+        size_t i;
+        json_t *u;
+        json_array_foreach(updates, i, u) if (rc == 0) rc = ls_event_add_update(db, *rid_out, u);
+    }
+    json_decref(updates);
+    return rc;
+}
+
+/* Appends one update to an event (losant.h): to the last row of its
+ * updates while it holds fewer than UPDATES_PER_ROW, else in a new row. */
+int ls_event_add_update(sqlite3 *db, sqlite3_int64 rid, json_t *update) {
+    char *text = sb_dump(update, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    sqlite3_stmt *st = sb_prep(db, "SELECT nupdates FROM losant_events WHERE rid = ?");
+    sqlite3_int64 n = -1;
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_int64(st, 1, rid);
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    if (text && n >= 0) {
+        st = n % UPDATES_PER_ROW == 0
+                 ? sb_prep(db, "INSERT INTO losant_event_updates (rid, chunk, doc) VALUES (?1, ?2, ?3)")
+                 : sb_prep(db, "UPDATE losant_event_updates SET doc = doc || ',' || ?3 WHERE rid = ?1 AND chunk = ?2");
+        if (st) {
+            sqlite3_bind_int64(st, 1, rid);
+            sqlite3_bind_int64(st, 2, n / UPDATES_PER_ROW);
+            sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 1 ? 0 : -1;
+            sqlite3_reset(st);
+        }
+    }
+    free(text);
+    if (rc == 0 && (st = sb_prep(db, "UPDATE losant_events SET nupdates = nupdates + 1 WHERE rid = ?"))) {
+        sqlite3_bind_int64(st, 1, rid);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+/* Appends "doc" with "updates":[...] before its closing brace to out. */
+static void event_text(sqlite3 *db, sqlite3_int64 rid, const char *doc, sqlite3_int64 nupdates, sb_buf *out) {
+    size_t n = strlen(doc);
+    sb_buf_add(out, doc, n > 0 ? n - 1 : 0);
+    sb_buf_str(out, n > 2 ? ",\"updates\":[" : "\"updates\":[");
+    if (nupdates > 0) {
+        sqlite3_stmt *st = sb_prep(db, "SELECT doc FROM losant_event_updates WHERE rid = ? ORDER BY chunk");
+        if (!st) {
+            out->failed = 1;
+            return;
+        }
+        sqlite3_bind_int64(st, 1, rid);
+        int rc, first = 1;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *text = (const char *)sqlite3_column_text(st, 0);
+            if (!text) break; /* out of memory */
+            if (!first) sb_buf_str(out, ",");
+            sb_buf_add(out, text, (size_t)sqlite3_column_bytes(st, 0));
+            first = 0;
+        }
+        if (rc != SQLITE_DONE) out->failed = 1; /* never half the updates */
+        sqlite3_reset(st);
+    }
+    sb_buf_str(out, "]}");
+}
+
+/* Finds an event (losant.h). */
+int ls_event_find(sqlite3 *db, const char *app, const char *id, sqlite3_int64 *rid, json_t **doc) {
+    sqlite3_stmt *st = sb_prep(db, "SELECT rid, doc FROM losant_events WHERE app = ? AND id = ?");
+    int found = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        *rid = sqlite3_column_int64(st, 0);
+        if (doc && !(*doc = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL))) found = -1;
+    } else if (rc != SQLITE_DONE) {
+        found = -1;
+    }
+    sqlite3_reset(st);
+    return found;
+}
+
+/* The document of an event by rid, without its updates (losant.h). */
+json_t *ls_event_doc(sqlite3 *db, sqlite3_int64 rid) {
+    sqlite3_stmt *st = sb_prep(db, "SELECT doc FROM losant_events WHERE rid = ?");
+    json_t *doc = NULL;
+    if (!st) return NULL;
+    sqlite3_bind_int64(st, 1, rid);
+    if (sqlite3_step(st) == SQLITE_ROW) doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_reset(st);
+    return doc;
+}
+
+/* The whole event, updates included, as JSON text (losant.h). */
+int ls_event_text(sqlite3 *db, const char *app, const char *id, sqlite3_int64 rid, sb_buf *out) {
+    sqlite3_stmt *st = rid ? sb_prep(db, "SELECT rid, doc, nupdates FROM losant_events WHERE rid = ?3")
+                           : sb_prep(db, "SELECT rid, doc, nupdates FROM losant_events WHERE app = ?1 AND id = ?2");
+    int found = 0;
+    if (!st) return -1;
+    if (rid) {
+        sqlite3_bind_int64(st, 3, rid);
+    } else {
+        sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        /* copy the document before the update rows are read with another statement */
+        const char *text = (const char *)sqlite3_column_text(st, 1);
+        char *doc = text ? strdup(text) : NULL;
+        sqlite3_int64 row = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 2);
+        sqlite3_reset(st);
+        if (!doc) return -1;
+        event_text(db, row, doc, n, out);
+        free(doc);
+    } else {
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return -1;
+    }
+    return out->failed ? -1 : found;
+}
+
+/* Deletes an event and its updates (losant.h). */
+int ls_event_delete(sqlite3 *db, sqlite3_int64 rid) {
+    sqlite3_stmt *a = sb_prep(db, "DELETE FROM losant_event_updates WHERE rid = ?");
+    int rc = -1;
+    if (!a) return -1;
+    sqlite3_bind_int64(a, 1, rid);
+    rc = sqlite3_step(a) == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(a);
+    sqlite3_stmt *b = rc == 0 ? sb_prep(db, "DELETE FROM losant_events WHERE rid = ?") : NULL;
+    if (!b) return -1;
+    sqlite3_bind_int64(b, 1, rid);
+    rc = sqlite3_step(b) == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(b);
+    return rc;
+}
+
+/* ---- integrations ---- */
+
+/* Stores an integration document (losant.h). */
+int ls_integration_store(sqlite3 *db, const char *app, json_t *doc, sqlite3_int64 rid, sqlite3_int64 *rid_out) {
+    char *text = sb_dump(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    sqlite3_stmt *st = rid ? sb_prep(db, "UPDATE losant_integrations SET name = ?3, integration_type = ?4,"
+                                         " creation_date = ?5, last_updated = ?6, doc = ?7 WHERE rid = ?8")
+                           : sb_prep(db, "INSERT INTO losant_integrations (app, id, name, integration_type,"
+                                         " creation_date, last_updated, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    int rc = -1;
+    if (st && text) {
+        if (!rid) {
+            bind_text(st, 1, app);
+            bind_text(st, 2, text_of(doc, "id"));
+        }
+        bind_text(st, 3, text_of(doc, "name"));
+        bind_text(st, 4, text_of(doc, "integrationType"));
+        bind_text(st, 5, text_of(doc, "creationDate"));
+        bind_text(st, 6, text_of(doc, "lastUpdated"));
+        bind_text(st, 7, text);
+        if (rid) sqlite3_bind_int64(st, 8, rid);
+        if (sqlite3_step(st) == SQLITE_DONE) {
+            rc = 0;
+            *rid_out = rid ? rid : sqlite3_last_insert_rowid(db);
+        }
+        sqlite3_reset(st);
+    }
+    free(text);
+    return rc;
+}
+
+/* Finds an integration (losant.h): its rid, and its document or text. */
+int ls_integration_find(sqlite3 *db, const char *app, const char *id, sqlite3_int64 *rid, json_t **doc, sb_buf *text) {
+    sqlite3_stmt *st = sb_prep(db, "SELECT rid, doc FROM losant_integrations WHERE app = ? AND id = ?");
+    int found = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *stored = (const char *)sqlite3_column_text(st, 1);
+        found = stored ? 1 : -1;
+        *rid = sqlite3_column_int64(st, 0);
+        if (stored && doc && !(*doc = json_loads(stored, 0, NULL))) found = -1;
+        if (stored && text) sb_buf_add(text, stored, (size_t)sqlite3_column_bytes(st, 1));
+    } else if (rc != SQLITE_DONE) {
+        found = -1;
+    }
+    sqlite3_reset(st);
+    return text && text->failed ? -1 : found;
+}
+
+/* Deletes an integration (losant.h). */
+int ls_integration_delete(sqlite3 *db, sqlite3_int64 rid) {
+    sqlite3_stmt *st = sb_prep(db, "DELETE FROM losant_integrations WHERE rid = ?");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, rid);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- lists ---- */
+
+/* The WHERE clause of a listing over app's events or integrations. */
+typedef struct where {
+    sb_buf sql;
+    json_t *params; /* values bound in order, after the application */
+} where;
+
+/* Builds the condition of a listing (state, filter and query as
+ * read_listing left them; a query overrides state and filter). */
+static int where_of(const sb_listing *l, where *w) {
+    memset(w, 0, sizeof *w);
+    if (!(w->params = json_array())) return -1;
+    sb_buf_str(&w->sql, "app = ?");
+    if (l->state && !l->overridden) {
+        sb_buf_str(&w->sql, " AND state = ?");
+        if (json_array_append_new(w->params, json_string(l->state)) < 0) w->sql.failed = 1;
+    }
+    if (l->filter && *l->filter && !l->overridden) {
+        const char *col = !l->events && !strcmp(l->filter_field, "integrationType") ? "integration_type"
+                          : l->events                                                ? "subject"
+                                                                                     : "name";
+        sb_buf_fmt(&w->sql, " AND sb_glob(?, %s)", col);
+        if (json_array_append_new(w->params, json_string(l->filter)) < 0) w->sql.failed = 1;
+    }
+    if (l->query) {
+        sb_buf_str(&w->sql, " AND ");
+        if (sb_lq_sql(l->query, &w->sql, w->params) < 0) w->sql.failed = 1;
+    }
+    return w->sql.failed ? -1 : 0;
+}
+
+/* Frees a where. */
+static void where_free(where *w) {
+    sb_buf_free(&w->sql);
+    json_decref(w->params);
+}
+
+/* Prepares "head WHERE cond tail" and binds app then the params; NULL on failure. */
+static sqlite3_stmt *prepare_where(sqlite3 *db, const char *head, const char *app, where *w, const char *tail) {
+    sb_buf sql = {0};
+    sqlite3_stmt *st = NULL;
+    size_t i;
+    json_t *v;
+    sb_buf_fmt(&sql, "%s WHERE %s%s", head, w->sql.data ? w->sql.data : "1", tail ? tail : "");
+    if (sql.failed || sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        sb_buf_free(&sql);
+        return NULL;
+    }
+    sb_buf_free(&sql);
+    sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+    json_array_foreach(w->params, i, v) {
+        int at = (int)i + 2;
+        if (json_is_string(v)) sqlite3_bind_text(st, at, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
+        else if (json_is_integer(v)) sqlite3_bind_int64(st, at, json_integer_value(v));
+        else if (json_is_real(v)) sqlite3_bind_double(st, at, json_real_value(v));
+        else sqlite3_bind_null(st, at);
+    }
+    return st;
+}
+
+/* The column a sort field names. */
+static const char *sort_column(const sb_listing *l) {
+    static const char *const EV[][2] = {{"subject", "subject"}, {"id", "id"}, {"creationDate", "creation_date"},
+                                         {"lastUpdated", "last_updated"}, {"level", "level_rank"},
+                                         {"state", "state"}, {"deviceId", "device_id"}};
+    static const char *const IN[][2] = {{"name", "name"}, {"id", "id"}, {"creationDate", "creation_date"},
+                                         {"integrationType", "integration_type"}, {"lastUpdated", "last_updated"}};
+    size_t n = l->events ? sizeof EV / sizeof EV[0] : sizeof IN / sizeof IN[0];
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp((l->events ? EV : IN)[i][0], l->sort_field)) return (l->events ? EV : IN)[i][1];
+    return "id";
+}
+
+/* Counts the matches and collects the rids of one page of them (losant.h). */
+int ls_list(sqlite3 *db, const char *app, const sb_listing *l, long long offset, long limit, long long *total,
+            sqlite3_int64 *rids, long *n) {
+    const char *table = l->events ? "losant_events" : "losant_integrations";
+    where w;
+    int rc = -1;
+    char head[128], tail[160];
+    *n = 0;
+    if (where_of(l, &w) < 0) {
+        where_free(&w);
+        return -1;
+    }
+    snprintf(head, sizeof head, "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *st = prepare_where(db, head, app, &w, NULL);
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        *total = sqlite3_column_int64(st, 0);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && limit > 0) {
+        snprintf(head, sizeof head, "SELECT rid FROM %s", table);
+        snprintf(tail, sizeof tail, " ORDER BY %s %s, id ASC LIMIT %ld OFFSET %lld", sort_column(l),
+                 l->desc ? "DESC" : "ASC", limit, offset);
+        st = prepare_where(db, head, app, &w, tail);
+        int step = SQLITE_DONE;
+        while (st && *n < limit && (step = sqlite3_step(st)) == SQLITE_ROW) rids[(*n)++] = sqlite3_column_int64(st, 0);
+        rc = st && (step == SQLITE_DONE || step == SQLITE_ROW) ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    where_free(&w);
+    return rc;
+}
+
+/* Every match's rid, in no particular order, in a new array (losant.h). */
+int ls_matches(sqlite3 *db, const char *app, const sb_listing *l, sqlite3_int64 **rids, long long *n) {
+    where w;
+    int rc = -1;
+    *rids = NULL;
+    *n = 0;
+    if (where_of(l, &w) == 0) {
+        sqlite3_stmt *st = prepare_where(db, "SELECT rid FROM losant_events", app, &w, NULL);
+        long long cap = 0;
+        int step = SQLITE_ROW;
+        rc = st ? 0 : -1;
+        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                sqlite3_int64 *grown = realloc(*rids, (size_t)cap * sizeof **rids);
+                if (!grown) {
+                    rc = -1;
+                    break;
+                }
+                *rids = grown;
+            }
+            (*rids)[(*n)++] = sqlite3_column_int64(st, 0);
+        }
+        if (rc == 0 && step != SQLITE_DONE) rc = -1;
+        sqlite3_finalize(st);
+    }
+    where_free(&w);
+    if (rc < 0) {
+        free(*rids);
+        *rids = NULL;
+    }
+    return rc;
+}
+
+/* Deletes every matching event with its updates (losant.h). */
+int ls_delete_matches(sqlite3 *db, const char *app, const sb_listing *l, long long *removed) {
+    where w;
+    int rc = -1;
+    if (where_of(l, &w) == 0) {
+        sqlite3_stmt *a = prepare_where(db, "DELETE FROM losant_event_updates WHERE rid IN (SELECT rid FROM losant_events",
+                                        app, &w, ")");
+        rc = a && sqlite3_step(a) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(a);
+        sqlite3_stmt *b = rc == 0 ? prepare_where(db, "DELETE FROM losant_events", app, &w, NULL) : NULL;
+        rc = b && sqlite3_step(b) == SQLITE_DONE ? 0 : -1;
+        if (rc == 0) *removed = sqlite3_changes(db);
+        sqlite3_finalize(b);
+    }
+    where_free(&w);
+    return rc;
+}
+
+/* The most severe, then latest, match and the number of matches (losant.h). */
+int ls_most_severe(sqlite3 *db, const char *app, const sb_listing *l, sqlite3_int64 *rid, long long *count) {
+    where w;
+    int rc = -1;
+    *rid = 0;
+    if (where_of(l, &w) == 0) {
+        sqlite3_stmt *st = prepare_where(db, "SELECT count(*) FROM losant_events", app, &w, NULL);
+        if (st && sqlite3_step(st) == SQLITE_ROW) {
+            *count = sqlite3_column_int64(st, 0);
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+        st = rc == 0 ? prepare_where(db, "SELECT rid FROM losant_events", app, &w,
+                                     " ORDER BY level_rank DESC, creation_date DESC, id ASC LIMIT 1")
+                     : NULL;
+        if (rc == 0 && !st) rc = -1;
+        if (st) {
+            int step = sqlite3_step(st);
+            if (step == SQLITE_ROW) *rid = sqlite3_column_int64(st, 0);
+            else if (step != SQLITE_DONE) rc = -1;
+        }
+        sqlite3_finalize(st);
+    }
+    where_free(&w);
+    return rc;
+}
+
+/* Appends the documents of rids (events with their updates) as a JSON list to out (losant.h). */
+int ls_items_text(sqlite3 *db, int events, const sqlite3_int64 *rids, long n, sb_buf *out) {
+    sb_buf_str(out, "[");
+    for (long i = 0; i < n && !out->failed; i++) {
+        if (i) sb_buf_str(out, ",");
+        if (events) {
+            if (ls_event_text(db, NULL, NULL, rids[i], out) <= 0) out->failed = 1; /* a listed rid must be there */
+            continue;
+        }
+        sqlite3_stmt *st = sb_prep(db, "SELECT doc FROM losant_integrations WHERE rid = ?");
+        if (!st) {
+            out->failed = 1;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, rids[i]);
+        const char *text = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (text) sb_buf_add(out, text, (size_t)sqlite3_column_bytes(st, 0));
+        else out->failed = 1;
+        sqlite3_reset(st);
+    }
+    sb_buf_str(out, "]");
+    return out->failed ? -1 : 0;
+}
+
+/* ---- new documents and the seed ---- */
+
+/* Fills the server-owned fields of a new event (losant.h). */
+int ls_complete_event(json_t *ev, const char *app, const char *id, const char *now) {
+    int failed = json_object_set_new(ev, "id", json_string(id)) || json_object_set_new(ev, "eventId", json_string(id))
+                 || json_object_set_new(ev, "applicationId", json_string(app));
+    if (!failed && !json_is_string(json_object_get(ev, "creationDate")))
+        failed = json_object_set_new(ev, "creationDate", json_string(now));
+    if (!failed && !json_object_get(ev, "lastUpdated"))
+        failed = json_object_set(ev, "lastUpdated", json_object_get(ev, "creationDate"));
+    if (!failed && !json_object_get(ev, "state")) failed = json_object_set_new(ev, "state", json_string("new"));
+    if (!failed && !json_object_get(ev, "sourceType"))
+        failed = json_object_set_new(ev, "sourceType", json_string("apiToken"));
+    return failed ? -1 : 0;
+}
+
+/* Fills the server-owned fields of a new integration (losant.h). */
+int ls_complete_integration(json_t *in, const char *app, const char *id, const char *now) {
+    int failed = json_object_set_new(in, "id", json_string(id))
+                 || json_object_set_new(in, "integrationId", json_string(id))
+                 || json_object_set_new(in, "applicationId", json_string(app));
+    if (!failed && !json_object_get(in, "creationDate")) failed = json_object_set_new(in, "creationDate", json_string(now));
+    if (!failed && !json_object_get(in, "lastUpdated")) failed = json_object_set_new(in, "lastUpdated", json_string(now));
+    if (!failed && !json_object_get(in, "enabled")) failed = json_object_set_new(in, "enabled", json_true());
+    if (!failed && !json_object_get(in, "topics")) failed = json_object_set_new(in, "topics", json_array());
+    if (!failed && !json_object_get(in, "status"))
+        failed = json_object_set_new(in, "status", json_pack("{s:s}", "status", "connected"));
+    return failed ? -1 : 0;
+}
+
+/* Writes the 24-hex id in lower case into buf[25] and returns buf (losant.h). */
+const char *ls_lower_id(const char *id, char *buf) {
+    for (int i = 0; i < 24; i++) buf[i] = (char)tolower((unsigned char)id[i]);
+    buf[24] = '\0';
+    return buf;
+}
+
+/* The event fields lists filter and sort on: strings (or null) in a seed. */
+static const char *const TEXT_FIELDS[] = {"level", "state", "subject", "deviceId", "sourceId", "sourceType",
+                                          "experienceUserId", "experienceGroupId", NULL};
+
+/* Checks and normalizes one seeded document (ids lower-cased, dates in ISO
+ * form, the list fields strings); NULL with err on a bad item. */
+static json_t *seed_item(json_t *doc, const char *kind, size_t i, char *err, size_t errlen) {
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    const char *app = json_string_value(json_object_get(doc, "applicationId"));
+    char app_id[25], own_id[25], now[32];
+    if (!json_is_object(doc) || !id || !app || !sb_is_hex24(id) || !sb_is_hex24(app)) {
+        snprintf(err, errlen, "losant.%ss[%zu] needs a 24-hex id and applicationId", kind, i);
+        return NULL;
+    }
+    json_t *copy = json_deep_copy(doc);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (int k = 0; k < 2; k++) { /* dates as Event Post takes them, stored in one ISO form */
+        const char *name = k ? "lastUpdated" : "creationDate";
+        json_t *date = json_object_get(copy, name);
+        char when[32];
+        if (date && (sb_ls_date(date, when) < 0 || json_object_set_new(copy, name, json_string(when)) < 0)) {
+            snprintf(err, errlen, "losant.%ss[%zu].%s must be a date-time, epoch milliseconds or {\"$date\": ...}",
+                     kind, i, name);
+            json_decref(copy);
+            return NULL;
+        }
+    }
+    if (!strcmp(kind, "event")) {
+        json_t *updates = json_object_get(copy, "updates");
+        for (const char *const *f = TEXT_FIELDS; *f; f++) {
+            json_t *v = json_object_get(copy, *f);
+            if (v && !json_is_string(v) && !json_is_null(v)) {
+                snprintf(err, errlen, "losant.events[%zu].%s must be a string", i, *f);
+                json_decref(copy);
+                return NULL;
+            }
+        }
+        if (updates && !json_is_array(updates)) {
+            snprintf(err, errlen, "losant.events[%zu].updates must be a list", i);
+            json_decref(copy);
+            return NULL;
+        }
+    }
+    sb_ls_iso((long long)time(NULL) * 1000, now);
+    app = ls_lower_id(app, app_id); /* stored ids are lower-case */
+    id = ls_lower_id(id, own_id);
+    if ((!strcmp(kind, "event") ? ls_complete_event : ls_complete_integration)(copy, app, id, now) < 0) {
+        snprintf(err, errlen, "out of memory");
+        json_decref(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+/* Loads one seed list (events or integrations); a later item with the
+ * id of an earlier one replaces it. -1 with err on a bad item. */
+static int seed_docs(sqlite3 *db, json_t *list, const char *kind, char *err, size_t errlen) {
+    size_t i;
+    json_t *doc;
+    int events = !strcmp(kind, "event");
+    json_array_foreach(list, i, doc) {
+        json_t *copy = seed_item(doc, kind, i, err, errlen);
+        if (!copy) return -1;
+        const char *app = json_string_value(json_object_get(copy, "applicationId"));
+        const char *id = json_string_value(json_object_get(copy, "id"));
+        sqlite3_int64 rid;
+        int found = events ? ls_event_find(db, app, id, &rid, NULL) : ls_integration_find(db, app, id, &rid, NULL, NULL);
+        int rc = found < 0 ? -1 : found == 0 ? 0 : events ? ls_event_delete(db, rid) : ls_integration_delete(db, rid);
+        if (rc == 0) rc = events ? ls_event_store(db, app, copy, 0, &rid, 1) : ls_integration_store(db, app, copy, 0, &rid);
+        json_decref(copy);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot store losant.%ss[%zu]", kind, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Runs an insert of two or three texts (the third may be NULL); 0 or -1. */
+static int insert_row(sqlite3 *db, const char *sql, const char *a, const char *b, const char *c) {
+    sqlite3_stmt *st;
+    int rc;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    bind_text(st, 1, a);
+    bind_text(st, 2, b);
+    if (sqlite3_bind_parameter_count(st) > 2) bind_text(st, 3, c);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Loads applications, tokens, events and integrations of the seed (sandbox.h). */
+int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
+    json_t *l = json_object_get(seed, "losant"), *item;
+    size_t i;
+    if (!l) return 0;
+    json_array_foreach(json_object_get(l, "applications"), i, item) {
+        const char *id = json_string_value(json_object_get(item, "id"));
+        char app_id[25];
+        if (!id || !sb_is_hex24(id)) {
+            snprintf(err, errlen, "losant.applications[%zu].id must be 24 hexadecimal characters", i);
+            return -1;
+        }
+        if (insert_row(srv->db, "INSERT OR REPLACE INTO losant_apps VALUES (?, ?)", ls_lower_id(id, app_id),
+                       json_string_value(json_object_get(item, "name")), NULL) < 0) {
+            snprintf(err, errlen, "cannot store losant.applications[%zu]", i);
+            return -1;
+        }
+    }
+    json_array_foreach(json_object_get(l, "tokens"), i, item) {
+        const char *token = json_string_value(json_object_get(item, "token"));
+        json_t *scopes = json_object_get(item, "scopes"), *apps = json_object_get(item, "applications");
+        if (!token || !json_is_array(scopes) || (apps && !json_is_array(apps))) {
+            snprintf(err, errlen, "losant.tokens[%zu] needs token (string) and scopes (list)", i);
+            return -1;
+        }
+        char *s = sb_dump(scopes, JSON_COMPACT), *a = apps ? sb_dump(apps, JSON_COMPACT) : NULL;
+        int rc = s && (a || !apps) ? insert_row(srv->db, "INSERT OR REPLACE INTO losant_tokens VALUES (?, ?, ?)", token, s, a)
+                                   : -1;
+        free(s);
+        free(a);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot store losant.tokens[%zu]", i);
+            return -1;
+        }
+    }
+    if (seed_docs(srv->db, json_object_get(l, "events"), "event", err, errlen) < 0) return -1;
+    return seed_docs(srv->db, json_object_get(l, "integrations"), "integration", err, errlen);
+}
