@@ -1,7 +1,8 @@
 /* libFuzzer targets for eventapi-sandbox, built from sandbox/main.c itself
- * (included here with its main() renamed by -Dmain=sandbox_main, so the
- * request parser, fault parser, record and dispatch are reachable)
- * and the service sources, over an in-memory store seeded from
+ * (included here with its main() renamed by -Dmain=sandbox_main) and the
+ * other sandbox sources, whose request parser (uri.c), fault parser
+ * (faults.c), record (record.c) and dispatch (http.c) this drives, over
+ * an in-memory store seeded from
  * examples/seed.json. The store is restored from a pristine copy after
  * every input that may have changed it.
  *

@@ -1,350 +1,35 @@
 /* eventapi-sandbox: the Connect Daily calendar Event CRUD API
- * (docs/PROTOCOLS.md section 2): any context path, then restapi/v1/events. */
-#include "sandbox.h"
+ * (docs/PROTOCOLS.md section 2): any context path, then restapi/v1/events;
+ * its routes as a table, authentication and permissions, and the calls.
+ * The event document itself is connectdaily_event.c's. */
+#include "connectdaily.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
-#define JDN_MIN 1721426L /* 0001-01-01 */
-#define JDN_MAX 5373484L /* 9999-12-31 */
-#define MAX_ID 9007199254740991LL /* 2^53 - 1: ids stay exact in any JSON reader */
-
-/* ---- dates ---- */
-
-/* Julian Day Number of a proleptic Gregorian date. */
-static long to_jdn(long y, long m, long d) {
-    long a = (14 - m) / 12, yy = y + 4800 - a, mm = m + 12 * a - 3;
-    return d + (153 * mm + 2) / 5 + 365 * yy + yy / 4 - yy / 100 + yy / 400 - 32045;
-}
-
-/* Splits a Julian Day Number into year, month, day. */
-static void from_jdn(long j, long *y, long *m, long *d) {
-    long a = j + 32044, b = (4 * a + 3) / 146097, c = a - 146097 * b / 4;
-    long dd = (4 * c + 3) / 1461, e = c - 1461 * dd / 4, mm = (5 * e + 2) / 153;
-    *d = e - (153 * mm + 2) / 5 + 1;
-    *m = mm + 3 - 12 * (mm / 10);
-    *y = 100 * b + dd - 4800 + mm / 10;
-}
-
-/* Days in a month of the proleptic Gregorian calendar. */
-static int month_days(long y, long m) {
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 ? 28 + leap : days[m - 1];
-}
-
-/* Parses "yyyy-mm-dd" into a JDN; -1 when it is not a real date in 1..9999. */
-static long parse_date(const char *s) {
-    long y, m, d;
-    char tail;
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return -1;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;
-    if (sscanf(s, "%4ld-%2ld-%2ld%c", &y, &m, &d, &tail) != 3) return -1;
-    if (y < 1 || m < 1 || m > 12 || d < 1 || d > month_days(y, m)) return -1;
-    return to_jdn(y, m, d);
-}
-
-/* Reads a JDN (an integer, or a string of digits: "2461380") or a
- * yyyy-mm-dd string; -1 when neither. */
-static long date_value(json_t *v) {
-    json_int_t j = -1;
-    if (json_is_integer(v)) {
-        j = json_integer_value(v);
-    } else if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t n = strspn(s, "0123456789");
-        if (n == 0 || s[n] || n > 7) return parse_date(s);
-        j = strtol(s, NULL, 10);
-    }
-    return j >= JDN_MIN && j <= JDN_MAX ? (long)j : -1;
-}
-
-/* Reads a version: an integer, an integral real (1.0) or a string of
- * digits ("1"); 0 with *out set, or -1 when it is none of them (then the
- * conflict check is skipped). */
-static int version_value(json_t *v, json_int_t *out) {
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    if (json_is_real(v)) {
-        double x = json_real_value(v);
-        if (x != x || x < -9e15 || x > 9e15 || x != (double)(json_int_t)x) return -1;
-        *out = (json_int_t)x;
-        return 0;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t n = strspn(s, "0123456789");
-        if (n == 0 || s[n] || n > 15) return -1;
-        *out = (json_int_t)strtoll(s, NULL, 10);
-        return 0;
-    }
-    return -1;
-}
-
-/* 1 when s is "HH:MM". */
-static int is_time(const char *s) {
-    return strlen(s) == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) && s[2] == ':'
-           && isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) && atoi(s) < 24 && atoi(s + 3) < 60;
-}
+/* What a call gets: the request, the answer, the caller's calendar
+ * permissions and, for an item path, the event it addresses. */
+typedef struct cd_call {
+    sb_server *srv;
+    const sb_request *req;
+    sb_response *res;
+    json_t *perms;
+    json_t *ev;
+} cd_call;
 
 /* ---- answers ---- */
 
-/* Answers {"error":1,"message":...} with status. */
+/* Answers {"error":1,"message":...} with status, marked as an error (no commit). */
 static void cd_error(sb_response *res, int status, const char *message) {
     sb_reply_json(res, status, json_pack("{s:i, s:s}", "error", 1, "message", message));
+    res->error = 1;
 }
 
 /* Connect Daily's error shape for the server-wide answers (sandbox.h). */
 void sb_connectdaily_error(sb_response *res, int status, const char *message) {
     cd_error(res, status, message);
-}
-
-/* ---- storage ---- */
-
-/* Creates the Connect Daily tables. */
-int sb_connectdaily_schema(sqlite3 *db) {
-    return sb_exec(db,
-                          "CREATE TABLE IF NOT EXISTS cd_calendars (id INTEGER PRIMARY KEY, name TEXT);"
-                          "CREATE TABLE IF NOT EXISTS cd_credentials (kind TEXT, name TEXT, secret TEXT, perms TEXT,"
-                          " PRIMARY KEY (kind, name));"
-                          "CREATE TABLE IF NOT EXISTS cd_events (id INTEGER PRIMARY KEY, guid TEXT UNIQUE, doc TEXT);"
-                          "CREATE TABLE IF NOT EXISTS cd_meta (key TEXT PRIMARY KEY, value INTEGER);");
-}
-
-/* Stores an event document under its cal_item_id and itemguid. */
-static int store_event(sqlite3 *db, json_t *ev) {
-    sqlite3_stmt *st;
-    char *text = sb_dump(ev, JSON_COMPACT);
-    int rc = -1;
-    if (!text) return -1;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_events VALUES (?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(ev, "cal_item_id")));
-        sqlite3_bind_text(st, 2, json_string_value(json_object_get(ev, "itemguid")), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
-    }
-    free(text);
-    return rc;
-}
-
-/* Loads the event addressed by a path segment (an integer or itemguid=...); NULL when absent. */
-static json_t *load_event(sqlite3 *db, const char *address) {
-    sqlite3_stmt *st;
-    json_t *doc = NULL;
-    int by_guid = strncmp(address, "itemguid=", 9) == 0;
-    char *end;
-    long long id = 0;
-    if (!by_guid) {
-        if (*address < '0' || *address > '9') return NULL; /* no sign, no blanks */
-        id = strtoll(address, &end, 10);
-        if (*end || id <= 0) return NULL;
-    }
-    if (sqlite3_prepare_v2(db, by_guid ? "SELECT doc FROM cd_events WHERE guid = ?" : "SELECT doc FROM cd_events WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    if (by_guid) sqlite3_bind_text(st, 1, address + 9, -1, SQLITE_STATIC);
-    else sqlite3_bind_int64(st, 1, id);
-    if (sqlite3_step(st) == SQLITE_ROW) doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    sqlite3_finalize(st);
-    return doc;
-}
-
-/* Loads the event with itemguid guid; NULL when absent. */
-static json_t *load_guid(sqlite3 *db, const char *guid) {
-    char address[128];
-    if (strlen(guid) >= sizeof address - 9) return NULL;
-    snprintf(address, sizeof address, "itemguid=%s", guid);
-    return load_event(db, address);
-}
-
-/* Claims a new cal_item_id, never one used before (deleted ids included); -1 on failure. */
-static json_int_t next_id(sqlite3 *db) {
-    sqlite3_stmt *st;
-    json_int_t id = -1;
-    if (sqlite3_prepare_v2(db, "SELECT MAX(COALESCE((SELECT MAX(id) FROM cd_events), 0),"
-                               " COALESCE((SELECT value FROM cd_meta WHERE key = 'last_id'), 0))",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (id < 0 || id >= MAX_ID) return -1;
-    id++;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_meta VALUES ('last_id', ?)", -1, &st, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(st, 1, id);
-    if (sqlite3_step(st) != SQLITE_DONE) id = -1;
-    sqlite3_finalize(st);
-    return id;
-}
-
-
-/* Checks a date list; returns a new array of JDNs or NULL when an item is bad (or memory ran out). */
-static json_t *date_list(json_t *v) {
-    size_t i;
-    json_t *item, *out = json_array();
-    if (!out) return NULL;
-    if (!v || json_is_null(v)) return out;
-    if (!json_is_array(v)) {
-        json_decref(out);
-        return NULL;
-    }
-    json_array_foreach(v, i, item) {
-        long j = date_value(item);
-        if (j < 0) {
-            json_decref(out);
-            return NULL;
-        }
-        if (json_array_append_new(out, json_integer(j)) < 0) {
-            json_decref(out);
-            return NULL;
-        }
-    }
-    return out;
-}
-
-/* Builds a clean event from a request body: JDN dates, checked fields.
- * Returns a new object, or NULL with msg set. */
-static json_t *normalize(json_t *in, char *msg, size_t len) {
-    json_t *cal, *desc, *ld, *st, *et, *rec, *exc, *out;
-    long start, end;
-    if (!json_is_object(in)) {
-        snprintf(msg, len, "The event must be a JSON object");
-        return NULL;
-    }
-    cal = json_object_get(in, "calendar_id");
-    desc = json_object_get(in, "description");
-    ld = json_object_get(in, "long_description");
-    st = json_object_get(in, "starting_time");
-    et = json_object_get(in, "ending_time");
-    rec = json_object_get(in, "rec_type");
-    if (!json_is_integer(cal)) return snprintf(msg, len, "calendar_id must be an integer"), NULL;
-    if (!json_is_string(desc) || !*json_string_value(desc))
-        return snprintf(msg, len, "description must be a non-empty string"), NULL;
-    if (ld && !json_is_null(ld) && !json_is_string(ld))
-        return snprintf(msg, len, "long_description must be a string"), NULL;
-    start = date_value(json_object_get(in, "starting_date"));
-    if (start < 0) return snprintf(msg, len, "starting_date must be a Julian Day Number or a real yyyy-mm-dd date"), NULL;
-    end = json_object_get(in, "ending_date") && !json_is_null(json_object_get(in, "ending_date"))
-              ? date_value(json_object_get(in, "ending_date"))
-              : start;
-    if (end < 0) return snprintf(msg, len, "ending_date must be a Julian Day Number or a real yyyy-mm-dd date"), NULL;
-    if (end < start) return snprintf(msg, len, "ending_date is before starting_date"), NULL;
-    if (st && !json_is_null(st) && !(json_is_string(st) && is_time(json_string_value(st))))
-        return snprintf(msg, len, "starting_time must be HH:MM or null"), NULL;
-    if (et && !json_is_null(et) && !(json_is_string(et) && is_time(json_string_value(et))))
-        return snprintf(msg, len, "ending_time must be HH:MM or null"), NULL;
-    if (rec && !(json_is_integer(rec) && json_integer_value(rec) >= 0 && json_integer_value(rec) <= 3))
-        return snprintf(msg, len, "rec_type must be 0, 1, 2 or 3"), NULL;
-    exc = date_list(json_object_get(in, "exceptions"));
-    if (!exc) return snprintf(msg, len, "exceptions must be a list of dates"), NULL;
-    out = json_pack("{s:O, s:O, s:O, s:I, s:I, s:O, s:O, s:I, s:o}", "calendar_id", cal, "description", desc,
-                    "long_description", ld ? ld : json_null(), "starting_date", (json_int_t)start, "ending_date",
-                    (json_int_t)end, "starting_time", st ? st : json_null(), "ending_time", et ? et : json_null(),
-                    "rec_type", rec ? json_integer_value(rec) : (json_int_t)3, "exceptions", exc);
-    if (!out) snprintf(msg, len, "out of memory");
-    return out;
-}
-
-/* ---- seed ---- */
-
-/* 1 when perms is absent or an object mapping calendar ids to "read" or "write". */
-static int valid_perms(json_t *perms) {
-    const char *key;
-    json_t *v;
-    if (!perms) return 1;
-    if (!json_is_object(perms)) return 0;
-    json_object_foreach(perms, key, v) if (!json_is_string(v) || (strcmp(json_string_value(v), "read") && strcmp(json_string_value(v), "write"))) return 0;
-    return 1;
-}
-
-/* Stores one credential row (user or token) with its calendar permissions. */
-static int seed_credential(sqlite3 *db, const char *kind, const char *name, const char *secret, json_t *perms) {
-    sqlite3_stmt *st;
-    char *p = perms ? sb_dump(perms, JSON_COMPACT) : strdup("{}");
-    int rc = -1;
-    if (!p) return -1;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO cd_credentials VALUES (?, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, secret, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, p, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
-    }
-    free(p);
-    return rc;
-}
-
-/* Loads calendars, users, tokens and events of the seed's connectdaily section. */
-int sb_connectdaily_seed(sb_server *srv, json_t *seed, char *err, size_t errlen) {
-    json_t *cd = json_object_get(seed, "connectdaily"), *item;
-    size_t i;
-    char msg[256];
-    if (!cd) return 0;
-    json_array_foreach(json_object_get(cd, "calendars"), i, item) {
-        sqlite3_stmt *st;
-        if (!json_is_integer(json_object_get(item, "calendar_id"))) {
-            snprintf(err, errlen, "connectdaily.calendars[%zu].calendar_id must be an integer", i);
-            return -1;
-        }
-        if (sqlite3_prepare_v2(srv->db, "INSERT OR REPLACE INTO cd_calendars VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
-            return -1;
-        sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(item, "calendar_id")));
-        sqlite3_bind_text(st, 2, json_string_value(json_object_get(item, "name")), -1, SQLITE_STATIC);
-        sqlite3_step(st);
-        sqlite3_finalize(st);
-    }
-    json_array_foreach(json_object_get(cd, "users"), i, item) {
-        const char *user = json_string_value(json_object_get(item, "user"));
-        const char *password = json_string_value(json_object_get(item, "password"));
-        json_t *perms = json_object_get(item, "calendars");
-        if (!user || !password || !valid_perms(perms) || seed_credential(srv->db, "user", user, password, perms) < 0) {
-            snprintf(err, errlen, "connectdaily.users[%zu] needs user, password and calendars {\"<id>\": \"read\"|\"write\"}", i);
-            return -1;
-        }
-    }
-    json_array_foreach(json_object_get(cd, "tokens"), i, item) {
-        const char *token = json_string_value(json_object_get(item, "token"));
-        json_t *perms = json_object_get(item, "calendars");
-        if (!token || !valid_perms(perms) || seed_credential(srv->db, "token", token, "", perms) < 0) {
-            snprintf(err, errlen, "connectdaily.tokens[%zu] needs token and calendars {\"<id>\": \"read\"|\"write\"}", i);
-            return -1;
-        }
-    }
-    json_array_foreach(json_object_get(cd, "events"), i, item) {
-        json_t *ev = normalize(item, msg, sizeof msg), *id = json_object_get(item, "cal_item_id");
-        if (!ev || !json_is_integer(id) || json_integer_value(id) < 1 || json_integer_value(id) > MAX_ID) {
-            snprintf(err, errlen, "connectdaily.events[%zu]: %s", i, ev ? "cal_item_id must be an integer from 1 to 2^53-1" : msg);
-            json_decref(ev);
-            return -1;
-        }
-        char guid[37], address[64];
-        json_t *g = json_object_get(item, "itemguid"), *old;
-        if (!json_is_string(g)) sb_uuid(guid);
-        snprintf(address, sizeof address, "%lld", (long long)json_integer_value(id));
-        old = load_event(srv->db, address);
-        if (!old && json_is_string(g)) old = load_guid(srv->db, json_string_value(g));
-        int rc = old || json_object_set(ev, "cal_item_id", id)
-                         || json_object_set_new(ev, "itemguid", json_string(json_is_string(g) ? json_string_value(g) : guid))
-                         || json_object_set_new(ev, "version", json_integer(1))
-                         || (json_is_true(json_object_get(item, "locked")) && json_object_set_new(ev, "locked", json_true()))
-                     ? -1 : store_event(srv->db, ev);
-        json_decref(ev);
-        if (rc < 0) {
-            snprintf(err, errlen, "connectdaily.events[%zu] %s", i, old ? "repeats the cal_item_id or itemguid of an earlier event" : "cannot be stored");
-            json_decref(old);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* ---- authentication ---- */
@@ -411,37 +96,6 @@ static int allowed(json_t *perms, json_int_t calendar, int write) {
     return write ? strcmp(p, "write") == 0 : (strcmp(p, "write") == 0 || strcmp(p, "read") == 0);
 }
 
-/* 1 when a calendar exists. */
-static int calendar_exists(sqlite3 *db, json_int_t id) {
-    sqlite3_stmt *st;
-    int found = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM cd_calendars WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        found = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
-    return found;
-}
-
-/* ---- calls ---- */
-
-/* 1 when the series ev occurs on day j. */
-static int occurs_on(json_t *ev, long j) {
-    json_int_t rec = json_integer_value(json_object_get(ev, "rec_type"));
-    long start = (long)json_integer_value(json_object_get(ev, "starting_date"));
-    long end = (long)json_integer_value(json_object_get(ev, "ending_date"));
-    size_t i;
-    json_t *x;
-    if (rec == 3 || j < start || j > end) return 0;
-    json_array_foreach(json_object_get(ev, "exceptions"), i, x) if (json_integer_value(x) == j) return 0;
-    if (rec == 0) return 1;
-    if (rec == 1) return (j - start) % 7 == 0;
-    long y1, m1, d1, y2, m2, d2;
-    from_jdn(start, &y1, &m1, &d1);
-    from_jdn(j, &y2, &m2, &d2);
-    return d1 == d2;
-}
-
 /* A fork param from the query string, else from the form-encoded body
  * (new string); NULL when absent or out of memory (*oom set). */
 static char *fork_param(const sb_request *req, const char *name, int *oom) {
@@ -456,7 +110,11 @@ static char *fork_param(const sb_request *req, const char *name, int *oom) {
 }
 
 /* POST /events/{id}?fork=1&starting_date=yyyy-mm-dd. */
-static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, json_t *ev, json_t *perms) {
+static void fork_event(const cd_call *c) {
+    sb_server *srv = c->srv;
+    const sb_request *req = c->req;
+    sb_response *res = c->res;
+    json_t *ev = c->ev, *perms = c->perms;
     char guid[37];
     int oom_fork, oom_date;
     if (!allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 1)) {
@@ -465,7 +123,7 @@ static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, 
     }
     char *fork = fork_param(req, "fork", &oom_fork), *date = fork_param(req, "starting_date", &oom_date);
     int is_fork = fork && !strcmp(fork, "1");
-    long j = date ? parse_date(date) : -1;
+    long j = date ? cd_parse_date(date) : -1;
     free(fork);
     free(date);
     if (oom_fork || oom_date) {
@@ -484,12 +142,12 @@ static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, 
         cd_error(res, 400, "The event is not a recurring series");
         return;
     }
-    if (!occurs_on(ev, j)) {
+    if (!cd_occurs_on(ev, j)) {
         cd_error(res, 400, "The series does not occur on that date");
         return;
     }
     json_t *copy = json_deep_copy(ev);
-    json_int_t id = copy ? next_id(srv->db) : -1;
+    json_int_t id = copy ? cd_next_id(srv->db) : -1;
     sb_uuid(guid);
     json_object_del(copy, "locked");
     if (!copy || id < 0 || json_array_append_new(json_object_get(ev, "exceptions"), json_integer(j))
@@ -497,15 +155,19 @@ static void fork_event(sb_server *srv, const sb_request *req, sb_response *res, 
         || json_object_set_new(copy, "cal_item_id", json_integer(id)) || json_object_set_new(copy, "itemguid", json_string(guid))
         || json_object_set_new(copy, "rec_type", json_integer(3)) || json_object_set_new(copy, "starting_date", json_integer(j))
         || json_object_set_new(copy, "ending_date", json_integer(j)) || json_object_set_new(copy, "exceptions", json_array())
-        || json_object_set_new(copy, "version", json_integer(1)) || store_event(srv->db, ev) < 0
-        || store_event(srv->db, copy) < 0)
+        || json_object_set_new(copy, "version", json_integer(1)) || cd_store_event(srv->db, ev) < 0
+        || cd_store_event(srv->db, copy) < 0)
         cd_error(res, 500, "cannot store the fork");
     else sb_reply_json(res, 201, json_pack("{s:i, s:n, s:I}", "error", 0, "message", "cal_item_id", id));
     json_decref(copy);
 }
 
 /* PUT /events/{id}: replaces the event, checking version and permissions. */
-static void update_event(sb_server *srv, const sb_request *req, sb_response *res, json_t *ev, json_t *perms) {
+static void update_event(const cd_call *c) {
+    sb_server *srv = c->srv;
+    const sb_request *req = c->req;
+    sb_response *res = c->res;
+    json_t *ev = c->ev, *perms = c->perms;
     char msg[256];
     json_int_t sent;
     json_t *in = json_loadb(req->body, req->body_len, 0, NULL), *clean;
@@ -513,16 +175,16 @@ static void update_event(sb_server *srv, const sb_request *req, sb_response *res
         cd_error(res, 403, "Access denied");
     } else if (!in) {
         cd_error(res, 200, "The body is not a JSON event");
-    } else if (version_value(json_object_get(in, "version"), &sent) == 0
+    } else if (cd_version_value(json_object_get(in, "version"), &sent) == 0
                && sent < json_integer_value(json_object_get(ev, "version"))) {
         snprintf(msg, sizeof msg, "The event was changed by someone else (now version %lld)",
                  (long long)json_integer_value(json_object_get(ev, "version")));
         cd_error(res, 409, msg);
-    } else if (!(clean = normalize(in, msg, sizeof msg))) {
+    } else if (!(clean = cd_normalize(in, msg, sizeof msg))) {
         cd_error(res, 200, msg);
     } else {
         json_int_t cal = json_integer_value(json_object_get(clean, "calendar_id"));
-        if (!calendar_exists(srv->db, cal)) {
+        if (!cd_calendar_exists(srv->db, cal)) {
             cd_error(res, 200, "calendar_id does not name a calendar");
         } else if (!allowed(perms, cal, 1)) {
             cd_error(res, 403, "Access denied");
@@ -531,7 +193,7 @@ static void update_event(sb_server *srv, const sb_request *req, sb_response *res
                 || json_object_set(clean, "itemguid", json_object_get(ev, "itemguid"))
                 || json_object_set_new(clean, "version", json_integer(json_integer_value(json_object_get(ev, "version")) + 1))
                 || (json_is_true(json_object_get(ev, "locked")) && json_object_set_new(clean, "locked", json_true()))
-                || store_event(srv->db, clean) < 0)
+                || cd_store_event(srv->db, clean) < 0)
                 cd_error(res, 500, "cannot store the event");
             else sb_reply_json(res, 200, json_incref(clean));
         }
@@ -541,24 +203,28 @@ static void update_event(sb_server *srv, const sb_request *req, sb_response *res
 }
 
 /* POST /events: creates an event on a calendar the caller may write. */
-static void create_event(sb_server *srv, const sb_request *req, sb_response *res, json_t *perms) {
+static void create_event(const cd_call *c) {
+    sb_server *srv = c->srv;
+    const sb_request *req = c->req;
+    sb_response *res = c->res;
+    json_t *perms = c->perms;
     char msg[256], guid[37];
     json_t *in = json_loadb(req->body, req->body_len, 0, NULL);
-    json_t *clean = in ? normalize(in, msg, sizeof msg) : NULL;
+    json_t *clean = in ? cd_normalize(in, msg, sizeof msg) : NULL;
     if (!in) {
         cd_error(res, 500, "The body is not a JSON event");
     } else if (!clean) {
         cd_error(res, 500, msg);
-    } else if (!calendar_exists(srv->db, json_integer_value(json_object_get(clean, "calendar_id")))) {
+    } else if (!cd_calendar_exists(srv->db, json_integer_value(json_object_get(clean, "calendar_id")))) {
         cd_error(res, 500, "calendar_id does not name a calendar");
     } else if (!allowed(perms, json_integer_value(json_object_get(clean, "calendar_id")), 1)) {
         cd_error(res, 403, "Access denied");
     } else {
-        json_int_t id = next_id(srv->db);
+        json_int_t id = cd_next_id(srv->db);
         sb_uuid(guid);
         if (id < 0 || json_object_set_new(clean, "cal_item_id", json_integer(id))
             || json_object_set_new(clean, "itemguid", json_string(guid)) || json_object_set_new(clean, "version", json_integer(1))
-            || store_event(srv->db, clean) < 0)
+            || cd_store_event(srv->db, clean) < 0)
             cd_error(res, 500, "cannot store the event");
         else sb_reply_json(res, 201, json_incref(clean));
     }
@@ -567,7 +233,10 @@ static void create_event(sb_server *srv, const sb_request *req, sb_response *res
 }
 
 /* DELETE /events/{id}: 204, or 200 {"error":1} for a locked event. */
-static void delete_event(sb_server *srv, sb_response *res, json_t *ev, json_t *perms) {
+static void delete_event(const cd_call *c) {
+    sb_server *srv = c->srv;
+    sb_response *res = c->res;
+    json_t *ev = c->ev, *perms = c->perms;
     sqlite3_stmt *st;
     if (!allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 1)) {
         cd_error(res, 403, "Access denied");
@@ -587,7 +256,29 @@ static void delete_event(sb_server *srv, sb_response *res, json_t *ev, json_t *p
     sqlite3_finalize(st);
 }
 
-/* Answers the paths ending in restapi/v1/events[/{id}]; 0 for other paths. */
+/* GET /events/{id}: the event, with read permission on its calendar. */
+static void get_event(const cd_call *c) {
+    if (allowed(c->perms, json_integer_value(json_object_get(c->ev, "calendar_id")), 0))
+        sb_reply_json(c->res, 200, json_incref(c->ev));
+    else
+        cd_error(c->res, 403, "Access denied");
+}
+
+/* ---- routes ---- */
+
+/* The calls: on the collection (item 0) or on one event (item 1). */
+static const struct {
+    int item;
+    const char *method;
+    void (*handler)(const cd_call *c);
+} ROUTES[] = {
+    {0, "POST", create_event}, {1, "GET", get_event}, {1, "PUT", update_event},
+    {1, "POST", fork_event},   {1, "DELETE", delete_event},
+};
+#define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
+
+/* Answers every path with the segments restapi/v1 (sandbox.h): the calls
+ * on restapi/v1/events[/{id}], 404 in its own shape for the others. */
 int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *res) {
     int i = 0;
     while (i + 1 < req->nseg && !(strcmp(req->seg[i], "restapi") == 0 && strcmp(req->seg[i + 1], "v1") == 0)) i++;
@@ -602,38 +293,29 @@ int sb_connectdaily_route(sb_server *srv, const sb_request *req, sb_response *re
         cd_error(res, 429, message);
         return 1;
     }
-    const char *m = req->method, *address = req->nseg == i + 4 ? req->seg[i + 3] : NULL;
-    if (!address && strcmp(m, "POST") != 0) {
-        sb_reply_header(res, "Allow", "POST");
+    const char *address = req->nseg == i + 4 ? req->seg[i + 3] : NULL;
+    char allow[64] = "";
+    void (*handler)(const cd_call *c) = NULL;
+    for (size_t k = 0; k < NROUTES; k++) {
+        if (ROUTES[k].item != (address != NULL)) continue;
+        if (!strcmp(ROUTES[k].method, req->method)) handler = ROUTES[k].handler;
+        snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s%s", *allow ? ", " : "", ROUTES[k].method,
+                 !strcmp(ROUTES[k].method, "GET") ? ", HEAD" : "");
+    }
+    if (!handler) { /* before authentication */
+        sb_reply_header(res, "Allow", allow);
         cd_error(res, 405, "Method not allowed");
         return 1;
     }
-    if (address && strcmp(m, "GET") && strcmp(m, "PUT") && strcmp(m, "POST") && strcmp(m, "DELETE")) {
-        sb_reply_header(res, "Allow", "GET, HEAD, PUT, POST, DELETE");
-        cd_error(res, 405, "Method not allowed");
-        return 1;
-    }
-    json_t *perms = authenticate(srv, req);
-    if (!perms) {
+    cd_call c = {srv, req, res, authenticate(srv, req), NULL};
+    if (!c.perms) {
         sb_reply_header(res, "WWW-Authenticate", "Basic realm=\"connectDaily\"");
         cd_error(res, 401, "Authentication required");
         return 1;
     }
-    sqlite3_exec(srv->db, "BEGIN", NULL, NULL, NULL);
-    if (!address) {
-        create_event(srv, req, res, perms);
-    } else {
-        json_t *ev = load_event(srv->db, address);
-        if (!ev) cd_error(res, 404, "Event not found");
-        else if (!strcmp(m, "GET")) {
-            if (allowed(perms, json_integer_value(json_object_get(ev, "calendar_id")), 0)) sb_reply_json(res, 200, json_incref(ev));
-            else cd_error(res, 403, "Access denied");
-        } else if (!strcmp(m, "PUT")) update_event(srv, req, res, ev, perms);
-        else if (!strcmp(m, "POST")) fork_event(srv, req, res, ev, perms);
-        else delete_event(srv, res, ev, perms);
-        json_decref(ev);
-    }
-    sqlite3_exec(srv->db, res->status < 300 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
-    json_decref(perms);
+    if (address && !(c.ev = cd_load_event(srv->db, address))) cd_error(res, 404, "Event not found");
+    else handler(&c); /* inside the request's transaction (store.c) */
+    json_decref(c.ev);
+    json_decref(c.perms);
     return 1;
 }

@@ -80,11 +80,4 @@ struct MHD_Response *sb_fault_response(sb_response *res, int mode, struct MHD_Co
 /* Frees the fail-first keys (at exit). */
 void sb_fault_free(void);
 
-/* Answers a server-wide error (413, 414, 503) in the error shape of the
- * service the raw path belongs to: JSON:API under /api/v2, Connect
- * Daily's under .../restapi/v1, else Losant's {"type", "message"}
- * (reply.c). */
-void sb_reply_server_error(const sb_request *req, sb_response *res, int status, const char *type, const char *title,
-                           const char *message);
-
 #endif

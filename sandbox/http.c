@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -294,10 +293,7 @@ void sb_dispatch(sb_request *req, sb_response *res) {
     }
     const char *method = req->method;
     if (!strcmp(method, "HEAD")) req->method = "GET"; /* answered as GET; MHD sends no body */
-    pthread_mutex_lock(&sb_srv.lock);
-    int handled = sb_losant_route(&sb_srv, req, res) || sb_connectdaily_route(&sb_srv, req, res)
-                  || sb_monterosa_route(&sb_srv, req, res);
-    pthread_mutex_unlock(&sb_srv.lock);
+    int handled = sb_store_call(&sb_srv, req, res);
     req->method = method;
     if (!handled) sb_reply_error(res, 404, "NotFound", "Path not found");
 }

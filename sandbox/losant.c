@@ -5,21 +5,9 @@
  * documents. */
 #include "losant.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-/* What a handler gets: the request, the answer, the application (lower
- * case) and the item segment (an id, lower case when 24 hex). */
-typedef struct call {
-    sb_server *srv;
-    const sb_request *req;
-    sb_response *res;
-    const char *app;
-    const char *item;
-} call;
 
 /* ---- small helpers ---- */
 
@@ -35,239 +23,18 @@ static void new_id(double now, char *buf) {
     snprintf(buf, 25, "%08lx%016llx", (unsigned long)now & 0xffffffffUL, ++counter & 0xffffffffffffffffULL);
 }
 
-/* Answers 500 for a storage failure or lack of memory. */
-static void internal(sb_response *res) {
-    sb_reply_error(res, 500, "InternalError", "cannot read or write the store, or out of memory");
-}
-
 /* Answers 200 (or status) with the JSON text of buf, which it empties; 500 when buf failed. */
 static void reply_text(sb_response *res, int status, sb_buf *buf) {
     size_t len;
     char *text = sb_buf_take(buf, &len);
     if (!text) {
-        internal(res);
+        ls_internal(res);
         return;
     }
     sb_reply_empty(res, status);
     res->content_type = "application/json";
     res->body = text;
     res->body_len = len;
-}
-
-/* ---- tokens and scopes ---- */
-
-/* 1 when the token's scopes grant the call name (read: the .read scopes do too). */
-static int scope_grants(json_t *scopes, const char *name, int read) {
-    size_t i;
-    json_t *s;
-    const char *dot = strchr(name, '.');
-    json_array_foreach(scopes, i, s) {
-        const char *v = json_string_value(s);
-        if (!v) continue;
-        if (!strcmp(v, "all.Application") || !strcmp(v, "all.Organization") || !strcmp(v, "all.User")) return 1;
-        if (read && (!strcmp(v, "all.Application.read") || !strcmp(v, "all.Organization.read")
-                     || !strcmp(v, "all.User.read")))
-            return 1;
-        if (!strcmp(v, name)) return 1;
-        if (dot && strlen(v) == (size_t)(dot - name) + 2 && !strncmp(v, name, (size_t)(dot - name) + 1)
-            && v[dot - name + 1] == '*')
-            return 1;
-    }
-    return 0;
-}
-
-/* Checks the bearer token, the scope and the application (docs/PROTOCOLS.md
- * 1.8). 0 when the call may go on, else -1 with the error answered. */
-static int authorize(const call *c, const char *name, int read) {
-    const char *auth = sb_header_get(c->req, "Authorization");
-    sqlite3_stmt *st;
-    json_t *scopes = NULL, *apps = NULL;
-    int found = 0, rc = 0;
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
-        sb_reply_error(c->res, 401, "Unauthorized", "Authorization header with a Bearer token is required");
-        return -1;
-    }
-    if (!(st = sb_prep(c->srv->db, "SELECT scopes, apps FROM losant_tokens WHERE token = ?"))) {
-        internal(c->res);
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, auth + 7, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st), failed = step != SQLITE_ROW && step != SQLITE_DONE;
-    if (step == SQLITE_ROW) {
-        found = 1;
-        scopes = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL
-            && !(apps = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL)))
-            failed = 1;
-        if (!scopes) failed = 1; /* the seed stored a list: only memory can fail here */
-    }
-    sqlite3_reset(st);
-    if (failed) {
-        internal(c->res);
-        rc = -1;
-    } else if (!found) {
-        sb_reply_error(c->res, 401, "Unauthorized", "Invalid access token");
-        rc = -1;
-    } else if (!scope_grants(scopes, name, read)) {
-        sb_reply_error(c->res, 403, "Forbidden", "The access token does not grant %s", name);
-        rc = -1;
-    } else if (!sb_is_hex24(c->app)) {
-        sb_reply_error(c->res, 400, "Validation", "applicationId must be 24 hexadecimal characters");
-        rc = -1;
-    } else {
-        int allowed = 1, exists = 0;
-        if (apps) {
-            size_t i;
-            json_t *a;
-            allowed = 0;
-            json_array_foreach(apps, i, a) if (json_is_string(a) && !strcasecmp(json_string_value(a), c->app)) allowed = 1;
-        }
-        int looked = 0;
-        if ((st = sb_prep(c->srv->db, "SELECT 1 FROM losant_apps WHERE id = ?"))) {
-            sqlite3_bind_text(st, 1, c->app, -1, SQLITE_STATIC);
-            step = sqlite3_step(st);
-            exists = step == SQLITE_ROW;
-            looked = exists || step == SQLITE_DONE;
-            sqlite3_reset(st);
-        }
-        if (!looked) {
-            internal(c->res);
-            rc = -1;
-        } else if (!allowed || !exists) {
-            sb_reply_error(c->res, 404, "NotFound", "Application was not found");
-            rc = -1;
-        }
-    }
-    json_decref(scopes);
-    json_decref(apps);
-    return rc;
-}
-
-/* ---- params ---- */
-
-/* Which call's params a listing reads: each takes only the params Losant
- * documents for it (docs/PROTOCOLS.md 1.2, 1.4) and ignores the others. */
-enum listing_call { L_EVENTS, L_INTEGRATIONS, L_PATCH, L_SEVERITY, L_DELETE };
-
-/* Parses an integer query param into out; -1 with an error answered. */
-static int int_param(const sb_request *req, sb_response *res, const char *name, long min, long max, long *out) {
-    const char *v = sb_query_get(req, name);
-    char *end;
-    if (!v || !*v) return 0;
-    long n = strtol(v, &end, 10);
-    if (*end || n < min || n > max) {
-        sb_reply_error(res, 400, "Validation", "%s must be an integer from %ld to %ld", name, min, max);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-/* Checks v against a NULL-terminated list; -1 with an error answered. */
-static int enum_param(sb_response *res, const char *name, const char *v, const char *const *allowed) {
-    if (!v) return 0;
-    for (; *allowed; allowed++)
-        if (!strcmp(*allowed, v)) return 0;
-    sb_reply_error(res, 400, "Validation", "%s has a value that is not allowed", name);
-    return -1;
-}
-
-/* A param's value, NULL when absent or empty. */
-static const char *param_of(const sb_request *req, const char *name) {
-    const char *v = sb_query_get(req, name);
-    return v && *v ? v : NULL;
-}
-
-/* Reads the params of a list or bulk call; -1 with an error answered. A
- * query given as JSON text is checked whole against the schema and the
- * size limits before anything is evaluated. */
-static int read_listing(const sb_request *req, sb_response *res, enum listing_call which, sb_listing *l) {
-    static const char *const EV_SORT[] = {"subject", "id", "creationDate", "lastUpdated", "level", "state", "deviceId", NULL};
-    static const char *const IN_SORT[] = {"name", "id", "creationDate", "integrationType", "lastUpdated", NULL};
-    static const char *const EV_FILTER[] = {"subject", NULL};
-    static const char *const IN_FILTER[] = {"name", "integrationType", NULL};
-    static const char *const DIRS[] = {"asc", "desc", "ASC", "DESC", NULL};
-    int events = which != L_INTEGRATIONS, paged = which == L_EVENTS || which == L_INTEGRATIONS;
-    const char *dir = NULL, *text;
-    memset(l, 0, sizeof *l);
-    l->events = events;
-    l->per_page = 100;
-    l->filter_field = events ? "subject" : "name";
-    l->sort_field = events ? "creationDate" : "name";
-    if (which == L_DELETE) return 0; /* the body's query only (docs/PROTOCOLS.md 1.10) */
-    l->filter = sb_query_get(req, "filter");
-    if (which == L_SEVERITY) {
-        l->state = "new"; /* mostRecentBySeverity looks at new events, filtered on the subject */
-    } else {
-        const char *state = events ? param_of(req, "state") : NULL, *field = param_of(req, "filterField");
-        if (enum_param(res, "state", state, SB_STATES) < 0
-            || enum_param(res, "filterField", field, events ? EV_FILTER : IN_FILTER) < 0)
-            return -1;
-        l->state = state;
-        if (field) l->filter_field = field;
-    }
-    if (paged) {
-        const char *sort = param_of(req, "sortField");
-        dir = param_of(req, "sortDirection");
-        if (enum_param(res, "sortField", sort, events ? EV_SORT : IN_SORT) < 0
-            || enum_param(res, "sortDirection", dir, DIRS) < 0 || int_param(req, res, "page", 0, 1000000000, &l->page) < 0
-            || int_param(req, res, "perPage", 1, 1000, &l->per_page) < 0)
-            return -1;
-        if (sort) l->sort_field = sort;
-    }
-    l->desc = dir ? (dir[0] == 'd' || dir[0] == 'D') : events;
-    if (events && (text = param_of(req, "query"))) {
-        char msg[512];
-        int status = sb_lq_parse(text, strlen(text), &l->query, msg, sizeof msg);
-        if (status) {
-            sb_reply_error(res, status, status == 400 ? "Validation" : "InternalError", "%s", msg);
-            return -1;
-        }
-        /* Losant: the query overrides filterField, filter and state (and filter on mostRecentBySeverity) */
-        if (which == L_SEVERITY) l->filter = NULL; /* its state (new) still applies */
-        else l->overridden = 1;
-    }
-    return 0;
-}
-
-/* ---- bodies ---- */
-
-/* Parses the JSON body; NULL with an error answered (400/415). An empty
- * body gives NULL without an error when allow_empty; a body over max_len
- * bytes is 400 without being parsed. */
-static json_t *read_body(const call *c, int allow_empty, size_t max_len, int *failed) {
-    json_error_t jerr;
-    const char *ct = sb_header_get(c->req, "Content-Type");
-    *failed = 0;
-    if (c->req->body_len == 0 && allow_empty) return NULL;
-    *failed = 1;
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-        sb_reply_error(c->res, 415, "UnsupportedMediaType", "Content-Type must be application/json");
-        return NULL;
-    }
-    if (c->req->body_len > max_len) {
-        sb_reply_error(c->res, 400, "Validation", "The body must be at most %zu bytes", max_len);
-        return NULL;
-    }
-    json_t *doc = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc && json_error_code(&jerr) == json_error_out_of_memory) internal(c->res);
-    else if (!doc) sb_reply_error(c->res, 400, "Validation", "The body is not valid JSON: %s", jerr.text);
-    else *failed = 0;
-    return doc;
-}
-
-/* Reads and checks a body against a schema; NULL with an error answered. */
-static json_t *checked_body(const call *c, const sb_field *schema) {
-    int failed;
-    char msg[512];
-    json_t *body = read_body(c, 0, SB_MAX_BODY, &failed);
-    if (failed) return NULL;
-    if (sb_ls_check(schema, body, msg, sizeof msg) < 0) {
-        sb_reply_error(c->res, 400, "Validation", "%s", msg);
-        json_decref(body);
-        return NULL;
-    }
-    return body;
 }
 
 /* Applies an Event Patch to an event document; returns the update entry
@@ -297,25 +64,25 @@ static json_t *apply_event_patch(json_t *ev, json_t *patch, const char *now) {
 /* ---- handlers: one event or integration ---- */
 
 /* The item of an item call when it is 24 hex; else 400 answered. */
-static int item_id_ok(const call *c, const char *kind) {
+static int item_id_ok(const ls_call *c, const char *kind) {
     if (sb_is_hex24(c->item)) return 1;
     sb_reply_error(c->res, 400, "Validation", "%sId must be 24 hexadecimal characters", kind);
     return 0;
 }
 
 /* GET .../events/{eventId}: the stored text, its updates joined, no parse. */
-static void get_event(const call *c) {
+static void get_event(const ls_call *c) {
     sb_buf out = {0};
     if (!item_id_ok(c, "event")) return;
     int found = ls_event_text(c->srv->db, c->app, c->item, 0, &out);
     if (found > 0) reply_text(c->res, 200, &out);
     else if (found == 0) sb_reply_error(c->res, 404, "NotFound", "Event was not found");
-    else internal(c->res);
+    else ls_internal(c->res);
     sb_buf_free(&out);
 }
 
 /* PATCH .../events/{eventId}: the document changes, one update row is added. */
-static void patch_event(const call *c) {
+static void patch_event(const ls_call *c) {
     sqlite3_int64 rid;
     json_t *doc = NULL, *patch, *update = NULL;
     char now[32];
@@ -324,14 +91,14 @@ static void patch_event(const call *c) {
     int found = ls_event_find(c->srv->db, c->app, c->item, &rid, &doc);
     if (found <= 0) {
         if (found == 0) sb_reply_error(c->res, 404, "NotFound", "Event was not found");
-        else internal(c->res);
+        else ls_internal(c->res);
         return;
     }
-    if ((patch = checked_body(c, SB_EVENT_PATCH))) {
+    if ((patch = ls_checked_body(c, SB_EVENT_PATCH))) {
         iso_now(c->req->now, now);
         if (!(update = apply_event_patch(doc, patch, now)) || ls_event_store(c->srv->db, c->app, doc, rid, &rid, 0) < 0
             || ls_event_add_update(c->srv->db, rid, update) < 0 || ls_event_text(c->srv->db, NULL, NULL, rid, &out) <= 0)
-            internal(c->res);
+            ls_internal(c->res);
         else
             reply_text(c->res, 200, &out);
     }
@@ -342,29 +109,29 @@ static void patch_event(const call *c) {
 }
 
 /* DELETE .../events/{eventId}. */
-static void delete_event(const call *c) {
+static void delete_event(const ls_call *c) {
     sqlite3_int64 rid;
     if (!item_id_ok(c, "event")) return;
     int found = ls_event_find(c->srv->db, c->app, c->item, &rid, NULL);
     if (found == 0) sb_reply_error(c->res, 404, "NotFound", "Event was not found");
-    else if (found < 0 || ls_event_delete(c->srv->db, rid) < 0) internal(c->res);
+    else if (found < 0 || ls_event_delete(c->srv->db, rid) < 0) ls_internal(c->res);
     else sb_reply_json(c->res, 200, json_pack("{s:b}", "success", 1));
 }
 
 /* GET .../integrations/{integrationId}: the stored text. */
-static void get_integration(const call *c) {
+static void get_integration(const ls_call *c) {
     sqlite3_int64 rid;
     sb_buf out = {0};
     if (!item_id_ok(c, "integration")) return;
     int found = ls_integration_find(c->srv->db, c->app, c->item, &rid, NULL, &out);
     if (found > 0) reply_text(c->res, 200, &out);
     else if (found == 0) sb_reply_error(c->res, 404, "NotFound", "Integration was not found");
-    else internal(c->res);
+    else ls_internal(c->res);
     sb_buf_free(&out);
 }
 
 /* PATCH .../integrations/{integrationId}: top-level members replaced. */
-static void patch_integration(const call *c) {
+static void patch_integration(const ls_call *c) {
     sqlite3_int64 rid;
     json_t *doc = NULL, *patch;
     char now[32];
@@ -373,15 +140,15 @@ static void patch_integration(const call *c) {
     int found = ls_integration_find(c->srv->db, c->app, c->item, &rid, &doc, NULL);
     if (found <= 0) {
         if (found == 0) sb_reply_error(c->res, 404, "NotFound", "Integration was not found");
-        else internal(c->res);
+        else ls_internal(c->res);
         return;
     }
-    if ((patch = checked_body(c, SB_INTEGRATION_PATCH))) {
+    if ((patch = ls_checked_body(c, SB_INTEGRATION_PATCH))) {
         iso_now(c->req->now, now);
         if (json_object_update(doc, patch) < 0 || json_object_set_new(doc, "lastUpdated", json_string(now)) < 0
             || ls_integration_store(c->srv->db, c->app, doc, rid, &rid) < 0
             || ls_integration_find(c->srv->db, c->app, c->item, &rid, NULL, &out) <= 0)
-            internal(c->res);
+            ls_internal(c->res);
         else
             reply_text(c->res, 200, &out);
     }
@@ -391,23 +158,23 @@ static void patch_integration(const call *c) {
 }
 
 /* DELETE .../integrations/{integrationId} (includeWorkflows is ignored). */
-static void delete_integration(const call *c) {
+static void delete_integration(const ls_call *c) {
     sqlite3_int64 rid;
     if (!item_id_ok(c, "integration")) return;
     int found = ls_integration_find(c->srv->db, c->app, c->item, &rid, NULL, NULL);
     if (found == 0) sb_reply_error(c->res, 404, "NotFound", "Integration was not found");
-    else if (found < 0 || ls_integration_delete(c->srv->db, rid) < 0) internal(c->res);
+    else if (found < 0 || ls_integration_delete(c->srv->db, rid) < 0) ls_internal(c->res);
     else sb_reply_json(c->res, 200, json_pack("{s:b}", "success", 1));
 }
 
 /* ---- handlers: collections ---- */
 
 /* POST .../events or .../integrations: a new document, 201. */
-static void create(const call *c, int events) {
+static void create(const ls_call *c, int events) {
     char id[25], now[32], when[32];
     sqlite3_int64 rid;
     sb_buf out = {0};
-    json_t *doc = checked_body(c, events ? SB_EVENT_POST : SB_INTEGRATION_POST);
+    json_t *doc = ls_checked_body(c, events ? SB_EVENT_POST : SB_INTEGRATION_POST);
     if (!doc) return;
     new_id(c->req->now, id);
     iso_now(c->req->now, now);
@@ -422,30 +189,30 @@ static void create(const call *c, int events) {
         failed = failed || ls_complete_integration(doc, c->app, id, now) < 0
                  || ls_integration_store(c->srv->db, c->app, doc, 0, &rid) < 0
                  || ls_integration_find(c->srv->db, c->app, id, &rid, NULL, &out) <= 0;
-    if (failed) internal(c->res);
+    if (failed) ls_internal(c->res);
     else reply_text(c->res, 201, &out);
     sb_buf_free(&out);
     json_decref(doc);
 }
 
 /* POST .../events. */
-static void create_event(const call *c) {
+static void create_event(const ls_call *c) {
     create(c, 1);
 }
 
 /* POST .../integrations. */
-static void create_integration(const call *c) {
+static void create_integration(const ls_call *c) {
     create(c, 0);
 }
 
 /* GET .../events or .../integrations: one page, filtered, counted and
  * sorted by SQLite, answered from the stored texts. */
-static void list(const call *c, int events) {
+static void list(const ls_call *c, int events) {
     sb_listing l;
     long long total = 0;
     long n = 0;
     sb_buf out = {0};
-    if (read_listing(c->req, c->res, events ? L_EVENTS : L_INTEGRATIONS, &l) < 0) return;
+    if (ls_read_listing(c->req, c->res, events ? LS_EVENTS : LS_INTEGRATIONS, &l) < 0) return;
     /* repeat-page and stale-page faults: page 0's items, reported as page 0 or as the page asked */
     int page0 = (c->req->fault_flags & (SB_FAULT_REPEAT_PAGE | SB_FAULT_STALE_PAGE)) != 0;
     json_int_t shown = c->req->fault_flags & SB_FAULT_REPEAT_PAGE ? 0 : (json_int_t)l.page;
@@ -470,7 +237,7 @@ static void list(const call *c, int events) {
         sb_buf_str(&out, ",");
         sb_buf_str(&out, meta_text + 1);
     }
-    if (failed) internal(c->res);
+    if (failed) ls_internal(c->res);
     else reply_text(c->res, 200, &out);
     sb_buf_free(&out);
     free(meta_text);
@@ -480,24 +247,24 @@ static void list(const call *c, int events) {
 }
 
 /* GET .../events. */
-static void list_events(const call *c) {
+static void list_events(const ls_call *c) {
     list(c, 1);
 }
 
 /* GET .../integrations. */
-static void list_integrations(const call *c) {
+static void list_integrations(const ls_call *c) {
     list(c, 0);
 }
 
 /* PATCH .../events: every match gets the patch and an update row. */
-static void patch_events(const call *c) {
+static void patch_events(const ls_call *c) {
     sb_listing l;
     char now[32];
     sqlite3_int64 *rids = NULL;
     long long n = 0;
-    json_t *body = checked_body(c, SB_EVENT_PATCH);
+    json_t *body = ls_checked_body(c, SB_EVENT_PATCH);
     if (!body) return;
-    if (read_listing(c->req, c->res, L_PATCH, &l) < 0) {
+    if (ls_read_listing(c->req, c->res, LS_PATCH, &l) < 0) {
         json_decref(body);
         return;
     }
@@ -511,7 +278,7 @@ static void patch_events(const call *c) {
         json_decref(update);
         json_decref(doc);
     }
-    if (failed) internal(c->res);
+    if (failed) ls_internal(c->res);
     else sb_reply_json(c->res, 200, json_pack("{s:b}", "success", 1));
     free(rids);
     json_decref(l.query);
@@ -520,32 +287,32 @@ static void patch_events(const call *c) {
 
 /* POST .../events/delete: the body is the query, checked whole first;
  * nothing is taken from the query string. */
-static void delete_events(const call *c) {
+static void delete_events(const ls_call *c) {
     sb_listing l;
     int failed;
     char msg[512];
     long long removed = 0;
-    json_t *body = read_body(c, 1, LQ_MAX_BYTES, &failed);
+    json_t *body = ls_read_body(c, 1, LQ_MAX_BYTES, &failed);
     if (failed) return;
     if (body && sb_lq_check(body, msg, sizeof msg) < 0) {
         sb_reply_error(c->res, 400, "Validation", "%s", msg);
         json_decref(body);
         return;
     }
-    read_listing(c->req, c->res, L_DELETE, &l);
+    ls_read_listing(c->req, c->res, LS_DELETE, &l);
     l.query = body; /* owned by l now; an empty body removes every event */
-    if (ls_delete_matches(c->srv->db, c->app, &l, &removed) < 0) internal(c->res);
+    if (ls_delete_matches(c->srv->db, c->app, &l, &removed) < 0) ls_internal(c->res);
     else sb_reply_json(c->res, 200, json_pack("{s:I}", "removed", (json_int_t)removed));
     json_decref(l.query);
 }
 
 /* GET .../events/mostRecentBySeverity: {"newCount": n, "event": ...}. */
-static void most_recent(const call *c) {
+static void most_recent(const ls_call *c) {
     sb_listing l;
     sqlite3_int64 rid;
     long long count = 0;
     sb_buf out = {0};
-    if (read_listing(c->req, c->res, L_SEVERITY, &l) < 0) return;
+    if (ls_read_listing(c->req, c->res, LS_SEVERITY, &l) < 0) return;
     int failed = ls_most_severe(c->srv->db, c->app, &l, &rid, &count) < 0;
     if (!failed) {
         sb_buf_fmt(&out, "{\"newCount\":%lld", count);
@@ -555,17 +322,17 @@ static void most_recent(const call *c) {
         }
         sb_buf_str(&out, "}");
     }
-    if (failed) internal(c->res);
+    if (failed) ls_internal(c->res);
     else reply_text(c->res, 200, &out);
     sb_buf_free(&out);
     json_decref(l.query);
 }
 
 /* POST .../events/export: checks {email, query} and answers success. */
-static void export_events(const call *c) {
+static void export_events(const ls_call *c) {
     int failed;
     char msg[512];
-    json_t *body = read_body(c, 1, LQ_MAX_BYTES + 2048, &failed), *email, *q;
+    json_t *body = ls_read_body(c, 1, LQ_MAX_BYTES + 2048, &failed), *email, *q;
     const char *key;
     json_t *v;
     if (failed) return;
@@ -599,7 +366,7 @@ static void export_events(const call *c) {
 typedef struct route {
     const char *coll, *item, *method, *name;
     int read;
-    void (*handler)(const call *c);
+    void (*handler)(const ls_call *c);
 } route;
 
 static const route ROUTES[] = {
@@ -641,7 +408,7 @@ int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
     const char *coll = req->seg[2], *item = req->nseg == 4 ? req->seg[3] : NULL;
     if (strcmp(coll, "events") && strcmp(coll, "integrations")) return 0;
     char app_id[25], item_id[25], allow[64] = "";
-    call c = {srv, req, res, req->seg[1], item};
+    ls_call c = {srv, req, res, req->seg[1], item};
     /* ids match stored ones without regard to case (the schema's pattern allows A-F; stored ids are lower-case) */
     if (sb_is_hex24(c.app)) c.app = ls_lower_id(c.app, app_id);
     if (item && sb_is_hex24(item)) c.item = ls_lower_id(item, item_id);
@@ -661,9 +428,7 @@ int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
         sb_reply_error(res, 405, "MethodNotAllowed", "%s is not allowed here", req->method);
         return 1;
     }
-    if (authorize(&c, found->name, found->read) < 0) return 1;
-    sqlite3_exec(srv->db, "BEGIN", NULL, NULL, NULL);
-    found->handler(&c);
-    sqlite3_exec(srv->db, res->status < 400 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    if (ls_authorize(&c, found->name, found->read) < 0) return 1;
+    found->handler(&c); /* inside the request's transaction (store.c) */
     return 1;
 }

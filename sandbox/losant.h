@@ -83,6 +83,40 @@ typedef struct sb_listing {
     long page, per_page;
 } sb_listing;
 
+/* ---- what every call reads (losant_params.c) ---- */
+
+/* What a handler gets: the request, the answer, the application (lower
+ * case) and the item segment (an id, lower case when 24 hex). */
+typedef struct ls_call {
+    sb_server *srv;
+    const sb_request *req;
+    sb_response *res;
+    const char *app;
+    const char *item;
+} ls_call;
+
+/* Which call's params a listing reads: each takes only the params Losant
+ * documents for it (docs/PROTOCOLS.md 1.2, 1.4) and ignores the others. */
+enum ls_listing_call { LS_EVENTS, LS_INTEGRATIONS, LS_PATCH, LS_SEVERITY, LS_DELETE };
+
+/* Answers 500 for a storage failure or lack of memory. */
+void ls_internal(sb_response *res);
+/* Checks the bearer token (401), the scope of the call name (403; read:
+ * the .read scopes grant it), the applicationId (400) and that the token
+ * reaches the application (404), in that order. 0 when the call may go
+ * on, else -1 with the error answered. */
+int ls_authorize(const ls_call *c, const char *name, int read);
+/* Reads the params of a list or bulk call into l; -1 with an error
+ * answered. A query given as JSON text is checked whole against the schema
+ * and the size limits before anything is evaluated. */
+int ls_read_listing(const sb_request *req, sb_response *res, enum ls_listing_call which, sb_listing *l);
+/* Parses the JSON body; NULL with an error answered (400/415, *failed
+ * set). An empty body gives NULL without an error when allow_empty; a body
+ * over max_len bytes is 400 without being parsed. */
+json_t *ls_read_body(const ls_call *c, int allow_empty, size_t max_len, int *failed);
+/* Reads and checks a body against a schema; NULL with an error answered. */
+json_t *ls_checked_body(const ls_call *c, const sb_field *schema);
+
 /* ---- storage (losant_store.c) ---- */
 
 /* Stores an event document: a new row when rid is 0 (*rid_out gets it),

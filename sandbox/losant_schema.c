@@ -106,6 +106,7 @@ static int check_object(const sb_field *fields, json_t *obj, const char *prefix,
     return 0;
 }
 
+/* Validates one value against f (the declaration above says how). */
 static int check_value(const sb_field *f, json_t *v, const char *path, char *msg, size_t len) {
     switch (f->kind) {
     case K_ANY:

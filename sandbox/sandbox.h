@@ -1,10 +1,11 @@
-/* eventapi-sandbox: the shared interface between the HTTP front (main.c),
- * the store (db.c) and the three services (losant.c, connectdaily.c,
- * monterosa.c).
+/* eventapi-sandbox: the shared interface between the HTTP front (http.c
+ * and front.h), the store (store.c), the text helpers (uri.c, reply.c) and
+ * the three services (losant*.c, connectdaily*.c, monterosa*.c).
  *
- * Threading: libmicrohttpd runs a thread pool; main.c holds sb_server.lock
- * around every call of a service route, so services use the one SQLite
- * connection without further locking and each request is one transaction.
+ * Threading: libmicrohttpd runs a thread pool; sb_store_call (store.c)
+ * holds sb_server.lock around the service routes and makes each request
+ * one transaction, so services use the one SQLite connection without
+ * further locking and never BEGIN or COMMIT themselves.
  */
 #ifndef EVENTAPI_SANDBOX_H
 #define EVENTAPI_SANDBOX_H
@@ -73,7 +74,7 @@ typedef struct sb_server {
     int rate_limit;       /* service calls per second per credential; 0 = unlimited */
 } sb_server;
 
-/* Store (db.c): opens the database (memory when path is NULL), creates the
+/* Store (store.c): opens the database (memory when path is NULL), creates the
  * tables and loads the seed into a new store; 0 or -1 with a message on stderr. */
 int sb_db_open(sb_server *srv, const char *path, const char *seed_file);
 void sb_db_close(sb_server *srv);
@@ -83,6 +84,13 @@ void sb_db_close(sb_server *srv);
 sqlite3_stmt *sb_prep(sqlite3 *db, const char *sql);
 /* Runs SQL without results; 0, or -1 with the message on stderr. */
 int sb_exec(sqlite3 *db, const char *sql);
+/* Runs the services' routes for one request (Losant, Connect Daily,
+ * Monterosa, in order) under the service lock as ONE transaction: BEGIN,
+ * the route, then COMMIT when the answer is a 2xx without an error body
+ * (res->error unset), else ROLLBACK; a failed BEGIN or COMMIT is 500.
+ * Services open no transactions of their own. 1 when a service took the
+ * path, 0 otherwise (nothing answered). */
+int sb_store_call(sb_server *srv, const sb_request *req, sb_response *res);
 /* Writes a new random UUID (version 4 form) into buf[37]. */
 void sb_uuid(char *buf);
 
@@ -142,6 +150,11 @@ void sb_reply_header(sb_response *res, const char *name, const char *value);
 /* Losant-style error body {"type": type, "message": message}. */
 void sb_reply_error(sb_response *res, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A server-wide error (413, 414, 500, 503) in the error shape of the
+ * service the raw path belongs to: JSON:API under /api/v2, Connect
+ * Daily's under .../restapi/v1, else Losant's {"type", "message"}. */
+void sb_reply_server_error(const sb_request *req, sb_response *res, int status, const char *type, const char *title,
+                           const char *message);
 
 /* Services. route() answers and returns 1 when the path belongs to the
  * service (405 for a known path with a wrong method), 0 otherwise.

@@ -1,4 +1,6 @@
-/* eventapi-sandbox: opening the SQLite store and loading the seed. */
+/* eventapi-sandbox: the SQLite store: opening it, loading the seed, the
+ * cache of prepared statements, and the one transaction of each request
+ * (docs/PROTOCOLS.md 4.3). */
 #include "sandbox.h"
 
 #include <stdio.h>
@@ -125,6 +127,7 @@ void sb_db_close(sb_server *srv) {
     srv->db = NULL;
 }
 
+/* Writes a new random version-4 UUID into buf[37] (sandbox.h). */
 void sb_uuid(char *buf) {
     static int seeded;
     if (!seeded) { /* under the server lock, or at start before any thread */
@@ -133,4 +136,26 @@ void sb_uuid(char *buf) {
     }
     snprintf(buf, 37, "%04x%04x-%04x-4%03x-%04x-%04x%04x%04x", rand() & 0xffff, rand() & 0xffff, rand() & 0xffff,
              rand() & 0xfff, (rand() & 0x3fff) | 0x8000, rand() & 0xffff, rand() & 0xffff, rand() & 0xffff);
+}
+
+/* One request's service call as one transaction (sandbox.h). */
+int sb_store_call(sb_server *srv, const sb_request *req, sb_response *res) {
+    pthread_mutex_lock(&srv->lock);
+    if (sqlite3_exec(srv->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        pthread_mutex_unlock(&srv->lock);
+        sb_reply_server_error(req, res, 500, "InternalError", "Internal Server Error", "cannot begin a transaction");
+        return 1;
+    }
+    int handled = sb_losant_route(srv, req, res) || sb_connectdaily_route(srv, req, res)
+                  || sb_monterosa_route(srv, req, res);
+    /* the one commit rule of every service: a success (2xx) that is not an error body */
+    int commit = handled && res->status >= 200 && res->status < 300 && !res->error;
+    if (commit && sqlite3_exec(srv->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(srv->db, "ROLLBACK", NULL, NULL, NULL);
+        sb_reply_server_error(req, res, 500, "InternalError", "Internal Server Error", "cannot commit the change");
+    } else if (!commit) {
+        sqlite3_exec(srv->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return handled;
 }
