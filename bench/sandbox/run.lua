@@ -201,7 +201,8 @@ function workloads.record()
   f:close()
   for _ = 1, 20 do curl("POST", sb.url .. "/bench/record", "-H 'Content-Type: text/plain' --data-binary @" .. q(body)) end
   local rss, peak = memory(sb.pid)
-  report("record", "after 20 recorded requests of 3.5 MB of control bytes", ("%.1f MB"):format(rss), ("(peak %.1f MB)"):format(peak))
+  report("record", "after 20 recorded requests of 3.5 MB of control bytes", ("%.1f MB"):format(rss),
+    ("(peak %.1f MB)"):format(peak))
   local status, t = curl("GET", sb.url .. "/_sandbox/requests")
   rss, peak = memory(sb.pid)
   report("record", "after GET /_sandbox/requests", ("%.1f MB"):format(rss),
@@ -219,7 +220,8 @@ function workloads.uploads()
 ulimit -n 4096
 for i in $(seq 1 100); do
   eval "exec $((i + 10))<>/dev/tcp/127.0.0.1/%s" || exit 9
-  printf 'POST /applications/%s/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 4194304\r\n\r\n' >&$((i + 10))
+  printf 'POST /applications/%s/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n' >&$((i + 10))
+  printf 'Content-Type: application/json\r\nContent-Length: 4194304\r\n\r\n' >&$((i + 10))
   cat %s >&$((i + 10)) &
 done
 wait

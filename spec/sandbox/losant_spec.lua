@@ -677,7 +677,8 @@ describe("the Losant sandbox", function()
     end)
 
     it("events.patch lets the query override state and filter", function()
-      local res = sandbox.http("PATCH", url("/events?state=resolved&filter=nothing*&query=" .. enc('{"subject":"Door left open"}')),
+      local path = "/events?state=resolved&filter=nothing*&query=" .. enc('{"subject":"Door left open"}')
+      local res = sandbox.http("PATCH", url(path),
         { token = sandbox.token, json = { comment = "seen" } })
       assert.are.same({ success = true }, res.json)
       local door = get("/events/575ed0de7ae143cd83dc4aa8").json

@@ -128,7 +128,8 @@ describe("the sandbox's Losant seed", function()
   end)
 
   it("refuses an event whose subject is not a string, with exit code 2", function()
-    local seed = seed_file('{"id":"575ed0de7ae143cd83dc4aa5","applicationId":"575ec8687ae143cd83dc4a97","level":"info","subject":5}')
+    local seed = seed_file('{"id":"575ed0de7ae143cd83dc4aa5","applicationId":"575ec8687ae143cd83dc4a97",'
+      .. '"level":"info","subject":5}')
     local ok, _, code = os.execute(sandbox.binary .. " --seed " .. seed .. " 2>/dev/null")
     os.remove(seed)
     assert.is_falsy(ok)
@@ -142,10 +143,12 @@ describe("the sandbox's Losant seed", function()
     end
     local db = os.tmpname()
     os.remove(db)
-    local doc = '{"id":"575ed0de7ae143cd83dc4aa5","eventId":"575ed0de7ae143cd83dc4aa5","applicationId":"575ec8687ae143cd83dc4a97",'
+    local doc = '{"id":"575ed0de7ae143cd83dc4aa5","eventId":"575ed0de7ae143cd83dc4aa5",'
+      .. '"applicationId":"575ec8687ae143cd83dc4a97",'
       .. '"level":"info","state":"new","subject":"old","creationDate":"2026-01-01T00:00:00.000Z","updates":[{"comment":"kept"}]}'
     local sql = "CREATE TABLE sandbox_meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO sandbox_meta VALUES ('seeded', '1');"
-      .. "CREATE TABLE losant_apps (id TEXT PRIMARY KEY, name TEXT); INSERT INTO losant_apps VALUES ('575ec8687ae143cd83dc4a97', 'a');"
+      .. "CREATE TABLE losant_apps (id TEXT PRIMARY KEY, name TEXT);"
+      .. "INSERT INTO losant_apps VALUES ('575ec8687ae143cd83dc4a97', 'a');"
       .. "CREATE TABLE losant_tokens (token TEXT PRIMARY KEY, scopes TEXT, apps TEXT);"
       .. "INSERT INTO losant_tokens VALUES ('t', '[\"all.Application\"]', NULL);"
       .. "CREATE TABLE losant_docs (kind TEXT, id TEXT, app TEXT, doc TEXT, PRIMARY KEY (kind, app, id));"
@@ -644,7 +647,8 @@ describe("the sandbox's request body budget", function()
     os.execute("bash -c " .. sandbox.shell_quote(script) .. " >/dev/null 2>&1 &")
     os.execute("sleep 0.5")
     local res = sandbox.http("POST", sb.url .. "/applications/" .. APP .. "/events", { token = sandbox.token,
-      body = '{"level":"info","subject":"' .. string.rep("x", 200000) .. '"}', headers = { ["Content-Type"] = "application/json" } })
+      body = '{"level":"info","subject":"' .. string.rep("x", 200000) .. '"}',
+      headers = { ["Content-Type"] = "application/json" } })
     assert.are.equal(503, res.status)
     assert.are.equal("1", res.headers["retry-after"])
     assert.are.equal("ServiceUnavailable", res.json.type)
