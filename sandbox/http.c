@@ -31,8 +31,7 @@ struct conn_state;
  * callback then) is freed when its connection closes. */
 typedef struct conn_slot {
     int fd;                      /* the socket, for shutdown() past a deadline */
-    enum phase phase;            /* under conn_lock */
-    double since;                /* when the phase began; under conn_lock */
+    uint64_t state;              /* atomic: microseconds since the epoch when the phase began << 2 | phase */
     int cut;                     /* shut down by the timer thread */
     struct conn_state *current;  /* owned until completed() */
     struct conn_slot *prev, *next;
@@ -57,9 +56,9 @@ typedef struct conn_state {
 static struct MHD_Daemon *daemon_handle;
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static conn_slot *conns;             /* every open connection, under conn_lock */
-static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
-static int in_flight;                /* requests received and not completed, under count_lock */
-static size_t body_bytes;            /* body budget in use, under count_lock */
+static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
+static int in_flight;                /* requests received and not completed (atomic) */
+static size_t body_bytes;            /* body budget in use, under budget_lock */
 static pthread_t timer_thread;
 static int timer_started;
 static volatile int timer_stop;
@@ -73,38 +72,34 @@ double sb_now(void) {
 
 /* Requests in flight (front.h). */
 int sb_in_flight(void) {
-    pthread_mutex_lock(&count_lock);
-    int n = in_flight;
-    pthread_mutex_unlock(&count_lock);
-    return n;
+    return __atomic_load_n(&in_flight, __ATOMIC_RELAXED);
 }
 
 /* Takes n bytes of the body budget; 0, or -1 when that would pass it. */
 static int budget_take(size_t n) {
     int rc = -1;
-    pthread_mutex_lock(&count_lock);
+    pthread_mutex_lock(&budget_lock);
     if (body_bytes + n <= sb_cfg.body_budget) {
         body_bytes += n;
         rc = 0;
     }
-    pthread_mutex_unlock(&count_lock);
+    pthread_mutex_unlock(&budget_lock);
     return rc;
 }
 
 /* Gives n bytes back to the body budget. */
 static void budget_give(size_t n) {
-    pthread_mutex_lock(&count_lock);
+    pthread_mutex_lock(&budget_lock);
     body_bytes -= n;
-    pthread_mutex_unlock(&count_lock);
+    pthread_mutex_unlock(&budget_lock);
 }
 
-/* Moves a connection's slot to a phase, timed from now. */
+/* Moves a connection's slot to a phase, timed from now: one atomic store
+ * of both, so the timer thread never pairs a phase with another's start. */
 static void set_phase(conn_slot *slot, enum phase phase) {
     if (!slot) return;
-    pthread_mutex_lock(&conn_lock);
-    slot->phase = phase;
-    slot->since = sb_now();
-    pthread_mutex_unlock(&conn_lock);
+    uint64_t us = (uint64_t)(sb_now() * 1e6);
+    __atomic_store_n(&slot->state, us << 2 | (uint64_t)phase, __ATOMIC_RELAXED);
 }
 
 /* Shuts down the connections past their header or body deadline; a
@@ -115,10 +110,11 @@ static void cut_late_connections(void) {
     double now = sb_now();
     pthread_mutex_lock(&conn_lock);
     for (conn_slot *s = conns; s; s = s->next) {
-        double limit = s->phase == P_HEADERS ? sb_cfg.header_timeout
-                       : s->phase == P_BODY  ? sb_cfg.body_timeout
-                                             : INFINITY;
-        if (!s->cut && s->fd >= 0 && now - s->since > limit) {
+        uint64_t state = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+        enum phase phase = (enum phase)(state & 3);
+        double since = (double)(state >> 2) / 1e6;
+        double limit = phase == P_HEADERS ? sb_cfg.header_timeout : phase == P_BODY ? sb_cfg.body_timeout : INFINITY;
+        if (!s->cut && s->fd >= 0 && now - since > limit) {
             shutdown(s->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
             s->cut = 1;
         }
@@ -140,10 +136,8 @@ static void *timer_main(void *arg) {
 
 /* Frees a request's state, its body budget, and takes it out of in_flight. */
 static void free_state(conn_state *st) {
-    pthread_mutex_lock(&count_lock);
-    in_flight--;
-    body_bytes -= st->reserved;
-    pthread_mutex_unlock(&count_lock);
+    __atomic_sub_fetch(&in_flight, 1, __ATOMIC_RELAXED);
+    if (st->reserved) budget_give(st->reserved);
     free(st->raw_uri);
     free(st->body);
     free(st);
@@ -166,8 +160,7 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
         *socket_context = slot;
         if (!slot) return;
         slot->fd = ci ? (int)ci->connect_fd : -1;
-        slot->phase = P_HEADERS;
-        slot->since = sb_now();
+        set_phase(slot, P_HEADERS);
         pthread_mutex_lock(&conn_lock);
         slot->next = conns;
         if (conns) conns->prev = slot;
@@ -198,9 +191,7 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *con) 
         free(st);
         return NULL;
     }
-    pthread_mutex_lock(&count_lock);
-    in_flight++;
-    pthread_mutex_unlock(&count_lock);
+    __atomic_add_fetch(&in_flight, 1, __ATOMIC_RELAXED);
     st->slot = slot_of(con);
     if (st->slot) st->slot->current = st;
     return st;
