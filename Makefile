@@ -32,6 +32,7 @@ DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson lua-luv libcurl4-openssl-dev lua-b
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
 export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
+export EVENTAPI_BUILD := $(abspath $(BUILD))
 
 .PHONY: all build sandbox man embed test demo lint clean deps install uninstall rock-install bench docs fuzz fuzz-regress soak mutate
 
@@ -285,7 +286,7 @@ check-asan:
 	PATH="$(abspath $(ASAN_BUILD))/bin:$$PATH" LD_PRELOAD=$(ASAN_LIB) \
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:log_path=$(CHECK_LOGS)/asan/lua \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CHECK_LOGS)/asan/ubsan \
-	EVENTAPI_SANDBOX=$(abspath $(ASAN_BUILD))/eventapi-sandbox \
+	EVENTAPI_SANDBOX=$(abspath $(ASAN_BUILD))/eventapi-sandbox EVENTAPI_BUILD=$(abspath $(ASAN_BUILD)) \
 	EVENTAPI_SANDBOX_WRAPPER="env LD_PRELOAD= ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$(CHECK_LOGS)/asan/sandbox" \
 	EVENTAPI_TIME_SCALE=4 \
 	    $(LUA) /usr/bin/busted --ignore-lua --cpath='$(abspath $(ASAN_BUILD))/?.so' spec; \
