@@ -275,7 +275,7 @@ check-valgrind: build sandbox
 # (no leak detection there: the preload reaches the curl and sh processes the
 # specs start; leaks in core.so are check-valgrind's); the sandbox checks leaks.
 check-asan:
-	$(MAKE) BUILD=$(ASAN_BUILD) OPT="-O1 -g" SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build sandbox
+	$(MAKE) BUILD=$(ASAN_BUILD) OPT="-O1 -g" SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build sandbox embed
 	@rm -rf $(CHECK_LOGS)/asan && mkdir -p $(CHECK_LOGS)/asan $(ASAN_BUILD)/bin
 	@# the command-line tools the specs start run without the preload (curl hangs under it)
 	@for tool in curl nginx openssl; do \
@@ -287,6 +287,7 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:log_path=$(CHECK_LOGS)/asan/lua \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CHECK_LOGS)/asan/ubsan \
 	EVENTAPI_SANDBOX=$(abspath $(ASAN_BUILD))/eventapi-sandbox EVENTAPI_BUILD=$(abspath $(ASAN_BUILD)) \
+	LUA_CPATH='$(abspath $(ASAN_BUILD))/?.so;;' EVENTAPI_EMBED_HOST=$(abspath $(ASAN_BUILD))/embed-host \
 	EVENTAPI_SANDBOX_WRAPPER="env LD_PRELOAD= ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$(CHECK_LOGS)/asan/sandbox" \
 	EVENTAPI_TIME_SCALE=4 \
 	    $(LUA) /usr/bin/busted --ignore-lua --cpath='$(abspath $(ASAN_BUILD))/?.so' spec; \
