@@ -253,7 +253,8 @@ describe("the Monterosa client", function()
     end)
 
     local bad_times = { "2026-12-01T19:30:00+01:00", "2026-02-30T00:00:00Z", "2026-12-01T24:00:00Z",
-                        "2026-12-01T19:60:00Z", "2026-12-31T23:59:60Z", "2026-12-01 19:30:00Z", "2026-12-01T19:30:00.5Z", "tomorrow", 1.5, true }
+                        "2026-12-01T19:60:00Z", "2026-12-31T23:59:60Z", "2026-12-01 19:30:00Z",
+                        "2026-12-01T19:30:00.5Z", "tomorrow", 1.5, true }
     for _, v in ipairs(bad_times) do
       it("refuse the start_at " .. tostring(v) .. " before any traffic", function()
         local err = fail(mr.events.create({ project_id = PROJECT, name = "x", duration = 1, start_at = v,
