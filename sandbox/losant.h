@@ -57,12 +57,31 @@ int sb_lq_check(json_t *q, char *msg, size_t len);
  * 0 with *out a new reference, or 400 or 500 (out of memory) with msg. */
 int sb_lq_parse(const char *text, size_t n, json_t **out, char *msg, size_t len);
 
-/* Appends to sql the condition of a query checked by sb_lq_check, over the
- * columns of losant_events, and to params the values it binds, in order
- * (borrowed from q: q must outlive the statement); the condition is 0 or
- * 1 for every row (docs/PROTOCOLS.md 1.5 says how values compare). 0, or
- * -1 when out of memory. */
-int sb_lq_sql(json_t *q, sb_buf *sql, json_t *params);
+/* One stored event as the query sees it (the SQL function sb_match fills
+ * it from the row's columns): the text of each queryable field (NULL when
+ * missing), dates read as epoch milliseconds once, the tags parsed once. */
+#define LQ_NFIELDS 11 /* id, creationDate, lastUpdated, sourceId, sourceType, level, state, subject, deviceId,
+                         experienceUserId, experienceGroupId */
+extern const char *const LQ_FIELD_NAMES[LQ_NFIELDS]; /* in that order */
+
+typedef struct lq_row {
+    const char *text[LQ_NFIELDS];
+    long long ms[LQ_NFIELDS];
+    int ms_state[LQ_NFIELDS]; /* 0 not read, 1 a date, 2 no date */
+    const char *tags_text;    /* eventTags as JSON text, or NULL */
+    json_t *tags;             /* parsed from tags_text when a condition needs it; the caller frees it */
+    int tags_done;
+    int failed;               /* out of memory while parsing the tags */
+} lq_row;
+
+/* Evaluates a query checked by sb_lq_check against one event: 1 when it
+ * matches, else 0 (docs/PROTOCOLS.md 1.5 says how values compare). Run in
+ * C per row, not turned into SQL: SQLite's parser cannot nest expressions
+ * as deep as a query may. */
+int sb_lq_eval(json_t *q, lq_row *row);
+/* The fields a checked query reads: bit f for lq_row's field f, bit
+ * LQ_NFIELDS for eventTags (so only those columns are handed over). */
+unsigned sb_lq_fields(json_t *q);
 
 /* Losant's filter glob: 1 when s matches pat as a whole, '*' any run of
  * characters, '?' exactly one UTF-8 character, any other byte itself

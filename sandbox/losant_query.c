@@ -261,196 +261,181 @@ int sb_glob_match(const char *pat, const char *s) {
     return *pat == '\0';
 }
 
-/* ---- the query as SQL over losant_events (losant_store.c) ---- */
+/* ---- evaluation against one stored event (the SQL function sb_match) ---- */
 
-/* The column of a queryable field and, for the dates, the column of its
- * epoch milliseconds (NULL: sb_ms(column) is used). */
-typedef struct column {
-    const char *field, *name, *ms;
-} column;
+/* The queryable fields in the order of lq_row's arrays (losant.h). */
+const char *const LQ_FIELD_NAMES[LQ_NFIELDS] = {"id", "creationDate", "lastUpdated", "sourceId", "sourceType",
+                                                   "level", "state", "subject", "deviceId", "experienceUserId",
+                                                   "experienceGroupId"};
 
-static const column COLUMNS[] = {
-    {"id", "id", NULL},
-    {"creationDate", "creation_date", "creation_ms"},
-    {"lastUpdated", "last_updated", "updated_ms"},
-    {"sourceId", "source_id", NULL},
-    {"sourceType", "source_type", NULL},
-    {"level", "level", NULL},
-    {"state", "state", NULL},
-    {"subject", "subject", NULL},
-    {"deviceId", "device_id", NULL},
-    {"experienceUserId", "experience_user_id", NULL},
-    {"experienceGroupId", "experience_group_id", NULL},
-    {NULL, NULL, NULL}};
-
-/* A bound value: '?' in sql, v appended to params (borrowed from the query). */
-static void param(sb_buf *sql, json_t *params, json_t *v) {
-    sb_buf_str(sql, "?");
-    if (json_array_append(params, v) < 0) sql->failed = 1;
+/* The index of a queryable field in lq_row, -1 for eventTags or others. */
+static int field_index(const char *name) {
+    for (int i = 0; i < LQ_NFIELDS; i++)
+        if (!strcmp(LQ_FIELD_NAMES[i], name)) return i;
+    return -1;
 }
 
-/* The ms expression of a column. */
-static void ms_of(sb_buf *sql, const column *c) {
-    if (c->ms) sb_buf_str(sql, c->ms);
-    else sb_buf_fmt(sql, "sb_ms(%s)", c->name);
+/* The field read as a date in epoch milliseconds: 1 with *ms, 0 when it is no date. */
+static int row_ms(lq_row *row, int f, long long *ms) {
+    if (row->ms_state[f] == 0) { /* not yet read: parse once per row */
+        row->ms_state[f] = row->text[f] && sb_ls_date_ms(row->text[f], &row->ms[f]) == 0 ? 1 : 2;
+    }
+    *ms = row->ms[f];
+    return row->ms_state[f] == 1;
 }
 
-/* A comparison of the column with one value: op is = > < >= <=; every
- * result is 0 or 1 (never NULL). Strings compare as text (without regard
- * to ASCII case with ci), numbers with the column read as a date in epoch
- * milliseconds, null matches a missing field (=, >=, <=), booleans never
- * match a field of text. */
-static void compare_sql(sb_buf *sql, json_t *params, const column *c, const char *op, json_t *v, int ci) {
-    int equal_ok = !strcmp(op, "=") || !strcmp(op, ">=") || !strcmp(op, "<=");
+/* Compares the field with one value; op is '=', '>', '<', 'g' (>=), 'l'
+ * (<=). Strings compare as text (without regard to ASCII case with ci),
+ * numbers with the field read as a date in epoch milliseconds, null
+ * equals a missing field, booleans never match a field of text. */
+static int compare_row(lq_row *row, int f, char op, json_t *v, int ci) {
+    const char *text = row->text[f];
+    int c;
     if (json_is_string(v)) {
-        sb_buf_fmt(sql, "IFNULL(%s %s ", c->name, op);
-        param(sql, params, v);
-        sb_buf_str(sql, ci ? " COLLATE NOCASE, 0)" : ", 0)");
+        if (!text) return 0;
+        c = ci ? strcasecmp(text, json_string_value(v)) : strcmp(text, json_string_value(v));
     } else if (json_is_number(v)) {
-        sb_buf_str(sql, "IFNULL(");
-        ms_of(sql, c);
-        sb_buf_fmt(sql, " %s ", op);
-        param(sql, params, v);
-        sb_buf_str(sql, ", 0)");
-    } else if (json_is_null(v) && equal_ok) {
-        sb_buf_fmt(sql, "(%s IS NULL)", c->name);
+        long long ms;
+        if (!row_ms(row, f, &ms)) return 0;
+        if (json_is_integer(v)) {
+            json_int_t n = json_integer_value(v);
+            c = ms < n ? -1 : ms > n;
+        } else {
+            double x = (double)ms, y = json_real_value(v);
+            c = x < y ? -1 : x > y ? 1 : x == y ? 0 : 2; /* 2: never true (no NaN in JSON, but be safe) */
+            if (c == 2) return 0;
+        }
+    } else if (json_is_null(v)) {
+        return (op == '=' || op == 'g' || op == 'l') && !text;
     } else {
-        sb_buf_str(sql, "0");
+        return 0;
+    }
+    switch (op) {
+    case '=': return c == 0;
+    case '>': return c > 0;
+    case '<': return c < 0;
+    case 'g': return c >= 0;
+    default: return c <= 0;
     }
 }
 
-/* $in: the column equals one of the list's strings, or as a date one of
- * its numbers; 0 or 1. */
-static void in_sql(sb_buf *sql, json_t *params, const column *c, json_t *list, int ci) {
-    size_t i, strings = 0, numbers = 0;
-    json_t *item;
-    json_array_foreach(list, i, item) {
-        strings += json_is_string(item);
-        numbers += json_is_number(item);
-    }
-    sb_buf_str(sql, "(0");
-    if (strings) {
-        sb_buf_fmt(sql, " OR IFNULL(%s%s IN (", c->name, ci ? " COLLATE NOCASE" : "");
-        int first = 1;
-        json_array_foreach(list, i, item) if (json_is_string(item)) {
-            if (!first) sb_buf_str(sql, ", ");
-            param(sql, params, item);
-            first = 0;
-        }
-        sb_buf_str(sql, "), 0)");
-    }
-    if (numbers) {
-        sb_buf_str(sql, " OR IFNULL(");
-        ms_of(sql, c);
-        sb_buf_str(sql, " IN (");
-        int first = 1;
-        json_array_foreach(list, i, item) if (json_is_number(item)) {
-            if (!first) sb_buf_str(sql, ", ");
-            param(sql, params, item);
-            first = 0;
-        }
-        sb_buf_str(sql, "), 0)");
-    }
-    sb_buf_str(sql, ")");
+/* $startsWith (mode 0), $endsWith (1), $contains (2) on the field's text. */
+static int text_row(const char *s, const char *t, int mode, int ci) {
+    size_t n, m = strlen(t);
+    if (!s || m > (n = strlen(s))) return 0;
+    if (mode == 0) return (ci ? strncasecmp(s, t, m) : strncmp(s, t, m)) == 0;
+    if (mode == 1) return (ci ? strncasecmp(s + n - m, t, m) : strncmp(s + n - m, t, m)) == 0;
+    for (size_t i = 0; i + m <= n; i++)
+        if ((ci ? strncasecmp(s + i, t, m) : strncmp(s + i, t, m)) == 0) return 1;
+    return 0;
 }
 
 /* A field condition: a scalar (equality) or every operator of an object. */
-static void field_sql(sb_buf *sql, json_t *params, const column *c, json_t *cond) {
-    static const struct { const char *op, *sql; int negate; } CMP[] = {
-        {"$eq", "=", 0}, {"$ne", "=", 1}, {"$gt", ">", 0}, {"$lt", "<", 0}, {"$gte", ">=", 0}, {"$lte", "<=", 0}};
+static int field_row(lq_row *row, int f, json_t *cond) {
     const char *op;
     json_t *arg;
-    if (!json_is_object(cond)) {
-        compare_sql(sql, params, c, "=", cond, 0);
-        return;
-    }
+    if (!json_is_object(cond)) return compare_row(row, f, '=', cond, 0);
     int ci = json_is_true(json_object_get(cond, "$ci"));
-    sb_buf_str(sql, "(1");
     json_object_foreach(cond, op, arg) {
-        size_t k;
-        for (k = 0; k < sizeof CMP / sizeof CMP[0] && strcmp(CMP[k].op, op); k++) {}
-        if (k < sizeof CMP / sizeof CMP[0]) {
-            sb_buf_str(sql, CMP[k].negate ? " AND NOT " : " AND ");
-            compare_sql(sql, params, c, CMP[k].sql, arg, ci);
-        } else if (!strcmp(op, "$startsWith") || !strcmp(op, "$endsWith") || !strcmp(op, "$contains")) {
-            sb_buf_fmt(sql, " AND sb_text(%d, %d, %s, ", op[1] == 's' ? 0 : op[1] == 'e' ? 1 : 2, ci, c->name);
-            param(sql, params, arg);
-            sb_buf_str(sql, ")");
-        } else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
-            sb_buf_str(sql, op[1] == 'n' ? " AND NOT " : " AND ");
-            in_sql(sql, params, c, arg, ci);
+        int ok = 1;
+        if (!strcmp(op, "$eq")) ok = compare_row(row, f, '=', arg, ci);
+        else if (!strcmp(op, "$ne")) ok = !compare_row(row, f, '=', arg, ci);
+        else if (!strcmp(op, "$gt")) ok = compare_row(row, f, '>', arg, ci);
+        else if (!strcmp(op, "$lt")) ok = compare_row(row, f, '<', arg, ci);
+        else if (!strcmp(op, "$gte")) ok = compare_row(row, f, 'g', arg, ci);
+        else if (!strcmp(op, "$lte")) ok = compare_row(row, f, 'l', arg, ci);
+        else if (!strcmp(op, "$startsWith")) ok = text_row(row->text[f], json_string_value(arg), 0, ci);
+        else if (!strcmp(op, "$endsWith")) ok = text_row(row->text[f], json_string_value(arg), 1, ci);
+        else if (!strcmp(op, "$contains")) ok = text_row(row->text[f], json_string_value(arg), 2, ci);
+        else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
+            size_t i;
+            json_t *item;
+            int found = 0;
+            json_array_foreach(arg, i, item) if (!found && (json_is_string(item) || json_is_number(item)))
+                found = compare_row(row, f, '=', item, ci);
+            ok = op[1] == 'n' ? !found : found;
         } /* $ci only changes the others */
+        if (!ok) return 0;
     }
-    sb_buf_str(sql, ")");
+    return 1;
 }
 
-/* One tag condition: {"$tagKey", "$tagValue"} (a tag with that key and/or
- * value) or {"<key>": "<value>", ...} (every pair present). */
-static void tag_form_sql(sb_buf *sql, json_t *params, json_t *form) {
-    json_t *k = json_object_get(form, "$tagKey"), *v = json_object_get(form, "$tagValue");
+/* The event's tags, parsed once per row; NULL when it has none (or out of memory: -1 in *failed). */
+static json_t *row_tags(lq_row *row) {
+    if (!row->tags_done) {
+        row->tags_done = 1;
+        row->tags = row->tags_text ? json_loads(row->tags_text, 0, NULL) : NULL;
+        if (row->tags_text && !row->tags) row->failed = 1;
+    }
+    return row->tags;
+}
+
+/* One tag condition: {"$tagKey", "$tagValue"} (one tag with that key
+ * and/or string value) or {"<key>": "<value>", ...} (every pair a tag). */
+static int tag_form_row(lq_row *row, json_t *form) {
+    json_t *tags = row_tags(row), *k = json_object_get(form, "$tagKey"), *v = json_object_get(form, "$tagValue");
     const char *key;
     json_t *value;
     if (k || v) {
-        sb_buf_str(sql, "EXISTS (SELECT 1 FROM json_each(tags) WHERE 1");
-        if (k) {
-            sb_buf_str(sql, " AND key = ");
-            param(sql, params, k);
+        json_object_foreach(tags, key, value) {
+            if (k && strcmp(json_string_value(k), key)) continue;
+            if (v && !(json_is_string(value) && !strcmp(json_string_value(value), json_string_value(v)))) continue;
+            return 1;
         }
-        if (v) {
-            sb_buf_str(sql, " AND type = 'text' AND value = ");
-            param(sql, params, v);
-        }
-        sb_buf_str(sql, ")");
-        return;
+        return 0;
     }
-    sb_buf_str(sql, "(1");
     json_object_foreach(form, key, value) {
-        json_t *name = json_string(key);
-        sb_buf_str(sql, " AND EXISTS (SELECT 1 FROM json_each(tags) WHERE key = ");
-        if (!name || json_array_append_new(params, name) < 0) sql->failed = 1;
-        sb_buf_str(sql, "? AND type = 'text' AND value = ");
-        param(sql, params, value);
-        sb_buf_str(sql, ")");
+        json_t *tag = json_object_get(tags, key);
+        if (!json_is_string(tag) || strcmp(json_string_value(tag), json_string_value(value))) return 0;
     }
-    sb_buf_str(sql, ")");
+    return 1;
 }
 
-/* A query object: every member holds. */
-static void query_sql(sb_buf *sql, json_t *params, json_t *q) {
+/* The fields a checked query reads, as bits in lq_row's order, bit
+ * LQ_NFIELDS for eventTags (losant.h). */
+unsigned sb_lq_fields(json_t *q) {
     const char *key;
     json_t *v;
-    sb_buf_str(sql, "(1");
+    unsigned mask = 0;
     json_object_foreach(q, key, v) {
         if (!strcmp(key, "$and") || !strcmp(key, "$or") || !strcmp(key, "$nor")) {
             size_t i;
             json_t *item;
-            int any = strcmp(key, "$and") != 0;
-            sb_buf_str(sql, key[1] == 'n' ? " AND NOT (0" : any ? " AND (0" : " AND (1");
-            json_array_foreach(v, i, item) {
-                sb_buf_str(sql, any ? " OR " : " AND ");
-                query_sql(sql, params, item);
-            }
-            sb_buf_str(sql, ")");
+            json_array_foreach(v, i, item) mask |= sb_lq_fields(item);
         } else if (!strcmp(key, "eventTags")) {
-            json_t *eq = json_object_get(v, "$eq"), *ne = json_object_get(v, "$ne");
-            sb_buf_str(sql, ne ? " AND NOT " : " AND ");
-            tag_form_sql(sql, params, eq ? eq : ne ? ne : v);
-        } else {
-            const column *c = COLUMNS;
-            while (c->field && strcmp(c->field, key)) c++;
-            if (!c->field) { /* sb_lq_check lets no other member through */
-                sql->failed = 1;
-                return;
-            }
-            sb_buf_str(sql, " AND ");
-            field_sql(sql, params, c, v);
+            mask |= 1u << LQ_NFIELDS;
+        } else if (field_index(key) >= 0) {
+            mask |= 1u << field_index(key);
         }
     }
-    sb_buf_str(sql, ")");
+    return mask;
 }
 
-/* The SQL condition of a checked query (losant.h). */
-int sb_lq_sql(json_t *q, sb_buf *sql, json_t *params) {
-    query_sql(sql, params, q);
-    return sql->failed ? -1 : 0;
+/* Evaluates a checked query against one event (losant.h). */
+int sb_lq_eval(json_t *q, lq_row *row) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(q, key, v) {
+        int ok;
+        if (!strcmp(key, "$and") || !strcmp(key, "$or") || !strcmp(key, "$nor")) {
+            size_t i;
+            json_t *item;
+            int any = 0, all = 1;
+            json_array_foreach(v, i, item) {
+                int r = sb_lq_eval(item, row);
+                any |= r;
+                all &= r;
+                if (key[1] == 'a' ? !all : any) break; /* the answer is known */
+            }
+            ok = key[1] == 'a' ? all : key[1] == 'o' ? any : !any;
+        } else if (!strcmp(key, "eventTags")) {
+            json_t *eq = json_object_get(v, "$eq"), *ne = json_object_get(v, "$ne");
+            ok = ne ? !tag_form_row(row, ne) : tag_form_row(row, eq ? eq : v);
+        } else {
+            int f = field_index(key);
+            ok = f >= 0 && field_row(row, f, v);
+        }
+        if (!ok) return 0;
+    }
+    return 1;
 }

@@ -54,6 +54,52 @@ static void fn_glob(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                                 && sb_glob_match((const char *)pat, (const char *)s));
 }
 
+/* The column of each of lq_row's fields, in its order, and the columns of
+ * the dates' milliseconds. */
+static const char *const FIELD_COLUMNS[LQ_NFIELDS] = {"id", "creation_date", "last_updated", "source_id",
+                                                      "source_type", "level", "state", "subject", "device_id",
+                                                      "experience_user_id", "experience_group_id"};
+
+/* sb_match(query, mask, columns...): 1 when the event of the row matches
+ * the advanced query bound as a pointer ("sb_query"). mask says which
+ * columns follow, in lq_row's order (sb_lq_fields): each field's text, for
+ * creationDate and lastUpdated also its milliseconds, then the tags. Only
+ * the columns the query reads are handed over. */
+static void fn_match(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    json_t *q = argc >= 2 ? sqlite3_value_pointer(argv[0], "sb_query") : NULL;
+    unsigned mask = argc >= 2 ? (unsigned)sqlite3_value_int(argv[1]) : 0;
+    int at = 2;
+    lq_row row;
+    memset(&row, 0, sizeof row);
+    if (!q) {
+        sqlite3_result_error(ctx, "sb_match without a query", -1);
+        return;
+    }
+    for (int f = 0; f <= LQ_NFIELDS && at < argc; f++) {
+        if (!(mask & (1u << f))) continue;
+        sqlite3_value *v = argv[at++];
+        const char *text = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
+        if (sqlite3_value_type(v) == SQLITE_TEXT && !text) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        if (f == LQ_NFIELDS) {
+            row.tags_text = text;
+            continue;
+        }
+        row.text[f] = text;
+        if ((f == 1 || f == 2) && at < argc) { /* the dates' milliseconds are columns of their own */
+            sqlite3_value *ms = argv[at++];
+            row.ms_state[f] = sqlite3_value_type(ms) == SQLITE_INTEGER ? 1 : 2;
+            row.ms[f] = sqlite3_value_int64(ms);
+        }
+    }
+    int r = sb_lq_eval(q, &row);
+    json_decref(row.tags);
+    if (row.failed) sqlite3_result_error_nomem(ctx);
+    else sqlite3_result_int(ctx, r);
+}
+
 /* ---- tables ---- */
 
 /* Moves the documents of a store written by an older sandbox (one
@@ -82,7 +128,8 @@ int sb_losant_schema(sqlite3 *db) {
     const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
     if (sqlite3_create_function_v2(db, "sb_ms", 1, flags, NULL, fn_ms, NULL, NULL, NULL) != SQLITE_OK
         || sqlite3_create_function_v2(db, "sb_text", 4, flags, NULL, fn_text, NULL, NULL, NULL) != SQLITE_OK
-        || sqlite3_create_function_v2(db, "sb_glob", 2, flags, NULL, fn_glob, NULL, NULL, NULL) != SQLITE_OK)
+        || sqlite3_create_function_v2(db, "sb_glob", 2, flags, NULL, fn_glob, NULL, NULL, NULL) != SQLITE_OK
+        || sqlite3_create_function_v2(db, "sb_match", -1, flags, NULL, fn_match, NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     if (sb_exec(db,
                 "CREATE TABLE IF NOT EXISTS losant_apps (id TEXT PRIMARY KEY, name TEXT);"
@@ -396,6 +443,8 @@ int ls_integration_delete(sqlite3 *db, sqlite3_int64 rid) {
 typedef struct where {
     sb_buf sql;
     json_t *params; /* values bound in order, after the application */
+    json_t *query;  /* the advanced query, bound as a pointer at query_at */
+    int query_at;
 } where;
 
 /* Builds the condition of a listing (state, filter and query as
@@ -415,9 +464,30 @@ static int where_of(const sb_listing *l, where *w) {
         sb_buf_fmt(&w->sql, " AND sb_glob(?, %s)", col);
         if (json_array_append_new(w->params, json_string(l->filter)) < 0) w->sql.failed = 1;
     }
-    if (l->query) {
-        sb_buf_str(&w->sql, " AND ");
-        if (sb_lq_sql(l->query, &w->sql, w->params) < 0) w->sql.failed = 1;
+    if (l->query) { /* evaluated in C per row (losant_query.c), after the cheaper conditions */
+        const char *key;
+        json_t *cond;
+        /* a top-level equality with a string is also stated in SQL: a necessary condition SQLite
+           checks cheaply (or through an index) before calling the evaluator */
+        json_object_foreach(l->query, key, cond) {
+            json_t *eq = json_is_object(cond) && json_object_size(cond) == 1 ? json_object_get(cond, "$eq") : cond;
+            int f = 0;
+            while (f < LQ_NFIELDS && strcmp(LQ_FIELD_NAMES[f], key)) f++;
+            if (f == LQ_NFIELDS || !json_is_string(eq)) continue;
+            sb_buf_fmt(&w->sql, " AND %s = ?", FIELD_COLUMNS[f]);
+            if (json_array_append(w->params, eq) < 0) w->sql.failed = 1;
+        }
+        unsigned mask = sb_lq_fields(l->query);
+        sb_buf_fmt(&w->sql, " AND sb_match(?, %u", mask);
+        for (int f = 0; f < LQ_NFIELDS; f++) {
+            if (!(mask & (1u << f))) continue;
+            sb_buf_fmt(&w->sql, ", %s", FIELD_COLUMNS[f]);
+            if (f == 1 || f == 2) sb_buf_str(&w->sql, f == 1 ? ", creation_ms" : ", updated_ms");
+        }
+        sb_buf_str(&w->sql, mask & (1u << LQ_NFIELDS) ? ", tags)" : ")");
+        w->query = l->query;
+        w->query_at = (int)json_array_size(w->params) + 2;
+        if (json_array_append_new(w->params, json_null()) < 0) w->sql.failed = 1; /* its place */
     }
     return w->sql.failed ? -1 : 0;
 }
@@ -444,7 +514,8 @@ static sqlite3_stmt *prepare_where(sqlite3 *db, const char *head, const char *ap
     sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
     json_array_foreach(w->params, i, v) {
         int at = (int)i + 2;
-        if (json_is_string(v)) sqlite3_bind_text(st, at, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
+        if (at == w->query_at) sqlite3_bind_pointer(st, at, w->query, "sb_query", NULL);
+        else if (json_is_string(v)) sqlite3_bind_text(st, at, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
         else if (json_is_integer(v)) sqlite3_bind_int64(st, at, json_integer_value(v));
         else if (json_is_real(v)) sqlite3_bind_double(st, at, json_real_value(v));
         else sqlite3_bind_null(st, at);

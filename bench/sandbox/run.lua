@@ -138,6 +138,8 @@ function workloads.list()
     { "perPage=100, state=new", "?perPage=100&state=new" },
     { "perPage=100, filter=*77*", "?perPage=100&filter=*77*" },
     { 'perPage=100, query {"level":"critical"}', "?perPage=100&query=%7B%22level%22%3A%22critical%22%7D" },
+    { 'perPage=100, query {"subject":{"$contains":"77"}}',
+      "?perPage=100&query=%7B%22subject%22%3A%7B%22%24contains%22%3A%2277%22%7D%7D" },
   }
   for _, c in ipairs(cases) do
     local _, lat = wrk("-t1 -c1 -d5s -H " .. q(AUTH) .. " " .. q(base .. c[2]))

@@ -428,6 +428,24 @@ describe("the Losant sandbox", function()
       assert.are.equal(2, total('{"$nor":[{"level":"critical"}]}'))
     end)
 
+    it("answers a query nested 31 levels deep in lists of 100 (more than SQLite's parser nests)", function()
+      local q = "{}"
+      for _ = 1, 31 do q = '{"$or":[' .. string.rep("{},", 99) .. q .. "]}" end
+      local res = sandbox.http("POST", url("/events/delete"), { token = sandbox.token, body = q,
+        headers = { ["Content-Type"] = "application/json" } })
+      assert.are.same({ removed = 6 }, res.json)
+    end)
+
+    it("answers a tag condition of 200 pairs inside nested lists", function()
+      local pairs_ = {}
+      for i = 1, 200 do pairs_[i] = ('"k%d":"v"'):format(i) end
+      local q = '{"eventTags":{' .. table.concat(pairs_, ",") .. "}}"
+      for _ = 1, 20 do q = '{"$or":[' .. string.rep("{\"level\":\"none\"},", 9) .. q .. "]}" end
+      local res = get("/events?query=" .. enc(q))
+      assert.are.equal(200, res.status)
+      assert.are.equal(0, res.json.totalCount)
+    end)
+
     it("matches nothing with an empty $or and everything with an empty $and", function()
       assert.are.equal(0, total('{"$or":[]}'))
       assert.are.equal(6, total('{"$and":[]}'))
