@@ -253,6 +253,7 @@ local function main()
     "LUA_CPATH=" .. sh_quote(SCRATCH .. "/build/?.so;;"),
     "EVENTAPI_SANDBOX=" .. sh_quote(SB_BIN),
     "EVENTAPI_EMBED_HOST=" .. sh_quote(SCRATCH .. "/build/embed-host"),
+    "EVENTAPI_BUILD=" .. sh_quote(SCRATCH .. "/build"), -- bin/eventapi's core (make exports the checkout's)
   }, " ")
 
   --- Reads busted's TAP output: the list of {key, ok, name} in order. The key
