@@ -323,6 +323,7 @@ static int compare_row(lq_row *row, int f, char op, json_t *v, int ci) {
 static int text_row(const char *s, const char *t, int mode, int ci) {
     size_t n, m = strlen(t);
     if (!s || m > (n = strlen(s))) return 0;
+    if (mode == 2 && !ci) return strstr(s, t) != NULL;
     if (mode == 0) return (ci ? strncasecmp(s, t, m) : strncmp(s, t, m)) == 0;
     if (mode == 1) return (ci ? strncasecmp(s + n - m, t, m) : strncmp(s + n - m, t, m)) == 0;
     for (size_t i = 0; i + m <= n; i++)
@@ -338,16 +339,17 @@ static int field_row(lq_row *row, int f, json_t *cond) {
     int ci = json_is_true(json_object_get(cond, "$ci"));
     json_object_foreach(cond, op, arg) {
         int ok = 1;
-        if (!strcmp(op, "$eq")) ok = compare_row(row, f, '=', arg, ci);
-        else if (!strcmp(op, "$ne")) ok = !compare_row(row, f, '=', arg, ci);
-        else if (!strcmp(op, "$gt")) ok = compare_row(row, f, '>', arg, ci);
-        else if (!strcmp(op, "$lt")) ok = compare_row(row, f, '<', arg, ci);
-        else if (!strcmp(op, "$gte")) ok = compare_row(row, f, 'g', arg, ci);
-        else if (!strcmp(op, "$lte")) ok = compare_row(row, f, 'l', arg, ci);
-        else if (!strcmp(op, "$startsWith")) ok = text_row(row->text[f], json_string_value(arg), 0, ci);
-        else if (!strcmp(op, "$endsWith")) ok = text_row(row->text[f], json_string_value(arg), 1, ci);
-        else if (!strcmp(op, "$contains")) ok = text_row(row->text[f], json_string_value(arg), 2, ci);
-        else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
+        /* the operators were checked (sb_lq_check): their second and last letters tell them apart */
+        size_t len = strlen(op);
+        char second = op[1], last = op[len - 1];
+        if (second == 'e' && len == 3) ok = compare_row(row, f, '=', arg, ci);                  /* $eq */
+        else if (second == 'n' && last == 'e') ok = !compare_row(row, f, '=', arg, ci);         /* $ne */
+        else if (second == 'g' || (second == 'l' && len <= 4))                                 /* $gt $gte $lt $lte */
+            ok = compare_row(row, f, len == 3 ? (second == 'g' ? '>' : '<') : (second == 'g' ? 'g' : 'l'), arg, ci);
+        else if (second == 's') ok = text_row(row->text[f], json_string_value(arg), 0, ci);     /* $startsWith */
+        else if (second == 'e') ok = text_row(row->text[f], json_string_value(arg), 1, ci);     /* $endsWith */
+        else if (second == 'c' && len > 3) ok = text_row(row->text[f], json_string_value(arg), 2, ci); /* $contains */
+        else if (last == 'n' && (second == 'i' || second == 'n')) {                            /* $in $nin */
             size_t i;
             json_t *item;
             int found = 0;
