@@ -3,13 +3,18 @@
 -- from the middle of the heap.
 local eventapi = require "eventapi"
 local core = require "eventapi.core"
+local sandbox = require "helpers.sandbox"
+
+-- delays are scaled for slow runs (EVENTAPI_TIME_SCALE): the timers must be
+-- created well within the smallest gap between two deadlines
+local SCALE = sandbox.time(1)
 
 --- Starts a timer of ms milliseconds per entry of list; returns the list the
 -- handlers fill with each timer's ms as it fires, and the timers' ids.
 local function start(list)
   local fired, ids = {}, {}
   for i, ms in ipairs(list) do
-    local p, id = core.timer(ms / 1000)
+    local p, id = core.timer(ms * SCALE / 1000)
     ids[i] = id
     p:next(function() fired[#fired + 1] = ms end)
   end
@@ -31,7 +36,7 @@ describe("timers", function()
 
   it("thirty pending timers created in a scrambled order fire sorted", function()
     local list = {}
-    for i = 1, 30 do list[i] = (i * 37) % 101 + 5 end -- 30 distinct delays from 5 to 105 ms
+    for i = 1, 30 do list[i] = (i * 7) % 30 * 10 + 5 end -- 5 to 295 ms, 10 ms apart, scrambled
     local fired = start(list)
     eventapi.run()
     assert.are.same(sorted(list), fired)

@@ -10,6 +10,7 @@ local EVENT = "575ed0de7ae143cd83dc4aa5"
 local PROJECT = "850e644e-f1ea-444d-bae3-cf38badbe501"
 local MR_TOKEN = "sandbox-monterosa-token"
 local now = require("eventapi.core").now
+local scale = sandbox.time -- durations for slow runs (EVENTAPI_TIME_SCALE)
 
 --- The value of a query parameter in a raw query string.
 local function query_value(query, key)
@@ -179,7 +180,7 @@ describe("the runbook layer", function()
 
     it("starts nothing after the first failure while other items are still in flight", function()
       local slow = eventapi.losant({ url = sb.url, token = sandbox.token,
-                                     headers = { ["X-Sandbox-Fault"] = "delay=200" } })
+                                     headers = { ["X-Sandbox-Fault"] = ("delay=%d"):format(scale(0.3) * 1000) } })
       local started = {}
       local ids = { EVENT, "aaaaaaaaaaaaaaaaaaaaaaaa", EVENT, EVENT, EVENT }
       local err = fail(eventapi.map(ids, function(id, i)
@@ -270,9 +271,9 @@ describe("the runbook layer", function()
     end)
 
     it("retry a Timeout as a transport failure", function()
-      local c = eventapi.losant({ url = sb.url, token = sandbox.token, timeout = 0.3,
+      local c = eventapi.losant({ url = sb.url, token = sandbox.token, idle_timeout = 1,
                                   retries = { max = 1, base = 0.01, on = { "transport" } },
-                                  headers = { ["X-Sandbox-Fault"] = "delay=1500,fail-first=1",
+                                  headers = { ["X-Sandbox-Fault"] = "stall,fail-first=1",
                                               ["X-Sandbox-Fault-Key"] = "timeout-once" } })
       local attempts = {}
       c:on("response", function(info) attempts[#attempts + 1] = { info.attempt, info.error or info.status } end)
@@ -413,10 +414,10 @@ describe("the runbook layer", function()
       local err = fail(eventapi.wait_for(function()
         at[#at + 1] = now()
         return losant.event.get({ applicationId = APP, eventId = EVENT }):next(function() return false end)
-      end, { timeout = 0.5, interval = 0.2 }))
+      end, { timeout = scale(0.5), interval = scale(0.2) }))
       assert.are.equal("Timeout", err.type)
       assert.is_true(#at >= 2 and #at <= 3, #at .. " checks")
-      for i = 2, #at do assert.is_true(at[i] - at[i - 1] >= 0.2, tostring(at[i] - at[i - 1])) end
+      for i = 2, #at do assert.is_true(at[i] - at[i - 1] >= scale(0.2), tostring(at[i] - at[i - 1])) end
       assert.are.equal(#at, #requests("GET"))
     end)
 
