@@ -263,7 +263,7 @@ check-oom-sandbox: $(SB_OOM)
 # sandbox's own memory is checked by check-asan's LeakSanitizer every run).
 VALGRIND_SANDBOX ?=
 SANDBOX_UNDER_VALGRIND = $(if $(VALGRIND_SANDBOX),$(VALGRIND) $(VG_FLAGS) --log-file=$(CHECK_LOGS)/valgrind/sandbox.%p.log)
-check-valgrind: build sandbox
+check-valgrind: build sandbox embed
 	@rm -rf $(CHECK_LOGS)/valgrind && mkdir -p $(CHECK_LOGS)/valgrind
 	EVENTAPI_SANDBOX_WRAPPER="$(SANDBOX_UNDER_VALGRIND)" \
 	EVENTAPI_TIME_SCALE=20 \
