@@ -603,7 +603,7 @@ function Client:close()
   for p, wait in pairs(self.waiting) do
     core.cancel_timer(wait.timer) -- the loop does not wait for it any more
     core.reject(p, Error.new({ type = "Closed", message = "the client was closed while the request waited to retry",
-                               method = wait.req.method, url = redact(wait.req.url) }))
+                               method = wait.req.method, url = scrub(wait.req.secrets or self.secrets, redact(wait.req.url)), location = wait.req.location }))
   end
   self.waiting = {}
 end
