@@ -452,7 +452,7 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enu
     *con_cls = NULL;
 }
 
-#define CONNECTION_MEMORY ((size_t)192 * 1024) /* request line and headers of one connection */
+#define CONNECTION_MEMORY ((size_t)128 * 1024) /* request line and headers of one connection */
 
 /* Starts the daemon and the timer thread (front.h). */
 int sb_http_start(void) {
@@ -467,7 +467,7 @@ int sb_http_start(void) {
     /* CONNECTION_MEMORY: each connection's pool holds its request line and
      * headers (a 100 KB query value fits). libmicrohttpd zeroes the whole
      * pool after every request, so its size is paid per request: 512 KiB
-     * cost half the CPU of a GET; 192 KiB is about a quarter of that. */
+     * cost half the CPU of a GET; 128 KiB is about a sixth of that. */
     daemon_handle = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
         NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 8u,

@@ -541,6 +541,21 @@ describe("the sandbox under hostile input", function()
     assert.are.equal(200, res.status)
   end)
 
+  it("answers a request line too long for a connection's memory with 414", function()
+    -- (sent by the library: curl's command line and config files cannot
+    -- hold a 200 KB URL)
+    local eventapi = require "eventapi"
+    local client = eventapi.losant({ url = sb.url, token = sandbox.token })
+    local ok, err = pcall(function()
+      return client:request({ path = "/applications/" .. APP .. "/events",
+        query = { filter = string.rep("a", 200000) } }):await()
+    end)
+    client:close()
+    assert.is_false(ok)
+    assert.are.equal(414, err.status)
+    assert.are.equal(200, sandbox.http("GET", event_url(sb), { token = sandbox.token }).status)
+  end)
+
   it("survives a query string with 20,000 params and answers the next request", function()
     local res = sandbox.http("GET", event_url(sb) .. "?" .. string.rep("a=b&", 20000), { token = sandbox.token })
     assert.is_true(res.status == 0 or res.status == 414 or res.status == 431)
