@@ -67,6 +67,7 @@ int luaopen_eventapi_core(lua_State *L) {
     eventapi_open_promise(L);
     eventapi_open_json(L);
     eventapi_open_encode(L);
+    eventapi_open_operation(L);
     static const luaL_Reg fns[] = {{"now", l_now}, {"isatty", l_isatty},
                                      {"error_metatable", l_error_metatable}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);

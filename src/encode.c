@@ -10,9 +10,23 @@ static int unreserved(unsigned char c) {
            || c == '_' || c == '~';
 }
 
+/* Appends s to b with every byte but the unreserved ones as %XX. */
+void eventapi_escape(eventapi_buf *b, const char *s, size_t len) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved(c)) continue;
+        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+        eventapi_buf_add(b, s + run, i - run);
+        eventapi_buf_add(b, esc, 3);
+        run = i + 1;
+    }
+    eventapi_buf_add(b, s + run, len - run);
+}
+
 /* core.escape(s) -> s with every byte but the unreserved ones as %XX (safe in a path segment or query). */
 static int l_escape(lua_State *L) {
-    static const char hex[] = "0123456789ABCDEF";
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     size_t first = 0;
@@ -23,16 +37,7 @@ static int l_escape(lua_State *L) {
     }
     eventapi_buf b;
     eventapi_buf_init(L, &b);
-    size_t run = 0;
-    for (size_t i = first; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unreserved(c)) continue;
-        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        eventapi_buf_add(&b, s + run, i - run);
-        eventapi_buf_add(&b, esc, 3);
-        run = i + 1;
-    }
-    eventapi_buf_add(&b, s + run, len - run);
+    eventapi_escape(&b, s, len);
     eventapi_buf_finish(&b);
     return 1;
 }

@@ -50,6 +50,7 @@ typedef struct loop {
     int exposed;       /* pollfd was asked for: keep timerfd and wakefd up to date */
     int in_step;       /* inside step: it re-arms at its end, no wake needed */
     int signaled;      /* wakefd holds a count not read yet */
+    lua_Integer sent;  /* transfers started (core.sent) */
 } loop;
 
 /* loop.c */
@@ -92,6 +93,26 @@ void eventapi_number(lua_State *L, int idx, eventapi_buf *b); /* exact text of t
 int eventapi_open_json(lua_State *L);
 
 /* encode.c */
+void eventapi_escape(eventapi_buf *b, const char *s, size_t len); /* appends s percent-encoded */
 int eventapi_open_encode(lua_State *L);
+
+/* The largest request head (request line and headers) libcurl sends: 1 MiB,
+ * less room for what curl adds itself. A larger request is InvalidParams. */
+#define EVENTAPI_MAX_HEAD (1024 * 1024 - 16 * 1024)
+
+/* loop.c: starting a transfer from C. config is the stack index of its
+ * config, headers of a list of header lines replacing the config's (0 for
+ * none). bound (0 for none) is the index of the bound operation it answers
+ * (operation.c): then owner is its binding, decode says a 2xx answer is
+ * decoded into the value here, and any other outcome goes, as
+ * {status=, body=, ..., req={method, url, location, op}}, to the binding's
+ * respond. Pushes the promise; raises on failure with nothing started. */
+void eventapi_start(lua_State *L, int config, const char *method, const char *url, const char *body,
+                    size_t body_len, int headers, int bound, const void *owner, int decode, const char *location);
+int eventapi_cancel_owner(lua_State *L, loop *lp, const void *owner, const char *message); /* ends owner's transfers */
+int eventapi_count_owner(loop *lp, const void *owner); /* owner's transfers in flight */
+
+/* operation.c */
+int eventapi_open_operation(lua_State *L);
 
 #endif

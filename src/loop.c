@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +38,12 @@ struct transfer {
     char content_type[128];
     char retry_after[64];
     char errbuf[CURL_ERROR_SIZE];
+    /* a bound call (operation.c): its answer goes through the binding */
+    const void *owner; /* the binding, or NULL */
+    int decode;        /* a 2xx answer is decoded here */
+    char *url;         /* for the respond of a failure */
+    char method[8];
+    char location[128];
 };
 
 loop *eventapi_loop(lua_State *L) {
@@ -436,6 +443,7 @@ static void transfer_free(lua_State *L, loop *lp, transfer *t) {
     curl_slist_free_all(t->own_headers);
     luaL_unref(L, LUA_REGISTRYINDEX, t->anchor_ref);
     free(t->body);
+    free(t->url);
     free(t);
 }
 
@@ -455,13 +463,85 @@ static const char *failure_type(CURLcode rc) {
     }
 }
 
+/* Hands the response table on top to a bound call's respond: res.req =
+ * {method, url, location, op}, and a job runs respond(res) with the
+ * transfer's promise (at p) as its child. Pops the table. */
+static void answer_bound(lua_State *L, loop *lp, transfer *t, int p) {
+    p = lua_absindex(L, p);
+    int res = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor_ref); /* res+1: the anchor */
+    lua_rawgeti(L, res + 1, 3);                       /* res+2: the bound operation */
+    lua_getiuservalue(L, res + 2, 2);                 /* res+3: its binding */
+    lua_createtable(L, 0, 4);                         /* res+4: req */
+    lua_pushstring(L, t->method);
+    lua_setfield(L, res + 4, "method");
+    lua_pushstring(L, t->url);
+    lua_setfield(L, res + 4, "url");
+    if (t->location[0]) {
+        lua_pushstring(L, t->location);
+        lua_setfield(L, res + 4, "location");
+    }
+    lua_getiuservalue(L, res + 2, 3); /* the row */
+    lua_setfield(L, res + 4, "op");
+    lua_setfield(L, res, "req");
+    lua_createtable(L, 3, 0);         /* res+4: the reaction {respond, respond, promise} */
+    lua_getiuservalue(L, res + 3, 3);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, res + 4, 1);
+    lua_rawseti(L, res + 4, 2);
+    lua_pushvalue(L, p);
+    lua_rawseti(L, res + 4, 3);
+    eventapi_enqueue(L, lp, res + 4, 1, res);
+    lua_settop(L, res - 1);
+}
+
+/* protected part of decode_answer: decodes the body of the transfer at 1 (a light userdata). */
+static int decode_body(lua_State *L) {
+    transfer *t = lua_touserdata(L, 1);
+    eventapi_json_decode(L, t->body, t->len);
+    return 1;
+}
+
+/* Pushes the value of a bound call's 2xx answer (its JSON decoded straight
+ * from curl's buffer; true when empty) and returns 1; returns 0 with
+ * nothing pushed when the body is not JSON (respond names that). */
+static int decode_answer(lua_State *L, transfer *t) {
+    if (t->len == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushcfunction(L, decode_body);
+    lua_pushlightuserdata(L, t);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Settles the promise at p with the response table on top (a bound call's
+ * goes to its respond); pops the table. */
+static void answer(lua_State *L, loop *lp, transfer *t, int p) {
+    if (t->owner) {
+        answer_bound(L, lp, t, p);
+        return;
+    }
+    eventapi_promise_settle(L, p, 1, -1);
+    lua_pop(L, 1);
+}
+
 /* Settles a finished transfer's promise with its response table:
  * {status=, body=, content_type=, retry_after=} or, on failure,
- * {error=type, message=, status=}. */
+ * {error=type, message=, status=}. A bound call's 2xx JSON answer settles
+ * with its decoded value. */
 static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
     long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
     push_promise(L, t);
+    if (t->decode && rc == CURLE_OK && status >= 200 && status < 300 && decode_answer(L, t)) {
+        eventapi_promise_settle(L, -2, 1, -1);
+        lua_pop(L, 2);
+        transfer_free(L, lp, t);
+        return;
+    }
     lua_createtable(L, 0, 5);
     if (status > 0) {
         lua_pushinteger(L, status);
@@ -488,8 +568,8 @@ static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
         else lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
         lua_setfield(L, -2, "message");
     }
-    eventapi_promise_settle(L, -2, 1, -1);
-    lua_pop(L, 2);
+    answer(L, lp, t, -2);
+    lua_pop(L, 1);
     transfer_free(L, lp, t);
 }
 
@@ -528,39 +608,55 @@ static void set_method(CURL *e, const char *method, const char *body, size_t bod
     }
 }
 
-/* core.request(config, method, url [, body [, headers]]) -> promise, id: starts a transfer.
- * headers (a list of "Name: value") replaces the config's lists for this request.
- * The promise always fulfils, with the response table of finish(). */
-static int l_request(lua_State *L) {
+/* Starts a transfer (eventapi.h). Stack discipline: pushes the promise only. */
+void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, const char *body,
+                    size_t body_len, int headers, int bound, const void *owner, int decode, const char *location) {
     loop *lp = eventapi_loop(L);
-    config *c = luaL_checkudata(L, 1, EVENTAPI_CONFIG);
-    const char *method = luaL_checkstring(L, 2), *url = luaL_checkstring(L, 3);
-    size_t body_len = 0;
-    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
-    if (lp->closed) return eventapi_error(L, "Closed", "the eventapi loop is closed");
+    cfg = lua_absindex(L, cfg);
+    if (headers) headers = lua_absindex(L, headers);
+    if (bound) bound = lua_absindex(L, bound);
+    config *c = lua_touserdata(L, cfg);
+    if (lp->closed) {
+        eventapi_error(L, "Closed", "the eventapi loop is closed");
+        return;
+    }
     /* The Lua side first (it may raise for memory while no C resource is held):
-     * the anchor {promise, config} keeps the promise and the config, whose
-     * header lists and strings curl reads during the transfer, alive. */
-    lua_settop(L, 5);
-    lua_createtable(L, 2, 0);   /* 6: anchor */
-    eventapi_promise_new(L);    /* 7: the promise */
-    lua_pushvalue(L, 7);
-    lua_rawseti(L, 6, 1);
-    lua_pushvalue(L, 1);
-    lua_rawseti(L, 6, 2);
-    lua_pushvalue(L, 6);
+     * the anchor {promise, config, bound operation} keeps the promise, the
+     * config (whose header lists and strings curl reads during the transfer)
+     * and what answers a bound call alive. */
+    lua_createtable(L, 3, 0); /* the anchor */
+    int at = lua_gettop(L);
+    eventapi_promise_new(L);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, at, 1);
+    lua_pushvalue(L, cfg);
+    lua_rawseti(L, at, 2);
+    if (bound) {
+        lua_pushvalue(L, bound);
+        lua_rawseti(L, at, 3);
+    }
+    lua_pushvalue(L, at);
     int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_remove(L, at); /* the promise on top */
     transfer *t = calloc(1, sizeof *t);
-    if (!t) {
+    if (!t || (owner && !(t->url = strdup(url)))) {
+        free(t);
         luaL_unref(L, LUA_REGISTRYINDEX, anchor);
-        return luaL_error(L, "out of memory");
+        luaL_error(L, "out of memory");
+        return;
     }
     t->anchor_ref = anchor;
-    if (lua_istable(L, 5)) {
+    if (owner) {
+        t->owner = owner;
+        t->decode = decode;
+        snprintf(t->method, sizeof t->method, "%s", method);
+        snprintf(t->location, sizeof t->location, "%s", location ? location : "");
+    }
+    if (headers) {
         int ok = 1;
-        lua_Integer n = (lua_Integer)lua_rawlen(L, 5);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, headers);
         for (lua_Integer i = 1; i <= n && ok; i++) {
-            lua_rawgeti(L, 5, i);
+            lua_rawgeti(L, headers, i);
             const char *h = lua_tostring(L, -1);
             struct curl_slist *next = h ? curl_slist_append(t->own_headers, h) : NULL;
             if (next) t->own_headers = next;
@@ -569,17 +665,21 @@ static int l_request(lua_State *L) {
         }
         if (!ok) {
             curl_slist_free_all(t->own_headers);
+            free(t->url);
             free(t);
             luaL_unref(L, LUA_REGISTRYINDEX, anchor);
-            return luaL_error(L, "request headers must be strings (or out of memory)");
+            luaL_error(L, "request headers must be strings (or out of memory)");
+            return;
         }
     }
     t->easy = lp->npool ? lp->pool[--lp->npool] : curl_easy_init();
     if (!t->easy) {
         curl_slist_free_all(t->own_headers);
+        free(t->url);
         free(t);
         luaL_unref(L, LUA_REGISTRYINDEX, anchor);
-        return luaL_error(L, "out of memory");
+        luaL_error(L, "out of memory");
+        return;
     }
     CURL *e = t->easy;
     t->max_body = c->max_body;
@@ -618,17 +718,42 @@ static int l_request(lua_State *L) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     set_method(e, method, body, body_len);
-    lua_settop(L, 7); /* the promise on top */
     t->next = lp->active;
     if (lp->active) lp->active->prev = t;
     lp->active = t;
     lp->nactive++;
     if (curl_multi_add_handle(lp->multi, e) != CURLM_OK) {
         transfer_free(L, lp, t);
-        return luaL_error(L, "cannot start the transfer");
+        luaL_error(L, "cannot start the transfer");
     }
-    lua_pushinteger(L, t->id);
+    lp->sent++;
+}
+
+/* core.request(config, method, url [, body [, headers]]) -> promise, id: starts a transfer.
+ * headers (a list of "Name: value") replaces the config's lists for this request.
+ * The promise always fulfils, with the response table of finish(). */
+static int l_request(lua_State *L) {
+    luaL_checkudata(L, 1, EVENTAPI_CONFIG);
+    const char *method = luaL_checkstring(L, 2), *url = luaL_checkstring(L, 3);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
+    lua_settop(L, 5);
+    eventapi_start(L, 1, method, url, body, body_len, lua_istable(L, 5) ? 5 : 0, 0, NULL, 0, NULL);
+    lua_pushinteger(L, eventapi_loop(L)->next_id);
     return 2;
+}
+
+/* Ends a transfer in flight: its promise gets {error="Closed", message=}. */
+static void cancel(lua_State *L, loop *lp, transfer *t, const char *message) {
+    push_promise(L, t);
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "Closed");
+    lua_setfield(L, -2, "error");
+    lua_pushstring(L, message);
+    lua_setfield(L, -2, "message");
+    answer(L, lp, t, -2);
+    lua_pop(L, 1);
+    transfer_free(L, lp, t);
 }
 
 /* core.cancel(id [, message]) -> boolean: stops a transfer in flight; its promise fulfils with
@@ -639,19 +764,36 @@ static int l_cancel(lua_State *L) {
     const char *message = luaL_optstring(L, 2, "the client was closed with this request in flight");
     for (transfer *t = lp->active; t; t = t->next) {
         if (t->id != id) continue;
-        push_promise(L, t);
-        lua_createtable(L, 0, 2);
-        lua_pushliteral(L, "Closed");
-        lua_setfield(L, -2, "error");
-        lua_pushstring(L, message);
-        lua_setfield(L, -2, "message");
-        eventapi_promise_settle(L, -2, 1, -1);
-        lua_pop(L, 2);
-        transfer_free(L, lp, t);
+        cancel(L, lp, t, message);
         lua_pushboolean(L, 1);
         return 1;
     }
     lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* Ends every transfer in flight that owner started (eventapi.h); returns how many. */
+int eventapi_cancel_owner(lua_State *L, loop *lp, const void *owner, const char *message) {
+    int n = 0;
+    for (transfer *t = lp->active, *next; t; t = next) {
+        next = t->next;
+        if (t->owner != owner) continue;
+        cancel(L, lp, t, message);
+        n++;
+    }
+    return n;
+}
+
+/* The number of transfers in flight that owner started (eventapi.h). */
+int eventapi_count_owner(loop *lp, const void *owner) {
+    int n = 0;
+    for (transfer *t = lp->active; t; t = t->next) n += t->owner == owner;
+    return n;
+}
+
+/* core.sent() -> the number of transfers this Lua state started (retries included). */
+static int l_sent(lua_State *L) {
+    lua_pushinteger(L, eventapi_loop(L)->sent);
     return 1;
 }
 
@@ -781,12 +923,6 @@ static int l_timeout(lua_State *L) {
     return 1;
 }
 
-/* core.in_handler() -> boolean: true while the loop runs handlers. */
-static int l_in_handler(lua_State *L) {
-    lua_pushboolean(L, eventapi_loop(L)->running_jobs > 0);
-    return 1;
-}
-
 /* core.pending() -> transfers in flight, timers, queued jobs. */
 static int l_pending(lua_State *L) {
     loop *lp = eventapi_loop(L);
@@ -874,8 +1010,8 @@ static void push_loop(lua_State *L) {
 /* Registers the loop functions into the table on top; leaves the loop just below it
  * (the upvalue the other open functions use). */
 int eventapi_open_loop(lua_State *L) {
-    static const luaL_Reg fns[] = {{"config", l_config}, {"request", l_request}, {"cancel", l_cancel},
-                                   {"timer", l_timer}, {"cancel_timer", l_cancel_timer},          {"in_handler", l_in_handler},
+    static const luaL_Reg fns[] = {{"config", l_config}, {"request", l_request}, {"cancel", l_cancel}, {"sent", l_sent},
+                                   {"timer", l_timer}, {"cancel_timer", l_cancel_timer},
                                    {"pending", l_pending},
                                    {"pollfd", l_pollfd}, {"timeout", l_timeout}, {NULL, NULL}};
     int module = lua_gettop(L);

@@ -9,13 +9,14 @@
 -- cli.main(argv, ctx) -> exit code: 0 done; 1 a failure (the call failed,
 -- the runbook raised, an unhandled failure came out of the loop, or a usage
 -- or configuration error came after requests had been sent); 2 a usage or
--- configuration error before anything was sent (Client.sent tells). Errors
+-- configuration error before anything was sent (core.sent() tells). Errors
 -- are written on stderr once, after "eventapi: ". ctx (optional, for tests)
 -- may replace getenv, stdout, stderr, stdin and isatty (whether stdout is a
 -- terminal).
 local eventapi = require "eventapi"
 local Client = require "eventapi.client"
 local Error = require "eventapi.errors"
+local core = require "eventapi.core"
 
 local json = eventapi.json
 local cli = {}
@@ -457,7 +458,7 @@ local function out(state, text) state.ctx.stdout:write(text) end
 
 --- The number of requests sent since the command started.
 local function sent_since(state)
-  return (Client.sent or 0) - state.sent
+  return core.sent() - state.sent
 end
 
 --- The text of an error value: an error object's own line, a plain table's
@@ -584,8 +585,7 @@ local function call_command(state, argv, i)
   if state.config_path then state.config = load_config(state.config_path) end
   local client = make_client(s, state)
   -- The request is built once before sending so that a param error is a usage error.
-  local ok, err = true, nil
-  if Client.build then ok, err = pcall(Client.build, client, op, params) end
+  local ok, err = pcall(Client.build, client, op, params)
   if not ok then
     client:close()
     usage("%s: %s", call, Error.is(err) and tostring(err.message):gsub("^[%w.]+: ", "") or tostring(err))
@@ -832,7 +832,6 @@ local function completion_command(state, argv, i)
 end
 
 local function version_text()
-  local core = require "eventapi.core"
   return ("eventapi %s (libcurl %s, %s)\n"):format(eventapi.version, core.curl_version, _VERSION)
 end
 
@@ -844,7 +843,7 @@ end
 --- cli.main(argv, ctx) -> exit code (see the top of this file).
 function cli.main(argv, ctx)
   ctx = ctx or {}
-  local state = { sent = Client.sent or 0, ctx = {
+  local state = { sent = core.sent(), ctx = {
     getenv = ctx.getenv or os.getenv, stdout = ctx.stdout or io.stdout, stderr = ctx.stderr or io.stderr,
     stdin = ctx.stdin or io.stdin, isatty = ctx.isatty or stdout_is_terminal,
   } }

@@ -244,10 +244,40 @@ local function value_text(p, v, opname)
   return v
 end
 
+--- The header lines of a call: those of its header params (lines, may be nil)
+-- and its per-call headers option (extra), checked like the client's; and the
+-- secrets its errors redact (nil: the client's).
+local function call_headers(client, name, lines, extra)
+  if extra == nil then return lines, nil end
+  if type(extra) ~= "table" then invalid(("%s: headers must be a table of name = value"):format(name)) end
+  local names, secrets = {}, nil
+  for k in pairs(extra) do names[#names + 1] = tostring(k) end
+  table.sort(names)
+  lines = lines or {}
+  for _, k in ipairs(names) do
+    local value = tostring(extra[k])
+    lines[#lines + 1] = header_line(k, value, name .. ": header " .. k)
+    if secret_name(k) and value ~= "" then -- redacted in this call's errors like the client's own
+      secrets = secrets or { table.unpack(client.secrets) }
+      secrets[#secrets + 1] = value
+    end
+  end
+  if secrets then table.sort(secrets, function(a, b) return #a > #b end) end
+  return lines, secrets
+end
+
+-- Rows whose params, path and body the core builds (no Lua function in them).
+local PLAIN = setmetatable({}, { __mode = "k" })
+
 --- Builds {method, url, body, headers} for operation op from params; raises InvalidParams.
 local function build(client, op, params)
   local name = op.name
   if type(params) ~= "table" then invalid(name .. ": params must be a table") end
+  if PLAIN[op] then
+    local url, body, data, lines = core.build(op.compiled, client.url, params)
+    local headers, secrets = call_headers(client, name, lines, params.headers)
+    return { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
+  end
   local known = op.known
   for k in pairs(params) do
     if not known[k] and k ~= "headers" then
@@ -302,23 +332,8 @@ local function build(client, op, params)
       body = v
     end
   end
-  local extra, secrets = params.headers, nil
-  if extra ~= nil then -- per-call headers, checked like the headers option
-    if type(extra) ~= "table" then invalid(("%s: headers must be a table of name = value"):format(name)) end
-    local names = {}
-    for k in pairs(extra) do names[#names + 1] = tostring(k) end
-    table.sort(names)
-    headers = headers or {}
-    for _, k in ipairs(names) do
-      local value = tostring(extra[k])
-      headers[#headers + 1] = header_line(k, value, name .. ": header " .. k)
-      if secret_name(k) and value ~= "" then -- redacted in this call's errors like the client's own
-        secrets = secrets or { table.unpack(client.secrets) }
-        secrets[#secrets + 1] = value
-      end
-    end
-    if secrets then table.sort(secrets, function(a, b) return #a > #b end) end
-  end
+  local secrets
+  headers, secrets = call_headers(client, name, headers, params.headers)
   if op.body_of then body = op.body_of(params, attributes) end
   local data = body -- the table, for a dry run's result
   if body ~= nil then body = encode(body, name .. ": the body") end
@@ -342,7 +357,7 @@ local function respond(client, req, res)
   local status, text = res.status, res.body
   local unwrap = client.service.unwrap
   if not res.error and status >= 200 and status < 300 and not unwrap then -- the common case, kept short
-    if text == "" then return client.service.empty_value == nil and true or client.service.empty_value end
+    if text == "" then return true end
     local ok, decoded = pcall(core.json_decode, text)
     if ok then return decoded end
   end
@@ -359,7 +374,7 @@ local function respond(client, req, res)
     if not ok then why, decoded = decoded, nil end
   end
   if status >= 200 and status < 300 then
-    if text == "" then return client.service.empty_value == nil and true or client.service.empty_value end
+    if text == "" then return true end
     if not ok then
       error(clean_error(secrets, Error.new({ type = "InvalidResponse", status = status, body = text,
                                              method = where.method, url = where.url, location = req.location,
@@ -409,7 +424,6 @@ local function attempt(client, req, n)
     for _, h in ipairs(req.headers) do headers[#headers + 1] = h end
   end
   local started = core.now()
-  Client.sent = Client.sent + 1
   local raw, id = core.request(client.config, req.method, req.url, req.body, headers)
   local inflight = client.inflight
   inflight[id] = true
@@ -595,10 +609,22 @@ function Client:request(spec, cb)
   return p
 end
 
+--- Tells the core whether this client's calls may take its fast path: no
+-- hooks, retries or dry run, not closed; a 2xx answer is then decoded there
+-- when the service has no unwrap.
+local function refresh(client)
+  local hooks = client.hooks
+  local fast = not client.closed and not client.retries and not client.dry_run and #hooks.request == 0
+    and #hooks.response == 0 and #hooks.retry == 0
+  core.binding_set(client.binding, fast, client.service.unwrap == nil)
+end
+
 --- client:close(): rejects the requests in flight with Closed; later calls reject too.
 function Client:close()
   if self.closed then return end
   self.closed = true
+  refresh(self)
+  core.cancel_binding(self.binding)
   for id in pairs(self.inflight) do core.cancel(id) end
   for p, wait in pairs(self.waiting) do
     core.cancel_timer(wait.timer) -- the loop does not wait for it any more
@@ -618,12 +644,15 @@ function Client:on(kind, fn)
   if type(fn) ~= "function" then invalid("client:on: the hook must be a function") end
   local list = self.hooks[kind]
   list[#list + 1] = fn
+  refresh(self)
   return self
 end
 Client.__close = Client.close
 
---- Prepares an operation row: the set of known params and the full ordered list.
+--- Prepares an operation row once: the set of known params, the full ordered
+-- list, and the core's compiled spec (which checks the row against the schema).
 local function prepare(service, op)
+  if op.compiled then return op end
   local known, all = {}, {}
   for _, p in ipairs(op.params) do
     if p.fixed == nil then known[p.name] = true end
@@ -641,6 +670,12 @@ local function prepare(service, op)
     end
   end
   op.known, op.all_params = known, all
+  op.compiled = core.operation(op)
+  local plain = type(op.path) == "string" and op.body_of == nil
+  for _, p in ipairs(all) do
+    if p.check or p.place == "attribute" then plain = false end
+  end
+  PLAIN[op] = plain or nil
   return op
 end
 
@@ -724,18 +759,22 @@ function Client.new(service, options)
       max_body = numbers.max_body, max_connections = numbers.max_connections,
     }),
   }, Client)
+  client.binding = core.binding(client.config, url, head_size, function(res) return respond(client, res.req, res) end,
+    function(op, params, cb) return call(client, op, params, cb) end)
   for _, op in ipairs(service.operations) do
     prepare(service, op)
     local resource, action = op.name:match("^(%w+)%.(.+)$")
     client[resource] = client[resource] or {}
-    client[resource][action] = function(params, cb) return call(client, op, params, cb) end
+    local operation = core.bind(op.compiled, client.binding, op) -- callable: operation(params [, cb]) -> promise
+    client[resource][action] = operation
     if op.pages then
       local pages = require "eventapi.pages"
-      local function fetch(params) return call(client, op, params) end
+      local function fetch(params) return operation(params) end
       client[resource].each = function(params) return pages.each(fetch, op, params) end
       client[resource].all = function(params, cb) return pages.all(fetch, op, params, cb) end
     end
   end
+  refresh(client)
   if os.getenv("EVENTAPI_DEBUG") == "1" then
     client:on("response", function(info)
       io.stderr:write(("eventapi: %s %s -> %s in %.1f ms (attempt %d)\n"):format(info.method, info.url,
@@ -749,9 +788,6 @@ Client.build = build -- for tests and the CLI: the request an operation would se
 -- true: every client made from now on is a dry run, whatever its options say
 -- (`eventapi run --dry-run`); a dry_run function still receives the lines.
 Client.dry_run_all = false
--- requests handed to the transport by every client of this Lua state (retries
--- included, dry-run writes not): the CLI tells "nothing was sent" from it
-Client.sent = 0
 Client.respond = respond -- for tests and fuzz/respond.lua: the mapping of a raw response (client, req, res)
 Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
 Client.OPTION_DOCS = OPTION_DOCS -- {name, default, meaning} in reference order
