@@ -1,0 +1,184 @@
+-- Operations are compiled by the core: a row is checked against the schema
+-- once, each client's operation is a callable userdata, and the C fast path
+-- and the Lua path (taken with hooks, retries, callbacks, per-call headers)
+-- send the same bytes and refuse the same params with the same errors.
+local eventapi = require "eventapi"
+local core = require "eventapi.core"
+local losant_service = require "eventapi.losant"
+local sandbox = require "helpers.sandbox"
+
+local APP, EVENT = sandbox.app, "575ed0de7ae143cd83dc4aa5"
+local sb, fast, slow
+
+--- Waits for p whatever its outcome.
+local function settled(p) pcall(p.await, p) end
+
+setup(function()
+  sb = sandbox.start()
+  fast = eventapi.losant({ url = sb.url, token = sandbox.token })
+  slow = eventapi.losant({ url = sb.url, token = sandbox.token })
+  slow:on("request", function() end) -- a hook: every call takes the Lua path
+end)
+teardown(function()
+  fast:close()
+  slow:close()
+  sb.stop()
+end)
+before_each(function() sandbox.clear_requests(sb) end)
+
+--- A copy of a Losant row (as the service declares it, before prepare).
+local function row(overrides)
+  local r = { name = "thing.get", method = "GET", path = "/things/{id}",
+              params = { { name = "id", place = "path", required = true, kind = "string" } } }
+  for k, v in pairs(overrides or {}) do r[k] = v end
+  return r
+end
+
+--- The InvalidParams message of compiling a row (prepared like the client does).
+local function compile_error(r)
+  r.all_params = r.all_params or r.params
+  for _, p in ipairs(r.all_params) do
+    if p.place == "query" then p.query_key = p.name .. "=" end
+  end
+  local ok, err = pcall(core.operation, r)
+  assert.is_false(ok)
+  assert.are.equal("InvalidParams", err.type)
+  return err.message
+end
+
+describe("an operation", function()
+  it("is a callable userdata that names itself", function()
+    assert.are.equal("userdata", type(fast.event.get))
+    assert.is_true(core.is_operation(fast.event.get))
+    assert.are.equal("eventapi.Operation: event.get", tostring(fast.event.get))
+  end)
+
+  it("exposes its row's name, method, path, params and returns", function()
+    local op = fast.events.get
+    assert.are.equal("events.get", op.name)
+    assert.are.equal("GET", op.method)
+    assert.are.equal("/applications/{applicationId}/events", op.path)
+    assert.are.equal("applicationId", op.params[1].name)
+    assert.are.equal("page", op.pages)
+    assert.is_string(op.returns)
+    assert.is_nil(op.compiled) -- only the documented fields
+  end)
+
+  it("is one per client, over one shared compiled row", function()
+    assert.are_not.equal(fast.event.get, slow.event.get)
+    assert.are.equal(losant_service.operations[1].compiled, losant_service.operations[1].compiled)
+  end)
+end)
+
+describe("compiling a row", function()
+  it("refuses an unknown row field", function()
+    assert.truthy(compile_error(row({ colour = "red" })):find("unknown row field 'colour'", 1, true))
+  end)
+
+  it("refuses an unknown param field", function()
+    local r = row()
+    r.params[1].requried = true
+    assert.truthy(compile_error(r):find("unknown param field 'requried'", 1, true))
+  end)
+
+  it("refuses an unknown place", function()
+    local r = row()
+    r.params[1].place = "cookie"
+    assert.truthy(compile_error(r):find("id has no known place", 1, true))
+  end)
+
+  it("refuses an unknown kind", function()
+    local r = row()
+    r.params[1].kind = "float"
+    assert.truthy(compile_error(r):find("id has an unknown kind", 1, true))
+  end)
+
+  it("refuses an unknown method", function()
+    assert.truthy(compile_error(row({ method = "FETCH" })):find("unknown method", 1, true))
+  end)
+
+  it("refuses a path placeholder no param declares", function()
+    assert.truthy(compile_error(row({ path = "/things/{thingId}" })):find("does not declare", 1, true))
+  end)
+
+  it("refuses an enum that is not a list of strings", function()
+    local r = row()
+    r.params[2] = { name = "sort", place = "query", kind = "string", enum = { 1, 2 }, enum_text = "1, 2" }
+    assert.truthy(compile_error(r):find("must list strings", 1, true))
+  end)
+end)
+
+describe("the fast path and the Lua path", function()
+  --- The method, path and query of the only recorded request.
+  local function sent()
+    local r = sandbox.requests(sb)
+    assert.are.equal(1, #r)
+    return r[1].method .. " " .. r[1].path .. " " .. r[1].query .. " " .. (r[1].body or "")
+  end
+
+  local calls = {
+    { "event.get", { applicationId = APP, eventId = EVENT } },
+    { "events.get", { applicationId = APP, perPage = 5.0, sortDirection = "asc", state = "new",
+                      query = { level = "critical" }, _links = false } },
+    { "events.patch", { applicationId = APP, filter = "a b&c", updates = { state = "acknowledged" } } },
+    { "integration.delete", { applicationId = APP, integrationId = "575ed78e7ae143cd83dc4aab",
+                              includeWorkflows = true } },
+  }
+  for _, c in ipairs(calls) do
+    it("send the same request for " .. c[1], function()
+      local resource, action = c[1]:match("^(%w+)%.(.+)$")
+      settled(fast[resource][action](c[2]))
+      local by_fast = sent()
+      sandbox.clear_requests(sb)
+      settled(slow[resource][action](c[2]))
+      assert.are.equal(by_fast, sent())
+    end)
+  end
+
+  local bad = {
+    { "events.get", { applicationId = APP, perPage = 0 / 0 }, "events.get: perPage must be a finite number, not " },
+    { "events.get", { applicationId = APP, perPage = math.huge }, "events.get: perPage must be a finite number, not inf" },
+    { "events.get", { applicationId = APP, sortField = 7 }, "events.get: sortField must be one of " },
+    { "events.get", { applicationId = APP, bogus = 1 }, "events.get: unknown param 'bogus'" },
+    { "event.get", { applicationId = APP, eventId = ".." }, "event.get: eventId must not be '..'" },
+    { "event.get", { applicationId = APP, eventId = 4.5 }, "event.get: eventId must be a string, not a number" },
+    { "event.get", { applicationId = APP }, "event.get: missing required param 'eventId'" },
+    { "events.post", { applicationId = APP, event = { level = 0 / 0 } }, "events.post: the body cannot be encoded as JSON" },
+    { "events.get", { applicationId = APP, query = { x = math.huge } }, "events.get: query cannot be encoded as JSON" },
+    { "integration.delete", { applicationId = APP, integrationId = "x", includeWorkflows = "maybe" },
+      "integration.delete: includeWorkflows must be true or false, not 'maybe'" },
+  }
+  for _, c in ipairs(bad) do
+    it("refuse alike before any traffic: " .. c[3], function()
+      local resource, action = c[1]:match("^(%w+)%.(.+)$")
+      local a = sandbox.rejection(fast[resource][action](c[2]))
+      local b = sandbox.rejection(slow[resource][action](c[2]))
+      assert.are.equal("InvalidParams", a.type)
+      assert.are.equal(a.message, b.message)
+      assert.are.equal(a.param, b.param)
+      assert.are.equal(c[3], a.message:sub(1, #c[3]))
+      assert.are.equal(0, #sandbox.requests(sb))
+    end)
+  end
+
+  it("answer an HTTP error alike, with the call's location", function()
+    local a = sandbox.rejection(fast.event.get({ applicationId = APP, eventId = "aaaaaaaaaaaaaaaaaaaaaaaa" }))
+    local b = sandbox.rejection(slow.event.get({ applicationId = APP, eventId = "aaaaaaaaaaaaaaaaaaaaaaaa" }))
+    assert.are.equal(404, a.status)
+    assert.are.equal(a.type, b.type)
+    assert.are.equal(a.url, b.url)
+    assert.truthy(a.location:find("operation_spec.lua:%d+$"), a.location)
+  end)
+
+  it("answer a 200 that is not JSON with InvalidResponse (the fast path hands it to Lua)", function()
+    local sb2 = sandbox.start({ faults = true })
+    -- (a client-wide header keeps the call on the fast path; a per-call one would not)
+    local c = eventapi.losant({ url = sb2.url, token = sandbox.token, headers = { ["X-Sandbox-Fault"] = "garbage" } })
+    local err = sandbox.rejection(c.event.get({ applicationId = APP, eventId = EVENT }))
+    c:close()
+    sb2.stop()
+    assert.are.equal("InvalidResponse", err.type)
+    assert.are.equal(200, err.status)
+    assert.truthy(err.location:find("operation_spec.lua:%d+$"), err.location)
+  end)
+end)
