@@ -4,22 +4,29 @@
 -- Usage: lua5.4 bench/eventapi_client.lua URL WORKLOAD CONCURRENCY COUNT BODYFILE [STYLE] [SAMPLE_EVERY]
 --   WORKLOAD      get (event.get) | page (events.get, perPage 100) | post (events.post)
 --   STYLE         promise (default): p:next callbacks start the next request;
---                 spawn: CONCURRENCY coroutines, each looping on :await()
+--                 spawn: CONCURRENCY coroutines, each looping on :await();
+--                 chain: CONCURRENCY recursive chains (`return next()` inside
+--                 :next, the common JavaScript shape: each chain's promises
+--                 stay live until it ends);
+--                 map: eventapi.map over COUNT items with concurrency CONCURRENCY
 --   SAMPLE_EVERY  memory check: print RSS every that many completed requests
 --                 (latencies are then not recorded, so they do not grow memory)
 -- Needs LUA_PATH/LUA_CPATH for eventapi and benchclock (bench/run.sh sets them).
--- Output: RESULT ok=N errors=E elapsed_s=S rps=R p50_us=P p99_us=Q
---         and with SAMPLE_EVERY: RSS n=REQUESTS kb=KB lines before it.
+-- Every call builds its params table anew, as scripts do.
+-- Output: RESULT ok=N errors=E elapsed_s=S rps=R p50_us=P p99_us=Q allocs_per_req=A
+--         (A: Lua allocations per request over the run, this script's own
+--         callbacks included) and with SAMPLE_EVERY: RSS n=REQUESTS kb=KB lines before it.
 
-local eventapi = require "eventapi"
 local clock = require "benchclock"
+clock.count_allocations() -- before anything else allocates
+local eventapi = require "eventapi"
 
 local url, workload = arg[1], arg[2]
 local concurrency, count = tonumber(arg[3]), tonumber(arg[4])
 local bodyfile, style = arg[5], arg[6] or "promise"
 local sample_every = tonumber(arg[7] or "0")
 if not (url and workload and concurrency and count and bodyfile) then
-  io.stderr:write("usage: eventapi_client.lua URL get|page|post CONCURRENCY COUNT BODYFILE [promise|spawn] [SAMPLE_EVERY]\n")
+  io.stderr:write("usage: eventapi_client.lua URL get|page|post CONCURRENCY COUNT BODYFILE [promise|spawn|chain|map] [SAMPLE_EVERY]\n")
   os.exit(2)
 end
 
@@ -41,16 +48,13 @@ local post_event = eventapi.json.decode(slurp(bodyfile))
 --- Starts one request of the workload; returns its promise and a check of its value.
 local start_request, check
 if workload == "get" then
-  local params = { applicationId = APP, eventId = EVENT }
-  start_request = function() return losant.event.get(params) end
+  start_request = function() return losant.event.get({ applicationId = APP, eventId = EVENT }) end
   check = function(v) return type(v) == "table" and v.id ~= nil end
 elseif workload == "page" then
-  local params = { applicationId = APP, perPage = 100 }
-  start_request = function() return losant.events.get(params) end
+  start_request = function() return losant.events.get({ applicationId = APP, perPage = 100 }) end
   check = function(v) return type(v) == "table" and type(v.items) == "table" and #v.items == 100 end
 elseif workload == "post" then
-  local params = { applicationId = APP, event = post_event }
-  start_request = function() return losant.events.post(params) end
+  start_request = function() return losant.events.post({ applicationId = APP, event = post_event }) end
   check = function(v) return type(v) == "table" and v.id ~= nil end
 else
   io.stderr:write("unknown workload " .. workload .. "\n")
@@ -86,6 +90,7 @@ local function finished(t0, ok, value)
 end
 
 local t_start = clock.now()
+local allocs_start = clock.allocations()
 if style == "promise" then
   --- Starts the next request while fewer than count have been started.
   local function launch()
@@ -109,11 +114,36 @@ elseif style == "spawn" then
   end
   for _ = 1, math.min(concurrency, count) do eventapi.spawn(worker) end
   eventapi.run()
+elseif style == "chain" then
+  --- The next link of a chain: a request whose handlers return the next link.
+  local function link()
+    if started >= count then return nil end
+    started = started + 1
+    local t0 = clock.now()
+    return start_request():next(function(v) finished(t0, true, v); return link() end,
+                                function(e) finished(t0, false, e); return link() end)
+  end
+  for _ = 1, math.min(concurrency, count) do link() end
+  eventapi.run()
+elseif style == "map" then
+  local items = {}
+  for i = 1, count do items[i] = i end
+  local t0s = {}
+  eventapi.map(items, function(i)
+    started = started + 1
+    t0s[i] = clock.now()
+    return start_request()
+  end, { concurrency = concurrency, settle = true }):next(function(outcomes)
+    for i, o in ipairs(outcomes) do finished(t0s[i], o.status == "fulfilled", o.value or o.reason) end
+  end)
+  eventapi.run()
 else
   io.stderr:write("unknown style " .. style .. "\n")
   os.exit(2)
 end
 local elapsed = clock.now() - t_start
+local allocs = clock.allocations() - allocs_start
+clock.stop_counting()
 
 --- The q-quantile of the sorted list, in microseconds (-1 when empty).
 local function quantile(sorted, q)
@@ -124,5 +154,5 @@ end
 
 table.sort(latencies)
 if first_error then io.stderr:write("first error: " .. first_error .. "\n") end
-print(("RESULT ok=%d errors=%d elapsed_s=%.6f rps=%.1f p50_us=%.1f p99_us=%.1f"):format(
-  done - errors, errors, elapsed, done / elapsed, quantile(latencies, 0.50), quantile(latencies, 0.99)))
+print(("RESULT ok=%d errors=%d elapsed_s=%.6f rps=%.1f p50_us=%.1f p99_us=%.1f allocs_per_req=%.1f"):format(
+  done - errors, errors, elapsed, done / elapsed, quantile(latencies, 0.50), quantile(latencies, 0.99), allocs / done))

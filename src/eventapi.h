@@ -76,15 +76,19 @@ int eventapi_take_unhandled(lua_State *L, loop *lp); /* pushes the list of unhan
 void eventapi_run_job(lua_State *L, loop *lp); /* pops and runs one job triple from the stack: reaction, state, value */
 int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */
 
-/* json.c: a growable output buffer kept in a userdata at a fixed stack slot
- * (safe across errors and free stack use, unlike luaL_Buffer). */
+/* json.c: a growable output buffer: its first bytes in the struct itself,
+ * then in a userdata kept at a fixed stack slot (safe across errors and free
+ * stack use, unlike luaL_Buffer). The struct must stay where it was
+ * initialised (data may point into it). */
+#define EVENTAPI_BUF_INLINE 256
 typedef struct eventapi_buf {
     lua_State *L;
     int slot;
     char *data;
     size_t len, cap;
+    char inline_bytes[EVENTAPI_BUF_INLINE];
 } eventapi_buf;
-void eventapi_buf_init(lua_State *L, eventapi_buf *b); /* pushes the buffer's slot */
+void eventapi_buf_init(lua_State *L, eventapi_buf *b); /* pushes the buffer's slot (nil until it outgrows the struct) */
 void eventapi_buf_add(eventapi_buf *b, const char *s, size_t n);
 void eventapi_buf_finish(eventapi_buf *b); /* the slot now holds the string */
 void eventapi_json_encode(lua_State *L, int idx, eventapi_buf *b); /* raises on values JSON cannot hold */

@@ -20,12 +20,13 @@
  * grows), so a raised error leaks nothing and the encoder can push and pop
  * freely (a luaL_Buffer would move the stack top under our feet). */
 
-/* Starts a buffer: pushes its userdata at a new stack slot. */
+/* Starts a buffer: pushes its slot (nil: the first bytes go into the struct). */
 void eventapi_buf_init(lua_State *L, eventapi_buf *b) {
     b->L = L;
-    b->cap = 256;
+    b->cap = sizeof b->inline_bytes;
     b->len = 0;
-    b->data = lua_newuserdatauv(L, b->cap, 0);
+    b->data = b->inline_bytes;
+    lua_pushnil(L);
     b->slot = lua_gettop(L);
 }
 

@@ -29,7 +29,9 @@ struct transfer {
     transfer *prev, *next;
     CURL *easy;
     struct curl_slist *own_headers; /* per-request list, freed with the transfer */
-    int anchor_ref; /* registry ref of {promise, config}: the promise to settle and what curl reads */
+    int anchor_ref; /* registry ref of {promise, config}: the promise to settle and what curl reads;
+                     * of a bound call, of the promise (the bound operation holds the config) */
+    int op_ref;     /* a bound call's: registry ref of its bound operation */
     lua_Integer id;
     char *body;
     size_t len, cap, max_body;
@@ -423,6 +425,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud) {
 /* Pushes the promise of a transfer (from its anchor). */
 static void push_promise(lua_State *L, transfer *t) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor_ref);
+    if (t->owner) return;
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
 }
@@ -442,6 +445,7 @@ static void transfer_free(lua_State *L, loop *lp, transfer *t) {
     }
     curl_slist_free_all(t->own_headers);
     luaL_unref(L, LUA_REGISTRYINDEX, t->anchor_ref);
+    if (t->owner) luaL_unref(L, LUA_REGISTRYINDEX, t->op_ref);
     free(t->body);
     free(t->url);
     free(t);
@@ -469,8 +473,8 @@ static const char *failure_type(CURLcode rc) {
 static void answer_bound(lua_State *L, loop *lp, transfer *t, int p) {
     p = lua_absindex(L, p);
     int res = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor_ref); /* res+1: the anchor */
-    lua_rawgeti(L, res + 1, 3);                       /* res+2: the bound operation */
+    lua_pushnil(L);                                   /* res+1: (unused) */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->op_ref);     /* res+2: the bound operation */
     lua_getiuservalue(L, res + 2, 2);                 /* res+3: its binding */
     lua_createtable(L, 0, 4);                         /* res+4: req */
     lua_pushstring(L, t->method);
@@ -621,31 +625,39 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
         return;
     }
     /* The Lua side first (it may raise for memory while no C resource is held):
-     * the anchor {promise, config, bound operation} keeps the promise, the
-     * config (whose header lists and strings curl reads during the transfer)
-     * and what answers a bound call alive. */
-    lua_createtable(L, 3, 0); /* the anchor */
-    int at = lua_gettop(L);
-    eventapi_promise_new(L);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, at, 1);
-    lua_pushvalue(L, cfg);
-    lua_rawseti(L, at, 2);
+     * the anchor {promise, config} keeps the promise and the config (whose
+     * header lists and strings curl reads during the transfer) alive; a bound
+     * call anchors its promise and its bound operation, which holds the
+     * config through its binding, with no table. */
+    int anchor, op_ref = LUA_NOREF;
     if (bound) {
         lua_pushvalue(L, bound);
-        lua_rawseti(L, at, 3);
+        op_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        eventapi_promise_new(L);
+        lua_pushvalue(L, -1);
+        anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+        lua_createtable(L, 2, 0); /* the anchor */
+        int at = lua_gettop(L);
+        eventapi_promise_new(L);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, at, 1);
+        lua_pushvalue(L, cfg);
+        lua_rawseti(L, at, 2);
+        lua_pushvalue(L, at);
+        anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_remove(L, at); /* the promise on top */
     }
-    lua_pushvalue(L, at);
-    int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_remove(L, at); /* the promise on top */
     transfer *t = calloc(1, sizeof *t);
     if (!t || (owner && !(t->url = strdup(url)))) {
         free(t);
         luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+        luaL_unref(L, LUA_REGISTRYINDEX, op_ref);
         luaL_error(L, "out of memory");
         return;
     }
     t->anchor_ref = anchor;
+    t->op_ref = op_ref;
     if (owner) {
         t->owner = owner;
         t->decode = decode;
@@ -668,6 +680,7 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
             free(t->url);
             free(t);
             luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+            luaL_unref(L, LUA_REGISTRYINDEX, op_ref);
             luaL_error(L, "request headers must be strings (or out of memory)");
             return;
         }
@@ -678,6 +691,7 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
         free(t->url);
         free(t);
         luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+        luaL_unref(L, LUA_REGISTRYINDEX, op_ref);
         luaL_error(L, "out of memory");
         return;
     }

@@ -287,20 +287,28 @@ static int wrong(lua_State *L, const spec *s, const param *p, const char *want, 
     return invalid(L, p->name, "%s", lua_tostring(L, -1));
 }
 
-/* protected part of encode_json: the value is at 1, a light userdata to the buffer at 2. */
-static int encode_body(lua_State *L) {
-    eventapi_json_encode(L, 1, lua_touserdata(L, 2));
-    return 0;
+/* protected part of encode_json: returns the JSON text of the value at 1. */
+static int encode_text(lua_State *L) {
+    eventapi_buf b;
+    eventapi_buf_init(L, &b);
+    eventapi_json_encode(L, 1, &b);
+    eventapi_buf_finish(&b);
+    return 1;
 }
 
 /* Appends the JSON text of the value at idx to b; raises InvalidParams
  * "<what> cannot be encoded as JSON: <why>" as the Lua encoder does. */
 static void encode_json(lua_State *L, int idx, eventapi_buf *b, const char *what) {
     idx = lua_absindex(L, idx);
-    lua_pushcfunction(L, encode_body);
+    lua_pushcfunction(L, encode_text);
     lua_pushvalue(L, idx);
-    lua_pushlightuserdata(L, b);
-    if (lua_pcall(L, 2, 0, 0) == LUA_OK) return;
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        eventapi_buf_add(b, text, len);
+        lua_pop(L, 1);
+        return;
+    }
     const char *why;
     if (lua_istable(L, -1)) {
         lua_getfield(L, -1, "message");
@@ -645,8 +653,7 @@ static int op_call(lua_State *L) {
         lua_newtable(L);
         lua_replace(L, 2);
     }
-    lua_pushvalue(L, lua_upvalueindex(1)); /* the loop */
-    lua_pushcclosure(L, fast_call, 1);
+    lua_pushvalue(L, lua_upvalueindex(2)); /* fast_call, made once */
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     if (lua_pcall(L, 2, 1, 0) == LUA_OK && !lua_isnil(L, -1)) return 1;
@@ -712,8 +719,10 @@ int eventapi_open_operation(lua_State *L) {
     luaL_newmetatable(L, EVENTAPI_BINDING);
     lua_pop(L, 1);
     luaL_newmetatable(L, EVENTAPI_OPERATION);
-    lua_pushvalue(L, -3); /* the loop */
-    luaL_setfuncs(L, op_meta, 1);
+    lua_pushvalue(L, -3); /* upvalues: the loop, and fast_call (which needs the loop too) */
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, fast_call, 1);
+    luaL_setfuncs(L, op_meta, 2);
     lua_pop(L, 1);
     lua_pushvalue(L, -2);
     luaL_setfuncs(L, fns, 1);
