@@ -10,6 +10,28 @@
 /* The fields the schema's generic condition covers (a scalar or an object
  * of operators); experienceUserId, experienceGroupId and eventTags have
  * conditions of their own. */
+
+/* The bytes of the first 64 of s that end on a UTF-8 character boundary:
+ * names are cut there in messages, which must stay valid UTF-8 (a message
+ * that is not cannot be put in a JSON answer). */
+static int cut64(const char *s) {
+    size_t n = strnlen(s, 64);
+    if (n == 64)
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    return (int)n;
+}
+#define CUT(s) cut64(s)
+
+/* Drops a UTF-8 sequence that a bounded write cut short at the end of s. */
+static void trim_utf8(char *s) {
+    size_t n = strlen(s), lead = n;
+    while (lead > 0 && n - lead < 4 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80) lead--;
+    if (lead == 0) return;
+    unsigned char c = (unsigned char)s[lead - 1];
+    size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (n - (lead - 1) < want) s[lead - 1] = '\0';
+}
+
 static const char *const GENERIC_FIELDS[] = {"id", "creationDate", "lastUpdated", "sourceId", "sourceType", "level",
                                              "state", "subject", "deviceId", NULL};
 
@@ -45,10 +67,19 @@ static void path_of(char *out, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(out, LQ_PATH_MAX, fmt, ap);
     va_end(ap);
+    trim_utf8(out);
 }
 
 /* Writes "path must ..." (or any message) and returns -1. */
-#define FAIL(c, ...) (snprintf((c)->msg, (c)->len, __VA_ARGS__), -1)
+static int fail(checker *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg, c->len, fmt, ap);
+    va_end(ap);
+    trim_utf8(c->msg);
+    return -1;
+}
+#define FAIL(c, ...) fail((c), __VA_ARGS__)
 
 /* Checks a $in or $nin list; hex: items must be 24-hex ids, else strings,
  * numbers or booleans. */
@@ -89,7 +120,7 @@ static int check_generic(checker *c, json_t *cond, const char *path) {
             if (check_list(c, arg, path, op, 0) < 0) return -1;
             continue;
         } else {
-            return FAIL(c, "%s.%.64s is not an operator allowed here", path, op);
+            return FAIL(c, "%s.%.*s is not an operator allowed here", path, CUT(op), op);
         }
         if (count_value(c) < 0) return -1;
     }
@@ -117,7 +148,7 @@ static int check_id_field(checker *c, json_t *cond, const char *path) {
         } else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
             if (check_list(c, arg, path, op, 1) < 0) return -1;
         } else {
-            return FAIL(c, "%s.%.64s is not an operator allowed here", path, op);
+            return FAIL(c, "%s.%.*s is not an operator allowed here", path, CUT(op), op);
         }
     }
     return 0;
@@ -137,11 +168,11 @@ static int check_tag_form(checker *c, json_t *form, const char *path) {
     }
     json_object_foreach(form, key, v) {
         if (dollar && strcmp(key, "$tagKey") && strcmp(key, "$tagValue"))
-            return FAIL(c, "%s.%.64s is not allowed%s", path, key, plain ? " together with $tagKey or $tagValue" : "");
+            return FAIL(c, "%s.%.*s is not allowed%s", path, CUT(key), key, plain ? " together with $tagKey or $tagValue" : "");
         if (!dollar && !sb_is_tag_key(key))
-            return FAIL(c, "%s has the key \"%.64s\", which does not match ^[0-9a-zA-Z_-]{1,255}$", path, key);
+            return FAIL(c, "%s has the key \"%.*s\", which does not match ^[0-9a-zA-Z_-]{1,255}$", path, CUT(key), key);
         if (!json_is_string(v) || sb_utf8_length(json_string_value(v)) > 255)
-            return FAIL(c, "%s.%.64s must be a string of at most 255 characters", path, key);
+            return FAIL(c, "%s.%.*s must be a string of at most 255 characters", path, CUT(key), key);
         if (count_value(c) < 0 || count_value(c) < 0) return -1; /* the key and the value */
     }
     return 0;
@@ -168,7 +199,7 @@ static int check_query(checker *c, json_t *q, const char *path, int depth) {
     if (!json_is_object(q)) return FAIL(c, "%s must be an object", path);
     if (depth > LQ_MAX_DEPTH) return FAIL(c, "query is nested more than %d levels deep", LQ_MAX_DEPTH);
     json_object_foreach(q, key, v) {
-        path_of(sub, "%s.%.64s", path, key);
+        path_of(sub, "%s.%.*s", path, CUT(key), key);
         if (!strcmp(key, "$and") || !strcmp(key, "$or") || !strcmp(key, "$nor")) {
             size_t i;
             json_t *item;

@@ -600,6 +600,11 @@ describe("the Losant sandbox", function()
       rejected('{"colour":1}', "query.colour")
     end)
 
+    it("cuts a long field name in its message on a character boundary (the answer stays JSON)", function()
+      local res = rejected('{"' .. string.rep("a", 63) .. '\u{fc}":1}', "query." .. string.rep("a", 63))
+      assert.is_nil(res.json.message:find("\xc3", 1, true))
+    end)
+
     it("refuses a query with a repeated member name", function()
       rejected('{"level":"info","level":"critical"}', "query must be a JSON object")
     end)
