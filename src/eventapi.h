@@ -69,6 +69,7 @@ int eventapi_error(lua_State *L, const char *type, const char *fmt, ...);       
 
 /* promise.c */
 void eventapi_promise_new(lua_State *L);    /* pushes a new pending promise */
+void eventapi_reaction_new(lua_State *L, int on_ok, int on_err, int child); /* pushes a reaction (0: none) */
 int eventapi_is_promise(lua_State *L, int idx);
 void eventapi_promise_settle(lua_State *L, int p, int state, int value); /* state 1 fulfilled, 2 rejected */
 void eventapi_promise_resolve(lua_State *L, int p, int value);           /* adopts promises */

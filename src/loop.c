@@ -488,14 +488,9 @@ static void answer_bound(lua_State *L, loop *lp, transfer *t, int p) {
     lua_getiuservalue(L, res + 2, 3); /* the row */
     lua_setfield(L, res + 4, "op");
     lua_setfield(L, res, "req");
-    lua_createtable(L, 3, 0);         /* res+4: the reaction {respond, respond, promise} */
-    lua_getiuservalue(L, res + 3, 3);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, res + 4, 1);
-    lua_rawseti(L, res + 4, 2);
-    lua_pushvalue(L, p);
-    lua_rawseti(L, res + 4, 3);
-    eventapi_enqueue(L, lp, res + 4, 1, res);
+    lua_getiuservalue(L, res + 3, 3); /* res+4: respond */
+    eventapi_reaction_new(L, res + 4, res + 4, p); /* res+5 */
+    eventapi_enqueue(L, lp, res + 5, 1, res);
     lua_settop(L, res - 1);
 }
 

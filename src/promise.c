@@ -1,8 +1,9 @@
-/* eventapi.core promises: userdata with user values 1 = the settled value
- * and 2 = the list of reactions waiting for it. A reaction is a table
- * {on_ok, on_err, child}; settling a promise queues one job per reaction on
- * the loop, and jobs only run from the loop (never inside the call that
- * attached a handler). */
+/* eventapi.core promises: userdata with user values 1 = the settled value,
+ * 2 = the first reaction waiting for it and 3 = the list of the others (most
+ * promises have one reaction: no list). A reaction is a userdata whose user
+ * values are on_ok, on_err and the child promise (eventapi_reaction_new);
+ * settling a promise queues one job per reaction on the loop, and jobs only
+ * run from the loop (never inside the call that attached a handler). */
 #include "eventapi.h"
 
 #include <string.h>
@@ -33,10 +34,22 @@ int eventapi_is_promise(lua_State *L, int idx) {
 
 /* Pushes a new pending promise. */
 void eventapi_promise_new(lua_State *L) {
-    promise *p = lua_newuserdatauv(L, sizeof *p, 2);
+    promise *p = lua_newuserdatauv(L, sizeof *p, 3);
     p->state = PENDING;
     p->handled = 0;
     luaL_setmetatable(L, EVENTAPI_PROMISE);
+}
+
+/* Pushes a reaction {on_ok, on_err, child} (stack indices; 0 for none). */
+void eventapi_reaction_new(lua_State *L, int on_ok, int on_err, int child) {
+    int at[3] = {on_ok ? lua_absindex(L, on_ok) : 0, on_err ? lua_absindex(L, on_err) : 0,
+                 child ? lua_absindex(L, child) : 0};
+    lua_newuserdatauv(L, 0, 3);
+    for (int i = 0; i < 3; i++) {
+        if (!at[i]) continue;
+        lua_pushvalue(L, at[i]);
+        lua_setiuservalue(L, -2, i + 1);
+    }
 }
 
 /* Adds the reaction at r to the promise at p: queued now when p is settled,
@@ -52,11 +65,18 @@ static void add_reaction(lua_State *L, int p, int r) {
         lua_pop(L, 1);
         return;
     }
-    if (lua_getiuservalue(L, p, 2) != LUA_TTABLE) {
+    int first = lua_getiuservalue(L, p, 2);
+    lua_pop(L, 1);
+    if (first == LUA_TNIL) { /* the common case: one reaction, no list */
+        lua_pushvalue(L, r);
+        lua_setiuservalue(L, p, 2);
+        return;
+    }
+    if (lua_getiuservalue(L, p, 3) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_createtable(L, 2, 0);
         lua_pushvalue(L, -1);
-        lua_setiuservalue(L, p, 2);
+        lua_setiuservalue(L, p, 3);
     }
     lua_pushvalue(L, r);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
@@ -73,12 +93,14 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     value = lua_absindex(L, value);
     loop *lp = eventapi_loop(L);
     lua_Integer n = 0;
-    if (lua_getiuservalue(L, p, 2) == LUA_TTABLE) {
+    if (lua_getiuservalue(L, p, 2) != LUA_TNIL) eventapi_job_put(L, lp, n++, lua_gettop(L), state, value);
+    lua_pop(L, 1);
+    if (lua_getiuservalue(L, p, 3) == LUA_TTABLE) {
         int list = lua_gettop(L);
-        n = (lua_Integer)lua_rawlen(L, list);
-        for (lua_Integer i = 1; i <= n; i++) {
+        lua_Integer more = (lua_Integer)lua_rawlen(L, list);
+        for (lua_Integer i = 1; i <= more; i++) {
             lua_rawgeti(L, list, i);
-            eventapi_job_put(L, lp, i - 1, lua_gettop(L), state, value);
+            eventapi_job_put(L, lp, n++, lua_gettop(L), state, value);
             lua_pop(L, 1);
         }
     }
@@ -97,6 +119,8 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     lua_setiuservalue(L, p, 1);
     lua_pushnil(L);
     lua_setiuservalue(L, p, 2);
+    lua_pushnil(L);
+    lua_setiuservalue(L, p, 3);
 }
 
 /* Resolves the promise at p with the value at value: a promise is adopted,
@@ -114,9 +138,7 @@ void eventapi_promise_resolve(lua_State *L, int p, int value) {
         lua_pop(L, 1);
         return;
     }
-    lua_createtable(L, 3, 0); /* {nil, nil, p}: pass the outcome through */
-    lua_pushvalue(L, p);
-    lua_rawseti(L, -2, 3);
+    eventapi_reaction_new(L, 0, 0, p); /* {nil, nil, p}: pass the outcome through */
     add_reaction(L, value, -1);
     lua_pop(L, 1);
 }
@@ -163,9 +185,9 @@ void eventapi_run_job(lua_State *L, loop *lp) {
     int value = lua_gettop(L), reaction = value - 2;
     int state = (int)lua_tointeger(L, value - 1);
     (void)lp;
-    lua_rawgeti(L, reaction, 3); /* child, may be nil */
+    lua_getiuservalue(L, reaction, 3); /* child, may be nil */
     int child = lua_gettop(L);
-    lua_rawgeti(L, reaction, state == FULFILLED ? 1 : 2);
+    lua_getiuservalue(L, reaction, state == FULFILLED ? 1 : 2);
     if (lua_isnil(L, -1)) { /* no handler: the outcome passes through */
         lua_pop(L, 1);
         if (!lua_isnil(L, child)) eventapi_promise_settle(L, child, state, value);
@@ -191,13 +213,7 @@ static int l_next(lua_State *L) {
     check_handler(L, 3, "on_err");
     lua_settop(L, 3);
     eventapi_promise_new(L); /* 4: child */
-    lua_createtable(L, 3, 0);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, 1);
-    lua_pushvalue(L, 3);
-    lua_rawseti(L, -2, 2);
-    lua_pushvalue(L, 4);
-    lua_rawseti(L, -2, 3);
+    eventapi_reaction_new(L, lua_isnil(L, 2) ? 0 : 2, lua_isnil(L, 3) ? 0 : 3, 4);
     add_reaction(L, 1, -1);
     lua_pop(L, 1);
     return 1;

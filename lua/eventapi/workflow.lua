@@ -42,13 +42,13 @@ function M.map(items, fn, opts)
   limit = math.tointeger(limit)
   local n = #items
   local result, results = core.promise(), setmetatable({ n = n }, nil)
-  local started, running, finished, stopped = 0, 0, 0, false
+  local started, finished, stopped = 0, 0, false
   local bar = Progress.new(opts.label or "map", n, opts.progress)
-  local launch
+  --- Books item i's outcome; returns true when this slot may start another.
   local function settle_one(i, ok, value)
-    running, finished = running - 1, finished + 1
+    finished = finished + 1
     bar:step(not ok)
-    if stopped then return end
+    if stopped then return false end
     if opts.settle then
       results[i] = ok and { status = "fulfilled", value = value } or { status = "rejected", reason = value }
     elseif ok then
@@ -56,27 +56,44 @@ function M.map(items, fn, opts)
     else
       stopped = true
       bar:finish()
-      return core.reject(result, value)
+      core.reject(result, value)
+      return false
     end
     if finished == n then
       bar:finish()
-      return core.resolve(result, results)
+      core.resolve(result, results)
+      return false
     end
-    launch()
+    return true
   end
-  function launch()
-    while running < limit and started < n and not stopped do
-      started, running = started + 1, running + 1
-      local i = started
-      outcome(pcall(fn, items[i], i)):next(function(v) settle_one(i, true, v) end,
-                                           function(e) settle_one(i, false, e) end)
-        :next(nil, function(e) -- the bookkeeping itself raised (out of memory): fail, never hang
-          stopped = true
-          core.reject(result, e)
-        end)
+  --- One of `limit` slots: runs items one after another. Its two handlers
+  -- are made once and read the slot's current item, so an item costs no
+  -- closure; the bookkeeping runs under pcall (out of memory fails the map,
+  -- never hangs it).
+  local function slot()
+    local current
+    local on_ok, on_err
+    local function run_next()
+      if stopped or started >= n then return end
+      started = started + 1
+      current = started
+      outcome(pcall(fn, items[current], current)):next(on_ok, on_err)
     end
+    local function after(ok, value)
+      local fine, more = pcall(settle_one, current, ok, value)
+      if not fine then
+        stopped = true
+        core.reject(result, more)
+      elseif more then
+        run_next()
+      end
+    end
+    on_ok = function(v) after(true, v) end
+    on_err = function(e) after(false, e) end
+    run_next()
   end
-  if n == 0 then core.resolve(result, results) else launch() end
+  if n == 0 then core.resolve(result, results) return result end
+  for _ = 1, math.min(limit, n) do slot() end
   return result
 end
 
