@@ -19,8 +19,9 @@ local SOURCES = {
   { file = "lua/eventapi/workflow.lua", title = "Runbook helpers", prefix = "eventapi." },
   { file = "lua/eventapi/client.lua", title = "Clients" },
   { file = "lua/eventapi/pages.lua", title = "Pagination" },
-  { file = "lua/eventapi/connectdaily.lua", title = "Connect Daily dates", prefix = "eventapi.connectdaily." },
-  { file = "lua/eventapi/monterosa.lua", title = "Monterosa times", prefix = "eventapi.monterosa." },
+  { file = "lua/eventapi/time.lua", title = "Connect Daily dates", prefix = "eventapi.connectdaily.",
+    only = { jdn = true, date = true } },
+  { file = "lua/eventapi/time.lua", title = "Monterosa times", prefix = "eventapi.monterosa.", only = { unix_time = true } },
   { file = "lua/eventapi/errors.lua", title = "Errors", prefix = "eventapi.Error." },
   { file = "lua/eventapi/luv.lua", title = "Embedding in a luv host (require \"eventapi.luv\")", prefix = "eventapi.luv." },
 }
@@ -78,7 +79,9 @@ local function lua_entries(source)
         for _, pattern in ipairs(PUBLIC) do
           if text:match("^" .. pattern) then public = true end
         end
-        if fname and source.prefix and fname:match("^M%.") then
+        if fname and source.only and fname:match("^M%.") and not source.only[fname:sub(3)] then -- luacheck: ignore 542
+          -- (another section documents it)
+        elseif fname and source.prefix and fname:match("^M%.") then
           entries[#entries + 1] = { name = source.prefix .. fname:sub(3), doc = text }
         elseif fname and fname:match("^Error%.") and source.prefix then
           entries[#entries + 1] = { name = source.prefix .. fname:sub(7), doc = text }

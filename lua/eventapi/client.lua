@@ -3,6 +3,7 @@
 -- mapping to values and error objects, and the client's lifetime.
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
+local time = require "eventapi.time"
 
 local Client = {}
 Client.__index = Client
@@ -438,23 +439,12 @@ local function attempt(client, req, n)
   end)
 end
 
---- Seconds until an HTTP date ("Wed, 21 Oct 2026 07:28:00 GMT"), or nil.
-local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
-                 Nov = 11, Dec = 12 }
-local function seconds_until(date)
-  local d, mon, y, time = date:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d:%d%d:%d%d) GMT$")
-  if not d or not MONTHS[mon] then return nil end
-  local ok, at = pcall(require("eventapi.monterosa").unix_time, ("%s-%02d-%sT%sZ"):format(y, MONTHS[mon], d, time))
-  if not ok then return nil end
-  return math.max(0, at - os.time())
-end
-
 --- The seconds a Retry-After value asks for: a non-negative decimal number of
 -- seconds or an HTTP date; nil for anything else (the backoff applies).
 local function retry_after_seconds(value)
   if type(value) ~= "string" then return nil end
   if value:match("^%d+$") then return tonumber(value) end
-  return seconds_until(value)
+  return time.seconds_until(value)
 end
 
 --- The seconds to wait before retry number n (1-based) after err, or nil for no retry.

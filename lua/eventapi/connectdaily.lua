@@ -1,47 +1,13 @@
 --- Connect Daily's calendar Event CRUD API as an operation table
--- (docs/PROTOCOLS.md section 2), and Julian Day Number conversions.
+-- (docs/PROTOCOLS.md section 2).
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
+local time = require "eventapi.time"
 
 local M = {}
 
---- Days in a month of the proleptic Gregorian calendar.
-local function month_days(y, m)
-  local leap = (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0
-  return ({ 31, leap and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 })[m]
-end
-
---- jdn("2026-12-01") -> 2461376: the Julian Day Number of a real date in years 1..9999.
-function M.jdn(text)
-  if type(text) ~= "string" then error("a date must be a yyyy-mm-dd string", 2) end
-  local y, m, d = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
-  y, m, d = tonumber(y), tonumber(m), tonumber(d)
-  if not y or y < 1 or m < 1 or m > 12 or d < 1 or d > month_days(y, m) then
-    error(("'%s' is not a real yyyy-mm-dd date"):format(text), 2)
-  end
-  local a = (14 - m) // 12
-  local yy, mm = y + 4800 - a, m + 12 * a - 3
-  return d + (153 * mm + 2) // 5 + 365 * yy + yy // 4 - yy // 100 + yy // 400 - 32045
-end
-
-local JDN_MIN, JDN_MAX = 1721426, 5373484 -- 0001-01-01 and 9999-12-31
-
---- date(2461376) -> "2026-12-01": the date of a Julian Day Number in years 1..9999.
-function M.date(jdn)
-  if math.type(jdn) ~= "integer" or jdn < JDN_MIN or jdn > JDN_MAX then
-    error("a Julian Day Number must be an integer from 1721426 (0001-01-01) to 5373484 (9999-12-31)", 2)
-  end
-  local a = jdn + 32044
-  local b = (4 * a + 3) // 146097
-  local c = a - 146097 * b // 4
-  local d = (4 * c + 3) // 1461
-  local e = c - 1461 * d // 4
-  local m = (5 * e + 2) // 153
-  local day = e - (153 * m + 2) // 5 + 1
-  local month = m + 3 - 12 * (m // 10)
-  local year = 100 * b + d - 4800 + m // 10
-  return ("%04d-%02d-%02d"):format(year, month, day)
-end
+-- The date conversions live in eventapi.time; the service keeps its names.
+M.jdn, M.date = time.jdn, time.date
 
 --- Checks a date that may be a JDN or a yyyy-mm-dd string; raises a message.
 local function check_date(v)

@@ -3,32 +3,12 @@
 -- project_id; the client builds the JSON:API document, and answers come
 -- back as plain tables (see README.md, "Monterosa").
 local core = require "eventapi.core"
-local dates = require "eventapi.connectdaily"
+local time = require "eventapi.time"
 
 local M = {}
 
-local UNIX_EPOCH_JDN = 2440588 -- 1970-01-01
-
---- unix_time(v) -> integer seconds: v as a Unix time or an ISO 8601 UTC
--- string ("2026-12-01T19:30:00Z", "+00:00" also accepted); raises a message.
-function M.unix_time(v)
-  if math.type(v) == "integer" then return v end
-  if math.type(v) == "float" then
-    local i = math.tointeger(v)
-    if i then return i end
-    error("must be whole seconds", 0)
-  end
-  if type(v) ~= "string" then error("must be a Unix time or an ISO 8601 UTC string", 0) end
-  local day, h, m, s, fraction, zone = v:match("^(%d%d%d%d%-%d%d%-%d%d)T(%d%d):(%d%d):(%d%d)(%.?%d*)(.*)$")
-  if not day then error(("'%s' is not an ISO 8601 date and time (yyyy-mm-ddThh:mm:ssZ)"):format(v), 0) end
-  if zone ~= "Z" and zone ~= "+00:00" then error(("'%s' must be in UTC (end with Z)"):format(v), 0) end
-  if fraction ~= "" and not fraction:match("^%.0+$") then error(("'%s' must be whole seconds"):format(v), 0) end
-  h, m, s = tonumber(h), tonumber(m), tonumber(s)
-  if h > 23 or m > 59 or s > 59 then error(("'%s' is not a real time of day"):format(v), 0) end
-  local ok, jdn = pcall(dates.jdn, day)
-  if not ok then error(("'%s' is not a real date"):format(v), 0) end
-  return (jdn - UNIX_EPOCH_JDN) * 86400 + h * 3600 + m * 60 + s
-end
+-- The time conversion lives in eventapi.time; the service keeps its name.
+M.unix_time = time.unix_time
 
 --- Percent-decodes a query string component.
 local function unescape(s)
