@@ -14,10 +14,9 @@ local function section(text, module)
   return text:sub(from, to)
 end
 
---- The operation rows of a service module.
+--- The operation rows of a service module ("eventapi.<name>"), from the registry.
 local function operations(module)
-  local m = require(module)
-  return (m.service or m).operations
+  return require("eventapi.services").of(module:match("^eventapi%.(.+)$")).operations
 end
 
 describe("docs/API.md", function()

@@ -265,8 +265,7 @@ function M.generate()
   options_section(put)
   calls_section(put)
   for _, s in ipairs(SERVICES) do
-    local m = require(s.module)
-    local service = m.service or m
+    local service = require("eventapi.services").of(s.name)
     put(("## %s operations\n"):format(s.title))
     put(("`eventapi.%s{...}` gives a client with these calls (see Operation calls).\n"):format(s.name))
     put("| call | method | path | params | pages | resolves with |")

@@ -56,8 +56,7 @@ end
 
 --- The service table (operations, common_params) of a service entry.
 local function service_table(s)
-  local m = require(s.module)
-  return m.service or m
+  return require("eventapi.services").of(s.name)
 end
 
 --- The flags of an operation row: its params (fixed ones excluded), then the

@@ -271,7 +271,7 @@ end
 
 --- eventapi.losant{token=, url=, ...} -> a Losant client (see README.md).
 function eventapi.losant(options)
-  return require("eventapi.client").new(require("eventapi.losant"), options)
+  return require("eventapi.client").new(require("eventapi.services").losant, options)
 end
 
 --- eventapi.connectdaily{url=, user=, password= | token=, ...} -> a Connect Daily client;
@@ -279,14 +279,14 @@ end
 local connectdaily = require "eventapi.connectdaily"
 eventapi.connectdaily = setmetatable({ jdn = checked("eventapi.connectdaily.jdn", connectdaily.jdn),
                                        date = checked("eventapi.connectdaily.date", connectdaily.date) }, {
-  __call = function(_, options) return require("eventapi.client").new(connectdaily.service, options) end,
+  __call = function(_, options) return require("eventapi.client").new(require("eventapi.services").connectdaily, options) end,
 })
 
 --- eventapi.monterosa{url=, token=, ...} -> a Monterosa client (Control API v2 live events);
 -- eventapi.monterosa.unix_time(v) converts an ISO 8601 UTC string to a Unix time.
 local monterosa = require "eventapi.monterosa"
 eventapi.monterosa = setmetatable({ unix_time = checked("eventapi.monterosa.unix_time", monterosa.unix_time) }, {
-  __call = function(_, options) return require("eventapi.client").new(monterosa.service, options) end,
+  __call = function(_, options) return require("eventapi.client").new(require("eventapi.services").monterosa, options) end,
 })
 
 return eventapi
