@@ -350,6 +350,22 @@ describe("the Losant client", function()
       assert.are.equal(0, count())
     end)
 
+    it("keeps a request of the Lua path (a client with hooks) in client.inflight only while it is in flight", function()
+      local c = eventapi.losant({ url = sb.url, token = sandbox.token })
+      c:on("response", function() end)
+      local function count()
+        local n = 0
+        for _ in pairs(c.inflight) do n = n + 1 end
+        return n
+      end
+      local list = {}
+      for i = 1, 3 do list[i] = c.event.get({ applicationId = APP, eventId = EVENT }) end
+      assert.are.equal(3, count())
+      eventapi.all(list):await()
+      assert.are.equal(0, count())
+      c:close()
+    end)
+
     it("keeps at most max_connections connections in flight (in a fresh process: the limit is per process)", function()
       local script = os.tmpname()
       local f = assert(io.open(script, "w"))
