@@ -438,6 +438,17 @@ describe("error text is safe to log", function()
     assert.are.equal("Bearer REDACTED", err.body.headers.authorization)
   end)
 
+  it("redacts the client's token in the url of a request closed while it waited to retry", function()
+    local c = faulty("status=503", { token = "tok-in-path-77", retries = { base = 5, cap = 10, max = 2 } })
+    local p = c.event.get({ applicationId = APP, eventId = "tok-in-path-77" })
+    eventapi.sleep(scale(0.3)):next(function() c:close() end)
+    local err = fail(p)
+    assert.are.equal("Closed", err.type)
+    assert.truthy(err.message:find("waited to retry", 1, true), err.message)
+    assert.is_nil(err.url:find("tok-in-path-77", 1, true), err.url)
+    assert.truthy(err.url:find("REDACTED", 1, true), err.url)
+  end)
+
   it("redacts a secret that contains another secret whole", function()
     local c = losant({ token = "tok-42", headers = { ["X-Sandbox-Fault"] = "echo-headers",
                                                       ["X-Auth-Token"] = "tok-42-extended" } })
