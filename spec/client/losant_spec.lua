@@ -335,34 +335,33 @@ describe("the Losant client", function()
       assert.are.equal("Closed", err.type)
     end)
 
-    it("counts a request as in flight (client.inflight or the core's) only while it is", function()
-      local core = require "eventapi.core"
-      local function count()
-        local n = core.in_flight(losant.binding)
-        for _ in pairs(losant.inflight) do n = n + 1 end
-        return n
-      end
+    --- The requests of client c in flight: in client.inflight (the Lua path) and in the core (the C path).
+    local function in_flight(c)
+      local n = require("eventapi.core").in_flight(c.binding)
+      for _ in pairs(c.inflight) do n = n + 1 end
+      return n
+    end
+
+    --- Three event.get calls are in flight until they settle, on client c.
+    local function three_in_flight(c)
       local list = {}
-      for i = 1, 3 do list[i] = losant.event.get({ applicationId = APP, eventId = EVENT }) end
-      assert.are.equal(3, count())
+      for i = 1, 3 do list[i] = c.event.get({ applicationId = APP, eventId = EVENT }) end
+      assert.are.equal(3, in_flight(c))
       eventapi.all(list):await()
+      assert.are.equal(0, in_flight(c))
+    end
+
+    it("counts a request as in flight (client.inflight or the core's) only while it is", function()
+      three_in_flight(losant)
       sandbox.rejection(losant.event.get({ applicationId = APP, eventId = "aaaaaaaaaaaaaaaaaaaaaaaa" }))
-      assert.are.equal(0, count())
+      assert.are.equal(0, in_flight(losant))
     end)
 
     it("keeps a request of the Lua path (a client with hooks) in client.inflight only while it is in flight", function()
       local c = eventapi.losant({ url = sb.url, token = sandbox.token })
       c:on("response", function() end)
-      local function count()
-        local n = 0
-        for _ in pairs(c.inflight) do n = n + 1 end
-        return n
-      end
-      local list = {}
-      for i = 1, 3 do list[i] = c.event.get({ applicationId = APP, eventId = EVENT }) end
-      assert.are.equal(3, count())
-      eventapi.all(list):await()
-      assert.are.equal(0, count())
+      three_in_flight(c)
+      assert.is_nil(next(c.inflight))
       c:close()
     end)
 
