@@ -473,24 +473,23 @@ static const char *failure_type(CURLcode rc) {
 static void answer_bound(lua_State *L, loop *lp, transfer *t, int p) {
     p = lua_absindex(L, p);
     int res = lua_gettop(L);
-    lua_pushnil(L);                                   /* res+1: (unused) */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, t->op_ref);     /* res+2: the bound operation */
-    lua_getiuservalue(L, res + 2, 2);                 /* res+3: its binding */
-    lua_createtable(L, 0, 4);                         /* res+4: req */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->op_ref); /* res+1: the bound operation */
+    lua_getiuservalue(L, res + 1, 2);             /* res+2: its binding */
+    lua_createtable(L, 0, 4);                     /* res+3: req */
     lua_pushstring(L, t->method);
-    lua_setfield(L, res + 4, "method");
+    lua_setfield(L, res + 3, "method");
     lua_pushstring(L, t->url);
-    lua_setfield(L, res + 4, "url");
+    lua_setfield(L, res + 3, "url");
     if (t->location[0]) {
         lua_pushstring(L, t->location);
-        lua_setfield(L, res + 4, "location");
+        lua_setfield(L, res + 3, "location");
     }
-    lua_getiuservalue(L, res + 2, 3); /* the row */
-    lua_setfield(L, res + 4, "op");
+    lua_getiuservalue(L, res + 1, 3); /* the row */
+    lua_setfield(L, res + 3, "op");
     lua_setfield(L, res, "req");
-    lua_getiuservalue(L, res + 3, 3); /* res+4: respond */
-    eventapi_reaction_new(L, res + 4, res + 4, p); /* res+5 */
-    eventapi_enqueue(L, lp, res + 5, 1, res);
+    lua_getiuservalue(L, res + 2, 3); /* res+3: respond */
+    eventapi_reaction_new(L, res + 3, res + 3, p); /* res+4: {respond, respond, promise} */
+    eventapi_enqueue(L, lp, res + 4, 1, res);
     lua_settop(L, res - 1);
 }
 

@@ -125,6 +125,11 @@ static const char *string_field(lua_State *L, int idx, const char *k, const char
     return s;
 }
 
+/* 1 for the bytes RFC 7230 allows in a header name. */
+static int token_char(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+.^_`|~-", c);
+}
+
 /* Compiles the param table at idx into p (the spec's uservalue table at values
  * gets its default and fixed values under 2i-1 and 2i). */
 static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
@@ -151,6 +156,11 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
     lua_rawseti(L, values, 2 * i + 1);
     if (lua_getfield(L, idx, "fixed") != LUA_TNIL) p->has_fixed = 1;
     lua_rawseti(L, values, 2 * i + 2);
+    if (p->place == PLACE_HEADER) {
+        for (const char *c = p->wire ? p->wire : p->name; *c; c++)
+            if (!token_char((unsigned char)*c))
+                eventapi_error(L, "InvalidParams", "operation %s: %s is not a header name", s->name, p->name);
+    }
     if (p->place == PLACE_QUERY) {
         const char *key = string_field(L, idx, "query_key", s->name, &len);
         if (!key) eventapi_error(L, "InvalidParams", "operation %s: %s has no query_key (prepare it)", s->name, p->name);
@@ -382,19 +392,11 @@ static void value_text(lua_State *L, const spec *s, const param *p, int v, event
     wrong(L, s, p, lua_pushfstring(L, "one of %s", p->enum_text), v, text);
 }
 
-/* 1 for the bytes RFC 7230 allows in a header name. */
-static int token_char(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+.^_`|~-", c);
-}
-
 /* Appends "wire: value" of header param p (value at v) to the list at list. */
 static void header_param(lua_State *L, const spec *s, const param *p, int v, int list) {
     eventapi_buf b;
     eventapi_buf_init(L, &b);
-    const char *wire = p->wire ? p->wire : p->name;
-    for (const char *c = wire; *c; c++)
-        if (!token_char((unsigned char)*c))
-            invalid(L, NULL, "%s: %s: the header name must be letters, digits and !#$%%&'*+.^_`|~- only", s->name, p->name);
+    const char *wire = p->wire ? p->wire : p->name; /* a token: compile_param checked it */
     eventapi_buf_add(&b, wire, strlen(wire));
     eventapi_buf_add(&b, ": ", 2);
     size_t from = b.len;
@@ -598,11 +600,12 @@ static int slow_call(lua_State *L) {
 }
 
 /* Writes the script's "file:line" that made the call (the first frame from
- * level 1 that is Lua code outside the library's own modules) into out. */
+ * level 1 that is Lua code outside the library's own modules) into out
+ * (empty when there is none within 8 levels). */
 static void call_location(lua_State *L, char *out, size_t cap) {
     lua_Debug ar;
     out[0] = '\0';
-    for (int level = 1; level <= 6 && lua_getstack(L, level, &ar); level++) {
+    for (int level = 1; level <= 8 && lua_getstack(L, level, &ar); level++) {
         if (!lua_getinfo(L, "Sl", &ar) || strcmp(ar.what, "C") == 0) continue;
         const char *slash = strrchr(ar.source, '/');
         const char *dot = strrchr(ar.source, '.');
@@ -612,6 +615,16 @@ static void call_location(lua_State *L, char *out, size_t cap) {
         snprintf(out, cap, "%s:%d", ar.short_src, ar.currentline);
         return;
     }
+}
+
+/* core.location() -> "file:line" of the script code that made the library call running
+ * now (the first Lua frame outside lua/eventapi/), or nil. */
+static int l_location(lua_State *L) {
+    char location[128];
+    call_location(L, location, sizeof location);
+    if (location[0]) lua_pushstring(L, location);
+    else lua_pushnil(L);
+    return 1;
 }
 
 /* protected part of op_call: builds the request of the operation at 1 with the
@@ -697,6 +710,14 @@ static int l_in_flight(lua_State *L) {
     return 1;
 }
 
+/* core.is_plain(spec) -> true when the row has no Lua function (check, body_of, a path
+ * function, attributes): the core builds its requests (core.build, the fast path). */
+static int l_is_plain(lua_State *L) {
+    spec *s = luaL_checkudata(L, 1, EVENTAPI_SPEC);
+    lua_pushboolean(L, s->plain);
+    return 1;
+}
+
 /* core.is_operation(v) -> true for a bound operation (what client.event.get is). */
 static int l_is_operation(lua_State *L) {
     lua_pushboolean(L, luaL_testudata(L, 1, EVENTAPI_OPERATION) != NULL);
@@ -711,7 +732,8 @@ int eventapi_open_operation(lua_State *L) {
     static const luaL_Reg fns[] = {{"operation", l_operation}, {"build", l_build}, {"binding", l_binding},
                                    {"binding_set", l_binding_set}, {"bind", l_bind},
                                    {"cancel_binding", l_cancel_binding}, {"in_flight", l_in_flight},
-                                   {"is_operation", l_is_operation},
+                                   {"is_operation", l_is_operation}, {"location", l_location},
+                                   {"is_plain", l_is_plain},
                                    {NULL, NULL}};
     luaL_newmetatable(L, EVENTAPI_SPEC);
     luaL_setfuncs(L, spec_meta, 0);

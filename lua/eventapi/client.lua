@@ -267,14 +267,11 @@ local function call_headers(client, name, lines, extra)
   return lines, secrets
 end
 
--- Rows whose params, path and body the core builds (no Lua function in them).
-local PLAIN = setmetatable({}, { __mode = "k" })
-
 --- Builds {method, url, body, headers} for operation op from params; raises InvalidParams.
 local function build(client, op, params)
   local name = op.name
   if type(params) ~= "table" then invalid(name .. ": params must be a table") end
-  if PLAIN[op] then
+  if core.is_plain(op.compiled) then -- no Lua function in the row: the core builds it
     local url, body, data, lines = core.build(op.compiled, client.url, params)
     local headers, secrets = call_headers(client, name, lines, params.headers)
     return { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
@@ -506,16 +503,6 @@ local function send(client, req)
   return result
 end
 
---- "file:line" of the script code that made the current call (the first
--- caller outside the library's own modules), or nil.
-local function caller_location()
-  for level = 3, 8 do
-    local info = debug.getinfo(level, "Sl")
-    if not info then return nil end
-    if info.what ~= "C" and not info.source:find("eventapi[/\\][%w_]+%.lua$") then
-      return info.short_src .. ":" .. info.currentline
-    end
-  end
 end
 
 --- Attaches cb(err, result) to p; an error cb raises is an unhandled failure.
@@ -537,7 +524,7 @@ local function call(client, op, params, cb)
   end
   local p
   if ok then
-    req.location = caller_location()
+    req.location = core.location()
     p = send(client, req)
   else
     p = core.promise()
@@ -589,7 +576,7 @@ function Client:request(spec, cb)
   end)
   local p
   if ok then
-    req.location = caller_location()
+    req.location = core.location()
     p = send(self, req)
   else
     p = core.promise()
@@ -661,11 +648,6 @@ local function prepare(service, op)
   end
   op.known, op.all_params = known, all
   op.compiled = core.operation(op)
-  local plain = type(op.path) == "string" and op.body_of == nil
-  for _, p in ipairs(all) do
-    if p.check or p.place == "attribute" then plain = false end
-  end
-  PLAIN[op] = plain or nil
   return op
 end
 

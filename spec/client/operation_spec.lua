@@ -64,9 +64,13 @@ describe("an operation", function()
     assert.is_nil(op.compiled) -- only the documented fields
   end)
 
-  it("is one per client, over one shared compiled row", function()
+  it("is one per client, over a row compiled once", function()
     assert.are_not.equal(fast.event.get, slow.event.get)
-    assert.are.equal(losant_service.operations[1].compiled, losant_service.operations[1].compiled)
+    local compiled = losant_service.operations[1].compiled
+    assert.are.equal("userdata", type(compiled))
+    local another = eventapi.losant({ url = sb.url, token = sandbox.token })
+    assert.are.equal(compiled, losant_service.operations[1].compiled) -- a new client does not recompile
+    another:close()
   end)
 end)
 
@@ -99,6 +103,12 @@ describe("compiling a row", function()
 
   it("refuses a path placeholder no param declares", function()
     assert.truthy(compile_error(row({ path = "/things/{thingId}" })):find("does not declare", 1, true))
+  end)
+
+  it("refuses a header param whose name is not an HTTP token", function()
+    local r = row()
+    r.params[2] = { name = "bad", wire = "X Bad", place = "header", kind = "string" }
+    assert.truthy(compile_error(r):find("bad is not a header name", 1, true))
   end)
 
   it("refuses an enum that is not a list of strings", function()
