@@ -503,8 +503,6 @@ local function send(client, req)
   return result
 end
 
-end
-
 --- Attaches cb(err, result) to p; an error cb raises is an unhandled failure.
 local function attach(p, cb)
   if type(cb) ~= "function" then
