@@ -51,6 +51,8 @@ typedef struct loop {
     int in_step;       /* inside step: it re-arms at its end, no wake needed */
     int signaled;      /* wakefd holds a count not read yet */
     lua_Integer sent;  /* transfers started (core.sent) */
+    unsigned char *fds; /* per descriptor: FD_* bits (loop.c) */
+    int nfds;
 } loop;
 
 /* loop.c */

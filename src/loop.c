@@ -152,24 +152,97 @@ static void arm(loop *lp) {
     if (timerfd_settime(lp->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0) lp->armed_due = due;
 }
 
+/* What the loop knows of a descriptor (lp->fds, indexed by descriptor):
+ * FD_OURS: a connection socket opened and closed through on_open_socket and
+ * on_close_socket, so its entry is always true; FD_REGISTERED: in the epoll
+ * set, with FD_IN/FD_OUT as registered; FD_WANTED: curl waits on it. A
+ * connection curl puts back in its pool stays registered, not wanted (no
+ * epoll_ctl pair per request on a kept-alive connection): it is dropped from
+ * the set when it speaks while unwanted (the server closed it) or is closed. */
+enum { FD_OURS = 1, FD_REGISTERED = 2, FD_IN = 4, FD_OUT = 8, FD_WANTED = 16 };
+
+/* The entry of descriptor fd, growing the table when grow is set; NULL when
+ * fd has none (out of memory: the descriptor is then handled eagerly). */
+static unsigned char *fd_state(loop *lp, int fd, int grow) {
+    if (fd < 0) return NULL;
+    if (fd >= lp->nfds) {
+        if (!grow) return NULL;
+        int cap = lp->nfds ? lp->nfds : 64;
+        while (cap <= fd) cap *= 2;
+        unsigned char *f = realloc(lp->fds, (size_t)cap);
+        if (!f) return NULL;
+        memset(f + lp->nfds, 0, (size_t)(cap - lp->nfds));
+        lp->fds = f;
+        lp->nfds = cap;
+    }
+    return &lp->fds[fd];
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: opens a connection socket (close-on-exec, so a
+ * runbook's child processes do not inherit it) and marks it as the loop's. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a) {
+    loop *lp = userp;
+    (void)purpose;
+    curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s == CURL_SOCKET_BAD) return s;
+    unsigned char *st = fd_state(lp, s, 1);
+    if (st) *st = FD_OURS;
+    return s;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: drops the socket from the epoll set, then closes it. */
+static int on_close_socket(void *userp, curl_socket_t s) {
+    loop *lp = userp;
+    unsigned char *st = fd_state(lp, s, 0);
+    if (st) {
+        if (*st & FD_REGISTERED) epoll_ctl(lp->epfd, EPOLL_CTL_DEL, s, NULL);
+        *st = 0;
+    }
+    return close(s);
+}
+
 /* CURLMOPT_SOCKETFUNCTION: keeps the epoll set in step with what curl waits
  * for on each socket. Returns -1 (the transfer fails) when epoll refuses. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
     loop *lp = userp;
     struct epoll_event ev;
     (void)e;
+    (void)socketp;
+    unsigned char *st = fd_state(lp, s, 1);
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(lp->epfd, EPOLL_CTL_DEL, s, NULL); /* curl closes it next; an error changes nothing */
+        if (st && (*st & FD_OURS)) {
+            *st &= (unsigned char)~FD_WANTED; /* lingers in the set; see FD_OURS */
+            return 0;
+        }
+        epoll_ctl(lp->epfd, EPOLL_CTL_DEL, s, NULL); /* curl may close it next; an error changes nothing */
+        if (st) *st = 0;
+        return 0;
+    }
+    unsigned char bits = (unsigned char)((what & CURL_POLL_IN ? FD_IN : 0) | (what & CURL_POLL_OUT ? FD_OUT : 0));
+    if (st && (*st & FD_REGISTERED) && (*st & (FD_IN | FD_OUT)) == bits) {
+        *st |= FD_WANTED;
         return 0;
     }
     memset(&ev, 0, sizeof ev);
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    ev.events = (bits & FD_IN ? EPOLLIN : 0) | (bits & FD_OUT ? EPOLLOUT : 0);
     ev.data.fd = s;
-    if (socketp) return epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s, &ev) == 0 ? 0 : -1;
-    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, s, &ev) != 0
-        && (errno != EEXIST || epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s, &ev) != 0))
+    if (st && (*st & FD_REGISTERED)) {
+        if (epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s, &ev) != 0) return -1;
+    } else if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, s, &ev) != 0
+               && (errno != EEXIST || epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s, &ev) != 0)) {
         return -1;
-    curl_multi_assign(lp->multi, s, lp); /* any non-NULL: registered */
+    }
+    if (st) *st = (unsigned char)((*st & FD_OURS) | FD_REGISTERED | FD_WANTED | bits);
+    return 0;
+}
+
+/* 1 when an event on fd is for curl; an unwanted socket that speaks (an
+ * idle pooled connection the server closed) leaves the set instead. */
+static int wanted(loop *lp, int fd) {
+    unsigned char *st = fd_state(lp, fd, 0);
+    if (!st || (*st & FD_WANTED) || !(*st & FD_REGISTERED)) return 1;
+    epoll_ctl(lp->epfd, EPOLL_CTL_DEL, fd, NULL);
+    *st &= FD_OURS;
     return 0;
 }
 
@@ -706,6 +779,10 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
      * would hold back every other request to that host. */
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, lp);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, lp);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER,
                      t->own_headers ? t->own_headers : (body && c->body_headers ? c->body_headers : c->headers));
     if (c->timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
@@ -836,7 +913,7 @@ static int round_trip(lua_State *L, loop *lp, int wait_ms) {
         } else if (fd == lp->wakefd) {
             quiet(fd);
             lp->signaled = 0;
-        } else {
+        } else if (wanted(lp, fd)) {
             uint32_t e = evs[i].events;
             int mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0)
                        | (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
@@ -957,6 +1034,9 @@ static int l_loop_gc(lua_State *L) {
     while (lp->npool) curl_easy_cleanup(lp->pool[--lp->npool]);
     curl_multi_cleanup(lp->multi);
     curl_share_cleanup(lp->share);
+    free(lp->fds); /* after the multi: closing its connections reads it */
+    lp->fds = NULL;
+    lp->nfds = 0;
     free(lp->timers);
     lp->timers = NULL;
     if (lp->epfd >= 0) close(lp->epfd);

@@ -63,6 +63,27 @@ describe("the descriptor of eventapi.pollfd", function()
     assert.is_true(seen)
     assert.are.equal(EVENT, p:await().id)
   end)
+
+  it("stays quiet while an answered call's connection sits idle in the pool", function()
+    losant.event.get({ applicationId = APP, eventId = EVENT }):await()
+    assert.is_false(readable_within(0.3))
+  end)
+
+  it("is quiet again after one step once the server closed an idle connection, and the next call succeeds",
+    function()
+      local closing = sandbox.start({ args = { "--header-timeout", "1" } }) -- closes idle connections after 1 s
+      local client = eventapi.losant({ url = closing.url, token = sandbox.token })
+      local ok, err = pcall(function()
+        client.event.get({ applicationId = APP, eventId = EVENT }):await()
+        os.execute("sleep 1.6") -- the sandbox has closed the kept-alive connection
+        eventapi.step(0)
+        assert.is_false(readable_within(0.3)) -- a closed connection left in the set would keep it readable
+        assert.are.equal(EVENT, client.event.get({ applicationId = APP, eventId = EVENT }):await().id)
+      end)
+      client:close()
+      closing.stop()
+      assert(ok, err)
+    end)
 end)
 
 describe("eventapi.timeout", function()

@@ -47,6 +47,21 @@ describe("lifetimes", function()
     assert.are.equal("alive", record[#record].headers["x-kept"])
   end)
 
+  it("a child process started after a call inherits none of the client's connections", function()
+    --- The sockets a child process holds, as one sorted line.
+    local function child_sockets()
+      local p = io.popen("ls -l /proc/self/fd/ 2>&1")
+      local found = {}
+      for inode in p:read("a"):gmatch("socket:%[(%d+)%]") do found[#found + 1] = inode end
+      p:close()
+      table.sort(found)
+      return table.concat(found, " ")
+    end
+    local before = child_sockets() -- whatever the process held already (libcurl's own wake-up pair)
+    losant.event.get({ applicationId = APP, eventId = EVENT }):await() -- a new connection, kept in the pool
+    assert.are.equal(before, child_sockets())
+  end)
+
   it("a collected client's request in flight still reaches its callback", function()
     local got
     do
