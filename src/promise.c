@@ -239,6 +239,12 @@ static int l_state(lua_State *L) {
     return 2;
 }
 
+/* core.is_promise(v) -> true when v is an eventapi promise. */
+static int l_is_promise(lua_State *L) {
+    lua_pushboolean(L, eventapi_is_promise(L, 1));
+    return 1;
+}
+
 /* core.promise() -> a new pending promise, settled with core.resolve/core.reject. */
 static int l_new(lua_State *L) {
     eventapi_promise_new(L);
@@ -286,7 +292,8 @@ static int l_tostring(lua_State *L) {
 int eventapi_open_promise(lua_State *L) {
     static const luaL_Reg methods[] = {{"next", l_next}, {"catch", l_catch}, {"state", l_state}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", l_gc}, {"__tostring", l_tostring}, {NULL, NULL}};
-    static const luaL_Reg fns[] = {{"promise", l_new}, {"resolve", l_resolve}, {"reject", l_reject}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"promise", l_new}, {"resolve", l_resolve}, {"reject", l_reject},
+                                   {"is_promise", l_is_promise}, {NULL, NULL}};
     int module = lua_gettop(L);
     luaL_newmetatable(L, EVENTAPI_PROMISE);
     lua_pushvalue(L, module - 1); /* the loop upvalue, see core.c */

@@ -15,7 +15,8 @@ local M = {}
 -- Files with public functions, and the name a `function M.x` gets in each.
 local SOURCES = {
   { file = "lua/eventapi/init.lua", title = "The eventapi module" },
-  { file = "src/promise.c", title = "Promises", c = true },
+  { file = "lua/eventapi/promise.lua", title = "Promises and the loop" },
+  { file = "src/promise.c", title = "Promise methods", c = true },
   { file = "lua/eventapi/workflow.lua", title = "Runbook helpers", prefix = "eventapi." },
   { file = "lua/eventapi/client.lua", title = "Clients" },
   { file = "lua/eventapi/pages.lua", title = "Pagination" },

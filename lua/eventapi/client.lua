@@ -4,6 +4,7 @@
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 local time = require "eventapi.time"
+local attach_callback = require("eventapi.promise").attach_callback
 
 local Client = {}
 Client.__index = Client
@@ -503,14 +504,6 @@ local function send(client, req)
   return result
 end
 
---- Attaches cb(err, result) to p; an error cb raises is an unhandled failure.
-local function attach(p, cb)
-  if type(cb) ~= "function" then
-    Error.raise("InvalidParams", "the callback must be a function, not a %s", type(cb))
-  end
-  p:next(function(v) cb(nil, v) end, function(e) cb(e, nil) end)
-end
-
 --- Calls op with params; cb (optional) gets (err, result). Returns the promise.
 local function call(client, op, params, cb)
   if cb == nil and type(params) == "function" then params, cb = {}, params end
@@ -528,7 +521,7 @@ local function call(client, op, params, cb)
     p = core.promise()
     core.reject(p, Error.wrap(req))
   end
-  if cb ~= nil then attach(p, cb) end
+  if cb ~= nil then attach_callback(p, cb) end
   return p
 end
 
@@ -580,7 +573,7 @@ function Client:request(spec, cb)
     p = core.promise()
     core.reject(p, Error.wrap(req))
   end
-  if cb ~= nil then attach(p, cb) end
+  if cb ~= nil then attach_callback(p, cb) end
   return p
 end
 

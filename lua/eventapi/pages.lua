@@ -6,6 +6,7 @@
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 local Progress = require "eventapi.progress"
+local promise = require "eventapi.promise"
 
 local M = {}
 
@@ -144,13 +145,12 @@ end
 --- client.<resource>.all({params..., limit =}, [cb]) -> promise of the list of every
 -- item (up to limit). Implemented by pages.all(fetch, op, params, cb).
 function M.all(fetch, op, params, cb)
-  local eventapi = require "eventapi"
-  local p = eventapi.spawn(function()
+  local p = promise.spawn(function()
     local list = setmetatable({}, core.array)
     for item in M.each(fetch, op, params) do list[#list + 1] = item end
     return list
   end)
-  if cb ~= nil then p:next(function(v) cb(nil, v) end, function(e) cb(e, nil) end) end
+  if cb ~= nil then promise.attach_callback(p, cb) end
   return p
 end
 

@@ -6,12 +6,10 @@ local Progress = require "eventapi.progress"
 
 local M = {}
 
-local PROMISE = getmetatable(core.promise())
-
 --- The promise of what a function call gave: adopts a promise, wraps a value,
 -- turns a raised error into a rejection.
 local function outcome(ok, value)
-  if ok and getmetatable(value) == PROMISE then return value end
+  if ok and core.is_promise(value) then return value end
   local p = core.promise()
   if ok then core.resolve(p, value) else core.reject(p, Error.wrap(value)) end
   return p

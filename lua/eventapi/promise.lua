@@ -1,0 +1,263 @@
+-- The promise combinators and the loop they wait on (module eventapi.promise):
+-- finally and await (methods of every promise), promise, resolve, reject,
+-- all, race, settle, spawn, sleep; run, step, pollfd, timeout, pending; and
+-- what happens to unhandled failures (on_unhandled, reported). The promise
+-- itself, its next/catch/state and the job queue are C (src/promise.c).
+local core = require "eventapi.core"
+local Error = require "eventapi.errors"
+
+local eventapi = {}
+local promise_methods = core.promise_methods
+local spawned = setmetatable({}, { __mode = "k" }) -- coroutines started by spawn
+local AWAIT = setmetatable({}, { __name = "eventapi.await" })
+local resuming = nil -- the spawned coroutine being resumed, if any
+
+-- Unhandled failures: a rejection with no handler when the job queue drains
+-- (a handler attached later in the same turn is in time), an error raised by
+-- a callback, an error raised by a handler whose child promise nobody handles.
+local on_unhandled = nil -- the host's function, or nil: print and raise
+local reported = setmetatable({}, { __mode = "k" }) -- errors already printed on stderr
+
+--- The one line printed for an unhandled failure.
+local function unhandled_line(err)
+  local where = err.location and (" (call at " .. Error.escape(err.location) .. ")") or ""
+  return "eventapi: unhandled failure: " .. tostring(err) .. where
+end
+
+--- Reports the failures core.step found: to the host's on_unhandled function,
+-- or on stderr, then raises the first (the others are printed too).
+local function report(failures)
+  local first
+  for _, value in ipairs(failures) do
+    local err = Error.wrap(value)
+    if on_unhandled then
+      on_unhandled(err)
+    else
+      local line = unhandled_line(err)
+      io.stderr:write(line, "\n")
+      warn(line)
+      reported[err] = true
+      first = first or err
+    end
+  end
+  if first then error(first, 0) end
+end
+
+--- core.step(ms) with the unhandled failures it found reported; -> pending.
+local function drive(ms)
+  local more, failures = core.step(ms)
+  if failures then report(failures) end
+  return more
+end
+
+--- eventapi.on_unhandled(fn) -> the previous function: fn(err) receives every
+-- unhandled failure (an eventapi.Error) instead of the default, which prints
+-- it on stderr and raises it out of run, step or await. nil restores the default.
+function eventapi.on_unhandled(fn)
+  if fn ~= nil and type(fn) ~= "function" then
+    Error.raise("InvalidParams", "on_unhandled: expects a function or nil, not a %s", type(fn))
+  end
+  local previous = on_unhandled
+  on_unhandled = fn
+  return previous
+end
+
+--- eventapi.reported(err) -> true when err was already printed on stderr as an
+-- unhandled failure (so a command line need not print it twice).
+function eventapi.reported(err)
+  return reported[err] == true
+end
+
+--- p:finally(fn) -> promise: runs fn() whatever the outcome; the value or error passes through.
+function promise_methods:finally(fn)
+  return self:next(function(value) fn(); return value end,
+                   function(err) fn(); error(err, 0) end)
+end
+
+--- p:await() -> value: inside a coroutine started with eventapi.spawn it
+-- yields until p settles; outside any coroutine it drives the loop until p
+-- settles. Raises the error object when p is rejected. In a coroutine that
+-- eventapi.spawn did not start it raises InvalidUse at once.
+function promise_methods:await()
+  local co, main = coroutine.running()
+  if not main then
+    if spawned[co] then
+      local ok, value = coroutine.yield(AWAIT, self)
+      if ok then return value end
+      error(value, 0)
+    end
+    if resuming then
+      Error.raise("InvalidUse", "await was called in a coroutine created inside eventapi.spawn (by "
+        .. "coroutine.wrap or coroutine.create): only the spawned coroutine itself can wait; start this "
+        .. "one with eventapi.spawn too, or await outside it")
+    end
+    Error.raise("InvalidUse", "await was called in a coroutine that eventapi.spawn did not start: waiting "
+      .. "there would block the whole program; start the coroutine with eventapi.spawn(fn)")
+  end
+  self:state() -- from now on a rejection of p is ours to raise, not unhandled
+  while true do
+    local state, value = self:state()
+    if state == "fulfilled" then return value end
+    if state == "rejected" then error(value, 0) end
+    if not drive(-1) and self:state() == "pending" then
+      Error.raise("Unsettled", "await: the promise is pending and nothing is left that could settle it "
+        .. "(no request, timer or handler is pending)")
+    end
+  end
+end
+
+--- eventapi.promise(function (resolve, reject) ... end) -> promise. The
+-- function runs at once; an error it raises rejects the promise.
+function eventapi.promise(executor)
+  local p = core.promise()
+  local ok, err = pcall(executor, function(v) core.resolve(p, v) end, function(e) core.reject(p, e) end)
+  if not ok then core.reject(p, err) end
+  return p
+end
+
+--- eventapi.resolve(value) -> promise fulfilled with value (a promise is returned as it is).
+function eventapi.resolve(value)
+  if core.is_promise(value) then return value end
+  local p = core.promise()
+  core.resolve(p, value)
+  return p
+end
+
+--- eventapi.reject(err) -> promise rejected with err.
+function eventapi.reject(err)
+  local p = core.promise()
+  core.reject(p, err)
+  return p
+end
+
+--- Rejects p when a combinator's own bookkeeping step raised (out of memory),
+-- so p never stays pending for ever.
+local function guard(p, step)
+  step:next(nil, function(e) core.reject(p, e) end)
+end
+
+--- eventapi.all(list) -> promise of the list of values, in order; rejects with the first error.
+function eventapi.all(list)
+  local p, n = core.promise(), #list
+  local results, left = { n = n }, n
+  if n == 0 then core.resolve(p, results) end
+  for i = 1, n do
+    guard(p, eventapi.resolve(list[i]):next(function(v)
+      results[i] = v
+      left = left - 1
+      if left == 0 then core.resolve(p, results) end
+    end, function(e) core.reject(p, e) end))
+  end
+  return p
+end
+
+--- eventapi.race(list) -> promise settled like the first of list to settle.
+function eventapi.race(list)
+  local p = core.promise()
+  for i = 1, #list do
+    eventapi.resolve(list[i]):next(function(v) core.resolve(p, v) end, function(e) core.reject(p, e) end)
+  end
+  return p
+end
+
+--- eventapi.settle(list) -> promise of every outcome, in order:
+-- {status = "fulfilled", value = v} or {status = "rejected", reason = e}.
+function eventapi.settle(list)
+  local p, n = core.promise(), #list
+  local outcomes, left = { n = n }, n
+  if n == 0 then core.resolve(p, outcomes) end
+  local function done(i, outcome)
+    outcomes[i] = outcome
+    left = left - 1
+    if left == 0 then core.resolve(p, outcomes) end
+  end
+  for i = 1, n do
+    guard(p, eventapi.resolve(list[i]):next(function(v) done(i, { status = "fulfilled", value = v }) end,
+                                            function(e) done(i, { status = "rejected", reason = e }) end))
+  end
+  return p
+end
+
+--- eventapi.spawn(fn, ...) -> promise of fn's result. fn runs in a coroutine
+-- started from the loop; p:await() inside it yields instead of blocking.
+function eventapi.spawn(fn, ...)
+  if type(fn) ~= "function" then Error.raise("InvalidParams", "spawn: expects a function, not a %s", type(fn)) end
+  local result = core.promise()
+  local co = coroutine.create(fn)
+  spawned[co] = true
+  local function continue(...)
+    local outer = resuming
+    resuming = co
+    local out = table.pack(coroutine.resume(co, ...))
+    resuming = outer
+    if not out[1] then return core.reject(result, Error.wrap(out[2])) end
+    if coroutine.status(co) == "dead" then return core.resolve(result, out[2]) end
+    if out[2] ~= AWAIT then
+      return core.reject(result, Error.new({ type = "InvalidUse",
+        message = "spawn: the coroutine yielded without await (use p:await() to wait inside eventapi.spawn)" }))
+    end
+    out[3]:next(function(v) continue(true, v) end, function(e) continue(false, e) end)
+  end
+  local args = table.pack(...)
+  eventapi.resolve(true):next(function() continue(table.unpack(args, 1, args.n)) end)
+  return result
+end
+
+--- attach_callback(p, cb): hands p's outcome to cb(err, result) (for the
+-- calls that take a callback); an error cb raises is an unhandled failure.
+-- Raises InvalidParams when cb is not a function.
+function eventapi.attach_callback(p, cb)
+  if type(cb) ~= "function" then
+    Error.raise("InvalidParams", "the callback must be a function, not a %s", type(cb))
+  end
+  p:next(function(v) cb(nil, v) end, function(e) cb(e, nil) end)
+end
+
+--- eventapi.sleep(seconds) -> promise fulfilled with true after that long
+-- (a finite number >= 0); blocks nothing.
+function eventapi.sleep(seconds)
+  local p = core.timer(seconds)
+  return p
+end
+
+--- eventapi.run(): drives the loop until nothing is pending. Raises the first
+-- unhandled failure (unless eventapi.on_unhandled took it), and InvalidUse
+-- when called from inside a handler or callback.
+function eventapi.run()
+  while drive(-1) do end
+end
+
+--- eventapi.step([ms]) -> boolean: does the ready work, waits at most ms
+-- (default 0); true while anything is pending. For hosts with their own loop;
+-- raises an unhandled failure like run unless eventapi.on_unhandled is set.
+function eventapi.step(ms)
+  if ms ~= nil and (type(ms) ~= "number" or ms ~= ms) then
+    Error.raise("InvalidParams", "step: ms must be a number, not %s", tostring(ms))
+  end
+  return drive(ms or 0)
+end
+
+--- eventapi.pollfd() -> integer: a descriptor (Linux epoll) that turns
+-- readable whenever eventapi has work: a socket curl waits on is ready, a
+-- deadline passed, or handlers were queued outside step. A host waits on it
+-- in its own loop and calls eventapi.step(0) when it is readable or
+-- eventapi.timeout() has passed. Never close it; it lives as long as the Lua state.
+function eventapi.pollfd()
+  return core.pollfd()
+end
+
+--- eventapi.timeout() -> seconds or nil: the longest a host may wait on
+-- eventapi.pollfd() before calling eventapi.step(0) anyway: 0 when handlers
+-- are queued, nil when there is no deadline (nothing pending, or only
+-- sockets to wait on, which the descriptor covers).
+function eventapi.timeout()
+  return core.timeout()
+end
+
+--- eventapi.pending() -> boolean: true while requests, timers or handlers are pending.
+function eventapi.pending()
+  local transfers, timers, jobs = core.pending()
+  return transfers + timers + jobs > 0
+end
+
+return eventapi
