@@ -185,19 +185,26 @@ function eventapi.spawn(fn, ...)
   local result = core.promise()
   local co = coroutine.create(fn)
   spawned[co] = true
-  local function continue(...)
-    local outer = resuming
-    resuming = co
-    local out = table.pack(coroutine.resume(co, ...))
+  local on_ok, on_err -- made once per coroutine: an await costs no closure
+  --- After a resume: settles result when the coroutine ended or failed, or
+  -- waits on the promise it awaits.
+  local function resumed(outer, ok, yielded, awaited)
     resuming = outer
-    if not out[1] then return core.reject(result, Error.wrap(out[2])) end
-    if coroutine.status(co) == "dead" then return core.resolve(result, out[2]) end
-    if out[2] ~= AWAIT then
+    if not ok then return core.reject(result, Error.wrap(yielded)) end
+    if coroutine.status(co) == "dead" then return core.resolve(result, yielded) end
+    if yielded ~= AWAIT then
       return core.reject(result, Error.new({ type = "InvalidUse",
         message = "spawn: the coroutine yielded without await (use p:await() to wait inside eventapi.spawn)" }))
     end
-    out[3]:next(function(v) continue(true, v) end, function(e) continue(false, e) end)
+    awaited:next(on_ok, on_err)
   end
+  local function continue(...)
+    local outer = resuming
+    resuming = co
+    return resumed(outer, coroutine.resume(co, ...))
+  end
+  on_ok = function(v) return continue(true, v) end
+  on_err = function(e) return continue(false, e) end
   local args = table.pack(...)
   eventapi.resolve(true):next(function() continue(table.unpack(args, 1, args.n)) end)
   return result

@@ -109,6 +109,46 @@ describe("the JSON codec", function()
     assert.is_false(pcall(json.decode, ("["):rep(1001) .. ("]"):rep(1001)))
   end)
 
+  it("reads objects and arrays of every size alike, as an independent decoder does", function()
+    local cjson = require "cjson"
+    for _, n in ipairs({ 1, 31, 32, 33, 127, 128, 129, 1000 }) do
+      local members, items = {}, {}
+      for i = 1, n do
+        members[#members + 1] = ('"k%d":{"i":%d,"list":[%d,"x"]}'):format(i, i, i)
+        items[#items + 1] = ('{"k":%d}'):format(i)
+      end
+      local text = ('{"object":{%s},"array":[%s]}'):format(table.concat(members, ","), table.concat(items, ","))
+      local ours, theirs = json.decode(text), cjson.decode(text)
+      assert.are.same(theirs.object, ours.object)
+      assert.are.equal(n, #ours.array)
+      for i = 1, n do assert.are.equal(theirs.array[i].k, ours.array[i].k) end
+      assert.are.equal(text:len(), json.encode(ours):len()) -- every member and item is there once
+    end
+  end)
+
+  it("keeps the last of a repeated key, among the first members and past them", function()
+    local early = json.decode('{"a":1,"b":2,"a":3}')
+    assert.are.equal(3, early.a)
+    local members = {}
+    for i = 1, 40 do members[i] = ('"k%d":%d'):format(i, i) end
+    local late = json.decode("{" .. table.concat(members, ",") .. ',"k1":"first again","k40":"last again"}')
+    assert.are.equal("first again", late.k1)
+    assert.are.equal("last again", late.k40)
+    assert.are.equal(20, late.k20)
+  end)
+
+  it("reads 1,000 nested objects that each hold 31 members before the nested one", function()
+    local head = {}
+    for i = 1, 31 do head[i] = ('"m%d":%d'):format(i, i) end
+    local open = "{" .. table.concat(head, ",") .. ',"next":'
+    local text = open:rep(999) .. "{}" .. ("}"):rep(999)
+    local v = json.decode(text)
+    local depth = 1
+    while next(v.next) do v, depth = v.next, depth + 1 end
+    assert.are.equal(999, depth)
+    assert.are.equal(31, v.m31)
+  end)
+
   it("refuses NaN and cycles", function()
     assert.is_false(pcall(json.encode, 0 / 0))
     local t = {}; t.self = t
