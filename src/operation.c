@@ -31,17 +31,17 @@ static const char *const PLACES[] = {"path", "query", "header", "body", "attribu
 static const char *const KINDS[] = {"string", "integer", "number", "boolean", "json", "table", NULL};
 static const char *const METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 
-/* The fields a row and a param may have (prepare in client.lua adds known,
+/* The fields a row and a param may have (prepare in client.lua adds
  * all_params, query_key, enum_text, compiled). */
 static const char *const ROW_FIELDS[] = {"name", "method", "path", "params", "returns", "scopes", "pages",
-                                         "body_of", "known", "all_params", "compiled", NULL};
+                                         "body_of", "all_params", "compiled", NULL};
 static const char *const PARAM_FIELDS[] = {"name", "place", "kind", "required", "enum", "default", "fixed",
                                            "wire", "check", "query_key", "enum_text", NULL};
 
 typedef struct param {
     char *name, *wire, *query_key, *enum_text; /* query_key: the escaped wire name and "=" */
     char **enums;                              /* NULL-terminated, or NULL */
-    int place, kind, required, has_default, has_fixed;
+    int place, kind, required, has_default, has_fixed, has_check;
 } param;
 
 /* A path template: literal runs and placeholders, in order. */
@@ -57,7 +57,9 @@ typedef struct spec {
     int nparams;
     segment *path;
     int nsegments;
-    int plain; /* no Lua function in the row: the fast path may build it */
+    int plain;   /* no Lua function in the row: the fast path may build it */
+    int path_fn; /* the path is a function(params, name, invalid) -> path */
+    int body_of; /* the row has body_of(params, attributes) -> body table */
 } spec;
 
 typedef struct binding {
@@ -150,7 +152,8 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
     lua_getfield(L, idx, "required");
     p->required = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (lua_getfield(L, idx, "check") != LUA_TNIL || p->place == PLACE_ATTRIBUTE) s->plain = 0;
+    if (lua_getfield(L, idx, "check") != LUA_TNIL) p->has_check = 1;
+    if (p->has_check || p->place == PLACE_ATTRIBUTE) s->plain = 0;
     lua_pop(L, 1);
     if (lua_getfield(L, idx, "default") != LUA_TNIL) p->has_default = 1;
     lua_rawseti(L, values, 2 * i + 1);
@@ -222,12 +225,14 @@ static void compile_path(lua_State *L, spec *s, const char *t) {
 static int l_operation(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    spec *s = lua_newuserdatauv(L, sizeof *s, 1); /* 2; uservalue: default and fixed values */
+    spec *s = lua_newuserdatauv(L, sizeof *s, 2); /* 2; uservalues: default and fixed values, the row */
     memset(s, 0, sizeof *s);
     luaL_setmetatable(L, EVENTAPI_SPEC);
     lua_newtable(L); /* 3 */
     lua_pushvalue(L, 3);
     lua_setiuservalue(L, 2, 1);
+    lua_pushvalue(L, 1); /* the row: its Lua functions (path, check, body_of) are called from build */
+    lua_setiuservalue(L, 2, 2);
     size_t len;
     const char *name = lua_getfield(L, 1, "name") == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
     if (!name) return eventapi_error(L, "InvalidParams", "an operation needs a name");
@@ -239,8 +244,9 @@ static int l_operation(lua_State *L) {
     if (m < 0) return eventapi_error(L, "InvalidParams", "operation %s: unknown method", s->name);
     s->method = METHODS[m];
     s->plain = 1;
-    lua_getfield(L, 1, "body_of");
-    if (!lua_isnil(L, -1)) s->plain = 0;
+    int t = lua_getfield(L, 1, "body_of");
+    if (t == LUA_TFUNCTION) s->plain = 0, s->body_of = 1;
+    else if (t != LUA_TNIL) return eventapi_error(L, "InvalidParams", "operation %s: body_of must be a function", s->name);
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "all_params") != LUA_TTABLE) /* 4 */
         return eventapi_error(L, "InvalidParams", "operation %s: no all_params (prepare it)", s->name);
@@ -254,9 +260,9 @@ static int l_operation(lua_State *L) {
         compile_param(L, s, lua_gettop(L), (int)i - 1, 3);
         lua_pop(L, 1);
     }
-    int t = lua_getfield(L, 1, "path");
+    t = lua_getfield(L, 1, "path");
     if (t == LUA_TSTRING) compile_path(L, s, lua_tostring(L, -1));
-    else if (t == LUA_TFUNCTION) s->plain = 0;
+    else if (t == LUA_TFUNCTION) s->plain = 0, s->path_fn = 1;
     else return eventapi_error(L, "InvalidParams", "operation %s: path must be a string or a function", s->name);
     lua_settop(L, 2);
     return 1;
@@ -297,6 +303,18 @@ static int wrong(lua_State *L, const spec *s, const param *p, const char *want, 
     return invalid(L, p->name, "%s", lua_tostring(L, -1));
 }
 
+/* msg without a leading "file:line: " (up to the first ":<digits>: "), as
+ * Lua's error() puts it before a string. */
+static const char *without_location(const char *msg) {
+    for (const char *p = msg; *p; p++) {
+        if (*p != ':' || p[1] < '0' || p[1] > '9') continue;
+        const char *q = p + 1;
+        while (*q >= '0' && *q <= '9') q++;
+        if (q[0] == ':' && q[1] == ' ') return q + 2;
+    }
+    return msg;
+}
+
 /* protected part of encode_json: returns the JSON text of the value at 1. */
 static int encode_text(lua_State *L) {
     eventapi_buf b;
@@ -324,16 +342,7 @@ static void encode_json(lua_State *L, int idx, eventapi_buf *b, const char *what
         lua_getfield(L, -1, "message");
         why = luaL_tolstring(L, -1, NULL);
     } else {
-        why = luaL_tolstring(L, -1, NULL);
-        for (const char *p = why; *p; p++) { /* drop a "file:line: " prefix */
-            if (*p != ':' || p[1] < '0' || p[1] > '9') continue;
-            const char *q = p + 1;
-            while (*q >= '0' && *q <= '9') q++;
-            if (q[0] == ':' && q[1] == ' ') {
-                why = q + 2;
-                break;
-            }
-        }
+        why = without_location(luaL_tolstring(L, -1, NULL));
     }
     invalid(L, NULL, "%s cannot be encoded as JSON: %s", what, why);
 }
@@ -460,7 +469,54 @@ static void build_path(lua_State *L, const spec *s, int params, eventapi_buf *ur
     }
 }
 
-/* Builds the request of a plain row: the URL (base at base, then the path and
+/* invalid(message [, extra]): the function a row's path function gets to
+ * raise InvalidParams with; the fields of extra (such as param) are copied. */
+static int l_invalid(lua_State *L) {
+    eventapi_push_error(L, "InvalidParams", "%s", luaL_checkstring(L, 1));
+    if (lua_istable(L, 2)) {
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -4);
+        }
+    }
+    return lua_error(L);
+}
+
+/* Appends what the row's path function (row at row) gives for the params at
+ * params to url; raises what it raises, InvalidParams for a non-string. */
+static void path_of(lua_State *L, const spec *s, int row, int params, eventapi_buf *url) {
+    lua_getfield(L, row, "path");
+    lua_pushvalue(L, params);
+    lua_pushstring(L, s->name);
+    lua_pushcfunction(L, l_invalid);
+    lua_call(L, 3, 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+        eventapi_error(L, "InvalidParams", "%s: the path function gave a %s, not a string", s->name, luaL_typename(L, -1));
+    size_t len;
+    const char *path = lua_tolstring(L, -1, &len);
+    eventapi_buf_add(url, path, len);
+    lua_pop(L, 1);
+}
+
+/* Runs the check of param i (p) of the row at row on the value at v: what it
+ * returns (when not nil) replaces the value; what it raises becomes
+ * InvalidParams "<op>: <param> <its message>". */
+static void run_check(lua_State *L, const spec *s, const param *p, int row, int i, int v) {
+    lua_getfield(L, row, "all_params");
+    lua_rawgeti(L, -1, i + 1);
+    lua_getfield(L, -1, "check");
+    lua_pushvalue(L, v);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        const char *why = luaL_tolstring(L, -1, NULL);
+        invalid(L, p->name, "%s: %s %s", s->name, p->name, without_location(why));
+    }
+    if (!lua_isnil(L, -1)) lua_replace(L, v);
+    lua_settop(L, v);
+}
+
+/* Builds the request of an operation: the URL (base at base, then the path and
  * the query) into url, the JSON body (if any) into body. The params table is
  * at params, the spec userdata at sp. Leaves on the stack: the body table (or nil) and the list of
  * header lines (or nil), in that order. Raises InvalidParams. */
@@ -469,10 +525,19 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
     size_t len;
     const char *b = lua_tolstring(L, base, &len);
     eventapi_buf_add(url, b, len);
-    build_path(L, s, params, url);
+    int row = 0;
+    if (!s->plain) {
+        lua_getiuservalue(L, sp, 2);
+        row = lua_gettop(L);
+    }
+    if (s->path_fn) path_of(L, s, row, params, url);
+    else build_path(L, s, params, url);
     lua_pushnil(L); /* the body table */
     lua_pushnil(L); /* the header lines */
     int data = lua_gettop(L) - 1, lines = data + 1, nquery = 0;
+    if (s->body_of) lua_newtable(L); /* the attributes body_of gets */
+    else lua_pushnil(L);
+    int attributes = lines + 1;
     lua_getiuservalue(L, sp, 1); /* the spec's default and fixed values */
     int values = lua_gettop(L);
     for (int i = 0; i < s->nparams; i++) {
@@ -484,6 +549,7 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
             lua_rawgeti(L, values, 2 * i + 1);
         }
         int v = lua_gettop(L);
+        if (p->has_check && !lua_isnil(L, v)) run_check(L, s, p, row, i, v);
         if (lua_isnil(L, v)) {
             if (p->required) invalid(L, p->name, "%s: missing required param '%s'", s->name, p->name);
         } else if (p->place == PLACE_QUERY) {
@@ -505,10 +571,24 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
                 invalid(L, p->name, "%s: %s must be a table, not a %s", s->name, p->name, luaL_typename(L, v));
             lua_pushvalue(L, v);
             lua_replace(L, data);
+        } else if (p->place == PLACE_ATTRIBUTE && s->body_of) {
+            lua_pushvalue(L, v);
+            lua_setfield(L, attributes, p->wire ? p->wire : p->name);
         }
         lua_settop(L, values);
     }
+    if (s->body_of) { /* the body is what body_of(params, attributes) gives */
+        lua_getfield(L, row, "body_of");
+        lua_pushvalue(L, params);
+        lua_pushvalue(L, attributes);
+        lua_call(L, 2, 1);
+        lua_replace(L, data);
+    }
     lua_settop(L, lines);
+    if (row) {
+        lua_remove(L, row); /* data and lines move down one */
+        data--;
+    }
     if (!lua_isnil(L, data)) {
         lua_pushfstring(L, "%s: the body", s->name);
         encode_json(L, data, body, lua_tostring(L, -1));
@@ -518,13 +598,13 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
     url->len--;
 }
 
-/* core.build(spec, base_url, params) -> url, body, data, headers: the request of a plain
- * row (body: the JSON text or nil; data: the body table; headers: the lines of header
- * params or nil); raises InvalidParams as a call would reject. */
+/* core.build(spec, base_url, params) -> url, body, data, headers: the request of an
+ * operation (body: the JSON text or nil; data: the body table; headers: the lines of
+ * header params or nil), the row's path, check and body_of functions called on the
+ * way; raises InvalidParams as a call would reject. */
 static int l_build(lua_State *L) {
     spec *s = luaL_checkudata(L, 1, EVENTAPI_SPEC);
     luaL_checkstring(L, 2);
-    if (!s->plain) return eventapi_error(L, "InvalidUse", "core.build: %s has Lua functions: the client builds it", s->name);
     if (!lua_istable(L, 3)) return invalid(L, NULL, "%s: params must be a table", s->name);
     lua_settop(L, 3);
     eventapi_buf url, body;
@@ -538,6 +618,27 @@ static int l_build(lua_State *L) {
         lua_replace(L, 5);
     }
     return 4;
+}
+
+/* core.value_text(value, opname, name) -> text: a query value of client:request
+ * as an operation's param writes it, its kind taken from its type (a table is
+ * JSON, a boolean true/false, a number a number, anything else a string);
+ * raises InvalidParams "<opname>: <name> must be ..." as a param would. */
+static int l_value_text(lua_State *L) {
+    lua_settop(L, 3);
+    spec s;
+    param p;
+    memset(&s, 0, sizeof s);
+    memset(&p, 0, sizeof p);
+    s.name = (char *)luaL_checkstring(L, 2);
+    p.name = (char *)luaL_checkstring(L, 3);
+    int t = lua_type(L, 1);
+    p.kind = t == LUA_TTABLE ? KIND_JSON : t == LUA_TBOOLEAN ? KIND_BOOLEAN : t == LUA_TNUMBER ? KIND_NUMBER : KIND_STRING;
+    eventapi_buf b;
+    eventapi_buf_init(L, &b); /* 4 */
+    value_text(L, &s, &p, 1, &b);
+    eventapi_buf_finish(&b);
+    return 1;
 }
 
 /* ---- bindings and bound operations ---- */
@@ -733,7 +834,7 @@ int eventapi_open_operation(lua_State *L) {
                                    {"binding_set", l_binding_set}, {"bind", l_bind},
                                    {"cancel_binding", l_cancel_binding}, {"in_flight", l_in_flight},
                                    {"is_operation", l_is_operation}, {"location", l_location},
-                                   {"is_plain", l_is_plain},
+                                   {"is_plain", l_is_plain}, {"value_text", l_value_text},
                                    {NULL, NULL}};
     luaL_newmetatable(L, EVENTAPI_SPEC);
     luaL_setfuncs(L, spec_meta, 0);

@@ -218,34 +218,6 @@ local function encode(v, what)
   return text
 end
 
---- Text of a query or header value of the given kind; raises InvalidParams.
-local function value_text(p, v, opname)
-  local t, kind = type(v), p.kind
-  local function wrong(what)
-    invalid(("%s: %s must be %s, not %s"):format(opname, p.name, what, t == "string" and ("'" .. v .. "'")
-      or t == "number" and tostring(v) or ("a " .. t)), { param = p.name })
-  end
-  if kind == "json" then
-    if t == "string" then return v end
-    if t ~= "table" then wrong("a table or a JSON string") end
-    return encode(v, opname .. ": " .. p.name)
-  end
-  if kind == "boolean" then
-    if t ~= "boolean" then wrong("true or false") end
-    return v and "true" or "false"
-  end
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then wrong("a finite number") end
-    if (kind == "integer" or kind == "string") and not math.tointeger(v) then wrong("a whole number") end
-    if kind ~= "integer" and kind ~= "number" and kind ~= "string" then wrong("a " .. kind) end
-    v = core.number_text(v)
-  elseif t ~= "string" or kind == "integer" or kind == "number" then
-    wrong(kind == "integer" and "a whole number" or "a " .. kind)
-  end
-  if p.enum and not p.enum[v] then wrong("one of " .. p.enum_text) end
-  return v
-end
-
 --- The header lines of a call: those of its header params (lines, may be nil)
 -- and its per-call headers option (extra), checked like the client's; and the
 -- secrets its errors redact (nil: the client's).
@@ -268,76 +240,14 @@ local function call_headers(client, name, lines, extra)
   return lines, secrets
 end
 
---- Builds {method, url, body, headers} for operation op from params; raises InvalidParams.
+--- Builds {method, url, body, data, headers, op, secrets} for operation op
+-- from params with the core's encoder (which calls the row's path, check and
+-- body_of functions); raises InvalidParams.
 local function build(client, op, params)
   local name = op.name
   if type(params) ~= "table" then invalid(name .. ": params must be a table") end
-  if core.is_plain(op.compiled) then -- no Lua function in the row: the core builds it
-    local url, body, data, lines = core.build(op.compiled, client.url, params)
-    local headers, secrets = call_headers(client, name, lines, params.headers)
-    return { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
-  end
-  local known = op.known
-  for k in pairs(params) do
-    if not known[k] and k ~= "headers" then
-      invalid(("%s: unknown param '%s'"):format(name, tostring(k)), { param = k })
-    end
-  end
-  local path
-  if type(op.path) == "function" then
-    path = op.path(params, name, invalid)
-  else
-    path = op.path:gsub("{([%w_]+)}", function(key)
-      local v = params[key]
-      if v == nil then invalid(("%s: missing required param '%s'"):format(name, key), { param = key }) end
-      if type(v) == "number" and math.type(v) == "integer" then v = tostring(v) end
-      if type(v) ~= "string" then
-        invalid(("%s: %s must be a string, not a %s"):format(name, key, type(v)), { param = key })
-      end
-      if v == "" then invalid(("%s: %s must not be empty"):format(name, key), { param = key }) end
-      if v == "." or v == ".." then -- a dot segment would be squashed, climbing the path
-        invalid(("%s: %s must not be '%s'"):format(name, key, v), { param = key })
-      end
-      return core.escape(v)
-    end)
-  end
-  local query, headers, body = {}, nil, nil
-  local attributes = {}
-  for _, p in ipairs(op.all_params) do
-    local v = params[p.name]
-    if p.fixed ~= nil then v = p.fixed end
-    if v == nil then v = p.default end
-    if v ~= nil and p.check then
-      local ok, converted = pcall(p.check, v)
-      if not ok then
-        invalid(("%s: %s %s"):format(name, p.name, tostring(converted):gsub("^.-:%d+: ", "")), { param = p.name })
-      end
-      if converted ~= nil then v = converted end
-    end
-    local wire = p.wire or p.name
-    if v == nil then
-      if p.required then invalid(("%s: missing required param '%s'"):format(name, p.name), { param = p.name }) end
-    elseif p.place == "query" then
-      query[#query + 1] = p.query_key .. core.escape(value_text(p, v, name))
-    elseif p.place == "header" then
-      headers = headers or {}
-      headers[#headers + 1] = header_line(wire, value_text(p, v, name), name .. ": " .. p.name)
-    elseif p.place == "attribute" then
-      attributes[wire] = v
-    elseif p.place == "body" then
-      if type(v) ~= "table" then
-        invalid(("%s: %s must be a table, not a %s"):format(name, p.name, type(v)), { param = p.name })
-      end
-      body = v
-    end
-  end
-  local secrets
-  headers, secrets = call_headers(client, name, headers, params.headers)
-  if op.body_of then body = op.body_of(params, attributes) end
-  local data = body -- the table, for a dry run's result
-  if body ~= nil then body = encode(body, name .. ": the body") end
-  local url = client.url .. path
-  if #query > 0 then url = url .. "?" .. table.concat(query, "&") end
+  local url, body, data, lines = core.build(op.compiled, client.url, params)
+  local headers, secrets = call_headers(client, name, lines, params.headers)
   return { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
 end
 
@@ -542,9 +452,7 @@ function Client:request(spec, cb)
       for k in pairs(spec.query) do keys[#keys + 1] = tostring(k) end
       table.sort(keys)
       for _, k in ipairs(keys) do
-        local v = spec.query[k]
-        local kind = ({ table = "json", boolean = "boolean", number = "number" })[type(v)] or "string"
-        parts[#parts + 1] = core.escape(k) .. "=" .. core.escape(value_text({ name = k, kind = kind }, v, "request"))
+        parts[#parts + 1] = core.escape(k) .. "=" .. core.escape(core.value_text(spec.query[k], "request", k))
       end
       url = url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(parts, "&")
     end
@@ -617,8 +525,8 @@ function Client:on(kind, fn)
 end
 Client.__close = Client.close
 
---- Prepares an operation row once: the set of known params, the full ordered
--- list, and the core's compiled spec (which checks the row against the schema).
+--- Prepares an operation row once: the full ordered list of its params
+-- (the service's common ones after its own), and the core's compiled spec (which checks the row against the schema).
 local function prepare(service, op)
   if op.compiled then return op end
   local known, all = {}, {}
@@ -637,7 +545,7 @@ local function prepare(service, op)
       p.enum_text = table.concat(list, ", ")
     end
   end
-  op.known, op.all_params = known, all
+  op.all_params = all
   op.compiled = core.operation(op)
   return op
 end

@@ -118,6 +118,68 @@ describe("compiling a row", function()
   end)
 end)
 
+--- A row prepared like the client does, compiled.
+local function compiled(r)
+  r.all_params = r.all_params or r.params
+  for _, p in ipairs(r.all_params) do
+    if p.place == "query" then p.query_key = p.name .. "=" end
+  end
+  return core.operation(r)
+end
+
+describe("building a row with Lua functions in the core", function()
+  it("takes the path its path function gives, which may refuse with a param named", function()
+    local spec = compiled(row({ path = function(params, name, invalid)
+      if params.id == "bad" then invalid(name .. ": id is bad", { param = "id" }) end
+      return "/things/" .. params.id .. "/x"
+    end }))
+    assert.are.equal("http://h/things/7/x", (core.build(spec, "http://h", { id = "7" })))
+    local ok, err = pcall(core.build, spec, "http://h", { id = "bad" })
+    assert.is_false(ok)
+    assert.are.same({ "InvalidParams", "thing.get: id is bad", "id" }, { err.type, err.message, err.param })
+  end)
+
+  it("sends what a param's check returns, and names the param when the check raises", function()
+    local spec = compiled(row({ path = "/things", params = {
+      { name = "tags", place = "query", kind = "string", check = function(v)
+          if type(v) ~= "table" then error("must be a list") end
+          return table.concat(v, ",")
+        end } } }))
+    assert.are.equal("http://h/things?tags=a%2Cb", (core.build(spec, "http://h", { tags = { "a", "b" } })))
+    local ok, err = pcall(core.build, spec, "http://h", { tags = 5 })
+    assert.is_false(ok)
+    assert.are.same({ "InvalidParams", "thing.get: tags must be a list", "tags" }, { err.type, err.message, err.param })
+  end)
+
+  it("encodes what body_of makes of the params and the attributes", function()
+    local spec = compiled(row({ method = "POST", path = "/things", params = {
+      { name = "title", place = "attribute", kind = "string", wire = "name" },
+      { name = "note", place = "none", kind = "string" } },
+      body_of = function(params, attributes) return { data = { attributes = attributes, note = params.note } } end }))
+    local url, body, data = core.build(spec, "http://h", { title = "T", note = "n" })
+    assert.are.equal("http://h/things", url)
+    assert.are.same({ data = { attributes = { name = "T" }, note = "n" } }, data)
+    assert.are.same(data, require("cjson").decode(body))
+  end)
+end)
+
+describe("client:request's query", function()
+  it("writes values with the operations' encoder: integral floats as integers, tables as JSON", function()
+    fast:request({ path = "/applications/" .. APP .. "/events", query = { perPage = 5.0, filter = { level = "info" },
+                                                                           flag = true } }):await()
+    local r = sandbox.requests(sb)
+    assert.are.equal("filter=%7B%22level%22%3A%22info%22%7D&flag=true&perPage=5", r[#r].query)
+  end)
+
+  it("refuses a value no kind can send before any traffic, naming the key", function()
+    local ok, err = pcall(function() return fast:request({ path = "/x", query = { n = 0 / 0 } }):await() end)
+    assert.is_false(ok)
+    assert.are.equal("InvalidParams", err.type)
+    assert.truthy(err.message:find("request: n must be a finite number", 1, true), err.message)
+    assert.are.equal(0, #sandbox.requests(sb))
+  end)
+end)
+
 describe("the fast path and the Lua path", function()
   --- The method, path and query of the only recorded request.
   local function sent()
