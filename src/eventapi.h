@@ -76,7 +76,7 @@ int eventapi_is_promise(lua_State *L, int idx);
 void eventapi_promise_settle(lua_State *L, int p, int state, int value); /* state 1 fulfilled, 2 rejected */
 void eventapi_promise_resolve(lua_State *L, int p, int value);           /* adopts promises */
 int eventapi_take_unhandled(lua_State *L, loop *lp); /* pushes the list of unhandled rejection values and returns 1, or returns 0 */
-void eventapi_run_job(lua_State *L, loop *lp); /* pops and runs one job triple from the stack: reaction, state, value */
+void eventapi_run_job(lua_State *L); /* pops and runs one job triple from the stack: reaction, state, value */
 int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */
 
 /* json.c: a growable output buffer: its first bytes in the struct itself,

@@ -106,7 +106,7 @@ static int run_jobs_body(lua_State *L) {
             lua_rawseti(L, jobs, lp->job_head + k);
         }
         lp->job_head += 3;
-        eventapi_run_job(L, lp);
+        eventapi_run_job(L);
         lp->jobs_ran++;
     }
     lp->job_head = lp->job_tail = 0;

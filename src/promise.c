@@ -181,10 +181,9 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
 
 /* Runs one job: the stack top holds reaction, state, value; pops them. A
  * handler's error rejects the child; it never escapes. */
-void eventapi_run_job(lua_State *L, loop *lp) {
+void eventapi_run_job(lua_State *L) {
     int value = lua_gettop(L), reaction = value - 2;
     int state = (int)lua_tointeger(L, value - 1);
-    (void)lp;
     lua_getiuservalue(L, reaction, 3); /* child, may be nil */
     int child = lua_gettop(L);
     lua_getiuservalue(L, reaction, state == FULFILLED ? 1 : 2);
