@@ -1,5 +1,8 @@
-/* benchclock: a monotonic clock for the Lua benchmark client (latencies),
- * and a count of the Lua state's allocations (objects and their parts). */
+/* benchclock: a monotonic clock for the Lua benchmark client, its latencies
+ * kept in a C array (as the raw client keeps them, so the list does not weigh
+ * on the Lua heap the benchmark measures), and a count of the Lua state's
+ * allocations (objects and their parts). */
+#include <stdlib.h>
 #include <time.h>
 #include <lua.h>
 #include <lauxlib.h>
@@ -12,6 +15,57 @@ static int l_now(lua_State *L)
         return luaL_error(L, "clock_gettime failed");
     lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
     return 1;
+}
+
+static double *latencies;
+static size_t nlatencies, latencies_cap;
+
+/* reserve_latencies(n): room for n latencies, allocated once before the run. */
+static int l_reserve_latencies(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n > 0, 1, "must be positive");
+    free(latencies);
+    latencies = malloc((size_t)n * sizeof *latencies);
+    if (!latencies) return luaL_error(L, "out of memory");
+    latencies_cap = (size_t)n;
+    nlatencies = 0;
+    return 0;
+}
+
+/* record_latency(seconds): keeps one latency (beyond the reserved room: dropped). */
+static int l_record_latency(lua_State *L)
+{
+    double v = luaL_checknumber(L, 1);
+    if (nlatencies < latencies_cap) latencies[nlatencies++] = v;
+    return 0;
+}
+
+/* Orders two doubles for qsort. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* latency_quantiles(q...) -> the q-quantiles of the recorded latencies in
+ * microseconds (-1 when none), as the raw client computes them. */
+static int l_latency_quantiles(lua_State *L)
+{
+    int n = lua_gettop(L);
+    qsort(latencies, nlatencies, sizeof *latencies, cmp_double);
+    for (int k = 1; k <= n; k++) {
+        double q = luaL_checknumber(L, k);
+        if (nlatencies == 0) {
+            lua_pushnumber(L, -1);
+            continue;
+        }
+        size_t i = (size_t)(q * (double)nlatencies + 0.999999);
+        if (i < 1) i = 1;
+        if (i > nlatencies) i = nlatencies;
+        lua_pushnumber(L, latencies[i - 1] * 1e6);
+    }
+    return n;
 }
 
 static lua_Alloc next_alloc;
@@ -52,11 +106,13 @@ static int l_allocations(lua_State *L)
     return 1;
 }
 
-/* Opens the module: a table with now(), count_allocations(), allocations(), stop_counting(). */
+/* Opens the module: a table with now(), the latency functions and the allocation counters. */
 int luaopen_benchclock(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"now", l_now}, {"count_allocations", l_count_allocations},
-                                   {"allocations", l_allocations}, {"stop_counting", l_stop_counting}, {NULL, NULL}};
+                                   {"allocations", l_allocations}, {"stop_counting", l_stop_counting},
+                                   {"reserve_latencies", l_reserve_latencies}, {"record_latency", l_record_latency},
+                                   {"latency_quantiles", l_latency_quantiles}, {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;
 }

@@ -40,6 +40,7 @@ static const char *const PARAM_FIELDS[] = {"name", "place", "kind", "required", 
 
 typedef struct param {
     char *name, *wire, *query_key, *enum_text; /* query_key: the escaped wire name and "=" */
+    char *constant_query; /* a query param's "key=value" for its fixed or default value, written once */
     char **enums;                              /* NULL-terminated, or NULL */
     int place, kind, required, has_default, has_fixed, has_check;
 } param;
@@ -105,6 +106,7 @@ static int spec_gc(lua_State *L) {
         free(p->name);
         free(p->wire);
         free(p->query_key);
+        free(p->constant_query);
         free(p->enum_text);
         for (char **e = p->enums; e && *e; e++) free(*e);
         free(p->enums);
@@ -130,6 +132,26 @@ static const char *string_field(lua_State *L, int idx, const char *k, const char
 /* 1 for the bytes RFC 7230 allows in a header name. */
 static int token_char(unsigned char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+.^_`|~-", c);
+}
+
+static void value_text(lua_State *L, const spec *s, const param *p, int v, eventapi_buf *b);
+
+/* Writes once the "key=value" text of query param p's fixed value (or its
+ * default), which every call that leaves it out sends as it is; a value its
+ * kind refuses is an error of the row. (Not for a param with a check: that
+ * runs per call.) */
+static void compile_constant_query(lua_State *L, spec *s, param *p, int i, int values) {
+    if (p->place != PLACE_QUERY || p->has_check || !(p->has_fixed || p->has_default)) return;
+    lua_rawgeti(L, values, p->has_fixed ? 2 * i + 2 : 2 * i + 1);
+    int v = lua_gettop(L);
+    eventapi_buf text, query;
+    eventapi_buf_init(L, &text);
+    value_text(L, s, p, v, &text);
+    eventapi_buf_init(L, &query);
+    eventapi_buf_add(&query, p->query_key, strlen(p->query_key));
+    eventapi_escape(&query, text.data, text.len);
+    p->constant_query = copy(L, query.data, query.len);
+    lua_settop(L, v - 1);
 }
 
 /* Compiles the param table at idx into p (the spec's uservalue table at values
@@ -187,6 +209,7 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
         eventapi_error(L, "InvalidParams", "operation %s: the enum of %s must be a list", s->name, p->name);
     }
     lua_pop(L, 1);
+    compile_constant_query(L, s, p, i, values);
 }
 
 /* The index of the path param named name (len bytes), or -1. */
@@ -542,13 +565,21 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
     int values = lua_gettop(L);
     for (int i = 0; i < s->nparams; i++) {
         const param *p = &s->params[i];
+        int constant = p->has_fixed;
         if (p->has_fixed) lua_rawgeti(L, values, 2 * i + 2);
         else lua_getfield(L, params, p->name);
         if (lua_isnil(L, -1) && p->has_default) {
             lua_pop(L, 1);
             lua_rawgeti(L, values, 2 * i + 1);
+            constant = 1;
         }
         int v = lua_gettop(L);
+        if (constant && p->constant_query) {
+            eventapi_buf_add(url, nquery++ ? "&" : "?", 1);
+            eventapi_buf_add(url, p->constant_query, strlen(p->constant_query));
+            lua_settop(L, values);
+            continue;
+        }
         if (p->has_check && !lua_isnil(L, v)) run_check(L, s, p, row, i, v);
         if (lua_isnil(L, v)) {
             if (p->required) invalid(L, p->name, "%s: missing required param '%s'", s->name, p->name);

@@ -111,6 +111,16 @@ describe("compiling a row", function()
     assert.truthy(compile_error(r):find("bad is not a header name", 1, true))
   end)
 
+  it("refuses a query default its kind or enum refuses", function()
+    local r = row()
+    r.params[2] = { name = "perPage", place = "query", kind = "integer", default = "many" }
+    assert.truthy(compile_error(r):find("perPage must be a whole number, not 'many'", 1, true))
+    r = row()
+    r.params[2] = { name = "sort", place = "query", kind = "string", enum = { "asc" }, enum_text = "asc",
+                    default = "sideways" }
+    assert.truthy(compile_error(r):find("sort must be one of asc, not 'sideways'", 1, true))
+  end)
+
   it("refuses an enum that is not a list of strings", function()
     local r = row()
     r.params[2] = { name = "sort", place = "query", kind = "string", enum = { 1, 2 }, enum_text = "1, 2" }
