@@ -512,6 +512,17 @@ void eventapi_json_decode(lua_State *L, const char *s, size_t len) {
     if (r.p != r.end) fail(&r, "trailing characters");
 }
 
+/* core.array_length(t) -> n, or nil: the length t encodes with as a JSON array
+ * (0 for an empty table carrying the array metatable), nil when it encodes as
+ * an object; one rule for the encoder and the CLI's sorted printer. */
+static int l_array_length(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = array_length(L, 1);
+    if (n < 0) lua_pushnil(L);
+    else lua_pushinteger(L, n);
+    return 1;
+}
+
 /* core.json_decode(text) -> value: integers stay integers, null is eventapi.null. */
 static int l_decode(lua_State *L) {
     size_t len;
@@ -522,7 +533,7 @@ static int l_decode(lua_State *L) {
 
 /* Registers json_encode/json_decode and the array metatable into the table on top. */
 int eventapi_open_json(lua_State *L) {
-    static const luaL_Reg fns[] = {{"json_encode", l_encode}, {"json_decode", l_decode}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"json_encode", l_encode}, {"json_decode", l_decode}, {"array_length", l_array_length}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
     luaL_newmetatable(L, EVENTAPI_ARRAY);
     lua_pushliteral(L, "array");

@@ -60,16 +60,14 @@ local function service_table(s)
 end
 
 --- The flags of an operation row: its params (fixed ones excluded), then the
--- service's common params it does not name itself.
+-- service's common params it does not name itself (the order prepare gives
+-- the client), as a list and by name.
 local function flags_of(service, op)
-  local list, seen = {}, {}
-  for _, p in ipairs(op.params) do
-    if p.fixed == nil and not seen[p.name] then seen[p.name] = p; list[#list + 1] = p end
+  local list, by_name = {}, {}
+  for _, p in ipairs(Client.prepare(service, op).all_params) do
+    if p.fixed == nil then list[#list + 1] = p; by_name[p.name] = p end
   end
-  for _, p in ipairs(service.common_params or {}) do
-    if not seen[p.name] then seen[p.name] = p; list[#list + 1] = p end
-  end
-  return list, seen
+  return list, by_name
 end
 
 --- "resource", "action" of a row name.
@@ -90,18 +88,6 @@ end
 --------------------------------------------------------------------------------
 -- JSON output: keys sorted, pretty (two spaces) or on one line.
 
---- true when t encodes as a JSON array (the same rule as the core's encoder).
-local function is_array(t)
-  if getmetatable(t) == json.array then return true end
-  local n, max = 0, 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-    if k > max then max = k end
-  end
-  return n > 0 and n == max
-end
-
 --- cli.json(value, pretty) -> string: value as JSON with object keys sorted;
 -- pretty puts one member per line, indented by two spaces. Scalars are
 -- written by eventapi.json.encode, so numbers stay exact.
@@ -112,8 +98,8 @@ function cli.json(value, pretty)
     if depth >= 1000 then error("JSON nesting deeper than 1000 (a cycle?)", 0) end
     local inner = pretty and "\n" .. ("  "):rep(depth + 1) or ""
     local close = pretty and "\n" .. ("  "):rep(depth) or ""
-    if is_array(v) then
-      local n = rawlen(v)
+    local n = core.array_length(v) -- the core encoder's rule
+    if n then
       if n == 0 then out[#out + 1] = "[]"; return end
       out[#out + 1] = "["
       for i = 1, n do

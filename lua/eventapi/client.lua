@@ -655,6 +655,7 @@ function Client.new(service, options)
   return client
 end
 
+Client.prepare = prepare -- for the CLI: a row's all_params
 Client.build = build -- for tests and the CLI: the request an operation would send
 -- true: every client made from now on is a dry run, whatever its options say
 -- (`eventapi run --dry-run`); a dry_run function still receives the lines.
