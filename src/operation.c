@@ -544,6 +544,7 @@ static void run_check(lua_State *L, const spec *s, const param *p, int row, int 
  * at params, the spec userdata at sp. Leaves on the stack: the body table (or nil) and the list of
  * header lines (or nil), in that order. Raises InvalidParams. */
 static void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_buf *url, eventapi_buf *body) {
+    luaL_checkstack(L, 24, "building a request"); /* its slots, a check's call, an error's message */
     check_known(L, s, params);
     size_t len;
     const char *b = lua_tolstring(L, base, &len);
