@@ -526,7 +526,8 @@ end
 Client.__close = Client.close
 
 --- Prepares an operation row once: the full ordered list of its params
--- (the service's common ones after its own), and the core's compiled spec (which checks the row against the schema).
+-- (the service's common ones after its own), and the core's compiled spec
+-- (which checks the row against the schema).
 local function prepare(service, op)
   if op.compiled then return op end
   local known, all = {}, {}
@@ -539,10 +540,8 @@ local function prepare(service, op)
   end
   for _, p in ipairs(all) do
     if p.place == "query" then p.query_key = core.escape(p.wire or p.name) .. "=" end
-    if p.enum and not p.enum_text then -- the list as given, for messages; a set for the check
-      local list = {}
-      for i, value in ipairs(p.enum) do list[i], p.enum[value] = value, true end
-      p.enum_text = table.concat(list, ", ")
+    if p.enum and not p.enum_text then -- the list as given, for messages (the core checks the values)
+      p.enum_text = table.concat(p.enum, ", ")
     end
   end
   op.all_params = all
