@@ -3,16 +3,15 @@
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 local Progress = require "eventapi.progress"
+local promise = require "eventapi.promise"
 
 local M = {}
 
 --- The promise of what a function call gave: adopts a promise, wraps a value,
 -- turns a raised error into a rejection.
 local function outcome(ok, value)
-  if ok and core.is_promise(value) then return value end
-  local p = core.promise()
-  if ok then core.resolve(p, value) else core.reject(p, Error.wrap(value)) end
-  return p
+  if ok then return promise.resolve(value) end
+  return promise.reject(Error.wrap(value))
 end
 
 --- Raises InvalidParams naming a bad argument or option.
