@@ -75,6 +75,7 @@ void eventapi_reaction_new(lua_State *L, int on_ok, int on_err, int child); /* p
 int eventapi_is_promise(lua_State *L, int idx);
 void eventapi_promise_settle(lua_State *L, int p, int state, int value); /* state 1 fulfilled, 2 rejected */
 void eventapi_promise_resolve(lua_State *L, int p, int value);           /* adopts promises */
+void eventapi_warn_unhandled(lua_State *L, loop *lp); /* warns for each rejection never reported (the state closes) */
 int eventapi_take_unhandled(lua_State *L, loop *lp); /* pushes the list of unhandled rejection values and returns 1, or returns 0 */
 void eventapi_run_job(lua_State *L); /* pops and runs one job triple from the stack: reaction, state, value */
 int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */

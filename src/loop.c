@@ -1017,11 +1017,13 @@ static int l_pending(lua_State *L) {
     return 3;
 }
 
-/* __gc of the loop: stops every transfer and frees curl's handles. */
+/* __gc of the loop (the state closes): warns about the rejections nobody
+ * handled, stops every transfer and frees curl's handles. */
 static int l_loop_gc(lua_State *L) {
     loop *lp = lua_touserdata(L, 1);
     if (lp->closed) return 0;
     lp->closed = 1;
+    eventapi_warn_unhandled(L, lp);
     while (lp->active) {
         transfer *t = lp->active;
         curl_multi_remove_handle(lp->multi, t->easy);

@@ -266,17 +266,35 @@ static int l_reject(lua_State *L) {
     return 0;
 }
 
-/* __gc: reports a rejection nobody handled with warn. */
-static int l_gc(lua_State *L) {
-    promise *p = lua_touserdata(L, 1);
-    if (p->state != REJECTED || p->handled) return 0;
-    lua_getiuservalue(L, 1, 1);
-    const char *msg = NULL;
-    if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
-    else if (lua_type(L, -1) == LUA_TTABLE && lua_getfield(L, -1, "message") == LUA_TSTRING) msg = lua_tostring(L, -1);
-    lua_warning(L, "eventapi: unhandled rejection: ", 1);
-    lua_warning(L, msg ? msg : "(no message)", 0);
-    return 0;
+/* When the Lua state closes (from the loop's __gc): reports with warn every
+ * rejection still waiting in the unhandled list, the ones the loop never
+ * drained (a script that rejected a promise and never ran the loop). No
+ * promise has a __gc of its own: a finalizer would keep every settled value
+ * alive one more collection cycle. Leaves the stack as it was. */
+void eventapi_warn_unhandled(lua_State *L, loop *lp) {
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, lp->unhandled_ref) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        promise *p = lua_touserdata(L, -1);
+        if (p && p->state == REJECTED && !p->handled) {
+            int top = lua_gettop(L);
+            p->handled = 1;
+            lua_getiuservalue(L, -1, 1);
+            const char *msg = NULL;
+            if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+            else if (lua_type(L, -1) == LUA_TTABLE && lua_getfield(L, -1, "message") == LUA_TSTRING)
+                msg = lua_tostring(L, -1);
+            lua_warning(L, "eventapi: unhandled rejection: ", 1);
+            lua_warning(L, msg ? msg : "(no message)", 0);
+            lua_settop(L, top);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
 }
 
 /* __tostring: "eventapi.Promise (pending)". */
@@ -290,7 +308,7 @@ static int l_tostring(lua_State *L) {
 /* Creates the promise metatable and registers the functions into the table on top. */
 int eventapi_open_promise(lua_State *L) {
     static const luaL_Reg methods[] = {{"next", l_next}, {"catch", l_catch}, {"state", l_state}, {NULL, NULL}};
-    static const luaL_Reg meta[] = {{"__gc", l_gc}, {"__tostring", l_tostring}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__tostring", l_tostring}, {NULL, NULL}};
     static const luaL_Reg fns[] = {{"promise", l_new}, {"resolve", l_resolve}, {"reject", l_reject},
                                    {"is_promise", l_is_promise}, {NULL, NULL}};
     int module = lua_gettop(L);

@@ -181,7 +181,7 @@ describe("promises", function()
     eventapi.run()
   end)
 
-  it("report a rejection nobody handled with warn when collected", function()
+  it("report with warn, when the Lua state closes, a rejection the loop never got to report", function()
     local warn_file = os.tmpname()
     local script = ([[
       package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
@@ -196,5 +196,15 @@ describe("promises", function()
     local w = io.open(warn_file):read("a")
     os.remove(warn_file)
     assert.truthy(w:find("unhandled rejection: nobody listens", 1, true))
+  end)
+
+  it("free a settled promise's value in the first collection after nobody holds the promise", function()
+    local gone = setmetatable({}, { __mode = "k" })
+    local p = eventapi.resolve(true):next(function() local v = {} gone[v] = true return v end)
+    eventapi.run()
+    assert.are.equal("fulfilled", (p:state()))
+    p = nil -- luacheck: ignore
+    collectgarbage()
+    assert.is_nil(next(gone))
   end)
 end)
