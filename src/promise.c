@@ -3,16 +3,27 @@
  * promises have one reaction: no list). A reaction is a userdata whose user
  * values are on_ok, on_err and the child promise (eventapi_reaction_new);
  * settling a promise queues one job per reaction on the loop, and jobs only
- * run from the loop (never inside the call that attached a handler). */
+ * run from the loop (never inside the call that attached a handler).
+ *
+ * A pending promise with no reaction that is resolved with another pending
+ * promise follows it instead of waiting on it: user value 1 is then the
+ * promise it follows, and whatever is asked of it (next, state) goes to the
+ * end of that line, its root. So the recursive chain `return next()` inside
+ * a handler holds no link back: each link follows the newer one and the
+ * older links are garbage (as in Bluebird). A root counts its followers that
+ * nobody handles, so a rejection is still reported when the end of the line
+ * is unhandled, exactly as when each link settled the one before. */
 #include "eventapi.h"
 
 #include <string.h>
 
-enum { PENDING = 0, FULFILLED = 1, REJECTED = 2 };
+enum { PENDING = 0, FULFILLED = 1, REJECTED = 2, FOLLOWING = 3 };
 
 typedef struct promise {
     int state;
-    int handled; /* a reaction was attached, so a rejection is someone's business */
+    int handled;   /* a reaction was attached, so a rejection is someone's business */
+    int followers; /* of a root: its followers nobody handles (each counted once) */
+    int counted;   /* of a follower: counted in its root's followers */
 } promise;
 
 /* Returns the promise at idx or raises an InvalidParams error naming what was there. */
@@ -35,9 +46,47 @@ int eventapi_is_promise(lua_State *L, int idx) {
 /* Pushes a new pending promise. */
 void eventapi_promise_new(lua_State *L) {
     promise *p = lua_newuserdatauv(L, sizeof *p, 3);
-    p->state = PENDING;
-    p->handled = 0;
+    memset(p, 0, sizeof *p);
     luaL_setmetatable(L, EVENTAPI_PROMISE);
+}
+
+/* Pushes the root of the promise at p (p itself unless it follows another)
+ * and returns it; points p straight at the root, so a line is walked once.
+ * Allocates nothing. */
+static promise *push_root(lua_State *L, int p) {
+    p = lua_absindex(L, p);
+    promise *pr = lua_touserdata(L, p);
+    lua_pushvalue(L, p);
+    while (pr->state == FOLLOWING) {
+        lua_getiuservalue(L, -1, 1);
+        lua_remove(L, -2);
+        pr = lua_touserdata(L, -1);
+    }
+    if (!lua_rawequal(L, p, -1)) {
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, p, 1);
+    }
+    return pr;
+}
+
+/* Someone handles the promise at p (attaches a reaction or reads its state):
+ * a follower stops being counted among its root's unhandled followers.
+ * Pushes the root and returns it. Allocates nothing. */
+static promise *handle(lua_State *L, int p) {
+    promise *pr = lua_touserdata(L, p);
+    promise *root = push_root(L, p);
+    if (pr->counted) {
+        pr->counted = 0;
+        if (root->followers > 0) root->followers--;
+    }
+    pr->handled = 1;
+    return root;
+}
+
+/* 1 when the rejected promise pr is to be reported: nobody handles it, or a
+ * follower of it nobody handles. */
+static int unhandled(const promise *pr) {
+    return pr->state == REJECTED && (!pr->handled || pr->followers > 0);
 }
 
 /* Pushes a reaction {on_ok, on_err, child} (stack indices; 0 for none). */
@@ -52,17 +101,16 @@ void eventapi_reaction_new(lua_State *L, int on_ok, int on_err, int child) {
     }
 }
 
-/* Adds the reaction at r to the promise at p: queued now when p is settled,
- * kept for later when pending. */
+/* Adds the reaction at r to the promise at p (to its root when p follows
+ * another): queued now when settled, kept for later when pending. */
 static void add_reaction(lua_State *L, int p, int r) {
-    promise *pr = lua_touserdata(L, p);
-    p = lua_absindex(L, p);
     r = lua_absindex(L, r);
-    pr->handled = 1;
+    promise *pr = handle(L, p);
+    p = lua_gettop(L); /* the root */
     if (pr->state != PENDING) {
         lua_getiuservalue(L, p, 1);
         eventapi_enqueue(L, eventapi_loop(L), r, pr->state, lua_gettop(L));
-        lua_pop(L, 1);
+        lua_settop(L, p - 1);
         return;
     }
     int first = lua_getiuservalue(L, p, 2);
@@ -70,17 +118,17 @@ static void add_reaction(lua_State *L, int p, int r) {
     if (first == LUA_TNIL) { /* the common case: one reaction, no list */
         lua_pushvalue(L, r);
         lua_setiuservalue(L, p, 2);
-        return;
+    } else {
+        if (lua_getiuservalue(L, p, 3) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, 2, 0);
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, p, 3);
+        }
+        lua_pushvalue(L, r);
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     }
-    if (lua_getiuservalue(L, p, 3) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_createtable(L, 2, 0);
-        lua_pushvalue(L, -1);
-        lua_setiuservalue(L, p, 3);
-    }
-    lua_pushvalue(L, r);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    lua_pop(L, 1);
+    lua_settop(L, p - 1);
 }
 
 /* Settles the promise at p with the value at value (no adoption). Every
@@ -105,7 +153,7 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
         }
     }
     lua_pop(L, 1);
-    if (state == REJECTED && !pr->handled) { /* checked when the job queue drains */
+    if (state == REJECTED && (!pr->handled || pr->followers > 0)) { /* checked when the job queue drains */
         lua_rawgeti(L, LUA_REGISTRYINDEX, lp->unhandled_ref);
         lua_pushvalue(L, p);
         lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
@@ -124,23 +172,41 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
 }
 
 /* Resolves the promise at p with the value at value: a promise is adopted,
- * anything else fulfils. */
+ * anything else fulfils. p follows the adopted promise's root when that root
+ * is pending and p has no reaction yet (nothing to move, nothing allocated);
+ * otherwise the root passes its outcome to p through a reaction. */
 void eventapi_promise_resolve(lua_State *L, int p, int value) {
     p = lua_absindex(L, p);
     value = lua_absindex(L, value);
+    promise *pr = lua_touserdata(L, p);
+    if (pr->state != PENDING) return;
     if (!eventapi_is_promise(L, value)) {
         eventapi_promise_settle(L, p, FULFILLED, value);
         return;
     }
-    if (lua_rawequal(L, p, value)) {
+    promise *root = handle(L, value); /* p takes the interest in value */
+    int at = lua_gettop(L);
+    if (lua_rawequal(L, p, at)) {
+        lua_pop(L, 1);
         eventapi_push_error(L, "InvalidParams", "a promise cannot be resolved with itself");
         eventapi_promise_settle(L, p, REJECTED, -1);
         lua_pop(L, 1);
         return;
     }
+    root->handled = 1;
+    if (root->state == PENDING && lua_getiuservalue(L, p, 2) == LUA_TNIL) {
+        lua_pop(L, 1);
+        root->followers += pr->followers + (pr->handled ? 0 : 1);
+        pr->counted = !pr->handled;
+        pr->followers = 0;
+        pr->state = FOLLOWING;
+        lua_setiuservalue(L, p, 1); /* pops the root */
+        return;
+    }
+    lua_settop(L, at);
     eventapi_reaction_new(L, 0, 0, p); /* {nil, nil, p}: pass the outcome through */
-    add_reaction(L, value, -1);
-    lua_pop(L, 1);
+    add_reaction(L, at, -1);
+    lua_settop(L, at - 1);
 }
 
 /* When the job queue has drained: pushes the list of the values of the
@@ -160,7 +226,7 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, list, i);
         promise *pr = lua_touserdata(L, -1);
-        if (pr->state == REJECTED && !pr->handled) {
+        if (unhandled(pr)) {
             lua_getiuservalue(L, -1, 1);
             lua_rawseti(L, list + 1, ++found);
         }
@@ -168,7 +234,9 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
     }
     for (lua_Integer i = n; i >= 1; i--) { /* mark them reported and empty the list in place */
         lua_rawgeti(L, list, i);
-        ((promise *)lua_touserdata(L, -1))->handled = 1;
+        promise *pr = lua_touserdata(L, -1);
+        pr->handled = 1;
+        pr->followers = 0;
         lua_pop(L, 1);
         lua_pushnil(L);
         lua_rawseti(L, list, i);
@@ -230,11 +298,11 @@ static int l_catch(lua_State *L) {
  * handles a rejection (await does, before it drives the loop). */
 static int l_state(lua_State *L) {
     static const char *const names[] = {"pending", "fulfilled", "rejected"};
-    promise *p = check_promise(L, 1);
-    lua_pushstring(L, names[p->state]);
-    p->handled = 1;
-    if (p->state == PENDING) return 1;
-    lua_getiuservalue(L, 1, 1);
+    check_promise(L, 1);
+    promise *root = handle(L, 1);
+    lua_pushstring(L, names[root->state]);
+    if (root->state == PENDING) return 1;
+    lua_getiuservalue(L, -2, 1);
     return 2;
 }
 
@@ -280,9 +348,10 @@ void eventapi_warn_unhandled(lua_State *L, loop *lp) {
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
         promise *p = lua_touserdata(L, -1);
-        if (p && p->state == REJECTED && !p->handled) {
+        if (p && unhandled(p)) {
             int top = lua_gettop(L);
             p->handled = 1;
+            p->followers = 0;
             lua_getiuservalue(L, -1, 1);
             const char *msg = NULL;
             if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
@@ -300,8 +369,9 @@ void eventapi_warn_unhandled(lua_State *L, loop *lp) {
 /* __tostring: "eventapi.Promise (pending)". */
 static int l_tostring(lua_State *L) {
     static const char *const names[] = {"pending", "fulfilled", "rejected"};
-    promise *p = check_promise(L, 1);
-    lua_pushfstring(L, "eventapi.Promise (%s)", names[p->state]);
+    check_promise(L, 1);
+    promise *root = push_root(L, 1);
+    lua_pushfstring(L, "eventapi.Promise (%s)", names[root->state]);
     return 1;
 }
 
