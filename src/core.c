@@ -49,6 +49,14 @@ static int l_now(lua_State *L) {
     return 1;
 }
 
+/* core.new_list(n) -> an empty table with room for n items and one field
+ * (map's results: made at their size, never grown in steps). */
+static int l_new_list(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    lua_createtable(L, n > 0 && n <= (1 << 26) ? (int)n : 0, 1);
+    return 1;
+}
+
 /* core.isatty(fd) -> true when the file descriptor is a terminal (stderr is 2). */
 static int l_isatty(lua_State *L) {
     lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)) == 1);
@@ -68,7 +76,7 @@ int luaopen_eventapi_core(lua_State *L) {
     eventapi_open_json(L);
     eventapi_open_encode(L);
     eventapi_open_operation(L);
-    static const luaL_Reg fns[] = {{"now", l_now}, {"isatty", l_isatty},
+    static const luaL_Reg fns[] = {{"now", l_now}, {"isatty", l_isatty}, {"new_list", l_new_list},
                                      {"error_metatable", l_error_metatable}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
     lua_pushliteral(L, EVENTAPI_VERSION);

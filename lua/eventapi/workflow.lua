@@ -38,7 +38,8 @@ function M.map(items, fn, opts)
   check(type(limit) == "number" and math.tointeger(limit) and limit >= 1, "map: concurrency must be a whole number >= 1, not " .. tostring(limit))
   limit = math.tointeger(limit)
   local n = #items
-  local result, results = core.promise(), setmetatable({ n = n }, nil)
+  local result, results = core.promise(), core.new_list(n)
+  results.n = n
   local started, finished, stopped = 0, 0, false
   local bar = Progress.new(opts.label or "map", n, opts.progress)
   --- Books item i's outcome; returns true when this slot may start another.
