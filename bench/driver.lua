@@ -275,8 +275,9 @@ end
 local checks = {}
 local function check(name, ok, detail) checks[#checks + 1] = ("- %s %s: %s"):format(ok and "MET " or "MISS", name, detail) end
 -- The targets of issue #15 for every style: throughput >= 0.92 x raw, CPU per
--- request <= 1.2 x raw, peak RSS <= 1.5 x raw (not for chains, whose promises
--- are live by construction).
+-- request <= 1.2 x raw, peak RSS <= 1.5 x raw (the issue set chains aside,
+-- whose promises were live by construction; since a promise that adopts a
+-- pending one follows it, they are not, and the harness checks them too).
 for _, style in ipairs({ "eventapi-promise", "eventapi-spawn", "eventapi-chain", "eventapi-map" }) do
   for _, n in ipairs({ SMALL, LARGE }) do
     local r = find("nginx", "get", 64, n)
@@ -287,10 +288,8 @@ for _, style in ipairs({ "eventapi-promise", "eventapi-spawn", "eventapi-chain",
         ("%s vs %s req/s = %.2f"):format(thousands(ea.rps), thousands(raw.rps), ea.rps / raw.rps))
       check("CPU/request <= 1.2 x raw (" .. tag .. ")", ea.us <= 1.2 * raw.us,
         ("%.1f vs %.1f µs = %.2f"):format(ea.us, raw.us, ea.us / raw.us))
-      if style ~= "eventapi-chain" then
-        check("peak RSS <= 1.5 x raw (" .. tag .. ")", ea.rss_kb <= 1.5 * raw.rss_kb,
-          ("%.1f vs %.1f MB = %.2f"):format(ea.rss_kb / 1024, raw.rss_kb / 1024, ea.rss_kb / raw.rss_kb))
-      end
+      check("peak RSS <= 1.5 x raw (" .. tag .. ")", ea.rss_kb <= 1.5 * raw.rss_kb,
+        ("%.1f vs %.1f MB = %.2f"):format(ea.rss_kb / 1024, raw.rss_kb / 1024, ea.rss_kb / raw.rss_kb))
     end
   end
   local r = find("nginx", "get", 1, SMALL)

@@ -6,8 +6,8 @@
 --   STYLE         promise (default): p:next callbacks start the next request;
 --                 spawn: CONCURRENCY coroutines, each looping on :await();
 --                 chain: CONCURRENCY recursive chains (`return next()` inside
---                 :next, the common JavaScript shape: each chain's promises
---                 stay live until it ends);
+--                 :next, the common JavaScript shape: each link's promise
+--                 follows the next link's, so a chain holds no link back);
 --                 map: eventapi.map over COUNT items with concurrency CONCURRENCY,
 --                 each item's function booking its answer and returning true
 --   SAMPLE_EVERY  memory check: print RSS every that many completed requests
