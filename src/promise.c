@@ -50,6 +50,12 @@ void eventapi_promise_new(lua_State *L) {
     luaL_setmetatable(L, EVENTAPI_PROMISE);
 }
 
+/* Makes room for n more values on the stack; raises when it cannot grow
+ * (memory, or Lua's stack limit). */
+static void reserve(lua_State *L, int n) {
+    if (!lua_checkstack(L, n)) luaL_error(L, "out of memory (or stack overflow) in a promise operation");
+}
+
 /* Pushes the root of the promise at p (p itself unless it follows another)
  * and returns it; points p straight at the root, so a line is walked once.
  * Allocates nothing. */
@@ -104,6 +110,7 @@ void eventapi_reaction_new(lua_State *L, int on_ok, int on_err, int child) {
 /* Adds the reaction at r to the promise at p (to its root when p follows
  * another): queued now when settled, kept for later when pending. */
 static void add_reaction(lua_State *L, int p, int r) {
+    reserve(L, 8); /* the root, its value, a job's writes */
     r = lua_absindex(L, r);
     promise *pr = handle(L, p);
     p = lua_gettop(L); /* the root */
@@ -180,6 +187,7 @@ void eventapi_promise_resolve(lua_State *L, int p, int value) {
     value = lua_absindex(L, value);
     promise *pr = lua_touserdata(L, p);
     if (pr->state != PENDING) return;
+    reserve(L, 8); /* the root, a reaction, add_reaction's own */
     if (!eventapi_is_promise(L, value)) {
         eventapi_promise_settle(L, p, FULFILLED, value);
         return;
@@ -210,9 +218,9 @@ void eventapi_promise_resolve(lua_State *L, int p, int value) {
 }
 
 /* When the job queue has drained: pushes the list of the values of the
- * promises rejected since the last call that still have no reaction, marks
- * them handled (reported once) and returns 1; returns 0 (nothing pushed)
- * when there are none. */
+ * promises rejected since the last call that still have no reaction (or a
+ * follower nobody handles), marks them handled (reported once) and returns
+ * 1; returns 0 (nothing pushed) when there are none. */
 int eventapi_take_unhandled(lua_State *L, loop *lp) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, lp->unhandled_ref);
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
