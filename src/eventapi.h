@@ -37,6 +37,7 @@ typedef struct loop {
     lua_Integer next_id; /* transfer ids */
     int jobs_ref;      /* registry ref: the job queue table (flat triples) */
     int unhandled_ref; /* registry ref: promises rejected with no reaction, checked when the queue drains */
+    int close_ref;     /* registry ref: the Lua layer's report at close (core.on_close), or LUA_NOREF */
     lua_Integer job_head, job_tail;
     int running_jobs;  /* >0 while handlers run: run/step/await must not re-enter */
     int jobs_ran;      /* jobs run by the current run_jobs */

@@ -1017,13 +1017,49 @@ static int l_pending(lua_State *L) {
     return 3;
 }
 
-/* __gc of the loop (the state closes): warns about the rejections nobody
- * handled, stops every transfer and frees curl's handles. */
+/* core.on_close(fn): fn(failures, requests, timers, jobs) runs once when the
+ * Lua state closes, with the rejections nobody handled and the work never done. */
+static int l_on_close(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, lp->close_ref);
+    lp->close_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Called protected from the loop's __gc with the loop as a light userdata:
+ * calls the on_close function with what the loop never got to. */
+static int report_at_close(lua_State *L) {
+    loop *lp = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->close_ref);
+    if (!eventapi_take_unhandled(L, lp)) lua_newtable(L);
+    lua_pushinteger(L, lp->nactive);
+    lua_pushinteger(L, lp->ntimers);
+    lua_pushinteger(L, (lp->job_tail - lp->job_head) / 3);
+    lua_call(L, 4, 0);
+    return 0;
+}
+
+/* __gc of the loop (the state closes): reports the rejections nobody handled
+ * and the work never done (through core.on_close's function, else with warn),
+ * stops every transfer and frees curl's handles. An error in the report
+ * becomes a warning; the handles are freed whatever happens. */
 static int l_loop_gc(lua_State *L) {
     loop *lp = lua_touserdata(L, 1);
     if (lp->closed) return 0;
     lp->closed = 1;
-    eventapi_warn_unhandled(L, lp);
+    if (lp->close_ref == LUA_NOREF) {
+        eventapi_warn_unhandled(L, lp);
+    } else {
+        lua_pushcfunction(L, report_at_close);
+        lua_pushlightuserdata(L, lp);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+            lua_warning(L, "eventapi: report at close failed: ", 1);
+            lua_warning(L, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)", 0);
+            lua_pop(L, 1);
+        }
+    }
     while (lp->active) {
         transfer *t = lp->active;
         curl_multi_remove_handle(lp->multi, t->easy);
@@ -1058,6 +1094,7 @@ static loop *new_loop(lua_State *L) {
     }
     lp->epfd = lp->timerfd = lp->wakefd = -1;
     lp->curl_due = lp->armed_due = -1;
+    lp->close_ref = LUA_NOREF;
     lua_setmetatable(L, -2);
     lp->multi = curl_multi_init();
     lp->share = curl_share_init();
@@ -1102,7 +1139,7 @@ static void push_loop(lua_State *L) {
 int eventapi_open_loop(lua_State *L) {
     static const luaL_Reg fns[] = {{"config", l_config}, {"request", l_request}, {"cancel", l_cancel}, {"sent", l_sent},
                                    {"timer", l_timer}, {"cancel_timer", l_cancel_timer},
-                                   {"pending", l_pending},
+                                   {"pending", l_pending}, {"on_close", l_on_close},
                                    {"pollfd", l_pollfd}, {"timeout", l_timeout}, {NULL, NULL}};
     int module = lua_gettop(L);
     push_loop(L);

@@ -17,6 +17,7 @@ local resuming = nil -- the spawned coroutine being resumed, if any
 -- a callback, an error raised by a handler whose child promise nobody handles.
 local on_unhandled = nil -- the host's function, or nil: print and raise
 local reported = setmetatable({}, { __mode = "k" }) -- errors already printed on stderr
+local failed = false -- an unhandled failure was raised (the script is ending with an error)
 
 --- The one line printed for an unhandled failure.
 local function unhandled_line(err)
@@ -40,7 +41,10 @@ local function report(failures)
       first = first or err
     end
   end
-  if first then error(first, 0) end
+  if first then
+    failed = true
+    error(first, 0)
+  end
 end
 
 --- core.step(ms) with the unhandled failures it found reported; -> pending.
@@ -49,6 +53,37 @@ local function drive(ms)
   if failures then report(failures) end
   return more
 end
+
+--- The work a closing state leaves undone, in words: "3 requests and 1 timer".
+local function undone(requests, timers, jobs)
+  local parts = {}
+  for _, count in ipairs({ { requests, "request" }, { timers, "timer" }, { jobs, "handler" } }) do
+    if count[1] > 0 then parts[#parts + 1] = ("%d %s%s"):format(count[1], count[2], count[1] == 1 and "" or "s") end
+  end
+  return table.concat(parts, " and ")
+end
+
+-- When the Lua state closes: what the loop never got to. A rejection nobody
+-- handled goes to the host's on_unhandled function, or is printed on stderr
+-- (and warn) like run's; without a host function, work never done (the
+-- script ended without eventapi.run()) is named on stderr too, unless a
+-- failure already ended the run. A finalizer cannot change the exit status.
+core.on_close(function(failures, requests, timers, jobs)
+  for _, value in ipairs(failures) do
+    local err = Error.wrap(value)
+    if on_unhandled then
+      on_unhandled(err)
+    else
+      local line = unhandled_line(err)
+      io.stderr:write(line, "\n")
+      warn(line)
+    end
+  end
+  if not on_unhandled and not failed and requests + timers + jobs > 0 then
+    io.stderr:write(("eventapi: the script ended with %s never finished: eventapi.run() drives them\n")
+      :format(undone(requests, timers, jobs)))
+  end
+end)
 
 --- eventapi.on_unhandled(fn) -> the previous function: fn(err) receives every
 -- unhandled failure (an eventapi.Error) instead of the default, which prints

@@ -257,21 +257,91 @@ describe("promises", function()
     eventapi.run()
   end)
 
-  it("report with warn, when the Lua state closes, a rejection the loop never got to report", function()
-    local warn_file = os.tmpname()
-    local script = ([[
-      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
-      package.cpath = "build/?.so;" .. package.cpath
-      warn("@on")
-      local eventapi = require "eventapi"
-      eventapi.reject({ message = "nobody listens" })
-      collectgarbage(); collectgarbage()
-    ]])
-    local f = io.popen("lua5.4 -e '" .. script:gsub("'", "'\\''") .. "' 2>" .. warn_file)
-    f:read("a"); f:close()
-    local w = io.open(warn_file):read("a")
-    os.remove(warn_file)
-    assert.truthy(w:find("unhandled rejection: nobody listens", 1, true))
+  describe("when the Lua state closes with work the loop never got to", function()
+    local sandbox = require "helpers.sandbox"
+    local sb
+
+    setup(function() sb = sandbox.start() end)
+    teardown(function() sb.stop() end)
+
+    --- Runs a Lua script in a new lua5.4 (with flags, say -W for warnings) ->
+    -- its stderr, its exit status, and the requests the sandbox received meanwhile.
+    local function run_script(body, flags)
+      sandbox.clear_requests(sb)
+      local script, errors = os.tmpname(), os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write("local eventapi = require 'eventapi'\n", body)
+      f:close()
+      local ok, _, status = os.execute(("lua5.4 %s %s >/dev/null 2>%s"):format(flags or "", script, errors))
+      local err = assert(io.open(errors)):read("a")
+      os.remove(script); os.remove(errors)
+      return err, ok and 0 or status, sandbox.requests(sb)
+    end
+
+    it("prints a rejection nobody handled on stderr, as run would have", function()
+      local err, status = run_script(([[
+        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
+        losant.event.get({ applicationId = %q })
+      ]]):format(sb.url, sandbox.app))
+      assert.are.equal("eventapi: unhandled failure: InvalidParams: event.get: missing required param 'eventId'\n", err)
+      assert.are.equal(0, status) -- a finalizer cannot change it: the line is the report
+    end)
+
+    it("also warns it, for hosts that collect warnings", function()
+      local err = run_script([[ eventapi.reject(eventapi.Error.new({ type = "Timeout", message = "nobody listens" })) ]], "-W")
+      assert.are.equal("eventapi: unhandled failure: Timeout: nobody listens\n"
+                       .. "Lua warning: eventapi: unhandled failure: Timeout: nobody listens\n", err)
+    end)
+
+    it("names the requests and timers never finished, none of them sent", function()
+      local err, _, received = run_script(([[
+        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
+        losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" })
+        losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" })
+        eventapi.sleep(5)
+      ]]):format(sb.url, sandbox.app, sandbox.app))
+      assert.are.equal("eventapi: the script ended with 2 requests and 1 timer never finished: "
+                       .. "eventapi.run() drives them\n", err)
+      assert.are.equal(0, #received)
+    end)
+
+    it("names a handler never run", function()
+      local err = run_script([[ eventapi.resolve(1):next(function() end) ]])
+      assert.are.equal("eventapi: the script ended with 1 handler never finished: eventapi.run() drives them\n", err)
+    end)
+
+    it("prints nothing when the loop ran to the end", function()
+      local err, status, received = run_script(([[
+        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
+        losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" }):next(function() end)
+        eventapi.run()
+      ]]):format(sb.url, sandbox.app))
+      assert.are.equal("", err)
+      assert.are.equal(0, status)
+      assert.are.equal(1, #received)
+    end)
+
+    it("adds nothing after an unhandled failure already ended the run", function()
+      local err, status = run_script(([[
+        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
+        losant.event.get({ applicationId = %q, eventId = "000000000000000000000000" })
+        eventapi.sleep(5)
+        eventapi.run()
+      ]]):format(sb.url, sandbox.app))
+      local _, count = err:gsub("eventapi: unhandled failure: NotFound", "")
+      assert.are.equal(1, count)
+      assert.is_nil(err:find("never finished", 1, true))
+      assert.are.equal(1, status)
+    end)
+
+    it("gives the rejections to the host's on_unhandled function and prints nothing", function()
+      local err = run_script([[
+        eventapi.on_unhandled(function(e) io.stdout:write("host got ", e.type, "\n") io.stderr:write("host: ", e.message, "\n") end)
+        eventapi.reject(eventapi.Error.new({ type = "Timeout", message = "too slow" }))
+        eventapi.sleep(5)
+      ]])
+      assert.are.equal("host: too slow\n", err)
+    end)
   end)
 
   it("free a settled promise's value in the first collection after nobody holds the promise", function()
