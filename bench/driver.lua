@@ -29,12 +29,13 @@ local MEM_EVERY = QUICK and 2000 or 10000
 local ALL_PEERS = { "eventapi-promise", "eventapi-spawn", "eventapi-chain", "eventapi-map", "raw", "node", "curl" }
 -- The eventapi styles: each is the same library driven the way scripts drive it.
 local STYLES = { ["eventapi-promise"] = "promise", ["eventapi-spawn"] = "spawn", ["eventapi-chain"] = "chain",
-                 ["eventapi-map"] = "map", ["eventapi-base"] = "promise" }
+                 ["eventapi-map"] = "map", ["eventapi-lists"] = "lists", ["eventapi-base"] = "promise" }
 local PEER_NOTE = {
   ["eventapi-promise"] = "eventapi, promise style (p:next starts the next request)",
   ["eventapi-spawn"] = "eventapi, await inside spawned coroutines",
   ["eventapi-chain"] = "eventapi, recursive promise chains (`return next()` inside `:next`)",
   ["eventapi-map"] = "eventapi, `eventapi.map` over the requests with the concurrency as its limit",
+  ["eventapi-lists"] = "eventapi, promise style holding map's two lists (input and results): map's memory control",
   raw = "raw libcurl multi in C + jansson decode (bench/raw)",
   node = "losant-rest on node (the official JavaScript client)",
   curl = "curl --parallel (no JSON decode)",
@@ -297,6 +298,17 @@ for _, style in ipairs({ "eventapi-promise", "eventapi-spawn", "eventapi-chain",
   if ea and raw and not ea.failed and not raw.failed then
     check(("p50 latency within 10 µs of raw (%s, event.get c1)"):format(style), ea.p50 - raw.p50 <= 10,
       ("%.0f vs %.0f µs = %+.0f µs"):format(ea.p50, raw.p50, ea.p50 - raw.p50))
+  end
+end
+
+-- map's memory against its control (the promise style holding the same two
+-- lists): what map itself adds, the lists aside.
+for _, n in ipairs({ SMALL, LARGE }) do
+  local r = find("nginx", "get", 64, n)
+  local map, lists = r and r["eventapi-map"], r and r["eventapi-lists"]
+  if map and lists and not map.failed and not lists.failed then
+    checks[#checks + 1] = ("- note: peak RSS of eventapi-map over eventapi-lists (event.get c64, %s requests):"
+      .. " %.1f vs %.1f MB = %.2f"):format(thousands(n), map.rss_kb / 1024, lists.rss_kb / 1024, map.rss_kb / lists.rss_kb)
   end
 end
 

@@ -9,7 +9,10 @@
 --                 :next, the common JavaScript shape: each link's promise
 --                 follows the next link's, so a chain holds no link back);
 --                 map: eventapi.map over COUNT items with concurrency CONCURRENCY,
---                 each item's function booking its answer and returning true
+--                 each item's function booking its answer and returning true;
+--                 lists: the promise style holding what map holds (the
+--                 COUNT-item input list and a results list filled with true),
+--                 the control for map's memory
 --   SAMPLE_EVERY  memory check: print RSS every that many completed requests
 --                 (latencies are then not recorded, so they do not grow memory)
 -- Needs LUA_PATH/LUA_CPATH for eventapi and benchclock (bench/run.sh sets them).
@@ -27,7 +30,7 @@ local concurrency, count = tonumber(arg[3]), tonumber(arg[4])
 local bodyfile, style = arg[5], arg[6] or "promise"
 local sample_every = tonumber(arg[7] or "0")
 if not (url and workload and concurrency and count and bodyfile) then
-  io.stderr:write("usage: eventapi_client.lua URL get|page|post CONCURRENCY COUNT BODYFILE [promise|spawn|chain|map] [SAMPLE_EVERY]\n")
+  io.stderr:write("usage: eventapi_client.lua URL get|page|post CONCURRENCY COUNT BODYFILE [promise|spawn|chain|map|lists] [SAMPLE_EVERY]\n")
   os.exit(2)
 end
 
@@ -92,14 +95,24 @@ end
 
 local t_start = clock.now()
 local allocs_start = clock.allocations()
-if style == "promise" then
+if style == "promise" or style == "lists" then
+  -- lists: the same, with map's two lists live (the items, the results)
+  local items, results = nil, nil
+  if style == "lists" then
+    items, results = {}, require("eventapi.core").new_list(count)
+    for i = 1, count do items[i] = i end
+  end
+  --- Books a result where map would; nothing in the promise style.
+  local function keep()
+    if results then results[done] = items[done] and true end
+  end
   --- Starts the next request while fewer than count have been started.
   local function launch()
     if started >= count then return end
     started = started + 1
     local t0 = clock.now()
-    start_request():next(function(v) finished(t0, true, v); launch() end,
-                         function(e) finished(t0, false, e); launch() end)
+    start_request():next(function(v) finished(t0, true, v); keep(); launch() end,
+                         function(e) finished(t0, false, e); keep(); launch() end)
   end
   for _ = 1, math.min(concurrency, count) do launch() end
   eventapi.run()
