@@ -17,7 +17,7 @@ local resuming = nil -- the spawned coroutine being resumed, if any
 -- a callback, an error raised by a handler whose child promise nobody handles.
 local on_unhandled = nil -- the host's function, or nil: print and raise
 local reported = setmetatable({}, { __mode = "k" }) -- errors already printed on stderr
-local failed = false -- an unhandled failure was raised (the script is ending with an error)
+local failed = false -- an error was raised out of the loop (the script is ending with it)
 
 --- The one line printed for an unhandled failure.
 local function unhandled_line(err)
@@ -49,7 +49,9 @@ end
 
 --- core.step(ms) with the unhandled failures it found reported; -> pending.
 local function drive(ms)
+  failed = true -- stays so when step raises (out of memory, a host's error)
   local more, failures = core.step(ms)
+  failed = false
   if failures then report(failures) end
   return more
 end
@@ -66,8 +68,9 @@ end
 -- When the Lua state closes: what the loop never got to. A rejection nobody
 -- handled goes to the host's on_unhandled function, or is printed on stderr
 -- (and warn) like run's; without a host function, work never done (the
--- script ended without eventapi.run()) is named on stderr too, unless a
--- failure already ended the run. A finalizer cannot change the exit status.
+-- script ended without eventapi.run()) is named on stderr too, unless an
+-- error raised out of the loop already ended the run. A finalizer cannot
+-- change the exit status.
 core.on_close(function(failures, requests, timers, jobs)
   for _, value in ipairs(failures) do
     local err = Error.wrap(value)
@@ -80,7 +83,7 @@ core.on_close(function(failures, requests, timers, jobs)
     end
   end
   if not on_unhandled and not failed and requests + timers + jobs > 0 then
-    io.stderr:write(("eventapi: the script ended with %s never finished: eventapi.run() drives them\n")
+    io.stderr:write(("eventapi: the Lua state closed with %s never finished (eventapi.run() drives them to the end)\n")
       :format(undone(requests, timers, jobs)))
   end
 end)

@@ -300,14 +300,27 @@ describe("promises", function()
         losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" })
         eventapi.sleep(5)
       ]]):format(sb.url, sandbox.app, sandbox.app))
-      assert.are.equal("eventapi: the script ended with 2 requests and 1 timer never finished: "
-                       .. "eventapi.run() drives them\n", err)
+      assert.are.equal("eventapi: the Lua state closed with 2 requests and 1 timer never finished "
+                       .. "(eventapi.run() drives them to the end)\n", err)
       assert.are.equal(0, #received)
+    end)
+
+    it("names a request made after the last await, which was never sent", function()
+      local err, _, received = run_script(([[
+        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
+        local event = losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" }):await()
+        losant.event.patch({ applicationId = %q, eventId = event.id, event = { state = "acknowledged" } })
+      ]]):format(sb.url, sandbox.app, sandbox.app))
+      assert.are.equal("eventapi: the Lua state closed with 1 request never finished "
+                       .. "(eventapi.run() drives them to the end)\n", err)
+      assert.are.equal(1, #received)
+      assert.are.equal("GET", received[1].method)
     end)
 
     it("names a handler never run", function()
       local err = run_script([[ eventapi.resolve(1):next(function() end) ]])
-      assert.are.equal("eventapi: the script ended with 1 handler never finished: eventapi.run() drives them\n", err)
+      assert.are.equal("eventapi: the Lua state closed with 1 handler never finished "
+                       .. "(eventapi.run() drives them to the end)\n", err)
     end)
 
     it("prints nothing when the loop ran to the end", function()
