@@ -232,6 +232,16 @@ return {
     replace = "    if (0) {",
     specs = specs("promise", "failures"),
     note = "a chain whose head is handled after it started is still reported as unhandled" },
+  { name = "close-report-skipped", file = "src/loop.c",
+    find = "    if (lp->close_ref == LUA_NOREF) {",
+    replace = "    if (1) {",
+    specs = specs("promise"),
+    note = "a script that ends without running the loop exits with its calls never sent and nothing said" },
+  { name = "close-report-after-loop-error", file = "lua/eventapi/promise.lua",
+    find = "  if not on_unhandled and not failed and requests + timers + jobs > 0 then",
+    replace = "  if not on_unhandled and requests + timers + jobs > 0 then",
+    specs = specs("promise"),
+    note = "after an unhandled failure ended the run, the close adds a misleading line" },
 
   ------------------------------------------------------------------------------
   -- C core: the JSON codec and escaping.
