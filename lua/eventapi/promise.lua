@@ -25,21 +25,28 @@ local function unhandled_line(err)
   return "eventapi: unhandled failure: " .. tostring(err) .. where
 end
 
---- Reports the failures core.step found: to the host's on_unhandled function,
--- or on stderr, then raises the first (the others are printed too).
+--- Hands one unhandled failure to the host's on_unhandled function, or
+-- prints it on stderr (and warn); -> the error when it was printed.
+local function hand_over(value)
+  local err = Error.wrap(value)
+  if on_unhandled then
+    on_unhandled(err)
+    return nil
+  end
+  local line = unhandled_line(err)
+  io.stderr:write(line, "\n")
+  warn(line)
+  reported[err] = true
+  return err
+end
+
+--- Reports the failures core.step found (hand_over), then raises the first
+-- printed (the others are printed too).
 local function report(failures)
   local first
   for _, value in ipairs(failures) do
-    local err = Error.wrap(value)
-    if on_unhandled then
-      on_unhandled(err)
-    else
-      local line = unhandled_line(err)
-      io.stderr:write(line, "\n")
-      warn(line)
-      reported[err] = true
-      first = first or err
-    end
+    local printed = hand_over(value) -- every one, not only until the first
+    first = first or printed
   end
   if first then
     failed = true
@@ -72,16 +79,7 @@ end
 -- error raised out of the loop already ended the run. A finalizer cannot
 -- change the exit status.
 core.on_close(function(failures, requests, timers, jobs)
-  for _, value in ipairs(failures) do
-    local err = Error.wrap(value)
-    if on_unhandled then
-      on_unhandled(err)
-    else
-      local line = unhandled_line(err)
-      io.stderr:write(line, "\n")
-      warn(line)
-    end
-  end
+  for _, value in ipairs(failures) do hand_over(value) end
   if not on_unhandled and not failed and requests + timers + jobs > 0 then
     io.stderr:write(("eventapi: the Lua state closed with %s never finished (eventapi.run() drives them to the end)\n")
       :format(undone(requests, timers, jobs)))

@@ -150,6 +150,23 @@ describe("unhandled failures", function()
     assert.truthy(err:find("(call at [^)]*:3)"), err)
   end)
 
+  it("print every failure of one turn on stderr and raise the first", function()
+    local ok, _, err = run_script([[
+      local eventapi = require "eventapi"
+      eventapi.reject(eventapi.Error.new({ type = "Timeout", message = "first of two" }))
+      eventapi.reject(eventapi.Error.new({ type = "Timeout", message = "second of two" }))
+      eventapi.run()
+    ]])
+    assert.is_falsy(ok)
+    local lines = {}
+    for line in err:gmatch("[^\n]+") do
+      if line:find("^eventapi: unhandled failure: ") then lines[#lines + 1] = line end
+    end
+    assert.are.same({ "eventapi: unhandled failure: Timeout: first of two",
+                      "eventapi: unhandled failure: Timeout: second of two" }, lines)
+    assert.truthy(err:find("lua5.4: Timeout: first of two", 1, true), err)
+  end)
+
   it("end an eventapi run with exit status 1 and the error on stderr once", function()
     local ok, _, err, code = run_script(([[
       local c = eventapi.losant({ url = %q, token = %q })
