@@ -102,17 +102,18 @@ if style == "promise" or style == "lists" then
     items, results = {}, require("eventapi.core").new_list(count)
     for i = 1, count do items[i] = i end
   end
-  --- Books a result where map would; nothing in the promise style.
-  local function keep()
-    if results then results[done] = items[done] and true end
-  end
   --- Starts the next request while fewer than count have been started.
   local function launch()
     if started >= count then return end
     started = started + 1
     local t0 = clock.now()
-    start_request():next(function(v) finished(t0, true, v); keep(); launch() end,
-                         function(e) finished(t0, false, e); keep(); launch() end)
+    if results then -- lists: books a result where map would
+      start_request():next(function(v) finished(t0, true, v); results[done] = items[done] and true; launch() end,
+                           function(e) finished(t0, false, e); results[done] = items[done] and true; launch() end)
+    else
+      start_request():next(function(v) finished(t0, true, v); launch() end,
+                           function(e) finished(t0, false, e); launch() end)
+    end
   end
   for _ = 1, math.min(concurrency, count) do launch() end
   eventapi.run()
