@@ -264,13 +264,17 @@ describe("promises", function()
     setup(function() sb = sandbox.start() end)
     teardown(function() sb.stop() end)
 
-    --- Runs a Lua script in a new lua5.4 (with flags, say -W for warnings) ->
-    -- its stderr, its exit status, and the requests the sandbox received meanwhile.
+    --- Runs a Lua script in a new lua5.4 (with flags, say -W for warnings),
+    -- after lines that give it `eventapi`, a `losant` client of the sandbox
+    -- (which sends nothing by itself), APP and EVENT -> its stderr, its exit
+    -- status, and the requests the sandbox received meanwhile.
     local function run_script(body, flags)
       sandbox.clear_requests(sb)
       local script, errors = os.tmpname(), os.tmpname()
       local f = assert(io.open(script, "w"))
-      f:write("local eventapi = require 'eventapi'\n", body)
+      f:write(("local eventapi = require 'eventapi'\n"
+        .. "local losant = eventapi.losant({ url = %q, token = 'sandbox-all-access' })\n"
+        .. "local APP, EVENT = %q, '575ed0de7ae143cd83dc4aa5'\n"):format(sb.url, sandbox.app), body)
       f:close()
       local ok, _, status = os.execute(("lua5.4 %s %s >/dev/null 2>%s"):format(flags or "", script, errors))
       local err = assert(io.open(errors)):read("a")
@@ -279,10 +283,7 @@ describe("promises", function()
     end
 
     it("prints a rejection nobody handled on stderr, as run would have", function()
-      local err, status = run_script(([[
-        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
-        losant.event.get({ applicationId = %q })
-      ]]):format(sb.url, sandbox.app))
+      local err, status = run_script([[ losant.event.get({ applicationId = APP }) ]])
       assert.are.equal("eventapi: unhandled failure: InvalidParams: event.get: missing required param 'eventId'\n", err)
       assert.are.equal(0, status) -- a finalizer cannot change it: the line is the report
     end)
@@ -294,23 +295,21 @@ describe("promises", function()
     end)
 
     it("names the requests and timers never finished, none of them sent", function()
-      local err, _, received = run_script(([[
-        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
-        losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" })
-        losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" })
+      local err, _, received = run_script([[
+        losant.event.get({ applicationId = APP, eventId = EVENT })
+        losant.event.get({ applicationId = APP, eventId = EVENT })
         eventapi.sleep(5)
-      ]]):format(sb.url, sandbox.app, sandbox.app))
+      ]])
       assert.are.equal("eventapi: the Lua state closed with 2 requests and 1 timer never finished "
                        .. "(eventapi.run() drives them to the end)\n", err)
       assert.are.equal(0, #received)
     end)
 
     it("names a request made after the last await, which was never sent", function()
-      local err, _, received = run_script(([[
-        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
-        local event = losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" }):await()
-        losant.event.patch({ applicationId = %q, eventId = event.id, event = { state = "acknowledged" } })
-      ]]):format(sb.url, sandbox.app, sandbox.app))
+      local err, _, received = run_script([[
+        local event = losant.event.get({ applicationId = APP, eventId = EVENT }):await()
+        losant.event.patch({ applicationId = APP, eventId = event.id, event = { state = "acknowledged" } })
+      ]])
       assert.are.equal("eventapi: the Lua state closed with 1 request never finished "
                        .. "(eventapi.run() drives them to the end)\n", err)
       assert.are.equal(1, #received)
@@ -324,23 +323,21 @@ describe("promises", function()
     end)
 
     it("prints nothing when the loop ran to the end", function()
-      local err, status, received = run_script(([[
-        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
-        losant.event.get({ applicationId = %q, eventId = "575ed0de7ae143cd83dc4aa5" }):next(function() end)
+      local err, status, received = run_script([[
+        losant.event.get({ applicationId = APP, eventId = EVENT }):next(function() end)
         eventapi.run()
-      ]]):format(sb.url, sandbox.app))
+      ]])
       assert.are.equal("", err)
       assert.are.equal(0, status)
       assert.are.equal(1, #received)
     end)
 
     it("adds nothing after an unhandled failure already ended the run", function()
-      local err, status = run_script(([[
-        local losant = eventapi.losant({ url = %q, token = "sandbox-all-access" })
-        losant.event.get({ applicationId = %q, eventId = "000000000000000000000000" })
+      local err, status = run_script([[
+        losant.event.get({ applicationId = APP, eventId = "000000000000000000000000" })
         eventapi.sleep(5)
         eventapi.run()
-      ]]):format(sb.url, sandbox.app))
+      ]])
       local _, count = err:gsub("eventapi: unhandled failure: NotFound", "")
       assert.are.equal(1, count)
       assert.is_nil(err:find("never finished", 1, true))
@@ -349,11 +346,11 @@ describe("promises", function()
 
     it("gives the rejections to the host's on_unhandled function and prints nothing", function()
       local err = run_script([[
-        eventapi.on_unhandled(function(e) io.stdout:write("host got ", e.type, "\n") io.stderr:write("host: ", e.message, "\n") end)
+        eventapi.on_unhandled(function(e) io.stderr:write("host: ", e.type, ": ", e.message, "\n") end)
         eventapi.reject(eventapi.Error.new({ type = "Timeout", message = "too slow" }))
         eventapi.sleep(5)
       ]])
-      assert.are.equal("host: too slow\n", err)
+      assert.are.equal("host: Timeout: too slow\n", err)
     end)
   end)
 
