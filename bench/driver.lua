@@ -2,7 +2,7 @@
 -- sets the environment): runs every peer on every workload RUNS times,
 -- measures each client process (bench/rusage.c: wait4 of the child), takes medians, prints one
 -- table with the ratios of eventapi to each peer, checks the targets, runs
--- the memory check and writes bench/results/latest.md.
+-- the memory check and writes bench/results/latest.md. The targets are judged round by round (see paired).
 --
 -- Environment: NGINX_URL, SANDBOX_URL, BENCH_FIXTURES, BENCH_DIR, BENCH_WORK
 -- (from run.sh); QUICK, RUNS, PEERS, SERVERS, SKIP_MEMCHECK, UPDATE_README.
@@ -212,10 +212,14 @@ for wi, wl in ipairs(workloads) do
   local samples = {}
   for _, p in ipairs(peers) do samples[p] = {} end
   io.stderr:write(("%s %s c%d n=%d:"):format(wl.server, wl.w, wl.c, wl.n))
-  for _ = 1, RUNS do
-    for _, p in ipairs(peers) do         -- interleaved, so drift hits every peer alike
+  for round = 1, RUNS do
+    -- interleaved, so drift hits every peer alike; the order turns each
+    -- round, so no peer always runs right after the same one
+    for k = 0, #peers - 1 do
+      local p = peers[(k + round - 1) % #peers + 1]
       local r, why = run_once(p, wl.server, wl)
       if r then
+        r.round = round
         table.insert(samples[p], r)
         io.stderr:write(" ", p, "=", f0(r.rps))
       else
@@ -236,6 +240,8 @@ for wi, wl in ipairs(workloads) do
         for i, r in ipairs(s) do list[i] = r[k] end
         m[k] = median(list)
       end
+      m.rounds = {}
+      for _, r in ipairs(s) do m.rounds[r.round] = r end
       results[wi][p] = m
     else
       results[wi][p] = { failed = s.failed or "no run" }
@@ -274,6 +280,22 @@ local function find(server, w, c, n)
   end
 end
 local checks = {}
+--- The ratio of peer a to peer b in field k, judged round by round: each
+-- round runs every peer back to back, so a round's ratio is free of the
+-- drift between rounds, which on a shared machine is larger than the
+-- margins the targets set. Returns the median of the rounds' ratios and a
+-- text listing them ("rounds 0.91 0.95 0.97: median 0.95").
+local function paired(a, b, k)
+  local list = {}
+  for round = 1, RUNS do
+    local x, y = a.rounds[round], b.rounds[round]
+    if x and y then list[#list + 1] = x[k] / y[k] end
+  end
+  local m = median(list)
+  table.sort(list)
+  for i, v in ipairs(list) do list[i] = f2(v) end
+  return m, ("rounds %s: median %s"):format(table.concat(list, " "), f2(m))
+end
 local function check(name, ok, detail) checks[#checks + 1] = ("- %s %s: %s"):format(ok and "MET " or "MISS", name, detail) end
 -- The targets of issue #15 for every style: throughput >= 0.92 x raw, CPU per
 -- request <= 1.2 x raw, peak RSS <= 1.5 x raw (the issue set chains aside,
@@ -285,12 +307,15 @@ for _, style in ipairs({ "eventapi-promise", "eventapi-spawn", "eventapi-chain",
     local ea, raw = r and r[style], r and r.raw
     if ea and raw and not ea.failed and not raw.failed then
       local tag = ("%s, event.get c64, %s requests"):format(style, thousands(n))
-      check("throughput >= 0.92 x raw (" .. tag .. ")", ea.rps >= 0.92 * raw.rps,
-        ("%s vs %s req/s = %.2f"):format(thousands(ea.rps), thousands(raw.rps), ea.rps / raw.rps))
-      check("CPU/request <= 1.2 x raw (" .. tag .. ")", ea.us <= 1.2 * raw.us,
-        ("%.1f vs %.1f µs = %.2f"):format(ea.us, raw.us, ea.us / raw.us))
-      check("peak RSS <= 1.5 x raw (" .. tag .. ")", ea.rss_kb <= 1.5 * raw.rss_kb,
-        ("%.1f vs %.1f MB = %.2f"):format(ea.rss_kb / 1024, raw.rss_kb / 1024, ea.rss_kb / raw.rss_kb))
+      local rps, rps_each = paired(ea, raw, "rps")
+      check("throughput >= 0.92 x raw (" .. tag .. ")", rps >= 0.92,
+        ("%s vs %s req/s; %s"):format(thousands(ea.rps), thousands(raw.rps), rps_each))
+      local us, us_each = paired(ea, raw, "us")
+      check("CPU/request <= 1.2 x raw (" .. tag .. ")", us <= 1.2,
+        ("%.1f vs %.1f µs; %s"):format(ea.us, raw.us, us_each))
+      local rss, rss_each = paired(ea, raw, "rss_kb")
+      check("peak RSS <= 1.5 x raw (" .. tag .. ")", rss <= 1.5,
+        ("%.1f vs %.1f MB; %s"):format(ea.rss_kb / 1024, raw.rss_kb / 1024, rss_each))
     end
   end
   local r = find("nginx", "get", 1, SMALL)
@@ -307,8 +332,9 @@ for _, n in ipairs({ SMALL, LARGE }) do
   local r = find("nginx", "get", 64, n)
   local map, lists = r and r["eventapi-map"], r and r["eventapi-lists"]
   if map and lists and not map.failed and not lists.failed then
+    local _, each = paired(map, lists, "rss_kb")
     checks[#checks + 1] = ("- note: peak RSS of eventapi-map over eventapi-lists (event.get c64, %s requests):"
-      .. " %.1f vs %.1f MB = %.2f"):format(thousands(n), map.rss_kb / 1024, lists.rss_kb / 1024, map.rss_kb / lists.rss_kb)
+      .. " %.1f vs %.1f MB; %s"):format(thousands(n), map.rss_kb / 1024, lists.rss_kb / 1024, each)
   end
 end
 
@@ -357,7 +383,8 @@ local machine = {
     sh1("curl-config --version | cut -d' ' -f2"), sh1("nginx -v 2>&1 | sed 's/.*\\///'"),
     sh1("node --version"), sh1("node -p \"require('" .. BENCH .. "/node/node_modules/losant-rest/package.json').version\""),
     sh1("curl --version | head -n1 | cut -d' ' -f2")),
-  ("- %s run(s) per figure, median of each figure; %s; %s"):format(RUNS, os.date("!%Y-%m-%d %H:%M UTC"),
+  ("- %s run(s) per figure, median of each figure; the targets judge the median of the rounds' ratios"
+    .. " (each round runs every peer back to back, in a turning order); %s; %s"):format(RUNS, os.date("!%Y-%m-%d %H:%M UTC"),
     QUICK and "QUICK mode" or "full mode"),
 }
 
@@ -377,7 +404,7 @@ if mem_line then report[#report + 1] = "- " .. mem_line end
 if #alloc_lines > 0 then
   report[#report + 1] = ""
   report[#report + 1] = "Lua allocations per request (new blocks of the Lua state over the run, the decoded"
-    .. " answer and the bench script's own callbacks included; an event decodes into about 25):"
+    .. " answer and the bench script's own callbacks included; an event decodes into about 13):"
   report[#report + 1] = ""
   for _, l in ipairs(alloc_lines) do report[#report + 1] = l end
 end
