@@ -4,6 +4,7 @@
 #include "eventapi.h"
 
 #include <stdarg.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Pushes an eventapi.Error {type=, message=} with the message formatted from ap
@@ -33,6 +34,16 @@ int eventapi_error(lua_State *L, const char *type, const char *fmt, ...) {
     push_errorv(L, type, fmt, ap);
     va_end(ap);
     return lua_error(L);
+}
+
+/* Copies src into dst (cap > 0 bytes), cut to fit and always ended; returns
+ * the length copied (snprintf "%s" without the formatter on the request path). */
+size_t eventapi_copy(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
 }
 
 /* core.error_metatable(mt): the metatable of eventapi.Error, for the errors the core makes. */

@@ -69,6 +69,7 @@ int eventapi_open_loop(lua_State *L);       /* registers the loop functions into
 #define EVENTAPI_ERROR "eventapi.Error"
 void eventapi_push_error(lua_State *L, const char *type, const char *fmt, ...); /* pushes {type=, message=} */
 int eventapi_error(lua_State *L, const char *type, const char *fmt, ...);       /* raises it; never returns */
+size_t eventapi_copy(char *dst, size_t cap, const char *src); /* strlcpy: copies what fits, ends it; -> its length */
 
 /* promise.c */
 void eventapi_promise_new(lua_State *L);    /* pushes a new pending promise */

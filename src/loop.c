@@ -728,8 +728,8 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     if (owner) {
         t->owner = owner;
         t->decode = decode;
-        snprintf(t->method, sizeof t->method, "%s", method);
-        snprintf(t->location, sizeof t->location, "%s", location ? location : "");
+        eventapi_copy(t->method, sizeof t->method, method);
+        eventapi_copy(t->location, sizeof t->location, location ? location : "");
     }
     if (headers) {
         int ok = 1;

@@ -732,6 +732,21 @@ static int slow_call(lua_State *L) {
     return 1;
 }
 
+/* Writes "file:line" into out (cap bytes, cut to fit), without snprintf's
+ * formatter: this runs on every call. */
+static void write_location(char *out, size_t cap, const char *file, int line) {
+    char digits[24], *d = digits + sizeof digits; /* written backwards */
+    unsigned long v = line < 0 ? 0UL - (unsigned long)line : (unsigned long)line;
+    *--d = '\0';
+    do *--d = (char)('0' + v % 10); while ((v /= 10) > 0);
+    if (line < 0) *--d = '-'; /* no line information: -1, as Lua writes it */
+    size_t n = eventapi_copy(out, cap, file);
+    if (n + 1 < cap) {
+        out[n] = ':';
+        eventapi_copy(out + n + 1, cap - n - 1, d);
+    }
+}
+
 /* Writes the script's "file:line" that made the call (the first frame from
  * level 1 that is Lua code outside the library's own modules) into out
  * (empty when there is none within 8 levels). */
@@ -745,7 +760,7 @@ static void call_location(lua_State *L, char *out, size_t cap) {
         if (slash && dot && strcmp(dot, ".lua") == 0 && slash - ar.source >= 9
             && strncmp(slash - 9, "/eventapi", 9) == 0)
             continue; /* the library's own lua/eventapi modules */
-        snprintf(out, cap, "%s:%d", ar.short_src, ar.currentline);
+        write_location(out, cap, ar.short_src, ar.currentline);
         return;
     }
 }
