@@ -20,6 +20,7 @@ file:/usr/sbin/nginx nginx
 cmd:node nodejs
 cmd:npm npm
 cmd:curl curl
+cmd:valgrind valgrind
 cmd:timeout coreutils
 cmd:pkg-config pkg-config
 cmd:cc build-essential

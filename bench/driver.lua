@@ -5,7 +5,7 @@
 -- the memory check and writes bench/results/latest.md. The targets are judged round by round (see paired).
 --
 -- Environment: NGINX_URL, SANDBOX_URL, BENCH_FIXTURES, BENCH_DIR, BENCH_WORK
--- (from run.sh); QUICK, RUNS, PEERS, SERVERS, SKIP_MEMCHECK, UPDATE_README.
+-- (from run.sh); QUICK, RUNS, PEERS, SERVERS, SKIP_MEMCHECK, CACHEGRIND, UPDATE_README.
 
 local clock = require "benchclock"
 
@@ -375,6 +375,44 @@ if (env("SKIP_MEMCHECK") or "") == "" and servers.nginx then
   end
 end
 
+-- Counts per request under cachegrind (CACHEGRIND=1): instructions and
+-- first-level cache misses, the same in every run, where times swing.
+local count_lines = {}
+if (env("CACHEGRIND") or "") ~= "" and env("CACHEGRIND") ~= "0" and servers.nginx then
+  local n = QUICK and 1000 or 5000
+  local counted = {}
+  for _, p in ipairs(peers) do
+    if STYLES[p] or p == "raw" then
+      io.stderr:write(("cachegrind: %s event.get c64, %s requests\n"):format(p, thousands(n)))
+      local out, err = WORK .. "/cachegrind.out", WORK .. "/cachegrind.txt"
+      os.execute(("valgrind --tool=cachegrind --cache-sim=yes --cachegrind-out-file=/dev/null %s >%s 2>%s </dev/null")
+        :format(command(p, URL.nginx, "get", 64, n), q(out), q(err)))
+      local text = slurp(err) or ""
+      local answered = (slurp(out) or ""):match("RESULT ok=(%d+) errors=0 ")
+      local function figure(label)
+        local v = text:match("==%d+== " .. label .. ":%s+([%d,]+)")
+        return v and tonumber((v:gsub(",", ""))) / n
+      end
+      local c = { ir = figure("I%s+refs"), i1 = figure("I1%s+misses"), d1 = figure("D1%s+misses"), ll = figure("LL misses") }
+      if c.ir and c.i1 and c.d1 and c.ll and tonumber(answered) == n then counted[p] = c end
+      if not counted[p] then io.stderr:write(("  %s: no cachegrind figures: %s\n"):format(p, text:sub(-400))) end
+    end
+  end
+  local raw = counted.raw
+  count_lines[1] = "| peer | instructions | I1 misses | D1 misses | LL misses | instructions ÷ raw | L1 misses ÷ raw |"
+  count_lines[2] = "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for _, p in ipairs(peers) do
+    local c = counted[p]
+    if c then
+      local ri, rl = "", ""
+      if raw then ri, rl = f2(c.ir / raw.ir), f2((c.i1 + c.d1) / (raw.i1 + raw.d1)) end
+      count_lines[#count_lines + 1] = ("| %s | %s | %s | %s | %s | %s | %s |"):format(p, thousands(c.ir), thousands(c.i1),
+        thousands(c.d1), f1(c.ll), ri, rl)
+    end
+  end
+  count_lines.n = n
+end
+
 -- Machine and versions.
 local machine = {
   ("- %s, %s cores, %s"):format(sh1("lscpu | sed -n 's/^Model name: *//p'"), sh1("nproc"), sh1("uname -sr")),
@@ -407,6 +445,13 @@ if #alloc_lines > 0 then
     .. " answer and the bench script's own callbacks included; an event decodes into about 13):"
   report[#report + 1] = ""
   for _, l in ipairs(alloc_lines) do report[#report + 1] = l end
+end
+if #count_lines > 2 then
+  report[#report + 1] = ""
+  report[#report + 1] = ("Per request under cachegrind (event.get c64, %s requests, one run each, start-up included;"
+    .. " the same figures in every run, where times swing):"):format(thousands(count_lines.n))
+  report[#report + 1] = ""
+  for _, l in ipairs(count_lines) do report[#report + 1] = l end
 end
 local text = table.concat(report, "\n") .. "\n"
 
