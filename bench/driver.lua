@@ -294,7 +294,7 @@ local function paired(a, b, k)
   local m = median(list)
   table.sort(list)
   for i, v in ipairs(list) do list[i] = f2(v) end
-  return m, ("rounds %s: median %s"):format(table.concat(list, " "), f2(m))
+  return m, ("rounds %s: median %.3f"):format(table.concat(list, " "), m)
 end
 local function check(name, ok, detail) checks[#checks + 1] = ("- %s %s: %s"):format(ok and "MET " or "MISS", name, detail) end
 -- The targets of issue #15 for every style: throughput >= 0.92 x raw, CPU per
