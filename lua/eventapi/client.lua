@@ -414,15 +414,9 @@ local function send(client, req)
   return result
 end
 
---- Calls op with params; cb (optional) gets (err, result). Returns the promise.
-local function call(client, op, params, cb)
-  if cb == nil and type(params) == "function" then params, cb = {}, params end
-  if params == nil then params = {} end
-  local ok, req = pcall(build, client, op, params)
-  if ok then
-    local fits, err = pcall(check_size, client, req, op.name)
-    if not fits then ok, req = false, err end
-  end
+--- Sends the built request req (ok) or rejects with what building raised
+-- (not ok); cb (optional) gets (err, result). -> the promise.
+local function dispatch(client, ok, req, cb)
   local p
   if ok then
     req.location = core.location()
@@ -433,6 +427,18 @@ local function call(client, op, params, cb)
   end
   if cb ~= nil then attach_callback(p, cb) end
   return p
+end
+
+--- Calls op with params; cb (optional) gets (err, result). Returns the promise.
+local function call(client, op, params, cb)
+  if cb == nil and type(params) == "function" then params, cb = {}, params end
+  if params == nil then params = {} end
+  local ok, req = pcall(build, client, op, params)
+  if ok then
+    local fits, err = pcall(check_size, client, req, op.name)
+    if not fits then ok, req = false, err end
+  end
+  return dispatch(client, ok, req, cb)
 end
 
 --- client:request{method=, path=, query=, body=, headers=} -> promise: any other endpoint.
@@ -473,16 +479,7 @@ function Client:request(spec, cb)
     check_size(self, req, "request")
     return req
   end)
-  local p
-  if ok then
-    req.location = core.location()
-    p = send(self, req)
-  else
-    p = core.promise()
-    core.reject(p, Error.wrap(req))
-  end
-  if cb ~= nil then attach_callback(p, cb) end
-  return p
+  return dispatch(self, ok, req, cb)
 end
 
 --- Tells the core whether this client's calls may take its fast path: no
