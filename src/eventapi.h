@@ -30,7 +30,9 @@ typedef struct loop {
     transfer *active;  /* doubly linked list of transfers in flight */
     int nactive;
     CURL *pool[64];    /* idle easy handles, reused */
+    unsigned long pool_config[64]; /* the serial of the config each was last set up for */
     int npool;
+    unsigned long config_serial; /* the last config's serial (0: none) */
     timer *timers;     /* binary min-heap on (due, seq) */
     int ntimers, timers_cap;
     unsigned long timer_seq;

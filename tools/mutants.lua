@@ -15,6 +15,7 @@ local S = {
   connectdaily = "spec/client/connectdaily_spec.lua",
   monterosa = "spec/client/monterosa_spec.lua",
   headers = "spec/client/headers_spec.lua",
+  handles = "spec/client/handles_spec.lua",
   failures = "spec/reliability/failures_spec.lua",
   faults = "spec/reliability/fault_matrix_spec.lua",
   lifetime = "spec/reliability/lifetime_spec.lua",
@@ -242,6 +243,16 @@ return {
     replace = "  if not on_unhandled and requests + timers + jobs > 0 then",
     specs = specs("promise"),
     note = "after an unhandled failure ended the run, the close adds a misleading line" },
+  { name = "handle-method-sticks", file = "src/loop.c",
+    find = "    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);\n    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);\n",
+    replace = "",
+    specs = specs("handles"),
+    note = "a reused handle keeps the last request's method and body: a DELETE after a PATCH sends the PATCH's body" },
+  { name = "handle-of-another-config", file = "src/loop.c",
+    find = "        if (lp->pool_config[i] != c->serial) continue;",
+    replace = "        if (lp->pool_config[i] == 0) continue;",
+    specs = specs("handles"),
+    note = "a reused handle keeps another client's credentials, user agent and timeout" },
 
   ------------------------------------------------------------------------------
   -- C core: the JSON codec and escaping.
