@@ -376,7 +376,8 @@ if (env("SKIP_MEMCHECK") or "") == "" and servers.nginx then
 end
 
 -- Counts per request under cachegrind (CACHEGRIND=1): instructions and
--- first-level cache misses, the same in every run, where times swing.
+-- first-level cache misses, which move by a few per cent between runs (how many answers
+-- one wake-up brings), where times swing by tens.
 local count_lines = {}
 if (env("CACHEGRIND") or "") ~= "" and env("CACHEGRIND") ~= "0" and servers.nginx then
   local n = QUICK and 1000 or 5000
@@ -449,7 +450,7 @@ end
 if #count_lines > 2 then
   report[#report + 1] = ""
   report[#report + 1] = ("Per request under cachegrind (event.get c64, %s requests, one run each, start-up included;"
-    .. " the same figures in every run, where times swing):"):format(thousands(count_lines.n))
+    .. " figures that move by a few per cent between runs, where times swing by tens):"):format(thousands(count_lines.n))
   report[#report + 1] = ""
   for _, l in ipairs(count_lines) do report[#report + 1] = l end
 end
