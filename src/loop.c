@@ -676,31 +676,34 @@ static int drain(lua_State *L, loop *lp) {
 
 /* Applies method and body to an easy handle, whatever the request before it
  * on the same handle set: back to a plain GET first (HTTPGET also clears
- * NOBODY and UPLOAD), no custom method. */
-static void set_method(CURL *e, const char *method, const char *body, size_t body_len) {
+ * NOBODY and UPLOAD), no custom method. -> CURLE_OK, or curl's error when it
+ * could not copy the body or the method (out of memory). */
+static CURLcode set_method(CURL *e, const char *method, const char *body, size_t body_len) {
+    CURLcode rc;
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     if (body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
-        if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    } else if (strcmp(method, "GET") == 0) {
-        return;
-    } else if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-        if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
-            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, "");
-        }
+        rc = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+        if (rc == CURLE_OK && strcmp(method, "POST") != 0) rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        return rc;
     }
+    if (strcmp(method, "GET") == 0) return CURLE_OK;
+    if (strcmp(method, "HEAD") == 0) return curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (rc == CURLE_OK && (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0)) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+        rc = curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, "");
+    }
+    return rc;
 }
 
 /* Sets up an easy handle for the requests of config c: what is the same for
  * every one of them (the callbacks, the loop's share and sockets, c's
- * timeouts, TLS, user agent and credentials). */
-static void set_config(CURL *e, loop *lp, const config *c) {
+ * timeouts, TLS, user agent and credentials). -> 0 when curl could not copy
+ * a string (out of memory): the handle must not serve c then. */
+static int set_config(CURL *e, loop *lp, const config *c) {
+    CURLcode rc = CURLE_OK;
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -716,16 +719,17 @@ static void set_config(CURL *e, loop *lp, const config *c) {
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->idle_s);
     }
-    if (c->user_agent) curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-    if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    if (c->userpwd) {
+    if (c->user_agent) rc = curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    if (c->ca_file && rc == CURLE_OK) rc = curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->userpwd && rc == CURLE_OK) {
         curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        curl_easy_setopt(e, CURLOPT_USERPWD, c->userpwd);
+        rc = curl_easy_setopt(e, CURLOPT_USERPWD, c->userpwd);
     }
     if (c->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    return rc == CURLE_OK;
 }
 
 /* An easy handle for a request of config c: an idle one last set up for c
@@ -750,8 +754,22 @@ static CURL *take_handle(loop *lp, const config *c) {
     } else {
         e = curl_easy_init();
     }
-    if (e) set_config(e, lp, c);
+    if (e && !set_config(e, lp, c)) {
+        curl_easy_cleanup(e);
+        e = NULL;
+    }
     return e;
+}
+
+/* Frees a transfer that could not start (not linked, no easy handle) and
+ * raises message (callers still return after it, for the compiler). */
+static void start_failed(lua_State *L, transfer *t, int anchor, int op_ref, const char *message) {
+    curl_slist_free_all(t->own_headers);
+    free(t->url);
+    free(t);
+    luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+    luaL_unref(L, LUA_REGISTRYINDEX, op_ref);
+    luaL_error(L, "%s", message);
 }
 
 /* Starts a transfer (eventapi.h). Stack discipline: pushes the promise only. */
@@ -818,23 +836,13 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
             lua_pop(L, 1);
         }
         if (!ok) {
-            curl_slist_free_all(t->own_headers);
-            free(t->url);
-            free(t);
-            luaL_unref(L, LUA_REGISTRYINDEX, anchor);
-            luaL_unref(L, LUA_REGISTRYINDEX, op_ref);
-            luaL_error(L, "request headers must be strings (or out of memory)");
+            start_failed(L, t, anchor, op_ref, "request headers must be strings (or out of memory)");
             return;
         }
     }
     t->easy = take_handle(lp, c);
     if (!t->easy) {
-        curl_slist_free_all(t->own_headers);
-        free(t->url);
-        free(t);
-        luaL_unref(L, LUA_REGISTRYINDEX, anchor);
-        luaL_unref(L, LUA_REGISTRYINDEX, op_ref);
-        luaL_error(L, "out of memory");
+        start_failed(L, t, anchor, op_ref, "out of memory");
         return;
     }
     CURL *e = t->easy;
@@ -843,7 +851,15 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     t->config = c->serial;
     t->large_body = body && body_len > POOL_BODY_MAX;
     t->idle_s = c->idle_s;
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    /* a reused handle still holds the last request's URL and body: one that
+     * cannot take this request's (out of memory) is dropped, never sent */
+    CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, url);
+    if (rc == CURLE_OK) rc = set_method(e, method, body, body_len);
+    if (rc != CURLE_OK) {
+        curl_easy_cleanup(e);
+        start_failed(L, t, anchor, op_ref, "out of memory");
+        return;
+    }
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
@@ -854,7 +870,6 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER,
                      t->own_headers ? t->own_headers : (body && c->body_headers ? c->body_headers : c->headers));
-    set_method(e, method, body, body_len);
     t->next = lp->active;
     if (lp->active) lp->active->prev = t;
     lp->active = t;
