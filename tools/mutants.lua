@@ -175,7 +175,7 @@ return {
     specs = specs("losant", "lifetime", "workflow"),
     note = "max_connections is ignored: the first limit (or none) stays" },
   { name = "put-with-body-sent-as-post", file = "src/loop.c",
-    find = [[if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);]],
+    find = [[if (rc == CURLE_OK && strcmp(method, "POST") != 0) rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);]],
     replace = [[(void)0;]],
     specs = specs("losant", "connectdaily"),
     note = "a PATCH or PUT with a body goes out as POST" },
