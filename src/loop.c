@@ -438,9 +438,17 @@ static int l_config(lua_State *L) {
     return 1;
 }
 
-/* __gc of a config: frees its lists and strings (the userpwd is wiped first). */
+/* __gc of a config: frees its lists and strings (the userpwd is wiped first),
+ * and resets the idle easy handles set up for it, so curl's copies of its
+ * credentials do not outlive it there. */
 static int l_config_gc(lua_State *L) {
     config *c = luaL_checkudata(L, 1, EVENTAPI_CONFIG);
+    loop *lp = eventapi_loop(L);
+    for (int i = 0; i < lp->npool; i++) { /* none once the loop closed */
+        if (lp->pool_config[i] != c->serial) continue;
+        curl_easy_reset(lp->pool[i]);
+        lp->pool_config[i] = 0;
+    }
     curl_slist_free_all(c->headers);
     curl_slist_free_all(c->body_headers);
     if (c->userpwd) memset(c->userpwd, 0, strlen(c->userpwd));
@@ -734,7 +742,8 @@ static int set_config(CURL *e, loop *lp, const config *c) {
 
 /* An easy handle for a request of config c: an idle one last set up for c
  * (its options stand: curl_easy_reset and setting them again cost a
- * request a twentieth of its instructions and a third of its cache misses),
+ * request about 2 % of its instructions and 8 % of its first-level cache
+ * misses, under cachegrind),
  * else an idle one reset to curl's defaults and set up for c, else a new
  * one set up for c; NULL when out of memory. A handle of another config is
  * never reused as it is: its credentials and TLS settings are not c's. */
@@ -1212,7 +1221,8 @@ int eventapi_open_loop(lua_State *L) {
     push_loop(L);
     lua_insert(L, module); /* loop below the module table */
     if (luaL_newmetatable(L, EVENTAPI_CONFIG)) {
-        lua_pushcfunction(L, l_config_gc);
+        lua_pushvalue(L, module); /* the loop: its idle handles hold copies of a config's strings */
+        lua_pushcclosure(L, l_config_gc, 1);
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
