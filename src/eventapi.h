@@ -61,6 +61,7 @@ typedef struct loop {
 /* loop.c */
 loop *eventapi_loop(lua_State *L);          /* the loop (upvalue 1) */
 double eventapi_now(void);                  /* monotonic seconds */
+size_t eventapi_copy(char *dst, size_t cap, const char *src); /* core.c, strlcpy: copies what fits, ends it; -> its length */
 void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value); /* queue a job */
 void eventapi_wake(loop *lp);               /* the descriptor turns readable for a waiting host */
 void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value); /* job k past the tail, uncommitted */
@@ -71,7 +72,6 @@ int eventapi_open_loop(lua_State *L);       /* registers the loop functions into
 #define EVENTAPI_ERROR "eventapi.Error"
 void eventapi_push_error(lua_State *L, const char *type, const char *fmt, ...); /* pushes {type=, message=} */
 int eventapi_error(lua_State *L, const char *type, const char *fmt, ...);       /* raises it; never returns */
-size_t eventapi_copy(char *dst, size_t cap, const char *src); /* strlcpy: copies what fits, ends it; -> its length */
 
 /* promise.c */
 void eventapi_promise_new(lua_State *L);    /* pushes a new pending promise */

@@ -107,11 +107,11 @@ describe("two clients taking turns on the handles", function()
   end)
 
   it("keep each client's own timeout", function()
-    local quick = eventapi.losant({ url = sb.url, token = sandbox.token, timeout = 0.2 })
+    local quick = eventapi.losant({ url = sb.url, token = sandbox.token, timeout = sandbox.time(0.5) })
     local patient = eventapi.losant({ url = sb.url, token = sandbox.token })
-    local slow = { ["X-Sandbox-Fault"] = "delay=500" }
+    local slow = { ["X-Sandbox-Fault"] = ("delay=%d"):format(math.floor(sandbox.time(1.5) * 1000)) }
     quick.event.get({ applicationId = APP, eventId = EVENT }):await()
-    -- the handle quick left behind must not carry its 0.2 s into patient's slow answer
+    -- the handle quick left behind must not carry its limit into patient's slow answer
     local answer = patient.event.get({ applicationId = APP, eventId = EVENT, headers = slow }):await()
     assert.are.equal(EVENT, answer.id)
     -- nor patient's handle take quick's limit away
