@@ -284,7 +284,7 @@ local checks = {}
 -- round runs every peer back to back, so a round's ratio is free of the
 -- drift between rounds, which on a shared machine is larger than the
 -- margins the targets set. Returns the median of the rounds' ratios and a
--- text listing them ("rounds 0.91 0.95 0.97: median 0.95").
+-- text listing them ("rounds 0.91 0.95 0.97: median 0.950").
 local function paired(a, b, k)
   local list = {}
   for round = 1, RUNS do
@@ -386,8 +386,10 @@ if (env("CACHEGRIND") or "") ~= "" and env("CACHEGRIND") ~= "0" and servers.ngin
     if STYLES[p] or p == "raw" then
       io.stderr:write(("cachegrind: %s event.get c64, %s requests\n"):format(p, thousands(n)))
       local out, err = WORK .. "/cachegrind.out", WORK .. "/cachegrind.txt"
-      os.execute(("valgrind --tool=cachegrind --cache-sim=yes --cachegrind-out-file=/dev/null %s >%s 2>%s </dev/null")
-        :format(command(p, URL.nginx, "get", 64, n), q(out), q(err)))
+      local cmd, vg = command(p, URL.nginx, "get", 64, n), "valgrind --tool=cachegrind --cache-sim=yes --cachegrind-out-file=/dev/null "
+      local setting, rest = cmd:match("^(env %S+ )(.*)$") -- eventapi-base: valgrind runs lua5.4, not env
+      cmd = setting and (setting .. vg .. rest) or (vg .. cmd)
+      os.execute(("%s >%s 2>%s </dev/null"):format(cmd, q(out), q(err)))
       local text = slurp(err) or ""
       local answered = (slurp(out) or ""):match("RESULT ok=(%d+) errors=0 ")
       local function figure(label)
