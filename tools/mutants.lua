@@ -249,8 +249,8 @@ return {
     specs = specs("handles"),
     note = "a reused handle keeps the last request's method and body: a DELETE after a PATCH sends the PATCH's body" },
   { name = "handle-of-another-config", file = "src/loop.c",
-    find = "        if (lp->pool_config[i] != c->serial) continue;",
-    replace = "        if (lp->pool_config[i] == 0) continue;",
+    find = "    for (int i = lp->npool - 1; i >= 0; i--) {\n        if (lp->pool_config[i] != c->serial) continue;",
+    replace = "    for (int i = lp->npool - 1; i >= 0; i--) {\n        if (lp->pool_config[i] == 0) continue;",
     specs = specs("handles"),
     note = "a reused handle keeps another client's credentials, user agent and timeout" },
 
