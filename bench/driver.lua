@@ -26,7 +26,7 @@ local SB_PAGES = QUICK and 200 or 1000       -- the sandbox serves about 430 pag
 local MEM_TOTAL = QUICK and 20000 or 200000
 local MEM_EVERY = QUICK and 2000 or 10000
 
-local ALL_PEERS = { "eventapi-promise", "eventapi-spawn", "eventapi-chain", "eventapi-map", "raw", "node", "curl" }
+local ALL_PEERS = { "eventapi-promise", "eventapi-spawn", "eventapi-chain", "eventapi-map", "eventapi-lists", "raw", "node", "curl" }
 -- The eventapi styles: each is the same library driven the way scripts drive it.
 local STYLES = { ["eventapi-promise"] = "promise", ["eventapi-spawn"] = "spawn", ["eventapi-chain"] = "chain",
                  ["eventapi-map"] = "map", ["eventapi-lists"] = "lists", ["eventapi-base"] = "promise" }
