@@ -10,7 +10,7 @@ local M = {}
 local q = sandbox.shell_quote
 
 M.APP = sandbox.app
-M.EVENT = "575ed0de7ae143cd83dc4aa5"
+M.EVENT = sandbox.event
 M.INTEGRATION = "575ed78e7ae143cd83dc4aab"
 M.PROJECT = "850e644e-f1ea-444d-bae3-cf38badbe501"
 M.LOSANT_TOKEN = sandbox.token

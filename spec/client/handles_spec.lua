@@ -10,7 +10,7 @@ local eventapi = require "eventapi"
 local sandbox = require "helpers.sandbox"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 local sb, losant
 
 setup(function()

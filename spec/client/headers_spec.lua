@@ -4,7 +4,7 @@ local eventapi = require "eventapi"
 local sandbox = require "helpers.sandbox"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 local MR_TOKEN = "sandbox-monterosa-token"
 local sb, losant
 

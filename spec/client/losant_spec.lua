@@ -4,7 +4,7 @@ local eventapi = require "eventapi"
 local sandbox = require "helpers.sandbox"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 local INTEGRATION = "575ed78e7ae143cd83dc4aab"
 local DEFAULTS = "_actions=false&_links=true&_embedded=true"
 

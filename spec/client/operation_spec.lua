@@ -7,7 +7,7 @@ local core = require "eventapi.core"
 local losant_service = require "eventapi.losant"
 local sandbox = require "helpers.sandbox"
 
-local APP, EVENT = sandbox.app, "575ed0de7ae143cd83dc4aa5"
+local APP, EVENT = sandbox.app, sandbox.event
 local sb, fast, slow
 
 --- Waits for p whatever its outcome.

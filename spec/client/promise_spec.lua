@@ -270,16 +270,11 @@ describe("promises", function()
     -- status, and the requests the sandbox received meanwhile.
     local function run_script(body, flags)
       sandbox.clear_requests(sb)
-      local script, errors = os.tmpname(), os.tmpname()
-      local f = assert(io.open(script, "w"))
-      f:write(("local eventapi = require 'eventapi'\n"
-        .. "local losant = eventapi.losant({ url = %q, token = 'sandbox-all-access' })\n"
-        .. "local APP, EVENT = %q, '575ed0de7ae143cd83dc4aa5'\n"):format(sb.url, sandbox.app), body)
-      f:close()
-      local ok, _, status = os.execute(("lua5.4 %s %s >/dev/null 2>%s"):format(flags or "", script, errors))
-      local err = assert(io.open(errors)):read("a")
-      os.remove(script); os.remove(errors)
-      return err, ok and 0 or status, sandbox.requests(sb)
+      local _, _, err, status = sandbox.run_lua(("local eventapi = require 'eventapi'\n"
+        .. "local losant = eventapi.losant({ url = %q, token = %q })\n"
+        .. "local APP, EVENT = %q, %q\n"):format(sb.url, sandbox.token, sandbox.app, sandbox.event) .. body,
+        { command = "lua5.4 " .. (flags or "") })
+      return err, status, sandbox.requests(sb)
     end
 
     it("prints a rejection nobody handled on stderr, as run would have", function()

@@ -6,7 +6,7 @@ local eventapi = require "eventapi"
 local sandbox = require "helpers.sandbox"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 local PROJECT = "850e644e-f1ea-444d-bae3-cf38badbe501"
 local MR_TOKEN = "sandbox-monterosa-token"
 local now = require("eventapi.core").now
@@ -495,17 +495,9 @@ describe("the runbook layer", function()
   end)
 
   describe("output", function()
+    --- Runs body in a child lua5.4 (after env, on a terminal with pty); returns its stdout and stderr merged.
     local function run_script(body, env, pty)
-      local dir = os.tmpname()
-      local f = assert(io.open(dir, "w"))
-      f:write(body)
-      f:close()
-      local cmd = ("%s lua5.4 %s 2>&1"):format(env or "", dir)
-      if pty then cmd = "script -qec " .. sandbox.shell_quote(cmd) .. " /dev/null" end
-      local p = assert(io.popen(cmd .. " </dev/null", "r"))
-      local out = p:read("a")
-      p:close()
-      os.remove(dir)
+      local _, out = sandbox.run_lua(body, { command = (env or "") .. " lua5.4", merge = true, pty = pty })
       return out
     end
 

@@ -14,7 +14,8 @@ M.wrapper = os.getenv("EVENTAPI_SANDBOX_WRAPPER")
 M.time_scale = tonumber(os.getenv("EVENTAPI_TIME_SCALE") or "") or 1
 function M.time(seconds) return seconds * M.time_scale end
 M.seed = "examples/seed.json"
-M.app = "575ec8687ae143cd83dc4a97"
+M.app = "575ec8687ae143cd83dc4a97" -- the application of the seed
+M.event = "575ed0de7ae143cd83dc4aa5" -- the first event of the seed
 M.token = "sandbox-all-access"
 
 local function shell_quote(s)
@@ -25,6 +26,32 @@ M.shell_quote = shell_quote
 local function tmpname()
   local name = os.tmpname()
   return name
+end
+
+--- Runs Lua source text in a child process with this process's module paths.
+-- opts: command (the command line before the script's path, default
+-- "lua5.4"; e.g. "EVENTAPI_DEBUG=1 lua5.4 -W" or "bin/eventapi run"), merge
+-- (stderr into stdout), pty (under script(1), so the output is a terminal;
+-- merges too). Standard input is /dev/null. Returns ok, stdout, stderr, code
+-- (as io.popen's close gives them; stderr "" when merged).
+function M.run_lua(text, opts)
+  opts = opts or {}
+  local script, err_file = tmpname(), tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(text)
+  f:close()
+  local cmd = ("LUA_PATH=%s LUA_CPATH=%s %s %s"):format(shell_quote(package.path), shell_quote(package.cpath),
+    opts.command or "lua5.4", shell_quote(script))
+  if opts.pty then cmd = "script -qec " .. shell_quote(cmd) .. " /dev/null" end
+  local merged = opts.merge or opts.pty
+  local p = assert(io.popen(cmd .. (merged and " 2>&1" or " 2>" .. shell_quote(err_file)) .. " </dev/null"))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  f = assert(io.open(err_file))
+  local err = f:read("a")
+  f:close()
+  os.remove(script); os.remove(err_file)
+  return ok, out, err, code
 end
 
 -- Starts a sandbox. opts: seed (path, default the example seed; false for

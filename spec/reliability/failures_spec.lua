@@ -7,7 +7,7 @@ local eventapi = require "eventapi"
 local sandbox = require "helpers.sandbox"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 local PROJECT = "850e644e-f1ea-444d-bae3-cf38badbe501"
 local MR_TOKEN = "sandbox-monterosa-token"
 local CD_PASSWORD = "sandbox-password"
@@ -40,24 +40,8 @@ local function invalid(fn)
   return err
 end
 
---- Runs a Lua script in a child lua5.4 with the library's paths; returns ok, stdout, stderr.
-local function run_script(text, command)
-  local script = os.tmpname()
-  local f = assert(io.open(script, "w"))
-  f:write(text)
-  f:close()
-  local err_file = os.tmpname()
-  local q = sandbox.shell_quote
-  local p = io.popen(("LUA_PATH=%s LUA_CPATH=%s %s %s 2>%s"):format(q(package.path), q(package.cpath),
-    command or "lua5.4", q(script), q(err_file)))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  f = assert(io.open(err_file))
-  local err = f:read("a")
-  f:close()
-  os.remove(script); os.remove(err_file)
-  return ok, out, err, code, script
-end
+--- Runs a Lua script in a child process (command: default lua5.4); returns ok, stdout, stderr, code.
+local function run_script(text, command) return sandbox.run_lua(text, { command = command }) end
 
 setup(function() sb = sandbox.start({ faults = true }) end)
 teardown(function() sb.stop() end)

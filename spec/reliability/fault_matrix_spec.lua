@@ -14,7 +14,7 @@ local sandbox = require "helpers.sandbox"
 local core = require "eventapi.core"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 local INTEGRATION = "575ed78e7ae143cd83dc4aab"
 local MR_TOKEN = "sandbox-monterosa-token"
 local PROJECT = "850e644e-f1ea-444d-bae3-cf38badbe501"

@@ -7,7 +7,7 @@ local sandbox = require "helpers.sandbox"
 local nginx = require "helpers.nginx"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 local MR_TOKEN = "sandbox-monterosa-token"
 local PROJECT = "850e644e-f1ea-444d-bae3-cf38badbe501"
 local CD_PASSWORD = "sandbox-password"

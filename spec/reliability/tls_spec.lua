@@ -8,7 +8,7 @@ local sandbox = require "helpers.sandbox"
 local nginx = require "helpers.nginx"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 
 describe("TLS", function()
   local sb, proxy, dir, ca, other_ca

@@ -3,7 +3,7 @@
 local sandbox = require "helpers.sandbox"
 
 local APP = sandbox.app
-local EVENT = "575ed0de7ae143cd83dc4aa5"
+local EVENT = sandbox.event
 local INTEGRATION = "575ed78e7ae143cd83dc4aab"
 
 describe("the Losant sandbox", function()
