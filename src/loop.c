@@ -4,6 +4,7 @@
 #include "eventapi.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -1162,6 +1164,35 @@ static int l_loop_gc(lua_State *L) {
 }
 
 /* Creates the loop userdata (left on the stack) with its multi and share handles. */
+/* How many of the lowest free descriptors new_loop watches over curl's
+ * initialisation: libcurl 7.88 opens its wake-up socketpair (2) there. */
+#define CURL_INIT_FDS 4
+
+/* Writes the n lowest descriptor numbers not open now into out. */
+static void lowest_free_fds(int *out, int n) {
+    int found = 0;
+    for (int fd = 0; found < n && fd < 65536; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) out[found++] = fd;
+    while (found < n) out[found++] = -1;
+}
+
+/* Marks close-on-exec each of fds (the lowest free ones before curl's
+ * initialisation) that is now an AF_UNIX socket without the flag: libcurl
+ * 7.88 opens its wake-up socketpair without SOCK_CLOEXEC, and a command a
+ * runbook starts would inherit it. A host thread that opened such a socket
+ * in between would find it close-on-exec too. */
+static void close_curl_fds_on_exec(const int *fds, int n) {
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof sa;
+        int flags = fds[i] < 0 ? -1 : fcntl(fds[i], F_GETFD);
+        if (flags == -1 || (flags & FD_CLOEXEC)) continue;
+        memset(&sa, 0, sizeof sa);
+        if (getsockname(fds[i], (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_UNIX)
+            fcntl(fds[i], F_SETFD, flags | FD_CLOEXEC);
+    }
+}
+
 static loop *new_loop(lua_State *L) {
     loop *lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);
@@ -1173,8 +1204,11 @@ static loop *new_loop(lua_State *L) {
     lp->curl_due = lp->armed_due = -1;
     lp->close_ref = LUA_NOREF;
     lua_setmetatable(L, -2);
+    int curl_fds[CURL_INIT_FDS];
+    lowest_free_fds(curl_fds, CURL_INIT_FDS);
     lp->multi = curl_multi_init();
     lp->share = curl_share_init();
+    close_curl_fds_on_exec(curl_fds, CURL_INIT_FDS);
     if (!lp->multi || !lp->share) luaL_error(L, "cannot create the curl handles (out of memory?)");
     lp->epfd = epoll_create1(EPOLL_CLOEXEC);
     lp->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
