@@ -253,6 +253,11 @@ return {
     replace = "    for (int i = lp->npool - 1; i >= 0; i--) {\n        if (lp->pool_config[i] == 0) continue;",
     specs = specs("handles"),
     note = "a reused handle keeps another client's credentials, user agent and timeout" },
+  { name = "curl-wakeup-inherited", file = "src/loop.c",
+    find = "            fcntl(fds[i], F_SETFD, flags | FD_CLOEXEC);\n",
+    replace = "            (void)flags;\n",
+    specs = specs("lifetime"),
+    note = "every command a runbook starts inherits libcurl's wake-up socket pair" },
 
   ------------------------------------------------------------------------------
   -- C core: the JSON codec and escaping.
