@@ -1163,7 +1163,6 @@ static int l_loop_gc(lua_State *L) {
     return 0;
 }
 
-/* Creates the loop userdata (left on the stack) with its multi and share handles. */
 /* How many of the lowest free descriptors new_loop watches over curl's
  * initialisation: libcurl 7.88 opens its wake-up socketpair (2) there. */
 #define CURL_INIT_FDS 4
@@ -1193,6 +1192,7 @@ static void close_curl_fds_on_exec(const int *fds, int n) {
     }
 }
 
+/* Creates the loop userdata (left on the stack) with its multi and share handles. */
 static loop *new_loop(lua_State *L) {
     loop *lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);
