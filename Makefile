@@ -25,9 +25,11 @@ SB_HDR   = $(wildcard sandbox/*.h)
 SB_BIN   = $(BUILD)/eventapi-sandbox
 
 # Debian packages the project builds, tests and demos with.
-# (luarocks: spec/install_spec.lua installs the rock into a temporary tree)
+# (luarocks: spec/install_spec.lua installs the rock into a temporary tree;
+# locales: spec/client/json_spec.lua makes a comma locale with localedef)
 DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson lua-luv libcurl4-openssl-dev lua-busted \
-               libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl nginx openssl luarocks
+               libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl nginx openssl luarocks \
+               locales
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;

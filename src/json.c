@@ -4,11 +4,15 @@
  * reads back to the same double; integral JSON numbers that fit in 64 bits
  * come back as Lua integers. JSON null is a light userdata NULL (the value
  * of eventapi.null, the same as cjson.null); decoded arrays carry the
- * EVENTAPI_ARRAY metatable so that an empty array encodes as [] again. */
+ * EVENTAPI_ARRAY metatable so that an empty array encodes as [] again.
+ * Numbers are written and read with '.' whatever the C locale's decimal
+ * point: a host that set LC_NUMERIC to a comma locale still gets JSON. */
 #include "eventapi.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,24 +70,120 @@ void eventapi_buf_finish(eventapi_buf *b) {
     lua_replace(b->L, b->slot);
 }
 
+/* Powers of ten a double holds exactly (10^22 is the last). */
+static const double POW10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Writes the decimal digits of u backwards, ending just before end; returns
+ * where they start. */
+static char *write_digits(char *end, uint64_t u) {
+    do *--end = (char)('0' + u % 10); while ((u /= 10) > 0);
+    return end;
+}
+
+/* Writes v as a decimal integer into out (at least 24 bytes); returns its length. */
+static size_t integer_text(char *out, int64_t v) {
+    char digits[24], *end = digits + sizeof digits;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    char *start = write_digits(end, u);
+    size_t n = (size_t)(end - start);
+    if (v < 0) *out++ = '-';
+    memcpy(out, start, n);
+    return n + (v < 0);
+}
+
+/* Writes the finite, non-integral d as a fixed decimal of at most 15
+ * significant digits that reads back to d, when one exists and %.15g would
+ * write it without an exponent (1e-4 <= |d| < 1e15); returns its length, or
+ * 0. The fewest fraction digits k with round(|d| * 10^k) / 10^k == |d|:
+ * that division, like strtod of the text, rounds the same rational once,
+ * and a double keeps any 15 digits, so the text is %.15g's. */
+static size_t fixed_text(char *out, double d) {
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15)) return 0;
+    for (int k = 1; k < 20; k++) {
+        double scaled = a * POW10[k];
+        if (scaled >= 1e15) return 0;
+        double m = floor(scaled + 0.5);
+        if (m / POW10[k] != a) continue;
+        uint64_t whole = (uint64_t)m, unit = 1;
+        for (int i = 0; i < k; i++) unit *= 10;
+        uint64_t fraction = whole % unit;
+        if (fraction == 0) return 0; /* integral after all: not ours */
+        while (fraction % 10 == 0) { fraction /= 10; k--; } /* as %g strips them */
+        char digits[48], *end = digits + sizeof digits;
+        char *start = write_digits(end, fraction);
+        while (end - start < k) *--start = '0';
+        *--start = '.';
+        start = write_digits(start, whole / unit);
+        if (d < 0) *--start = '-';
+        size_t n = (size_t)(end - start);
+        memcpy(out, start, n);
+        return n;
+    }
+    return 0;
+}
+
+/* The C locale's decimal point when it is not '.', else 0. */
+static char locale_point(void) {
+    char c = lua_getlocaledecpoint();
+    return c == '.' ? 0 : c;
+}
+
+/* strtod of the n bytes of JSON number text at s, read with '.' whatever
+ * the locale; raises "out of memory" when a long text cannot be copied. */
+static double text_to_double(lua_State *L, const char *s, size_t n) {
+    char small[64], *copy = n < sizeof small ? small : malloc(n + 1);
+    if (!copy) luaL_error(L, "out of memory");
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    char point = locale_point();
+    if (point) {
+        char *dot = memchr(copy, '.', n);
+        if (dot) *dot = point;
+    }
+    double d = strtod(copy, NULL);
+    if (copy != small) free(copy);
+    return d;
+}
+
+/* Writes the shortest of %.15g, %.16g and %.17g of d that reads back to d
+ * into out (64 bytes), with '.' as its decimal point; returns its length. */
+static size_t general_text(lua_State *L, char *out, double d) {
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, 64, "%.*g", prec, d);
+        char point = locale_point();
+        if (point) {
+            char *p = memchr(out, point, (size_t)n);
+            if (p) *p = '.';
+        }
+        if (text_to_double(L, out, (size_t)n) == d) break;
+    }
+    return (size_t)n;
+}
+
 /* Appends the exact text of the number at idx. */
 void eventapi_number(lua_State *L, int idx, eventapi_buf *b) {
-    char buf[64];
+    char text[64];
+    size_t n;
     if (lua_isinteger(L, idx)) {
-        snprintf(buf, sizeof buf, LUA_INTEGER_FMT, lua_tointeger(L, idx));
+        n = integer_text(text, (int64_t)lua_tointeger(L, idx));
     } else {
         double d = lua_tonumber(L, idx);
         if (isnan(d) || isinf(d)) luaL_error(L, "JSON cannot hold %s", isnan(d) ? "NaN" : "infinity");
-        if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-            snprintf(buf, sizeof buf, "%.0f", d); /* 50.0 -> 50 */
-        } else {
-            for (int prec = 15; prec <= 17; prec++) {
-                snprintf(buf, sizeof buf, "%.*g", prec, d);
-                if (strtod(buf, NULL) == d) break;
+        if (d == floor(d) && fabs(d) < 9007199254740992.0) { /* 50.0 -> 50 */
+            if (d == 0 && signbit(d)) {
+                memcpy(text, "-0", 2);
+                n = 2;
+            } else {
+                n = integer_text(text, (int64_t)d);
             }
+        } else if ((n = fixed_text(text, d)) == 0) {
+            n = general_text(L, text, d);
         }
     }
-    buf_str(b, buf);
+    eventapi_buf_add(b, text, n);
 }
 
 /* Appends s as a JSON string literal. */
@@ -324,6 +424,60 @@ static void read_string(reader *r) {
     fail(r, "unterminated string");
 }
 
+/* Pushes the integer of the n bytes of JSON integer text at s and returns
+ * 1, or returns 0 when it does not fit in 64 bits. */
+static int push_integer(lua_State *L, const char *s, size_t n) {
+    int negative = *s == '-';
+    uint64_t u = 0;
+    for (size_t i = (size_t)negative; i < n; i++) {
+        unsigned digit = (unsigned)(s[i] - '0');
+        if (u > (UINT64_MAX - digit) / 10) return 0;
+        u = u * 10 + digit;
+    }
+    if (u > (uint64_t)INT64_MAX + (uint64_t)negative) return 0;
+    lua_pushinteger(L, negative ? (lua_Integer)(0 - u) : (lua_Integer)u);
+    return 1;
+}
+
+/* Reads the n bytes of a valid JSON number at s into *d exactly when its
+ * digits make at most 15 significant ones and its decimal exponent is
+ * within 22 (then digits and power of ten are exact doubles, and one
+ * multiplication or division rounds as strtod would); returns 0 otherwise. */
+static int exact_double(const char *s, size_t n, double *d) {
+    const char *p = s, *end = s + n;
+    int negative = *p == '-', digits = 0;
+    long exponent = 0;
+    uint64_t m = 0;
+    if (negative) p++;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (m == 0 && *p == '0') continue;
+        if (++digits > 15) return 0;
+        m = m * 10 + (uint64_t)(*p - '0');
+    }
+    if (p < end && *p == '.') {
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+            exponent--;
+            if (m == 0 && *p == '0') continue;
+            if (++digits > 15) return 0;
+            m = m * 10 + (uint64_t)(*p - '0');
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        int minus = p < end && *p == '-';
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        long e = 0;
+        for (; p < end && *p >= '0' && *p <= '9'; p++)
+            if (e < 10000) e = e * 10 + (*p - '0');
+        exponent += minus ? -e : e;
+    }
+    if (exponent < -22 || exponent > 22) return 0;
+    double v = (double)m;
+    v = exponent < 0 ? v / POW10[-exponent] : v * POW10[exponent];
+    *d = negative ? -v : v;
+    return 1;
+}
+
 /* Reads a number and pushes it: an integer when it has no fraction or
  * exponent and fits in 64 bits, else a float. */
 static void read_number(reader *r) {
@@ -346,30 +500,10 @@ static void read_number(reader *r) {
         if (r->p >= r->end || *r->p < '0' || *r->p > '9') fail(r, "bad exponent");
         while (r->p < r->end && *r->p >= '0' && *r->p <= '9') r->p++;
     }
-    char buf[64];
     size_t n = (size_t)(r->p - s);
-    if (n >= sizeof buf) { /* very long literal: a float is all it can be */
-        char *copy = malloc(n + 1);
-        if (!copy) luaL_error(r->L, "out of memory");
-        memcpy(copy, s, n);
-        copy[n] = '\0';
-        double d = strtod(copy, NULL);
-        free(copy);
-        if (isinf(d)) fail(r, "number out of range");
-        lua_pushnumber(r->L, d);
-        return;
-    }
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    if (integral) {
-        errno = 0;
-        long long v = strtoll(buf, NULL, 10);
-        if (errno != ERANGE) {
-            lua_pushinteger(r->L, (lua_Integer)v);
-            return;
-        }
-    }
-    double d = strtod(buf, NULL);
+    double d;
+    if (integral && push_integer(r->L, s, n)) return;
+    if (!exact_double(s, n, &d)) d = text_to_double(r->L, s, n);
     if (isinf(d)) fail(r, "number out of range"); /* 1e400: no double holds it, and it could not be encoded again */
     lua_pushnumber(r->L, d);
 }

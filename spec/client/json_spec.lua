@@ -161,4 +161,99 @@ describe("the JSON codec", function()
     assert.are.equal("InvalidParams", err.type)
     assert.truthy(err.message:find("function"))
   end)
+
+  describe("numbers, against Lua's own formatter and reader", function()
+    --- The text Lua's C formatter gives: the shortest of %.15g, %.16g and %.17g that reads back.
+    local function reference_text(d)
+      if math.type(d) == "integer" then return ("%d"):format(d) end
+      if d == math.floor(d) and math.abs(d) < 2 ^ 53 then return ("%.0f"):format(d) end
+      for precision = 15, 17 do
+        local text = ("%." .. precision .. "g"):format(d)
+        if tonumber(text) == d then return text end
+      end
+    end
+    --- The 8 bytes of a float (so -0.0 and 0.0 differ), or the integer as text.
+    local function bits(v)
+      return math.type(v) == "float" and string.pack("<d", v) or math.type(v) .. " " .. tostring(v)
+    end
+    --- A float from 64 random bits: any finite double, tiny, huge and subnormal ones included.
+    local function any_double()
+      while true do
+        local d = string.unpack("<d", string.pack("<i8", math.random(math.mininteger, math.maxinteger)))
+        if d == d and d ~= math.huge and d ~= -math.huge then return d end
+      end
+    end
+    --- A decimal of up to 15 digits with up to 20 of them after the point, either sign.
+    local function short_decimal()
+      local text = ("%d"):format(math.random(1, 10 ^ math.random(1, 15) - 1))
+      local point = math.random(0, 20)
+      if point > 0 then text = ("0"):rep(math.max(0, point - #text + 1)) .. text; text = text:sub(1, -point - 1) .. "." .. text:sub(-point) end
+      return (math.random(2) == 1 and "-" or "") .. text
+    end
+
+    it("writes every kind of number as Lua's formatter does (50,000 of each)", function()
+      math.randomseed(15)
+      local makers = {
+        any_double,
+        function() return tonumber(short_decimal()) + 0.0 end,
+        function() return math.random(-2 ^ 53, 2 ^ 53) + 0.0 end,
+        function() return math.random(math.mininteger, math.maxinteger) end,
+      }
+      local core = require "eventapi.core"
+      for _, make in ipairs(makers) do
+        for _ = 1, 50000 do
+          local d = make()
+          local want = reference_text(d)
+          if core.number_text(d) ~= want then
+            assert.are.equal(want, core.number_text(d), ("%a"):format(d))
+          end
+        end
+      end
+      assert.are.equal("[-0,0.0001,1.5e-05,123456789012345.6,1000000000000000.5]",
+                       json.encode({ -0.0, 1e-4, 1.5e-5, 123456789012345.6, 1e15 + 0.5 }))
+    end)
+
+    it("reads every kind of number text as Lua's reader does (50,000 of each)", function()
+      math.randomseed(16)
+      local makers = {
+        short_decimal,
+        function() return ("%.17g"):format(any_double()) end,
+        function() return ("%de%d"):format(math.random(-10 ^ 18, 10 ^ 18) // math.tointeger(10 ^ math.random(0, 17)), math.random(-30, 30)) end,
+        function() return short_decimal() .. "E" .. ("%+d"):format(math.random(-330, 310)) end,
+        function() return ("%d"):format(math.random(math.mininteger, math.maxinteger)) .. ("%d"):format(math.random(0, 99)) end,
+        function() return ("%d.%d"):format(math.random(1, 10 ^ 12), math.random(1, 10 ^ 12)) .. ("%d"):format(math.random(1, 10 ^ 6)) end,
+      }
+      for _, make in ipairs(makers) do
+        for _ = 1, 50000 do
+          local text = make()
+          local want = tonumber(text)
+          if want ~= math.huge and want ~= -math.huge then
+            local got = json.decode(text)
+            if bits(got) ~= bits(want) then assert.are.equal(bits(want), bits(got), text) end
+          end
+        end
+      end
+    end)
+
+    it("writes and reads '.' when the host's numeric locale writes a comma", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. dir), "mkdir " .. dir)
+      local made = os.execute(("localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1"):format(dir))
+      assert.is_true(made, "localedef could not make de_DE.UTF-8 (Debian package locales)")
+      local sandbox = require "helpers.sandbox"
+      local ok, out, err = sandbox.run_lua([[
+        assert(os.setlocale("de_DE.UTF-8", "numeric"), "no de_DE.UTF-8 locale")
+        assert(("%g"):format(2.75) == "2,75", "the locale writes no comma")
+        local json = require("eventapi").json
+        local t = json.decode("[2.75,1.5e3,0.30000000000000004,1e-7,1.2345678901234567e-300,12345678901234567.5]")
+        print(json.encode({ 2.75, 1e-7, 0.1 + 0.2, 123456.789, -0.5 }))
+        print(t[1] == 2.75, t[2] == 1500, t[3] == 0.1 + 0.2, t[4] == 1e-7, t[5] == 1.2345678901234567e-300,
+              t[6] == 12345678901234568)
+      ]], { command = "LOCPATH=" .. dir .. " lua5.4" })
+      os.execute("rm -rf " .. dir)
+      assert.is_true(ok, err)
+      assert.are.equal("[2.75,1e-07,0.30000000000000004,123456.789,-0.5]\ntrue\ttrue\ttrue\ttrue\ttrue\ttrue\n", out)
+    end)
+  end)
 end)
