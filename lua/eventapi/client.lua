@@ -124,9 +124,18 @@ local function retry_policy(name, option)
   return policy
 end
 
---- Checks a header: the name a token, no CR, LF or NUL in the value may reach the wire.
+--- Checks a header and returns its line: the name a token, the value a string
+-- (a number or boolean written as text), no CR, LF or NUL in it.
 local function header_line(name, value, what)
-  if type(value) ~= "string" then invalid(what .. " must be a string") end
+  local kind = type(value)
+  if kind == "number" then
+    if value ~= value or value == math.huge or value == -math.huge then invalid(what .. " must be a finite number") end
+    value = core.number_text(value) -- exact, with '.' whatever the locale; 50.0 -> 50, as in queries
+  elseif kind == "boolean" then
+    value = tostring(value)
+  elseif kind ~= "string" then
+    invalid(("%s must be a string, a number or a boolean, not a %s"):format(what, kind))
+  end
   if not name:match("^[%w!#$%%&'*+.^_`|~-]+$") then
     invalid(what .. ": the header name must be letters, digits and !#$%&'*+.^_`|~- only")
   end
@@ -229,8 +238,9 @@ local function call_headers(client, name, lines, extra)
   table.sort(names)
   lines = lines or {}
   for _, k in ipairs(names) do
-    local value = tostring(extra[k])
-    lines[#lines + 1] = header_line(k, value, name .. ": header " .. k)
+    local line = header_line(k, extra[k], name .. ": header " .. k)
+    local value = line:sub(#k + 3)
+    lines[#lines + 1] = line
     if secret_name(k) and value ~= "" then -- redacted in this call's errors like the client's own
       secrets = secrets or { table.unpack(client.secrets) }
       secrets[#secrets + 1] = value
@@ -472,7 +482,7 @@ function Client:request(spec, cb)
     if spec.headers then
       headers = {}
       for k, v in pairs(spec.headers) do
-        headers[#headers + 1] = header_line(tostring(k), tostring(v), "request: header " .. tostring(k))
+        headers[#headers + 1] = header_line(tostring(k), v, "request: header " .. tostring(k))
       end
     end
     local req = { method = method, url = url, body = body, data = data, headers = headers }
@@ -586,7 +596,7 @@ function Client.new(service, options)
     for k in pairs(options.headers) do names[#names + 1] = tostring(k) end
     table.sort(names)
     for _, k in ipairs(names) do
-      headers[#headers + 1] = header_line(k, tostring(options.headers[k]), "header " .. k)
+      headers[#headers + 1] = header_line(k, options.headers[k], "header " .. k)
     end
   end
   local body_headers = { table.unpack(headers) }

@@ -75,6 +75,42 @@ describe("the headers param of an operation call", function()
     assert.are.equal("InvalidParams", err.type)
   end)
 
+  it("refuses a value that is a table, before any traffic (it would go out as 'table: 0x...')", function()
+    local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT,
+                                                     headers = { ["X-A"] = { "v" } } }))
+    assert.are.equal("InvalidParams", err.type)
+    assert.truthy(err.message:find("event.get: header X-A must be a string, a number or a boolean, not a table", 1, true),
+                  err.message)
+    assert.are.equal(0, #sandbox.requests(sb))
+  end)
+
+  it("writes a number as a query param's (50.0 as 50, 0.1 + 0.2 exactly) and a boolean as true or false", function()
+    losant.event.get({ applicationId = APP, eventId = EVENT,
+                       headers = { ["X-Count"] = 50.0, ["X-Ratio"] = 0.1 + 0.2, ["X-Dry"] = false } }):await()
+    local h = recorded()
+    assert.are.equal("50", h["x-count"])
+    assert.are.equal("0.30000000000000004", h["x-ratio"])
+    assert.are.equal("false", h["x-dry"])
+  end)
+
+  it("refuses NaN as a value", function()
+    local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT,
+                                                     headers = { ["X-A"] = 0 / 0 } }))
+    assert.truthy(err.message:find("header X-A must be a finite number", 1, true), err.message)
+  end)
+
+  it("is checked the same way in the client's headers option and in client:request", function()
+    local ok, err = pcall(eventapi.losant, { url = sb.url, token = sandbox.token, headers = { ["X-A"] = print } })
+    assert.is_false(ok)
+    assert.truthy(err.message:find("header X-A must be a string, a number or a boolean, not a function", 1, true),
+                  err.message)
+    local rejected = sandbox.rejection(losant:request({ path = "/applications/" .. APP .. "/events/" .. EVENT,
+                                                        headers = { ["X-A"] = {} } }))
+    assert.truthy(rejected.message:find("request: header X-A must be a string, a number or a boolean, not a table", 1, true),
+                  rejected.message)
+    assert.are.equal(0, #sandbox.requests(sb))
+  end)
+
   it("refuses headers that are not a table", function()
     local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT, headers = "X-A: v" }))
     assert.are.equal("InvalidParams", err.type)
