@@ -124,6 +124,21 @@ local function retry_policy(name, option)
   return policy
 end
 
+--- The names of a headers table, sorted; raises InvalidParams (what: where
+-- they came from) for a key that is not a string, as a list of "Name: value"
+-- lines would have.
+local function header_names(headers, what)
+  local names = {}
+  for k in pairs(headers) do
+    if type(k) ~= "string" then
+      invalid(("%s must be a table of name = value; a %s key is not a header name"):format(what, type(k)))
+    end
+    names[#names + 1] = k
+  end
+  table.sort(names)
+  return names
+end
+
 --- Checks a header and returns its line: the name a token, the value a string
 -- (a number or boolean written as text), no CR, LF or NUL in it.
 local function header_line(name, value, what)
@@ -233,9 +248,7 @@ end
 local function call_headers(client, name, lines, extra)
   if extra == nil then return lines, nil end
   if type(extra) ~= "table" then invalid(("%s: headers must be a table of name = value"):format(name)) end
-  local names, secrets = {}, nil
-  for k in pairs(extra) do names[#names + 1] = tostring(k) end
-  table.sort(names)
+  local names, secrets = header_names(extra, name .. ": headers"), nil
   lines = lines or {}
   for _, k in ipairs(names) do
     local line = header_line(k, extra[k], name .. ": header " .. k)
@@ -481,8 +494,8 @@ function Client:request(spec, cb)
     end
     if spec.headers then
       headers = {}
-      for k, v in pairs(spec.headers) do
-        headers[#headers + 1] = header_line(tostring(k), v, "request: header " .. tostring(k))
+      for _, k in ipairs(header_names(spec.headers, "request: headers")) do
+        headers[#headers + 1] = header_line(k, spec.headers[k], "request: header " .. k)
       end
     end
     local req = { method = method, url = url, body = body, data = data, headers = headers }
@@ -592,10 +605,7 @@ function Client.new(service, options)
     headers[#headers + 1] = header_line(name, value, "option " .. name)
   end
   if options.headers then
-    local names = {}
-    for k in pairs(options.headers) do names[#names + 1] = tostring(k) end
-    table.sort(names)
-    for _, k in ipairs(names) do
+    for _, k in ipairs(header_names(options.headers, service.name .. ": headers")) do
       headers[#headers + 1] = header_line(k, options.headers[k], "header " .. k)
     end
   end

@@ -111,6 +111,19 @@ describe("the headers param of an operation call", function()
     assert.are.equal(0, #sandbox.requests(sb))
   end)
 
+  it("refuses a list of header lines, whose keys are not names, before any traffic", function()
+    local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT, headers = { "X-A: v" } }))
+    assert.truthy(err.message:find("event.get: headers must be a table of name = value; a number key is not a header name",
+                                   1, true), err.message)
+    local rejected = sandbox.rejection(losant:request({ path = "/applications/" .. APP .. "/events/" .. EVENT,
+                                                        headers = { "X-A: v" } }))
+    assert.truthy(rejected.message:find("request: headers must be a table of name = value", 1, true), rejected.message)
+    local ok, option = pcall(eventapi.losant, { url = sb.url, token = sandbox.token, headers = { "X-A: v" } })
+    assert.is_false(ok)
+    assert.truthy(option.message:find("losant: headers must be a table of name = value", 1, true), option.message)
+    assert.are.equal(0, #sandbox.requests(sb))
+  end)
+
   it("refuses headers that are not a table", function()
     local err = sandbox.rejection(losant.event.get({ applicationId = APP, eventId = EVENT, headers = "X-A: v" }))
     assert.are.equal("InvalidParams", err.type)
