@@ -187,7 +187,10 @@ describe("the JSON codec", function()
     local function short_decimal()
       local text = ("%d"):format(math.random(1, 10 ^ math.random(1, 15) - 1))
       local point = math.random(0, 20)
-      if point > 0 then text = ("0"):rep(math.max(0, point - #text + 1)) .. text; text = text:sub(1, -point - 1) .. "." .. text:sub(-point) end
+      if point > 0 then
+        text = ("0"):rep(math.max(0, point - #text + 1)) .. text -- at least one digit before the point
+        text = text:sub(1, -point - 1) .. "." .. text:sub(-point)
+      end
       return (math.random(2) == 1 and "-" or "") .. text
     end
 
