@@ -43,8 +43,8 @@ local MODULE_VALUES = {
 local JSON_DOCS = {
   { "encode", "eventapi.json.encode(value) -> string: JSON text. Lua integers are written exactly; floats as the "
     .. "shortest of `%.15g`/`%.16g`/`%.17g` that reads back to the same double, with `.` whatever the C "
-    .. "locale; an integral float as an integer (`50.0` -> `50`). A table is an array when it carries `eventapi.json.array` or its keys are exactly 1..n "
-    .. "(n > 0), else an object (integer keys written as strings; so `{}` is `{}`). `nil` and `eventapi.null` are "
+    .. "locale; an integral float as an integer (`50.0` -> `50`). A table is an array when it carries "
+    .. "`eventapi.json.array` or its keys are exactly 1..n (n > 0), else an object (integer keys written as strings; so `{}` is `{}`). `nil` and `eventapi.null` are "
     .. "`null`. Raises an `InvalidParams` error for NaN, infinity, a key that is neither a string nor an integer, a "
     .. "function or userdata, or nesting deeper than 1,000 (a cycle)." },
   { "decode", "eventapi.json.decode(text) -> value: integral numbers that fit in 64 bits are Lua integers (a "
@@ -235,8 +235,8 @@ local function calls_section(put)
   put("- `headers`: every call also takes `headers`, a table of name = value, besides its own params. It is")
   put("  checked like the `headers` option (a name that is not an HTTP token, a value that is not a string,")
   put("  number or boolean, or CR, LF or NUL in a value, is `InvalidParams`; a number is written as in a")
-  put("  query, `50.0` as `50`), sent with that call only, and replaces a client header of the same name (in any")
-  put("  case); the values of credential-like names are redacted in that call's errors.")
+  put("  query, `50.0` as `50`), sent with that call only, and replaces a client header of the same name")
+  put("  (in any case); the values of credential-like names are redacted in that call's errors.")
   put("- `each` and `all`: a call marked pages in its table gives its resource")
   put("  `client.<resource>.each{params..., limit =, progress =}`, an iterator over every item of every page")
   put("  (for a generic `for`; it raises a page's error object), and")

@@ -139,8 +139,8 @@ local function header_names(headers, what)
   return names
 end
 
---- Checks a header and returns its line: the name a token, the value a string
--- (a number or boolean written as text), no CR, LF or NUL in it.
+--- Checks a header and returns its line and value text: the name a token, the
+-- value a string (a number or boolean written as text), no CR, LF or NUL in it.
 local function header_line(name, value, what)
   local kind = type(value)
   if kind == "number" then
@@ -155,7 +155,7 @@ local function header_line(name, value, what)
     invalid(what .. ": the header name must be letters, digits and !#$%&'*+.^_`|~- only")
   end
   if value:find("[\r\n\0]") then invalid(what .. " must not contain CR, LF or NUL") end
-  return name .. ": " .. value
+  return name .. ": " .. value, value
 end
 
 -- Names of credentials (lower case, after percent-decoding, "-" read as "_").
@@ -251,8 +251,7 @@ local function call_headers(client, name, lines, extra)
   local names, secrets = header_names(extra, name .. ": headers"), nil
   lines = lines or {}
   for _, k in ipairs(names) do
-    local line = header_line(k, extra[k], name .. ": header " .. k)
-    local value = line:sub(#k + 3)
+    local line, value = header_line(k, extra[k], name .. ": header " .. k)
     lines[#lines + 1] = line
     if secret_name(k) and value ~= "" then -- redacted in this call's errors like the client's own
       secrets = secrets or { table.unpack(client.secrets) }
@@ -599,7 +598,7 @@ function Client.new(service, options)
   if options.user_agent then header_line("User-Agent", options.user_agent, "option user_agent") end
   if options.token and options.user then invalid(service.name .. ": give either token or user and password, not both") end
   if options.password and not options.user then invalid(service.name .. ": password needs user") end
-  local headers = { header_line("Accept", service.accept, "accept") }
+  local headers = { (header_line("Accept", service.accept, "accept")) }
   for _, h in ipairs(service.headers(options)) do
     local name, value = h:match("^([^:]+): (.*)$")
     headers[#headers + 1] = header_line(name, value, "option " .. name)
