@@ -5,16 +5,20 @@
  * settling a promise queues one job per reaction on the loop, and jobs only
  * run from the loop (never inside the call that attached a handler).
  *
- * A pending promise with no reaction that is resolved with another pending
- * promise follows it instead of waiting on it: user value 1 is then the
- * promise it follows, and whatever is asked of it (next, state) goes to the
- * end of that line, its root. So the recursive chain `return next()` inside
- * a handler holds no link back: each link follows the newer one and the
- * older links are garbage (as in Bluebird). A root counts its followers that
- * nobody handles, so a rejection is still reported when the end of the line
+ * Promises that share one outcome form a class with one root. When a
+ * promise p is resolved with a pending promise v, v's root joins p's class:
+ * it follows p's root (user value 1 is then the promise it follows) and its
+ * reactions move there. Whatever is asked of a member (next, state, settle)
+ * goes to the root; a member's own resolve or reject counts once (`locked`).
+ * The oldest promise stays the root: in the recursive chain `return next()`
+ * inside a handler, each new link joins the head's class and points at the
+ * head, the links already done are garbage, and the head (caught, chained
+ * or awaited inside spawn) holds nothing behind it. A root counts the
+ * members nobody handles, so a rejection is still reported when one of them
  * is unhandled, exactly as when each link settled the one before. */
 #include "eventapi.h"
 
+#include <limits.h>
 #include <string.h>
 
 enum { PENDING = 0, FULFILLED = 1, REJECTED = 2, FOLLOWING = 3 };
@@ -24,7 +28,11 @@ typedef struct promise {
     int handled;   /* a reaction was attached, so a rejection is someone's business */
     int followers; /* of a root: its followers nobody handles (each counted once) */
     int counted;   /* of a follower: counted in its root's followers */
+    int locked;    /* core.resolve/core.reject was called on it: later calls are ignored */
 } promise;
+
+/* The message of the ScriptError that stands for a failure without a value. */
+#define NO_VALUE "no value was given (error() or reject() with nil)"
 
 /* Returns the promise at idx or raises an InvalidParams error naming what was there. */
 static promise *check_promise(lua_State *L, int idx) {
@@ -138,14 +146,32 @@ static void add_reaction(lua_State *L, int p, int r) {
     lua_settop(L, p - 1);
 }
 
-/* Settles the promise at p with the value at value (no adoption). Every
+/* Settles the class of the promise at p (its root) with the value at value
+ * (no adoption); nothing when the root is settled already. A rejection with
+ * nil rejects with a ScriptError saying no value was given instead. Every
  * reaction's job is written before anything is committed: out of memory
- * leaves the promise pending with no job queued, never half settled. */
+ * leaves the promise pending with no job queued, never half settled.
+ * Stack: as it was. */
 void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     promise *pr = lua_touserdata(L, p);
-    if (pr->state != PENDING) return;
+    if (pr->state == FULFILLED || pr->state == REJECTED) return;
+    int top = lua_gettop(L);
     p = lua_absindex(L, p);
     value = lua_absindex(L, value);
+    if (pr->state == FOLLOWING) { /* a member settles its class */
+        reserve(L, 3);
+        pr = push_root(L, p);
+        if (pr->state != PENDING) {
+            lua_settop(L, top);
+            return;
+        }
+        p = lua_gettop(L);
+    }
+    if (state == REJECTED && lua_isnil(L, value)) { /* the one branch a settle adds */
+        reserve(L, 3);
+        eventapi_push_error(L, "ScriptError", NO_VALUE);
+        value = lua_gettop(L);
+    }
     loop *lp = eventapi_loop(L);
     lua_Integer n = 0;
     if (lua_getiuservalue(L, p, 2) != LUA_TNIL) eventapi_job_put(L, lp, n++, lua_gettop(L), state, value);
@@ -176,45 +202,117 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     lua_setiuservalue(L, p, 2);
     lua_pushnil(L);
     lua_setiuservalue(L, p, 3);
+    lua_settop(L, top);
 }
 
-/* Resolves the promise at p with the value at value: a promise is adopted,
- * anything else fulfils. p follows the adopted promise's root when that root
- * is pending and p has no reaction yet (nothing to move, nothing allocated);
- * otherwise the root passes its outcome to p through a reaction. */
+/* The pending root at rv joins the class of the pending root at rp: rv
+ * follows rp and its reactions move there, before rp's own (they would
+ * have run first: rp waited on rv). The one allocation (a list, when both
+ * have reactions) comes before anything changes. Stack: as it was (uses 6). */
+static void join(lua_State *L, int rp, int rv) {
+    int top = lua_gettop(L);
+    promise *root = lua_touserdata(L, rp), *v = lua_touserdata(L, rv);
+    if (lua_getiuservalue(L, rv, 2) != LUA_TNIL) {      /* top+1: rv's first reaction */
+        if (lua_getiuservalue(L, rp, 2) == LUA_TNIL) {  /* top+2: rp's first reaction */
+            lua_getiuservalue(L, rv, 3);                /* rv's list (or nil) becomes rp's */
+            lua_setiuservalue(L, rp, 3);
+        } else {
+            lua_Integer nv = 0, np = 0;
+            if (lua_getiuservalue(L, rv, 3) == LUA_TTABLE) nv = (lua_Integer)lua_rawlen(L, top + 3);
+            if (lua_getiuservalue(L, rp, 3) == LUA_TTABLE) np = (lua_Integer)lua_rawlen(L, top + 4);
+            if (nv + np >= INT_MAX) luaL_error(L, "out of memory (too many reactions on one promise)");
+            lua_createtable(L, (int)(nv + 1 + np), 0); /* top+5: the whole array part, so no rawseti allocates */
+            for (lua_Integer i = 1; i <= nv; i++) {
+                lua_rawgeti(L, top + 3, i);
+                lua_rawseti(L, top + 5, i);
+            }
+            lua_pushvalue(L, top + 2);
+            lua_rawseti(L, top + 5, nv + 1);
+            for (lua_Integer i = 1; i <= np; i++) {
+                lua_rawgeti(L, top + 4, i);
+                lua_rawseti(L, top + 5, nv + 1 + i);
+            }
+            lua_setiuservalue(L, rp, 3); /* pops the new list */
+        }
+        lua_pushvalue(L, top + 1);
+        lua_setiuservalue(L, rp, 2);
+    }
+    lua_settop(L, top);
+    root->followers += v->followers + (v->handled ? 0 : 1);
+    v->counted = !v->handled;
+    v->followers = 0;
+    v->state = FOLLOWING;
+    lua_pushvalue(L, rp);
+    lua_setiuservalue(L, rv, 1);
+    lua_pushnil(L);
+    lua_setiuservalue(L, rv, 2);
+    lua_pushnil(L);
+    lua_setiuservalue(L, rv, 3);
+}
+
+/* Resolves the class of the promise at p with the value at value: anything
+ * but a promise fulfils it. A pending promise's class joins p's (p's root
+ * stays the root, so a recursive chain keeps its head as the root and holds
+ * nothing behind it); a settled one passes its outcome on through a
+ * reaction; p's own class is rejected with InvalidParams. Nothing when p's
+ * root is settled already. Stack: as it was. */
 void eventapi_promise_resolve(lua_State *L, int p, int value) {
-    p = lua_absindex(L, p);
-    value = lua_absindex(L, value);
     promise *pr = lua_touserdata(L, p);
-    if (pr->state != PENDING) return;
-    reserve(L, 8); /* the root, a reaction, add_reaction's own */
+    if (pr->state == FULFILLED || pr->state == REJECTED) return;
     if (!eventapi_is_promise(L, value)) {
         eventapi_promise_settle(L, p, FULFILLED, value);
         return;
     }
-    promise *root = handle(L, value); /* p takes the interest in value */
-    int at = lua_gettop(L);
-    if (lua_rawequal(L, p, at)) {
-        lua_pop(L, 1);
+    int top = lua_gettop(L);
+    p = lua_absindex(L, p);
+    value = lua_absindex(L, value);
+    reserve(L, 10); /* the two roots, join's 6, a reaction */
+    promise *root = push_root(L, p); /* top+1 */
+    if (root->state != PENDING) {
+        lua_settop(L, top);
+        return;
+    }
+    promise *vroot = handle(L, value); /* top+2; p's class takes the interest in value */
+    if (lua_rawequal(L, top + 1, top + 2)) {
         eventapi_push_error(L, "InvalidParams", "a promise cannot be resolved with itself");
-        eventapi_promise_settle(L, p, REJECTED, -1);
-        lua_pop(L, 1);
-        return;
+        eventapi_promise_settle(L, top + 1, REJECTED, -1);
+    } else if (vroot->state == PENDING) {
+        join(L, top + 1, top + 2);
+    } else {
+        eventapi_reaction_new(L, 0, 0, top + 1); /* {nil, nil, root}: pass the outcome through */
+        add_reaction(L, top + 2, -1);
     }
-    root->handled = 1;
-    if (root->state == PENDING && lua_getiuservalue(L, p, 2) == LUA_TNIL) {
-        lua_pop(L, 1);
-        root->followers += pr->followers + (pr->handled ? 0 : 1);
-        pr->counted = !pr->handled;
-        pr->followers = 0;
-        pr->state = FOLLOWING;
-        lua_setiuservalue(L, p, 1); /* pops the root */
-        return;
+    lua_settop(L, top);
+}
+
+/* core.wrap(v) -> eventapi.Error: v itself when it is one, else (a value
+ * script code raised) Error.wrap's ScriptError with cause = v; nil is a
+ * ScriptError saying no value was given. */
+static int l_wrap(lua_State *L) {
+    lua_settop(L, 1);
+    if (lua_isnil(L, 1)) {
+        eventapi_push_error(L, "ScriptError", NO_VALUE);
+        return 1;
     }
-    lua_settop(L, at);
-    eventapi_reaction_new(L, 0, 0, p); /* {nil, nil, p}: pass the outcome through */
-    add_reaction(L, at, -1);
-    lua_settop(L, at - 1);
+    int known = lua_getfield(L, LUA_REGISTRYINDEX, EVENTAPI_ERROR) == LUA_TTABLE; /* 2: the metatable */
+    if (!known || (lua_getmetatable(L, 1) && lua_rawequal(L, -1, 2))) { /* no errors.lua yet, or an error object */
+        lua_settop(L, 1);
+        return 1;
+    }
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "wrap"); /* errors.lua's Error.wrap */
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+/* Replaces the value on top, one a handler raised, with core.wrap's error
+ * object; when making it fails (out of memory) that failure's value is left. */
+static void wrap_raised(lua_State *L) {
+    reserve(L, 2);
+    lua_pushcfunction(L, l_wrap);
+    lua_insert(L, -2);
+    lua_pcall(L, 1, 1, 0);
 }
 
 /* When the job queue has drained: pushes the list of the values of the
@@ -256,7 +354,8 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
 }
 
 /* Runs one job: the stack top holds reaction, state, value; pops them. A
- * handler's error rejects the child; it never escapes. */
+ * handler's error rejects the child as an eventapi.Error (core.wrap's); it
+ * never escapes. */
 void eventapi_run_job(lua_State *L) {
     int value = lua_gettop(L), reaction = value - 2;
     int state = (int)lua_tointeger(L, value - 1);
@@ -269,6 +368,7 @@ void eventapi_run_job(lua_State *L) {
     } else {
         lua_pushvalue(L, value);
         int ok = lua_pcall(L, 1, 1, 0) == LUA_OK;
+        if (!ok) wrap_raised(L); /* only when it raised: no cost otherwise */
         if (!lua_isnil(L, child)) {
             if (ok) eventapi_promise_resolve(L, child, -1);
             else eventapi_promise_settle(L, child, REJECTED, -1);
@@ -326,19 +426,23 @@ static int l_new(lua_State *L) {
     return 1;
 }
 
-/* core.resolve(p, value): resolves p (adopting a promise); no-op when settled. */
+/* core.resolve(p, value): resolves p (adopting a promise); no-op once p was resolved or rejected. */
 static int l_resolve(lua_State *L) {
     promise *p = check_promise(L, 1);
     lua_settop(L, 2);
-    if (p->state == PENDING) eventapi_promise_resolve(L, 1, 2);
+    if (p->locked) return 0;
+    eventapi_promise_resolve(L, 1, 2);
+    p->locked = 1; /* after: out of memory leaves it as it was */
     return 0;
 }
 
-/* core.reject(p, reason): rejects p; no-op when settled. */
+/* core.reject(p, reason): rejects p (nil: a ScriptError saying no value was given); no-op once p was resolved or rejected. */
 static int l_reject(lua_State *L) {
-    check_promise(L, 1);
+    promise *p = check_promise(L, 1);
     lua_settop(L, 2);
+    if (p->locked) return 0;
     eventapi_promise_settle(L, 1, REJECTED, 2);
+    p->locked = 1;
     return 0;
 }
 
@@ -388,7 +492,7 @@ int eventapi_open_promise(lua_State *L) {
     static const luaL_Reg methods[] = {{"next", l_next}, {"catch", l_catch}, {"state", l_state}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__tostring", l_tostring}, {NULL, NULL}};
     static const luaL_Reg fns[] = {{"promise", l_new}, {"resolve", l_resolve}, {"reject", l_reject},
-                                   {"is_promise", l_is_promise}, {NULL, NULL}};
+                                   {"is_promise", l_is_promise}, {"wrap", l_wrap}, {NULL, NULL}};
     int module = lua_gettop(L);
     luaL_newmetatable(L, EVENTAPI_PROMISE);
     lua_pushvalue(L, module - 1); /* the loop upvalue, see core.c */

@@ -28,7 +28,7 @@ end
 --- Hands one unhandled failure to the host's on_unhandled function, or
 -- prints it on stderr (and warn); -> the error when it was printed.
 local function hand_over(value)
-  local err = Error.wrap(value)
+  local err = core.wrap(value)
   if on_unhandled then
     on_unhandled(err)
     return nil
@@ -104,10 +104,12 @@ function eventapi.reported(err)
   return reported[err] == true
 end
 
---- p:finally(fn) -> promise: runs fn() whatever the outcome; the value or error passes through.
+--- p:finally(fn) -> promise: runs fn() whatever the outcome; the value or
+-- error passes through as it was. An error fn raises rejects the promise
+-- (as a ScriptError, see the error types).
 function promise_methods:finally(fn)
   return self:next(function(value) fn(); return value end,
-                   function(err) fn(); error(err, 0) end)
+                   function(err) fn(); return eventapi.reject(err) end) -- not raised: it stays as it was
 end
 
 --- p:await() -> value: inside a coroutine started with eventapi.spawn it
@@ -143,11 +145,12 @@ function promise_methods:await()
 end
 
 --- eventapi.promise(function (resolve, reject) ... end) -> promise. The
--- function runs at once; an error it raises rejects the promise.
+-- function runs at once; an error it raises rejects the promise (as a
+-- ScriptError whose cause is the raised value, unless it is an eventapi.Error).
 function eventapi.promise(executor)
   local p = core.promise()
   local ok, err = pcall(executor, function(v) core.resolve(p, v) end, function(e) core.reject(p, e) end)
-  if not ok then core.reject(p, err) end
+  if not ok then core.reject(p, core.wrap(err)) end
   return p
 end
 
@@ -159,7 +162,8 @@ function eventapi.resolve(value)
   return p
 end
 
---- eventapi.reject(err) -> promise rejected with err.
+--- eventapi.reject(err) -> promise rejected with err (nil: a ScriptError
+-- saying no value was given, so that no failure is lost).
 function eventapi.reject(err)
   local p = core.promise()
   core.reject(p, err)
@@ -172,8 +176,18 @@ local function guard(p, step)
   step:next(nil, function(e) core.reject(p, e) end)
 end
 
---- eventapi.all(list) -> promise of the list of values, in order; rejects with the first error.
+--- Raises InvalidParams naming the combinator when list is not a table.
+local function check_list(name, list)
+  if type(list) ~= "table" then
+    Error.raise("InvalidParams", "%s: expects a list (a table of promises or values), not a %s", name, type(list))
+  end
+end
+
+--- eventapi.all(list) -> promise of the list of values, in order; rejects
+-- with the first error. Raises InvalidParams when list is not a table (as
+-- race and settle do).
 function eventapi.all(list)
+  check_list("all", list)
   local p, n = core.promise(), #list
   local results, left = { n = n }, n
   if n == 0 then core.resolve(p, results) end
@@ -188,7 +202,9 @@ function eventapi.all(list)
 end
 
 --- eventapi.race(list) -> promise settled like the first of list to settle.
+-- Raises InvalidParams when list is not a table.
 function eventapi.race(list)
+  check_list("race", list)
   local p = core.promise()
   for i = 1, #list do
     eventapi.resolve(list[i]):next(function(v) core.resolve(p, v) end, function(e) core.reject(p, e) end)
@@ -198,7 +214,9 @@ end
 
 --- eventapi.settle(list) -> promise of every outcome, in order:
 -- {status = "fulfilled", value = v} or {status = "rejected", reason = e}.
+-- Raises InvalidParams when list is not a table.
 function eventapi.settle(list)
+  check_list("settle", list)
   local p, n = core.promise(), #list
   local outcomes, left = { n = n }, n
   if n == 0 then core.resolve(p, outcomes) end
@@ -226,7 +244,7 @@ function eventapi.spawn(fn, ...)
   -- waits on the promise it awaits.
   local function resumed(outer, ok, yielded, awaited)
     resuming = outer
-    if not ok then return core.reject(result, Error.wrap(yielded)) end
+    if not ok then return core.reject(result, core.wrap(yielded)) end
     if coroutine.status(co) == "dead" then return core.resolve(result, yielded) end
     if yielded ~= AWAIT then
       return core.reject(result, Error.new({ type = "InvalidUse",

@@ -11,7 +11,7 @@ local M = {}
 -- turns a raised error into a rejection.
 local function outcome(ok, value)
   if ok then return promise.resolve(value) end
-  return promise.reject(Error.wrap(value))
+  return promise.reject(core.wrap(value)) -- nil too: a ScriptError saying no value was given
 end
 
 --- Raises InvalidParams naming a bad argument or option.

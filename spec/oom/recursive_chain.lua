@@ -1,6 +1,7 @@
 -- A recursive chain of requests (each handler returns the next link, so each
--- link follows the next) ending in a rejection its head catches, and a
--- promise that adopts the chain when it has a reaction already (the pass-through path).
+-- link joins the head's class) ending in a rejection its head catches, and a
+-- promise that adopts the chain when both have reactions already (their
+-- lists are joined).
 local eventapi = require "eventapi"
 local APP, EVENT = "575ec8687ae143cd83dc4a97", "575ed0de7ae143cd83dc4aa5"
 
@@ -24,13 +25,14 @@ return pcall(function()
     end)
   end
   local head = link(1)
+  local early = head:catch(function(e) return e end) -- head has a reaction before it is adopted
   local resolve_p
   local p = eventapi.promise(function(resolve) resolve_p = resolve end)
   local from_p = p:catch(function(e) return e end) -- p has a reaction: it adopts head through one
   resolve_p(head)
-  local ok, got = pcall(function() return eventapi.all({ head:catch(function(e) return e end), from_p }):await() end)
+  local ok, got = pcall(function() return eventapi.all({ head:catch(function(e) return e end), from_p, early }):await() end)
   expect(ok, got, "the chain")
-  for i = 1, 2 do
+  for i = 1, 3 do
     expect(type(got[i]) == "table" and got[i].message == "end of the line", got[i], "outcome " .. i)
   end
   expect(seen == 8, nil, seen .. " links")
