@@ -3,6 +3,7 @@
 -- project_id; the client builds the JSON:API document, and answers come
 -- back as plain tables (see README.md, "Monterosa").
 local core = require "eventapi.core"
+local Error = require "eventapi.errors"
 local time = require "eventapi.time"
 
 local M = {}
@@ -140,17 +141,32 @@ M.service = {
     return options.token and { "Authorization: Bearer " .. options.token } or {}
   end,
   --- get/create: the plain event with `document` (the raw answer) and
-  -- `included`; list: { items, next_cursor, next (link), document }.
-  unwrap = function(decoded, _, req)
+  -- `included`; list: { items, next_cursor, next (link), document }. A list
+  -- answer that is not a JSON object whose `data` is an array is
+  -- InvalidResponse (with the status, method and url of the request).
+  unwrap = function(decoded, res, req, where)
+    local list = req.op and req.op.name == "events.list"
+    if list then
+      local data = type(decoded) == "table" and getmetatable(decoded) ~= core.array and decoded.data
+      if type(data) ~= "table" or getmetatable(data) ~= core.array then
+        local what = type(decoded) ~= "table" and ("a " .. type(decoded))
+          or getmetatable(decoded) == core.array and "an array"
+          or decoded.data == nil and "an object without data" or ("an object whose data is a " .. type(data))
+        error(Error.new({ type = "InvalidResponse", status = res.status, method = where.method, url = where.url,
+                          location = req.location, body = type(decoded) == "table" and decoded or nil,
+                          message = ("events.list: the answer is %s, not a JSON:API document whose data is a list"):format(
+                            what) }), 0)
+      end
+    end
     if type(decoded) ~= "table" then return decoded end
     local included
     if type(decoded.included) == "table" then
       included = {}
       for i, r in ipairs(decoded.included) do included[i] = plain(r) end
     end
-    if req.op and req.op.name == "events.list" then
+    if list then
       local items = setmetatable({}, core.array)
-      for i, r in ipairs(type(decoded.data) == "table" and decoded.data or {}) do items[i] = plain(r) end
+      for i, r in ipairs(decoded.data) do items[i] = plain(r) end
       local next_link = type(decoded.links) == "table" and decoded.links.next or nil
       return { items = items, next = next_link, next_cursor = cursor_of(next_link), included = included,
                document = decoded }

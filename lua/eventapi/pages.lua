@@ -3,12 +3,20 @@
 -- every item). Losant lists page by `page`/`perPage`; Monterosa lists follow
 -- the cursor of `links.next`. The next page is fetched while the caller
 -- works on the current one. `limit` (not sent) stops after that many items.
+-- What a walk refuses is said in the doc comment of M.each (docs/API.md),
+-- README.md ("Hostile answers stay harmless") and docs/PROTOCOLS.md (1.9,
+-- 3.7): keep them in step.
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 local Progress = require "eventapi.progress"
 local promise = require "eventapi.promise"
 
 local M = {}
+
+-- How many pages in a row may bring no new item while the server claims
+-- more: one can be honest (items added at the front while walking shift
+-- offset pages by a whole page; a cursor server may send one empty page).
+local STALE_PAGES = 2
 
 --- Copies params without limit and progress; returns the copy, limit, progress.
 local function split(params, name)
@@ -35,7 +43,7 @@ local function next_params(style, params, page)
   end
   local number = math.tointeger(page.page) or params.page or 0
   local per = math.tointeger(page.perPage) or params.perPage or 100
-  local count = #(page.items or {})
+  local count = #page.items
   if count == 0 or count < per then return nil end
   if math.type(page.totalCount) == "integer" and (number + 1) * per >= page.totalCount then return nil end
   local p = {}
@@ -44,61 +52,122 @@ local function next_params(style, params, page)
   return p
 end
 
---- Raises InvalidResponse: the server's pages would make the walk loop.
-local function looping(name, fmt, ...)
-  error(Error.new({ type = "InvalidResponse", message = name .. ": " .. fmt:format(...) }), 0)
+--- The id an item is known by: its `id` when that is a string or a number, else nil.
+local function id_of(item)
+  if type(item) ~= "table" then return nil end
+  local id = item.id
+  if type(id) == "string" or (type(id) == "number" and id == id) then return id end
+  return nil
 end
 
---- Checks a page against the walk so far (pages: the numbers or cursors seen,
--- seen: the ids seen) before its items are used: a repeated page number, a
--- cursor already followed, or pages of only known ids while more are
--- claimed would make the walk go on for ever. One such page can be honest
--- (items added at the front while walking shift offset pages); two in a row
--- are refused.
-local function check_page(name, style, page, asked, pages, seen, following)
-  if style == "cursor" then
+--- The page the walk asked for, as messages name it: its number, or for a
+-- cursor walk its place in the walk (never the server's cursor text, which
+-- could carry anything).
+local function label(walk, asked)
+  if walk.style == "cursor" then return ("page %d of the walk"):format(walk.count) end
+  return "page " .. tostring(asked.page or 0)
+end
+
+--- Raises InvalidResponse for the page asked with params `asked`: method and
+-- url of its request when the client gave `where`.
+local function refuse(walk, asked, fmt, ...)
+  local e = { type = "InvalidResponse", message = walk.op.name .. ": " .. fmt:format(...), method = walk.op.method }
+  if walk.where then
+    local ok, at = pcall(walk.where, asked)
+    if ok and type(at) == "table" then e.method, e.url = at.method or e.method, at.url end
+  end
+  error(Error.new(e), 0)
+end
+
+--- What a value is, for a message about a page that is not one.
+local function kind(v)
+  if v == true then return "empty or true" end
+  if type(v) == "table" then return getmetatable(v) == core.array and "an array" or "an object" end
+  if v == core.null then return "null" end
+  return "a " .. type(v)
+end
+
+--- Raises InvalidResponse unless page is a JSON object with a list of items.
+local function check_shape(walk, page, asked)
+  local items = type(page) == "table" and getmetatable(page) ~= core.array and page.items
+  if type(items) == "table" and getmetatable(items) == core.array then return end
+  local what = kind(page)
+  if what == "an object" then
+    what = page.items == nil and "an object without items" or ("an object whose items is " .. kind(page.items))
+  end
+  refuse(walk, asked, "the answer for %s is %s, not a JSON object with a list of items", label(walk, asked), what)
+end
+
+--- Checks a page against the walk so far before its items are used: a
+-- repeated page number, a cursor already followed, or a second page in a
+-- row bringing no new item while more are claimed would make the walk go on
+-- for ever (one such page can be honest). Returns how many of its items the
+-- walk will yield (ids not seen yet, and every item without an id).
+local function check_page(walk, page, asked, following)
+  local pages, seen = walk.pages, walk.seen
+  if walk.style == "cursor" then
     local cursor = page.next_cursor
     if cursor ~= nil then
       if pages[cursor] or cursor == asked.cursor then
-        looping(name, "the server sent the cursor %q again: the pages would repeat for ever", tostring(cursor))
+        refuse(walk, asked, "for %s the server sent as next cursor %s: the pages would repeat for ever",
+          label(walk, asked), cursor == asked.cursor and "the cursor it was asked with" or "a cursor it had sent before")
       end
       pages[cursor] = true
     end
-    return
-  end
-  local number = math.tointeger(page.page) or asked.page or 0
-  if pages[number] then
-    looping(name, "the server sent page %s again: the pages would repeat for ever", tostring(number))
-  end
-  pages[number] = true
-  if following and #(page.items or {}) > 0 then
-    for _, item in ipairs(page.items) do
-      if type(item) ~= "table" or item.id == nil or not seen[item.id] then
-        pages.stale = 0
-        return
-      end
+  else
+    local number = math.tointeger(page.page) or asked.page or 0
+    if pages[number] then
+      refuse(walk, asked, "the server sent page %s again: the pages would repeat for ever", tostring(number))
     end
-    pages.stale = (pages.stale or 0) + 1
-    if pages.stale >= 2 then
-      looping(name, "pages %d and %s hold only items already seen while the server claims more: the pages "
-        .. "would repeat for ever", number - 1, tostring(number))
+    pages[number] = true
+  end
+  local fresh, new, here, texts = 0, 0, {}, walk.texts
+  for _, item in ipairs(page.items) do
+    local id = id_of(item)
+    if id == nil then -- yielded, but known by its text for the progress count
+      fresh = fresh + 1
+      local text = core.json_encode(item)
+      if not texts[text] then texts[text], new = true, new + 1 end
+    elseif not seen[id] and not here[id] then
+      here[id], fresh, new = true, fresh + 1, new + 1
     end
   end
+  if not following then return fresh end
+  if new > 0 then
+    walk.stale = 0
+    return fresh
+  end
+  walk.stale = walk.stale + 1
+  if walk.stale >= STALE_PAGES then
+    refuse(walk, asked, "%s, after another page with no new item, brings %s while the server claims more: "
+      .. "the walk would go on for ever", label(walk, asked),
+      #page.items == 0 and "no items" or "only items already seen")
+  end
+  return fresh
 end
 
 --- client.<resource>.each{params..., limit =, progress =} -> iterator over every
--- item of every page, each item once (an id already seen is skipped: items
--- added while walking shift offset pages). Raises the error object of a
--- failed page, and InvalidResponse when the server's pages would loop (a
--- page number or cursor sent twice, a page of only known ids while more are
--- claimed). Implemented by pages.each(fetch, op, params).
-function M.each(fetch, op, params)
+-- item of every page, each item once: an item is known by its `id` (a string
+-- or a number) and an id already seen is skipped (items added while walking
+-- shift offset pages); an item without one (absent, null, an object) is always
+-- yielded, as two equal ones may be two real items. Raises the error object of
+-- a failed page, and InvalidResponse (nothing more is fetched) for: a page
+-- that is not a JSON object with a list of items (Losant's `items`,
+-- Monterosa's `data`), such as an empty answer, `5`, `true`, an array or
+-- `{"items": 5}`; a page number or a cursor the server already sent, or the
+-- cursor the walk started from; a second page in a row that brings no new
+-- item (no items, or only ids already seen and id-less items whose JSON text
+-- was seen before) while the server claims more (a full Losant page short of
+-- `totalCount`, a Monterosa `links.next`). Implemented by pages.each(fetch,
+-- op, params, where): where(params), when the client gives it, names the
+-- method and url of a page's request in these errors.
+function M.each(fetch, op, params, where)
   local limit, progress
   params, limit, progress = split(params, op.name)
-  local style = op.pages
+  local walk = { op = op, style = op.pages, where = where, pages = {}, seen = {}, texts = {}, stale = 0, count = 0 }
   local pending = limit ~= 0 and fetch(params) or nil
   local asked = params
-  local items, i, seen, count, bar, pages = nil, 0, {}, 0, nil, {}
+  local items, i, seen, count, bar = nil, 0, walk.seen, 0, nil
   return function()
     while true do
       if limit and count >= limit then
@@ -111,18 +180,16 @@ function M.each(fetch, op, params)
           return nil
         end
         local page = pending:await()
-        local following = next_params(style, asked, page)
-        check_page(op.name, style, page, asked, pages, seen, following)
+        walk.count = walk.count + 1
+        check_shape(walk, page, asked)
+        local following = next_params(walk.style, asked, page)
+        local fresh = check_page(walk, page, asked, following)
         if limit then -- exact: the items not seen yet decide whether another page is due
-          local fresh = 0
-          for _, item in ipairs(page.items or {}) do
-            if type(item) ~= "table" or item.id == nil or not seen[item.id] then fresh = fresh + 1 end
-          end
           if count + fresh >= limit then following = nil end
         end
         pending, asked = following and fetch(following) or nil, following
         if pending then pending:catch(function() end) end -- a page the caller never reaches is not "unhandled"
-        items, i = page.items or {}, 0
+        items, i = page.items, 0
         if not bar then bar = Progress.new(op.name, math.tointeger(page.totalCount), progress) end
       end
       i = i + 1
@@ -130,7 +197,7 @@ function M.each(fetch, op, params)
       if item == nil then
         items = nil
       else
-        local id = type(item) == "table" and item.id or nil
+        local id = id_of(item)
         if id == nil or not seen[id] then
           if id ~= nil then seen[id] = true end
           count = count + 1
@@ -143,11 +210,12 @@ function M.each(fetch, op, params)
 end
 
 --- client.<resource>.all({params..., limit =}, [cb]) -> promise of the list of every
--- item (up to limit). Implemented by pages.all(fetch, op, params, cb).
-function M.all(fetch, op, params, cb)
+-- item (up to limit); rejects as each raises. Implemented by
+-- pages.all(fetch, op, params, cb, where).
+function M.all(fetch, op, params, cb, where)
   local p = promise.spawn(function()
     local list = setmetatable({}, core.array)
-    for item in M.each(fetch, op, params) do list[#list + 1] = item end
+    for item in M.each(fetch, op, params, where) do list[#list + 1] = item end
     return list
   end)
   if cb ~= nil then promise.attach_callback(p, cb) end
