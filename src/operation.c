@@ -3,7 +3,7 @@
  * client into a callable operation userdata.
  *
  * core.operation(row) checks the row against the schema (fields, places,
- * kinds, enums, path placeholders) and compiles it. core.binding(...) holds
+ * kinds, enums, path placeholders, `requires`) and compiles it. core.binding(...) holds
  * what a client's calls share; core.bind(spec, binding, row) is what
  * `client.event.get` is: `__call(params [, callback])` returns a promise.
  *
@@ -36,13 +36,14 @@ static const char *const METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", N
 static const char *const ROW_FIELDS[] = {"name", "method", "path", "params", "returns", "scopes", "pages",
                                          "body_of", "all_params", "compiled", NULL};
 static const char *const PARAM_FIELDS[] = {"name", "place", "kind", "required", "enum", "default", "fixed",
-                                           "wire", "check", "query_key", "enum_text", NULL};
+                                           "wire", "check", "requires", "query_key", "enum_text", NULL};
 
 typedef struct param {
     char *name, *wire, *query_key, *enum_text; /* query_key: the escaped wire name and "=" */
     char *constant_query; /* a query param's "key=value" for its fixed or default value, written once */
     char **enums;                              /* NULL-terminated, or NULL */
     int place, kind, required, has_default, has_fixed, has_check;
+    int requires; /* the index of the param that must be given with this one, or -1 */
 } param;
 
 /* A path template: literal runs and placeholders, in order. */
@@ -174,6 +175,7 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
     lua_getfield(L, idx, "required");
     p->required = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    p->requires = -1; /* resolved by resolve_requires once every param is compiled */
     if (lua_getfield(L, idx, "check") != LUA_TNIL) p->has_check = 1;
     if (p->has_check || p->place == PLACE_ATTRIBUTE) s->plain = 0;
     lua_pop(L, 1);
@@ -210,6 +212,22 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
     }
     lua_pop(L, 1);
     compile_constant_query(L, s, p, i, values);
+}
+
+/* Resolves the `requires` field of each param (the table at list holds the
+ * all_params): the name of another param of the row that must be given
+ * whenever this one is (a rule across params, checked per call by build). */
+static void resolve_requires(lua_State *L, spec *s, int list) {
+    for (int i = 0; i < s->nparams; i++) {
+        lua_rawgeti(L, list, i + 1);
+        const char *other = string_field(L, lua_gettop(L), "requires", s->name, NULL);
+        for (int j = 0; other && j < s->nparams; j++)
+            if (j != i && strcmp(s->params[j].name, other) == 0) s->params[i].requires = j;
+        if (other && s->params[i].requires < 0)
+            eventapi_error(L, "InvalidParams", "operation %s: %s requires '%s', which it does not declare", s->name,
+                           s->params[i].name, other);
+        lua_pop(L, 1);
+    }
 }
 
 /* The index of the path param named name (len bytes), or -1. */
@@ -283,6 +301,7 @@ static int l_operation(lua_State *L) {
         compile_param(L, s, lua_gettop(L), (int)i - 1, 3);
         lua_pop(L, 1);
     }
+    resolve_requires(L, s, 4);
     t = lua_getfield(L, 1, "path");
     if (t == LUA_TSTRING) compile_path(L, s, lua_tostring(L, -1));
     else if (t == LUA_TFUNCTION) s->plain = 0, s->path_fn = 1;
@@ -320,7 +339,8 @@ static int wrong(lua_State *L, const spec *s, const param *p, const char *want, 
         lua_pushvalue(L, v);
         lua_pushliteral(L, "'");
         lua_concat(L, 3);
-    } else if (t == LUA_TNUMBER) luaL_tolstring(L, v, NULL);
+    } else if (t == LUA_TNUMBER && lua_tonumber(L, v) != lua_tonumber(L, v)) lua_pushliteral(L, "NaN"); /* not -nan */
+    else if (t == LUA_TNUMBER) luaL_tolstring(L, v, NULL);
     else lua_pushfstring(L, "a %s", luaL_typename(L, v));
     lua_concat(L, 2);
     return invalid(L, p->name, "%s", lua_tostring(L, -1));
@@ -539,6 +559,23 @@ static void run_check(lua_State *L, const spec *s, const param *p, int row, int 
     lua_settop(L, v);
 }
 
+/* 1 when param p is given: in the params table at params, or fixed, or defaulted. */
+static int given(lua_State *L, const param *p, int params) {
+    if (p->has_fixed || p->has_default) return 1;
+    int t = lua_getfield(L, params, p->name);
+    lua_pop(L, 1);
+    return t != LUA_TNIL;
+}
+
+/* Raises InvalidParams when p is given without the param it requires (every
+ * value already checked, so a wrong value is reported first). */
+static void check_requires(lua_State *L, const spec *s, const param *p, int params) {
+    if (p->requires < 0 || !given(L, p, params)) return;
+    const param *q = &s->params[p->requires];
+    if (!given(L, q, params))
+        invalid(L, p->name, "%s: %s needs %s (without it the server ignores %s)", s->name, p->name, q->name, p->name);
+}
+
 /* Builds the request of an operation: the URL (base at base, then the path and
  * the query) into url, the JSON body (if any) into body. The params table is
  * at params, the spec userdata at sp. Leaves on the stack: the body table (or nil) and the list of
@@ -609,6 +646,7 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
         }
         lua_settop(L, values);
     }
+    for (int i = 0; i < s->nparams; i++) check_requires(L, s, &s->params[i], params);
     if (s->body_of) { /* the body is what body_of(params, attributes) gives */
         lua_getfield(L, row, "body_of");
         lua_pushvalue(L, params);

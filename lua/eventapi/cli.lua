@@ -7,12 +7,14 @@
 --   eventapi [options] run RUNBOOK.lua [args ...]
 --
 -- cli.main(argv, ctx) -> exit code: 0 done; 1 a failure (the call failed,
--- the runbook raised, an unhandled failure came out of the loop, or a usage
--- or configuration error came after requests had been sent); 2 a usage or
--- configuration error before anything was sent (core.sent() tells). Errors
--- are written on stderr once, after "eventapi: ". ctx (optional, for tests)
--- may replace getenv, stdout, stderr, stdin and isatty (whether stdout is a
--- terminal).
+-- the runbook raised, an unhandled failure came out of the loop, a usage
+-- or configuration error came after requests had been sent, or the output
+-- could not be written); 2 a usage or configuration error before anything
+-- was sent (core.sent() tells). Errors are written on stderr once, after
+-- "eventapi: ". Every write of the output is checked, and standard output
+-- is flushed (and checked) before the exit code is returned. ctx (optional,
+-- for tests and bin/eventapi) may replace getenv, stdout, stderr, stdin and
+-- isatty (whether stdout is a terminal).
 local eventapi = require "eventapi"
 local Client = require "eventapi.client"
 local Error = require "eventapi.errors"
@@ -199,9 +201,10 @@ list calls (losant events get, losant integrations get, monterosa events list) t
 `<service> <resource> all` is the same; --limit N stops after N items.
 
 exit codes: 0 done; 1 a failure: the call failed, the runbook raised, an unhandled
-failure came out of the loop, or configuration was missing after requests were sent;
-2 a usage error or missing configuration, nothing sent. Errors go to stderr after
-"eventapi: ".]]
+failure came out of the loop, configuration was missing after requests were sent, or
+the output could not be written (a full disk: the call was made, its answer is lost);
+2 a usage error or missing configuration, or standard output closed, nothing sent.
+Errors go to stderr after "eventapi: ".]]
 
 local function main_help()
   local lines = {
@@ -278,6 +281,7 @@ local function call_help(s, service, op, walk)
     local notes = { p.kind or (p.check and "text or JSON" or "string"), PLACES[p.place] }
     if p.wire and p.wire ~= p.name then notes[#notes + 1] = "sent as " .. p.wire end
     if p.default ~= nil then notes[#notes + 1] = "default " .. tostring(p.default) end
+    if p.requires then notes[#notes + 1] = "needs --" .. p.requires end
     local text = extra[p] or table.concat(notes, ", ")
     lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(flag_text(p), text)
   end
@@ -287,20 +291,35 @@ end
 --------------------------------------------------------------------------------
 -- Values of flags.
 
---- Reads a @file argument (@- is standard input).
+--- Reads a @file argument (@- is standard input); returns its text and
+-- where it came from ("standard input" or the file's name). A file that
+-- cannot be opened or read (a directory, standard input closed) is a usage
+-- error naming it.
 local function read_source(ctx, flag, text)
   local name = text:sub(2)
-  if name == "-" then return ctx.stdin:read("a") end
+  if name == "-" then
+    local data, err = ctx.stdin:read("a")
+    if data == nil then usage("--%s: cannot read standard input: %s", flag, tostring(err or "it is closed")) end
+    return data, "standard input"
+  end
   local f, err = io.open(name, "rb")
   if not f then usage("--%s: cannot read %s", flag, err or name) end
-  local data = f:read("a")
+  local data, read_err = f:read("a")
   f:close()
-  return data
+  if data == nil then usage("--%s: cannot read %s: %s", flag, name, tostring(read_err)) end
+  return data, name
 end
 
-local function decode_json(flag, text)
+--- The value of a JSON text (from: where it was read, for the message);
+-- a usage error saying why it is not JSON.
+local function decode_json(flag, text, from)
+  if text == "" and from then usage("--%s is not valid JSON: %s is empty", flag, from) end
   local ok, v = pcall(json.decode, text)
-  if not ok then usage("--%s is not valid JSON: %s", flag, tostring(v):gsub("^.-:%d+: ", "")) end
+  if not ok then
+    local why = Error.is(v) and tostring(v.message) or tostring(v):gsub("^.-:%d+: ", "")
+    why = why:gsub("^eventapi%.json%.decode: ", ""):gsub("^invalid JSON: ", "")
+    usage("--%s is not valid JSON: %s%s", flag, why, from and (" (in " .. from .. ")") or "")
+  end
   return v
 end
 
@@ -315,8 +334,9 @@ local function convert(ctx, p, text)
     if text == "true" then return true elseif text == "false" then return false end
     usage("--%s must be true or false, not '%s'", p.name, text)
   elseif kind == "json" or kind == "table" then
-    if text:sub(1, 1) == "@" then text = read_source(ctx, p.name, text) end
-    local v = decode_json(p.name, text)
+    local from
+    if text:sub(1, 1) == "@" then text, from = read_source(ctx, p.name, text) end
+    local v = decode_json(p.name, text, from)
     if kind == "table" and type(v) ~= "table" then
       usage("--%s must be a JSON object or array", p.name)
     end
@@ -324,7 +344,7 @@ local function convert(ctx, p, text)
   elseif kind == nil and p.check then
     -- No declared kind: the text if the param's check takes it, else JSON.
     if pcall(p.check, text) then return text end
-    if text:sub(1, 1) == "@" then return decode_json(p.name, read_source(ctx, p.name, text)) end
+    if text:sub(1, 1) == "@" then return decode_json(p.name, read_source(ctx, p.name, text)) end -- its text and name
     local ok, v = pcall(json.decode, text)
     if ok then return v end
     return text -- the call's own check names what is wrong
@@ -399,11 +419,84 @@ local function options_for(s, cfg, getenv)
   return options
 end
 
+--- The OutputFailed error of a write (or flush) of standard output that
+-- failed with err; state.lost says what that loses ("the call was made; its
+-- answer is lost"). Marks the output failed, so it is reported once.
+local function output_error(state, err)
+  state.output_failed = true
+  local note = state.lost and (" (" .. state.lost .. ")") or ""
+  return Error.new({ type = "OutputFailed", message = ("cannot write standard output: %s%s"):format(tostring(err), note) })
+end
+
+--- Writes text on standard output; a write that fails (a full disk, a
+-- closed pipe) raises OutputFailed, so the command exits 1 and says so.
+-- (A file's write returns nil and the reason on failure; a test's stand-in
+-- may return nothing.)
+local function out(state, text)
+  local ok, err = state.ctx.stdout:write(text)
+  if ok == nil and err ~= nil then error(output_error(state, err), 0) end
+end
+
+--- Writes text on standard error where it is the command's output (the
+-- lines of a dry run); a write that fails raises OutputFailed.
+local function err_out(state, text)
+  local ok, err = state.ctx.stderr:write(text)
+  if ok == nil and err ~= nil then
+    error(Error.new({ type = "OutputFailed", message = "cannot write standard error: " .. tostring(err) }), 0)
+  end
+end
+
+--- Flushes standard output (on a file its last bytes are written only now)
+-- and returns the exit code: a flush that fails is reported on stderr,
+-- unless a failed write was already; after either the code is not 0 (also
+-- when a runbook caught the error of its print).
+local function finish(state, code)
+  local stdout = state.ctx.stdout
+  if type(stdout.flush) == "function" then
+    local ok, err = stdout:flush()
+    if ok == nil and err ~= nil and not state.output_failed then
+      state.ctx.stderr:write("eventapi: ", tostring(output_error(state, err)), "\n")
+    end
+  end
+  if state.output_failed and code == 0 then code = 1 end
+  return code
+end
+
+--- The print and io of a runbook: Lua's, but writing through out(), so a
+-- line that cannot be written raises OutputFailed in the runbook (Lua's own
+-- print flushes each line and drops the error).
+local function runbook_output(state)
+  local function print_(...)
+    local parts = table.pack(...)
+    for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+    out(state, table.concat(parts, "\t", 1, parts.n) .. "\n")
+    local stdout = state.ctx.stdout
+    if type(stdout.flush) == "function" then
+      local ok, err = stdout:flush()
+      if ok == nil and err ~= nil then error(output_error(state, err), 0) end
+    end
+  end
+  local function write(...)
+    for i = 1, select("#", ...) do
+      local v = select(i, ...)
+      if math.type(v) == "integer" then v = ("%d"):format(v)
+      elseif type(v) == "number" then v = ("%.14g"):format(v)
+      elseif type(v) ~= "string" then error(("bad argument #%d to 'write' (string expected, got %s)"):format(i, type(v)), 2) end
+      out(state, v)
+    end
+    return io.stdout
+  end
+  return print_, setmetatable({ write = write }, { __index = io })
+end
+
 --- A client of service s; a usage error when it cannot be configured.
 local function make_client(s, state)
   local options, missing = options_for(s, state.config, state.ctx.getenv)
   if not options then usage("%s", missing) end
-  if state.dry_run then options.dry_run = true end
+  if state.dry_run or options.dry_run == true then
+    -- the lines of the dry run are the command's output: a write that fails is a failure
+    options.dry_run = function(line) err_out(state, line .. "\n") end
+  end
   local ok, client = pcall(eventapi[s.name], options)
   if not ok then
     local message = Error.is(client) and tostring(client.message):gsub("^%w+: ", "") or tostring(client)
@@ -439,7 +532,6 @@ local function global_option(state, argv, i)
   return i + 1
 end
 
-local function out(state, text) state.ctx.stdout:write(text) end
 
 --- The number of requests sent since the command started.
 local function sent_since(state)
@@ -584,6 +676,7 @@ local function call_command(state, argv, i)
     -- go to the terminal too.
     params.limit = limit
     if state.ctx.isatty() then params.progress = false end
+    state.lost = "items from there on are lost"
     ok, err = pcall(function()
       for item in client[resource].each(params) do out(state, cli.json(shown(state, s, item), pretty) .. "\n") end
     end)
@@ -595,6 +688,7 @@ local function call_command(state, argv, i)
   ok, result = pcall(function() return client[resource][action](params):await() end)
   client:close()
   if not ok then return failed(state, result) end
+  state.lost = "the call was made; its answer is lost"
   out(state, cli.json(shown(state, s, result), pretty) .. "\n")
   return 0
 end
@@ -617,6 +711,7 @@ local function run_command(state, argv, i)
   for k = i + 1, #argv do args[#args + 1] = argv[k] end
   local clients = {}
   local env = { eventapi = eventapi, arg = args }
+  env.print, env.io = runbook_output(state) -- a line that cannot be written raises
   setmetatable(env, { __index = function(t, k)
     local s = SERVICES[k]
     if type(k) == "string" and s then
@@ -838,7 +933,10 @@ function cli.main(argv, ctx)
       local a = argv[i]
       if a == "--help" or a == "-h" or a == "help" then out(state, main_help()); return 0 end
       if a == "--version" then out(state, version_text()); return 0 end
-      if a == "run" then return run_command(state, argv, i + 1) end
+      if a == "run" then
+        state.lost = "what the runbook printed is lost"
+        return run_command(state, argv, i + 1)
+      end
       if a == "completion" then return completion_command(state, argv, i + 1) end
       if SERVICES[a] then return call_command(state, argv, i) end
       if a:sub(1, 1) == "-" then
@@ -851,8 +949,8 @@ function cli.main(argv, ctx)
     end
     usage("missing service (run 'eventapi --help')")
   end)
-  if ok then return code end
-  return failed(state, code)
+  if not ok then code = failed(state, code) end
+  return finish(state, code)
 end
 
 cli.help = main_help

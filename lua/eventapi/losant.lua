@@ -1,8 +1,9 @@
 --- The Losant Events and Integrations API as one declarative operation
 -- table (docs/PROTOCOLS.md section 1.2). Each row: name (resource.action),
 -- method, path template, params (name, place: path | query | body | header,
--- required, kind: string | integer | boolean | json | table), scopes, and
--- returns (what the call resolves with, for docs/API.md).
+-- required, kind: string | integer | boolean | json | table, requires: the
+-- name of a param that must be given with this one), scopes, and returns
+-- (what the call resolves with, for docs/API.md).
 
 local READ = { "all.Application", "all.Application.read", "all.Organization", "all.Organization.read",
                "all.User", "all.User.read" }
@@ -25,11 +26,22 @@ local EVENT_SORT = { "subject", "id", "creationDate", "lastUpdated", "level", "s
 local INTEGRATION_SORT = { "name", "id", "creationDate", "integrationType", "lastUpdated" }
 local STATES = { "new", "acknowledged", "resolved" }
 
+--- The filter of a call that also takes filterField: Losant ignores a
+-- filter when filterField is blank or not given ("blank or not provided
+-- means no filtering"), so a bulk events.patch{ filter = "Door*" } would
+-- change every event. It requires filterField (a blank one is not in the
+-- enum), and the call is refused before any traffic.
+local function filter_on_field()
+  local p = query("filter")
+  p.requires = "filterField"
+  return p
+end
+
 --- The list params of a resource: its sort and filter fields.
 local function list_params(sort_fields, filter_fields)
   return { query("sortField", "string", sort_fields), query("sortDirection", "string", { "asc", "desc", "ASC", "DESC" }),
            query("page", "integer"), query("perPage", "integer"), query("filterField", "string", filter_fields),
-           query("filter") }
+           filter_on_field() }
 end
 local EVENT_LIST = list_params(EVENT_SORT, { "subject" })
 local LIST = list_params(INTEGRATION_SORT, { "name", "integrationType" })
@@ -64,7 +76,7 @@ local operations = {
     params = { APP, body("event", true) }, scopes = scopes(WRITE, "events.post") },
   { name = "events.patch", method = "PATCH", path = EVENT_PATH,
     returns = "`{ success = true }`",
-    params = { APP, query("filterField", "string", { "subject" }), query("filter"), query("state", "string", STATES),
+    params = { APP, query("filterField", "string", { "subject" }), filter_on_field(), query("state", "string", STATES),
                query("query", "json"), body("updates", true) },
     scopes = scopes(WRITE, "events.patch") },
   { name = "events.delete", method = "POST", path = EVENT_PATH .. "/delete",
