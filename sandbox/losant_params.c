@@ -157,6 +157,7 @@ int ls_read_listing(const sb_request *req, sb_response *res, enum ls_listing_cal
             return -1;
         l->state = state;
         if (field) l->filter_field = field;
+        else l->filter = NULL; /* as Losant: without filterField the filter is ignored (docs/PROTOCOLS.md 1.4) */
     }
     if (paged) {
         const char *sort = param_of(req, "sortField");

@@ -136,7 +136,7 @@ function workloads.list()
     { "perPage=100, sortField=subject asc", "?perPage=100&sortField=subject&sortDirection=asc" },
     { "perPage=100, sortField=level desc", "?perPage=100&sortField=level" },
     { "perPage=100, state=new", "?perPage=100&state=new" },
-    { "perPage=100, filter=*77*", "?perPage=100&filter=*77*" },
+    { "perPage=100, filter=*77*", "?perPage=100&filterField=subject&filter=*77*" },
     { 'perPage=100, query {"level":"critical"}', "?perPage=100&query=%7B%22level%22%3A%22critical%22%7D" },
     { 'perPage=100, query {"subject":{"$contains":"77"}}',
       "?perPage=100&query=%7B%22subject%22%3A%7B%22%24contains%22%3A%2277%22%7D%7D" },

@@ -541,6 +541,7 @@ end
 --- The text of an error value: an error object's own line, a plain table's
 -- message, a string as it is.
 local function error_line(err)
+  if err == nil then return "ScriptError: no value was given (error() or error(nil))" end
   if type(err) == "table" and getmetatable(err) == nil and type(err.message) == "string" then
     return err.message
   end

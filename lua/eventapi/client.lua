@@ -21,7 +21,7 @@ local OPTIONS = {
 -- them (tools/gendocs.lua writes docs/API.md from this table).
 local OPTION_DOCS = {
   { "url", "the service's public URL (Losant); required for Connect Daily and Monterosa",
-    "base URL, http:// or https://; Connect Daily's includes the deployment's context path" },
+    "base URL, http:// or https://, no query or fragment; Connect Daily's includes the deployment's context path" },
   { "token", "none", "API access token, sent as `Authorization: Bearer`; no CR, LF or NUL" },
   { "user", "none", "HTTP Basic user (Connect Daily); no `:`" },
   { "password", "none", "HTTP Basic password; needs `user`" },
@@ -32,12 +32,13 @@ local OPTION_DOCS = {
   { "ca_file", "the system's CAs", "CA bundle to verify the server with" },
   { "insecure", "false", "skip TLS verification (tests only)" },
   { "max_connections", "unlimited", "connections in flight for the process, 1 to 100000 (the largest any client asked)" },
-  { "max_body", "64 MiB", "bytes of a response body, at least 1; a larger one is `InvalidResponse`" },
+  { "max_body", "64 MiB", "bytes of a response body, at least 1; a larger one is `InvalidResponse`, never retried" },
   { "user_agent", "`eventapi/<version> libcurl/<version> Lua 5.4`", "the `User-Agent` header" },
   { "headers", "none", "extra headers, a table of name = value; values of credential-like names are redacted in errors" },
   { "retries", "none", "`true` or `{ max = 3, base = 0.2, cap = 10, on = { 429, 502, 503, 504, \"transport\" }, "
     .. "methods = { \"GET\", \"PUT\", \"DELETE\" } }`: which failures are retried and how long to wait" },
-  { "dry_run", "false", "`true`: writes are printed on stderr and not sent; or a function receiving each line" },
+  { "dry_run", "false", "`true`: every method but GET, HEAD and OPTIONS is printed on stderr and not sent; "
+    .. "or a function receiving each line" },
 }
 
 -- The numeric options: {min, max, integer, default}. Timeouts are seconds
@@ -91,7 +92,7 @@ local function check_number(what, v, min, max, integer)
   if ok and integer then ok = math.tointeger(v) ~= nil end
   if not ok then
     invalid(("%s must be %s from %s to %s, not %s"):format(what, integer and "a whole number" or "a number",
-      core.number_text(min), core.number_text(max), tostring(v)))
+      core.number_text(min), core.number_text(max), Error.show(v)))
   end
   return integer and math.tointeger(v) or v
 end
@@ -186,15 +187,26 @@ local function redact(url)
   end))
 end
 
---- s with every occurrence of the literal text needle replaced by REDACTED.
+-- A secret shorter than this is replaced only where it stands alone (see
+-- replace_plain): a short test token such as "t" must not turn every t of a
+-- URL or a server's message into REDACTED.
+local SHORT_SECRET = 8
+local WORD_BYTE = "[%w%-._~+/=]" -- what a token is made of: a short secret inside a run of these is not one
+
+--- s with every occurrence of the literal text needle replaced by REDACTED
+-- (a short needle only where no token byte touches it on either side).
 local function replace_plain(s, needle)
-  local out, at = {}, 1
+  local out, at, from, short = {}, 1, 1, #needle < SHORT_SECRET
   while true do
-    local i, j = s:find(needle, at, true)
+    local i, j = s:find(needle, from, true)
     if not i then break end
-    out[#out + 1] = s:sub(at, i - 1)
-    out[#out + 1] = "REDACTED"
-    at = j + 1
+    if short and (s:sub(i - 1, i - 1):find(WORD_BYTE) or s:sub(j + 1, j + 1):find(WORD_BYTE)) then
+      from = i + 1
+    else
+      out[#out + 1] = s:sub(at, i - 1)
+      out[#out + 1] = "REDACTED"
+      at, from = j + 1, j + 1
+    end
   end
   if at == 1 then return s end
   out[#out + 1] = s:sub(at)
@@ -207,26 +219,34 @@ local function scrub(secrets, s)
   return s
 end
 
---- Replaces the client's secrets in every string of an error (and of its
--- body, at any depth) and escapes control characters in type and message.
-local function clean_error(secrets, e)
-  local seen = {}
-  local function walk(t)
-    if seen[t] then return end
-    seen[t] = true
-    for k, v in pairs(t) do
-      if type(v) == "string" then t[k] = scrub(secrets, v)
-      elseif type(v) == "table" and getmetatable(v) ~= Error then walk(v) end
+--- Replaces the secrets in every string of a decoded answer, keys included,
+-- at any depth (t is changed in place).
+local function scrub_table(secrets, t, seen)
+  seen = seen or {}
+  if seen[t] then return end
+  seen[t] = true
+  local renamed
+  for k, v in pairs(t) do
+    if type(v) == "string" then t[k] = scrub(secrets, v)
+    elseif type(v) == "table" then scrub_table(secrets, v, seen) end
+    if type(k) == "string" then
+      local clean = scrub(secrets, k)
+      if clean ~= k then renamed = renamed or {}; renamed[k] = clean end
     end
   end
-  if #secrets > 0 then
-    for _, k in ipairs({ "message", "type", "url" }) do
-      if type(e[k]) == "string" then e[k] = scrub(secrets, e[k]) end
-    end
-    if type(e.body) == "string" then e.body = scrub(secrets, e.body)
-    elseif type(e.body) == "table" then walk(e.body) end
-    if type(e.errors) == "table" then walk(e.errors) end
-  end
+  for k, clean in pairs(renamed or {}) do t[clean], t[k] = t[k], nil end
+end
+
+--- The URL of a request as errors, hooks and dry runs show it: without
+-- userinfo and credential-like query values, the call's secrets replaced.
+local function shown_url(client, req)
+  return scrub(req.secrets or client.secrets, redact(req.url))
+end
+
+--- Escapes control characters in an error's type and message; returns e.
+-- (Secrets are taken out of what the server sent before the error is made:
+-- eventapi's and libcurl's own words are not scrubbed.)
+local function clean_error(e)
   if e.type ~= nil then e.type = Error.escape(e.type) end
   if e.message ~= nil then e.message = Error.escape(e.message) end
   return e
@@ -292,12 +312,11 @@ local function respond(client, req, res)
     local ok, decoded = pcall(core.json_decode, text)
     if ok then return decoded end
   end
-  local where = { method = req.method, url = redact(req.url) }
   local secrets = req.secrets or client.secrets
-  if res.error then
-    error(clean_error(secrets, Error.new({ type = res.error, message = res.message, status = res.status,
-                                           transport = true, method = where.method, url = where.url,
-                                           location = req.location })), 0)
+  local where = { method = req.method, url = shown_url(client, req) }
+  if res.error then -- libcurl's words (or the core's): nothing of the server's in them
+    error(clean_error(Error.new({ type = res.error, message = res.message, status = res.status, transport = true,
+                                  method = where.method, url = where.url, location = req.location })), 0)
   end
   local decoded, ok, why = nil, false, nil
   if text ~= "" then
@@ -307,13 +326,23 @@ local function respond(client, req, res)
   if status >= 200 and status < 300 then
     if text == "" then return true end
     if not ok then
-      error(clean_error(secrets, Error.new({ type = "InvalidResponse", status = status, body = text,
-                                             method = where.method, url = where.url, location = req.location,
-                                             message = "the response is not valid JSON (" .. tostring(why) .. ")" })), 0)
+      error(clean_error(Error.new({ type = "InvalidResponse", status = status, body = scrub(secrets, text),
+                                    method = where.method, url = where.url, location = req.location,
+                                    message = "the response is not valid JSON (" .. tostring(why) .. ")" })), 0)
     end
-    if unwrap then return unwrap(decoded, res, req, where) end
-    return decoded
+    if not unwrap then return decoded end
+    local fine, value = pcall(unwrap, decoded, res, req, where)
+    if fine then return value end
+    if Error.is(value) then -- an error the service read from a 2xx answer (Connect Daily's `error`)
+      if type(value.body) == "table" then scrub_table(secrets, value.body) end
+      if type(value.message) == "string" then value.message = scrub(secrets, value.message) end
+      clean_error(value)
+    end
+    error(value, 0)
   end
+  -- An error answer: the secrets are taken out of what the server sent
+  -- before anything is read from it, so that no cut can split one.
+  if ok and type(decoded) == "table" then scrub_table(secrets, decoded) else text = scrub(secrets, text) end
   local e = Error.new({ status = status, method = where.method, url = where.url, location = req.location,
                         body = ok and decoded or text, retry_after = res.retry_after })
   local map = client.service.error_fields
@@ -324,26 +353,56 @@ local function respond(client, req, res)
   end
   e.type = e.type or Error.type_for_status(status)
   e.message = e.message or (text ~= "" and text:sub(1, 200) or ("HTTP status " .. status))
-  error(clean_error(secrets, e), 0)
+  error(clean_error(e), 0)
 end
 
-local WRITES = { POST = true, PUT = true, PATCH = true, DELETE = true }
+-- The methods a dry run sends: those that change nothing. Every other
+-- method (POST, PUT, PATCH, DELETE, and any other, PURGE say) is printed.
+local READS = { GET = true, HEAD = true, OPTIONS = true }
 local TRANSPORT = { ConnectionFailed = true, Timeout = true } -- retried with "transport" (OutOfMemory is not)
 
---- Calls every hook of kind with info; a hook that raises is reported with warn.
-local function emit(client, kind, info)
+--- A promise rejected with err.
+local function rejected(err)
+  local p = core.promise()
+  core.reject(p, err)
+  return p
+end
+
+--- The Closed error of a request that a closed client will not send.
+local function closed_error(client, req, message)
+  return Error.new({ type = "Closed", message = message or "the client is closed", method = req.method,
+                     url = shown_url(client, req), location = req.location })
+end
+
+--- Calls every hook of kind with info; returns nil, or the failure of the
+-- first hook that raised (a ScriptError naming the hook; an error object
+-- it raised stays itself), after which no later hook of that kind runs.
+local function emit(client, kind, info, req)
   for _, fn in ipairs(client.hooks[kind]) do
     local ok, err = pcall(fn, info)
-    if not ok then warn("eventapi: a ", kind, " hook raised: ", tostring(err)) end
+    if not ok then
+      if Error.is(err) then return err end
+      local e = Error.wrap(err)
+      e.message = ("a %s hook raised: %s"):format(kind, e.message)
+      e.method, e.url, e.location = req.method, shown_url(client, req), req.location
+      return e
+    end
   end
 end
 
---- Sends one attempt of a request; returns the promise of its value.
+--- Sends one attempt of a request; returns the promise of its value. A
+-- request hook that raises, or closes the client, stops it before traffic.
 local function attempt(client, req, n)
   local hooks = client.hooks
   local watched = #hooks.request > 0 or #hooks.response > 0 -- no hook: no redaction, no info tables
-  local url = watched and scrub(req.secrets or client.secrets, redact(req.url))
-  if #hooks.request > 0 then emit(client, "request", { method = req.method, url = url, attempt = n, body = req.body }) end
+  local secrets = req.secrets or client.secrets
+  local url = watched and shown_url(client, req)
+  if #hooks.request > 0 then
+    local failed = emit(client, "request", { method = req.method, url = url, attempt = n,
+                                             body = req.body and scrub(secrets, req.body) }, req)
+    if failed then return rejected(failed) end
+    if client.closed then return rejected(closed_error(client, req, "the client was closed by a request hook")) end
+  end
   local headers = nil
   if req.headers then -- the client's lines, but those the call names itself, then the call's
     local own = {}
@@ -361,9 +420,10 @@ local function attempt(client, req, n)
   return raw:next(function(res)
     inflight[id] = nil
     if #hooks.response > 0 then
-      emit(client, "response", { method = req.method, url = url or scrub(req.secrets or client.secrets, redact(req.url)),
-                                 attempt = n, status = res.status, error = res.error,
-                                 duration = core.now() - started })
+      local failed = emit(client, "response", { method = req.method, url = url or shown_url(client, req),
+                                                attempt = n, status = res.status, error = res.error,
+                                                duration = core.now() - started }, req)
+      if failed then error(failed, 0) end
     end
     return respond(client, req, res)
   end)
@@ -397,16 +457,14 @@ end
 
 --- Sends a built request with the client's retry policy and dry run; returns the promise of its value.
 local function send(client, req)
-  if client.closed then
-    local p = core.promise()
-    core.reject(p, Error.new({ type = "Closed", message = "the client is closed", method = req.method,
-                               url = scrub(req.secrets or client.secrets, redact(req.url)), location = req.location }))
-    return p
-  end
-  if client.dry_run and WRITES[req.method] then
-    local url = scrub(req.secrets or client.secrets, redact(req.url))
-    emit(client, "request", { method = req.method, url = url, attempt = 1, body = req.body, dry_run = true })
-    client.dry_run(("[dry run] %s %s%s"):format(req.method, url, req.body and (" " .. req.body) or ""))
+  if client.closed then return rejected(closed_error(client, req)) end
+  if client.dry_run and not READS[req.method] then
+    local url = shown_url(client, req)
+    local body = req.body and scrub(req.secrets or client.secrets, req.body)
+    local failed = emit(client, "request", { method = req.method, url = url, attempt = 1, body = body,
+                                             dry_run = true }, req)
+    if failed then return rejected(failed) end
+    client.dry_run(("[dry run] %s %s%s"):format(req.method, url, body and (" " .. body) or ""))
     local p = core.promise()
     core.resolve(p, { dry_run = true, method = req.method, url = url, body = req.data })
     return p
@@ -422,8 +480,13 @@ local function send(client, req)
         if type(err) == "table" then err.attempts = n end
         return core.reject(result, err)
       end
-      emit(client, "retry", { method = req.method, url = scrub(req.secrets or client.secrets, redact(req.url)), attempt = n, wait = wait,
-                              status = err.status, error = err.type })
+      local failed = emit(client, "retry", { method = req.method, url = shown_url(client, req), attempt = n,
+                                             wait = wait, status = err.status, error = err.type }, req)
+      if failed or client.closed then
+        failed = failed or closed_error(client, req, "the client was closed by a retry hook")
+        failed.attempts = n
+        return core.reject(result, failed)
+      end
       local timer, id = core.timer(wait)
       waiting[result] = { req = req, timer = id }
       timer:next(function()
@@ -470,7 +533,7 @@ function Client:request(spec, cb)
     local method = spec.method or "GET"
     if type(method) ~= "string" or not method:match("^%u+$") then invalid("request: bad method") end
     if type(spec.path) ~= "string" or spec.path:sub(1, 1) ~= "/" then invalid("request: path must start with /") end
-    if spec.path:find("[%s#]") then invalid("request: path must not contain spaces or #") end
+    if spec.path:find("[%c%s#]") then invalid("request: path must not contain spaces, control characters or #") end
     local url = self.url .. spec.path
     if spec.query ~= nil and type(spec.query) ~= "table" then
       invalid("request: query must be a table of name = value, not a " .. type(spec.query))
@@ -523,8 +586,7 @@ function Client:close()
   for id in pairs(self.inflight) do core.cancel(id) end
   for p, wait in pairs(self.waiting) do
     core.cancel_timer(wait.timer) -- the loop does not wait for it any more
-    core.reject(p, Error.new({ type = "Closed", message = "the client was closed while the request waited to retry",
-                               method = wait.req.method, url = scrub(wait.req.secrets or self.secrets, redact(wait.req.url)), location = wait.req.location }))
+    core.reject(p, closed_error(self, wait.req, "the client was closed while the request waited to retry"))
   end
   self.waiting = {}
 end
@@ -534,6 +596,7 @@ local HOOKS = { request = true, response = true, retry = true }
 --- client:on(kind, fn) -> client: calls fn(info) for every "request" (method, url,
 -- attempt, body, dry_run), "response" (method, url, attempt, status, error,
 -- duration in seconds) and "retry" (method, url, attempt, wait, status, error).
+-- A hook that raises fails the call (ScriptError); close() in a hook stops it (Closed).
 function Client:on(kind, fn)
   if not HOOKS[kind] then invalid(("client:on: unknown hook '%s' (request, response or retry)"):format(tostring(kind))) end
   if type(fn) ~= "function" then invalid("client:on: the hook must be a function") end
@@ -595,6 +658,9 @@ function Client.new(service, options)
   url = url:gsub("/+$", "")
   if not url:match("^https?://") then invalid(service.name .. ": url must start with http:// or https://") end
   if url:find("[%c%s]") then invalid(service.name .. ": url must not contain spaces or control characters") end
+  if url:find("[?#]") then -- every call appends its path and query to the base URL
+    invalid(service.name .. ": url must not contain a query (?) or a fragment (#)")
+  end
   if options.user_agent then header_line("User-Agent", options.user_agent, "option user_agent") end
   if options.token and options.user then invalid(service.name .. ": give either token or user and password, not both") end
   if options.password and not options.user then invalid(service.name .. ": password needs user") end
@@ -656,8 +722,12 @@ function Client.new(service, options)
     if op.pages then
       local pages = require "eventapi.pages"
       local function fetch(params) return operation(params) end
-      client[resource].each = function(params) return pages.each(fetch, op, params) end
-      client[resource].all = function(params, cb) return pages.all(fetch, op, params, cb) end
+      local function where(params) -- the method and shown URL of a page's request, for a walk's errors
+        local req = build(client, op, params)
+        return { method = req.method, url = shown_url(client, req) }
+      end
+      client[resource].each = function(params) return pages.each(fetch, op, params, where) end
+      client[resource].all = function(params, cb) return pages.all(fetch, op, params, cb, where) end
     end
   end
   refresh(client)

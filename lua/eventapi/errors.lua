@@ -33,6 +33,13 @@ function Error.__tostring(e)
   return table.concat(parts)
 end
 
+--- The text of a value for a message: tostring's, but NaN as "NaN" (the C
+-- library writes "-nan" or "nan" by the sign bit).
+function Error.show(v)
+  if v ~= v then return "NaN" end
+  return tostring(v)
+end
+
 --- Makes an error object from a table of fields (type and message are due).
 function Error.new(fields)
   return setmetatable(fields, Error)
@@ -89,15 +96,18 @@ Error.FIELDS = {
 }
 Error.TYPES = {
   { "InvalidParams", "a bad param, option or argument: before any traffic" },
-  { "InvalidResponse", "an answer that is not JSON where JSON was due, cut short, over `max_body`, or pages that would loop" },
+  { "InvalidResponse", "an answer that is not JSON where JSON was due, cut short, over `max_body`, headers over 100 KB, "
+    .. "a list page that is not one, or pages that would loop" },
   { "Timeout", "`timeout`, `connect_timeout` or `idle_timeout` ran out" },
   { "ConnectionFailed", "the connection could not be made or broke" },
   { "TLS", "the TLS handshake or the server's certificate failed" },
   { "OutOfMemory", "libcurl ran out of memory for the request (never retried)" },
   { "Closed", "the client was closed before or during the call" },
-  { "ScriptError", "your own code raised it (a callback, handler, spawned or map function); see `cause`" },
+  { "ScriptError", "your own code raised it (a callback, handler, executor, `finally`, hook, spawned or map function); "
+    .. "see `cause`, absent when no value was given (`error()`, `reject()`)" },
   { "InvalidUse", "`await` in a coroutine spawn did not start, or run/step/await from inside a handler" },
   { "Unsettled", "a blocking `await` on a promise nothing is left to settle" },
+  { "OutputFailed", "the CLI could not write its output (a full disk, say): exit 1" },
   { "ConnectDailyError", "Connect Daily answered 2xx with a non-zero `error`" },
   { "BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, PayloadTooLarge, "
     .. "UnsupportedMediaType, Unprocessable, TooManyRequests, ServerError, HTTPError",

@@ -26,7 +26,7 @@ local function split(params, name)
   local limit, progress = copy.limit, copy.progress
   copy.limit, copy.progress = nil, nil
   if limit ~= nil and (type(limit) ~= "number" or math.tointeger(limit) == nil or limit < 0) then
-    Error.raise("InvalidParams", "%s: limit must be a whole number >= 0, not %s", name, tostring(limit))
+    Error.raise("InvalidParams", "%s: limit must be a whole number >= 0, not %s", name, Error.show(limit))
   end
   limit = limit and math.tointeger(limit)
   return copy, limit, progress

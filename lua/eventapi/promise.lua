@@ -293,7 +293,7 @@ end
 -- raises an unhandled failure like run unless eventapi.on_unhandled is set.
 function eventapi.step(ms)
   if ms ~= nil and (type(ms) ~= "number" or ms ~= ms) then
-    Error.raise("InvalidParams", "step: ms must be a number, not %s", tostring(ms))
+    Error.raise("InvalidParams", "step: ms must be a number, not %s", Error.show(ms))
   end
   return drive(ms or 0)
 end

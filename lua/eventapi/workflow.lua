@@ -35,7 +35,7 @@ function M.map(items, fn, opts)
   check(type(fn) == "function", "map: fn must be a function")
   check(type(opts) == "table", "map: options must be a table")
   local limit = opts.concurrency or 8
-  check(type(limit) == "number" and math.tointeger(limit) and limit >= 1, "map: concurrency must be a whole number >= 1, not " .. tostring(limit))
+  check(type(limit) == "number" and math.tointeger(limit) and limit >= 1, "map: concurrency must be a whole number >= 1, not " .. Error.show(limit))
   limit = math.tointeger(limit)
   local n = #items
   local result, results = core.promise(), core.new_list(n)
@@ -103,9 +103,9 @@ function M.wait_for(poll, opts)
   opts = opts or {}
   check(type(poll) == "function", "wait_for: check must be a function")
   local timeout, interval = opts.timeout or 60, opts.interval or 2
-  check(finite(timeout, 0), "wait_for: timeout must be a number of seconds from 0 to 86400, not " .. tostring(timeout))
+  check(finite(timeout, 0), "wait_for: timeout must be a number of seconds from 0 to 86400, not " .. Error.show(timeout))
   check(finite(interval, 0.001), "wait_for: interval must be a number of seconds from 0.001 to 86400, not "
-    .. tostring(interval))
+    .. Error.show(interval))
   local result, tries, settled, pause = core.promise(), 0, false, nil
   local deadline, deadline_id = core.timer(timeout)
   local function finish(ok, value)

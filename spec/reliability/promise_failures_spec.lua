@@ -52,6 +52,13 @@ describe("a failure without a value", function()
     assert.are.equal(1, #reports(err), err)
   end)
 
+  it("raised at a runbook's top level ends eventapi run with exit status 1 and says no value was given", function()
+    local ok, _, err, code = sandbox.run_lua("error()", { command = "bin/eventapi run" })
+    assert.is_falsy(ok)
+    assert.are.equal(1, code)
+    assert.are.equal("eventapi: ScriptError: no value was given (error() or error(nil))\n", err)
+  end)
+
   it("rejects the handler's child with a ScriptError whose cause is nil", function()
     local err = fail(eventapi.resolve(1):next(function() error() end))
     assert.is_true(eventapi.Error.is(err))

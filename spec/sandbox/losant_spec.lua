@@ -125,14 +125,14 @@ describe("the Losant sandbox", function()
   describe("the filter glob", function()
     it("matches one UTF-8 character with ?", function()
       local ev = send("POST", "/events", { level = "info", subject = "Caf\u{e9} open" }).json
-      local res = get("/events?filter=Caf%3F%20open")
+      local res = get("/events?filterField=subject&filter=Caf%3F%20open")
       assert.are.equal(1, res.json.totalCount)
       assert.are.equal(ev.id, res.json.items[1].id)
     end)
 
     it("does not match two bytes of one character with ??", function()
       send("POST", "/events", { level = "info", subject = "Caf\u{e9} open" })
-      assert.are.equal(0, get("/events?filter=Caf%3F%3F%20open").json.totalCount)
+      assert.are.equal(0, get("/events?filterField=subject&filter=Caf%3F%3F%20open").json.totalCount)
     end)
   end)
 
@@ -343,7 +343,14 @@ describe("the Losant sandbox", function()
       local res = get("/events?filterField=subject&filter=*pressure*")
       assert.are.equal(1, res.json.totalCount)
       assert.are.equal("Boiler pressure high", res.json.items[1].subject)
-      assert.are.equal(1, get("/events?filter=Fan%20fail%3Fre").json.totalCount)
+      assert.are.equal(1, get("/events?filterField=subject&filter=Fan%20fail%3Fre").json.totalCount)
+    end)
+
+    it("ignores a filter without filterField, as Losant does", function()
+      local all = get("/events").json.totalCount
+      assert.is_true(all > 1)
+      assert.are.equal(all, get("/events?filter=*pressure*").json.totalCount)
+      assert.are.equal(all, get("/events?filterField=&filter=*pressure*").json.totalCount)
     end)
 
     it("sorts by the requested field and direction", function()
@@ -493,7 +500,7 @@ describe("the Losant sandbox", function()
 
   describe("bulk calls", function()
     it("patches every matching event", function()
-      local res = sandbox.http("PATCH", url("/events?state=new&filter=*critical*"),
+      local res = sandbox.http("PATCH", url("/events?state=new&filterField=subject&filter=*critical*"),
         { token = sandbox.token, json = { state = "resolved" } })
       assert.are.same({ success = true }, res.json)
       assert.are.equal("resolved", get("/events/" .. EVENT).json.state)
