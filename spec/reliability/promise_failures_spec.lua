@@ -211,6 +211,21 @@ describe("a recursive poller (a handler returning the next call)", function()
     assert.are.same({ "link end", "head end" }, log)
   end)
 
+  it("reports the failure of a promise nobody handles that follows one a handled chain returns", function()
+    local ok, _, err, code = sandbox.run_lua([[
+      local eventapi = require "eventapi"
+      local reject_y
+      local y = eventapi.promise(function(_, reject) reject_y = reject end)
+      local _ = eventapi.promise(function(resolve) resolve(y) end) -- follows y; nobody handles it
+      eventapi.resolve(1):next(function() return y end):catch(function() end)
+      eventapi.sleep(0):next(function() reject_y("boom") end)
+      eventapi.run()
+    ]])
+    assert.is_falsy(ok)
+    assert.are.equal(1, code)
+    assert.truthy(err:find("unhandled failure: ScriptError: boom", 1, true), err)
+  end)
+
   it("ignores a later resolve of a promise that has a handler and was resolved with a pending one", function()
     local resolve_p
     local p = eventapi.promise(function(resolve) resolve_p = resolve end)
