@@ -23,6 +23,7 @@ typedef struct timer {
 } timer;
 
 typedef struct transfer transfer;
+typedef struct fd_entry fd_entry; /* loop.c: what the loop knows of a descriptor */
 
 typedef struct loop {
     CURLM *multi;
@@ -50,11 +51,13 @@ typedef struct loop {
     int wakefd;        /* eventfd: work appeared outside step */
     double curl_due;   /* when curl wants socket_action(TIMEOUT), monotonic seconds; < 0 none */
     double armed_due;  /* what timerfd is armed at; < 0 none */
+    double idle_due;   /* when the earliest idle_timeout may run out, monotonic seconds; < 0 none */
+    double now;        /* monotonic seconds when the current round's wait ended (stamps of received bytes) */
     int exposed;       /* pollfd was asked for: keep timerfd and wakefd up to date */
     int in_step;       /* inside step: it re-arms at its end, no wake needed */
     int signaled;      /* wakefd holds a count not read yet */
     lua_Integer sent;  /* transfers started (core.sent) */
-    unsigned char *fds; /* per descriptor: FD_* bits (loop.c) */
+    fd_entry *fds;     /* per descriptor: FD_* bits and when it last had bytes to read (loop.c) */
     int nfds;
 } loop;
 

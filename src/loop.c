@@ -38,7 +38,16 @@ struct transfer {
     lua_Integer id;
     char *body;
     size_t len, cap, max_body;
-    long idle_s;   /* the stall limit, for the Timeout message */
+    loop *lp;      /* its loop: the callbacks stamp received bytes with the round's clock */
+    long idle_s;   /* the idle limit in whole seconds (0: none), see check_idle */
+    double started; /* monotonic seconds when it started */
+    double seen;   /* when its header or body callback last ran (or it started) */
+    int sock;      /* the socket curl last waited on for it (on_socket), or -1 */
+    int idle_expired; /* check_idle ended it */
+    int head;      /* HEAD_*: where in the answer's head the next header line falls */
+    int block_status; /* the status of the current header block */
+    size_t head_bytes; /* header bytes of every block and the trailers so far */
+    int head_too_large;
     unsigned long config; /* the serial of its config (what its easy handle is set up for) */
     int large_body; /* it sent a body over POOL_BODY_MAX bytes: curl holds a copy of it */
     int too_large;
@@ -134,10 +143,11 @@ static int run_jobs(lua_State *L, loop *lp) {
 
 /* ---- the descriptor: epoll over curl's sockets, a timerfd, an eventfd ---- */
 
-/* The earliest deadline, curl's or a timer's, in monotonic seconds; < 0: none. */
+/* The earliest deadline, curl's, a timer's or an idle limit's, in monotonic seconds; < 0: none. */
 static double next_due(loop *lp) {
     double due = lp->curl_due;
     if (lp->ntimers && (due < 0 || lp->timers[0].due < due)) due = lp->timers[0].due;
+    if (lp->idle_due >= 0 && (due < 0 || lp->idle_due < due)) due = lp->idle_due;
     return due;
 }
 
@@ -166,21 +176,32 @@ static void arm(loop *lp) {
  * the set when it speaks while unwanted (the server closed it) or is closed. */
 enum { FD_OURS = 1, FD_REGISTERED = 2, FD_IN = 4, FD_OUT = 8, FD_WANTED = 16 };
 
+struct fd_entry {
+    unsigned char bits; /* FD_* */
+    double seen;        /* the round it last had bytes to read (lp->now), 0 since it was opened */
+};
+
 /* The entry of descriptor fd, growing the table when grow is set; NULL when
  * fd has none (out of memory: the descriptor is then handled eagerly). */
-static unsigned char *fd_state(loop *lp, int fd, int grow) {
+static fd_entry *fd_entry_of(loop *lp, int fd, int grow) {
     if (fd < 0) return NULL;
     if (fd >= lp->nfds) {
         if (!grow) return NULL;
         int cap = lp->nfds ? lp->nfds : 64;
         while (cap <= fd) cap *= 2;
-        unsigned char *f = realloc(lp->fds, (size_t)cap);
+        fd_entry *f = realloc(lp->fds, (size_t)cap * sizeof *f);
         if (!f) return NULL;
-        memset(f + lp->nfds, 0, (size_t)(cap - lp->nfds));
+        memset(f + lp->nfds, 0, (size_t)(cap - lp->nfds) * sizeof *f);
         lp->fds = f;
         lp->nfds = cap;
     }
     return &lp->fds[fd];
+}
+
+/* The FD_* bits of descriptor fd (see fd_entry_of). */
+static unsigned char *fd_state(loop *lp, int fd, int grow) {
+    fd_entry *f = fd_entry_of(lp, fd, grow);
+    return f ? &f->bits : NULL;
 }
 
 /* CURLOPT_OPENSOCKETFUNCTION: opens a connection socket (close-on-exec, so a
@@ -190,8 +211,11 @@ static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct cu
     (void)purpose;
     curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
     if (s == CURL_SOCKET_BAD) return s;
-    unsigned char *st = fd_state(lp, s, 1);
-    if (st) *st = FD_OURS;
+    fd_entry *f = fd_entry_of(lp, s, 1);
+    if (f) {
+        f->bits = FD_OURS;
+        f->seen = 0; /* nothing read on this connection yet */
+    }
     return s;
 }
 
@@ -207,13 +231,19 @@ static int on_close_socket(void *userp, curl_socket_t s) {
 }
 
 /* CURLMOPT_SOCKETFUNCTION: keeps the epoll set in step with what curl waits
- * for on each socket. Returns -1 (the transfer fails) when epoll refuses. */
+ * for on each socket, and notes the socket of the transfer it waits for
+ * (check_idle reads when bytes last came in on it). Returns -1 (the transfer
+ * fails) when epoll refuses. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
     loop *lp = userp;
     struct epoll_event ev;
-    (void)e;
     (void)socketp;
     unsigned char *st = fd_state(lp, s, 1);
+    if (what != CURL_POLL_REMOVE) {
+        transfer *t = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
+        if (t) t->sock = s;
+    }
     if (what == CURL_POLL_REMOVE) {
         if (st && (*st & FD_OURS)) {
             *st &= (unsigned char)~FD_WANTED; /* lingers in the set; see FD_OURS */
@@ -333,7 +363,7 @@ static int l_timer(lua_State *L) {
     double seconds = lua_tonumber(L, 1);
     if (lua_type(L, 1) != LUA_TNUMBER || !(seconds >= 0) || seconds > 1e15) /* NaN fails >= 0 */
         return eventapi_error(L, "InvalidParams", "sleep: seconds must be a finite number >= 0, not %s",
-                              luaL_tolstring(L, 1, NULL));
+                              seconds != seconds ? "NaN" : luaL_tolstring(L, 1, NULL)); /* not -nan */
     eventapi_promise_new(L);
     timer t = {eventapi_now() + seconds, ++lp->timer_seq, LUA_NOREF};
     timer_reserve(L, lp); /* before the ref, so an out-of-memory error leaks nothing */
@@ -467,6 +497,7 @@ static int l_config_gc(lua_State *L) {
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
     transfer *t = ud;
     size_t len = size * n;
+    t->seen = t->lp->now; /* a byte came: no clock read here, the round's */
     if (t->len + len > t->max_body) {
         t->too_large = 1;
         return 0;
@@ -494,13 +525,63 @@ static void header_value(const char *line, size_t n, size_t name_len, char *dst,
     dst[len] = '\0';
 }
 
-/* curl header callback: keeps Content-Type and Retry-After of the last response. */
+/* Where the next header line of a transfer falls: the first line of a header
+ * block (only a status line there starts an answer), inside a block, or past
+ * the final head (trailers: they change nothing). */
+enum { HEAD_START = 0, HEAD_IN, HEAD_DONE };
+
+/* The most header bytes (every block and the trailers) an answer may bring. */
+#define MAX_RESPONSE_HEAD (100 * 1024)
+
+/* The status of a status line ("HTTP/1.1 200 OK", "HTTP/2 204"); -1 when
+ * line is not one (a trailer "HTTP/1.1: 200" is not). */
+static int status_of(const char *line, size_t n) {
+    size_t i = 5;
+    if (n < 5 || memcmp(line, "HTTP/", 5) != 0) return -1;
+    while (i < n && ((line[i] >= '0' && line[i] <= '9') || line[i] == '.')) i++;
+    if (i == 5 || i + 4 > n || line[i] != ' ') return -1;
+    int status = 0;
+    for (size_t k = i + 1; k < i + 4; k++) {
+        if (line[k] < '0' || line[k] > '9') return -1;
+        status = status * 10 + (line[k] - '0');
+    }
+    if (i + 4 < n && line[i + 4] != ' ' && line[i + 4] != '\r' && line[i + 4] != '\n') return -1;
+    return status;
+}
+
+/* The blank line ending a header block: another block may follow an
+ * interim (1xx) answer, or one libcurl may follow or send again (a redirect,
+ * 401, 407, 417: 3xx and up); after a 2xx head, what comes is the trailers. */
+static void end_block(transfer *t) {
+    int st = t->block_status;
+    int more = (st >= 100 && st < 200) || st >= 300;
+    t->head = more ? HEAD_START : HEAD_DONE;
+}
+
+/* curl header callback: keeps Content-Type and Retry-After of the final
+ * answer's head; a status line starts a new answer only at the start of a
+ * header block. More than MAX_RESPONSE_HEAD bytes end the transfer. */
 static size_t on_header(char *line, size_t size, size_t n, void *ud) {
     transfer *t = ud;
     size_t len = size * n;
-    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        t->content_type[0] = t->retry_after[0] = '\0';
-        t->len = 0;
+    t->seen = t->lp->now;
+    t->head_bytes += len;
+    if (t->head_bytes > MAX_RESPONSE_HEAD) {
+        t->head_too_large = 1;
+        return 0;
+    }
+    if (t->head == HEAD_START) {
+        int status = status_of(line, len);
+        if (status >= 0) {
+            t->content_type[0] = t->retry_after[0] = '\0';
+            t->len = 0;
+            t->block_status = status;
+            t->head = HEAD_IN;
+        }
+    } else if (t->head == HEAD_DONE) {
+        return len; /* a trailer */
+    } else if (len <= 2 && len > 0 && (line[0] == '\r' || line[0] == '\n')) {
+        end_block(t);
     } else if (len > 13 && strncasecmp(line, "content-type:", 13) == 0) {
         header_value(line, len, 13, t->content_type, sizeof t->content_type);
     } else if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
@@ -525,7 +606,7 @@ static void transfer_free(lua_State *L, loop *lp, transfer *t) {
     if (t->prev) t->prev->next = t->next;
     else lp->active = t->next;
     if (t->next) t->next->prev = t->prev;
-    lp->nactive--;
+    if (--lp->nactive == 0) lp->idle_due = -1; /* no idle limit left to check */
     if (lp->npool < (int)(sizeof lp->pool / sizeof lp->pool[0])) {
         if (t->large_body) { /* an idle handle keeps no large copy */
             curl_easy_reset(t->easy);
@@ -623,9 +704,54 @@ static void answer(lua_State *L, loop *lp, transfer *t, int p) {
     lua_pop(L, 1);
 }
 
+/* When a byte last came for t: its callbacks' stamp, or later bytes on its
+ * socket (a header line or a chunk still incomplete, TLS records). */
+static double last_byte(loop *lp, const transfer *t) {
+    double seen = t->seen;
+    if (t->sock >= 0 && t->sock < lp->nfds && lp->fds[t->sock].seen > seen) seen = lp->fds[t->sock].seen;
+    return seen;
+}
+
+/* 1 when t failed because the answer's headers are too large: over
+ * MAX_RESPONSE_HEAD in all, or one line over libcurl's own limit (100 KiB,
+ * which libcurl 7.88 reports as out of memory: taken as that while the head
+ * is read and bytes came in; 8.6 and later say CURLE_TOO_LARGE). */
+static int head_too_large(loop *lp, const transfer *t, CURLcode rc) {
+    if (t->head_too_large) return 1;
+#if LIBCURL_VERSION_NUM >= 0x080600
+    if (rc == CURLE_TOO_LARGE) return 1;
+#endif
+    return rc == CURLE_OUT_OF_MEMORY && t->head != HEAD_DONE && last_byte(lp, t) > t->started;
+}
+
+/* Sets the error and message of a failed transfer's response table (on top). */
+static void set_failure(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
+    int head = head_too_large(lp, t, rc);
+    lua_pushstring(L, t->too_large || head ? "InvalidResponse" : failure_type(rc));
+    lua_setfield(L, -2, "error");
+    if (head) {
+        lua_pushfstring(L, "the response headers are too large (over %d bytes)", MAX_RESPONSE_HEAD);
+        lua_setfield(L, -2, "message");
+        lua_pushboolean(L, 0); /* the server answered: not a failure below HTTP, not retried as one */
+        lua_setfield(L, -2, "transport");
+        return;
+    }
+    if (t->too_large) {
+        lua_pushfstring(L, "the response is larger than %I bytes (max_body)", (lua_Integer)t->max_body);
+        lua_setfield(L, -2, "message");
+        lua_pushboolean(L, 0); /* the whole answer would come again: not retried as a transport failure */
+        lua_setfield(L, -2, "transport");
+        return;
+    }
+    if (t->idle_expired) lua_pushfstring(L, "no data received for %d s (idle_timeout)", (int)t->idle_s);
+    else lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    lua_setfield(L, -2, "message");
+}
+
 /* Settles a finished transfer's promise with its response table:
  * {status=, body=, content_type=, retry_after=} or, on failure,
- * {error=type, message=, status=}. A bound call's 2xx JSON answer settles
+ * {error=type, message=, status=} (transport=false when the failure is the
+ * server's answer, not below HTTP). A bound call's 2xx JSON answer settles
  * with its decoded value. */
 static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
     long status = 0;
@@ -654,18 +780,41 @@ static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
             lua_setfield(L, -2, "retry_after");
         }
     } else {
-        const char *type = t->too_large ? "InvalidResponse" : failure_type(rc);
-        lua_pushstring(L, type);
-        lua_setfield(L, -2, "error");
-        if (t->too_large) lua_pushfstring(L, "the response is larger than %I bytes (max_body)", (lua_Integer)t->max_body);
-        else if (rc == CURLE_OPERATION_TIMEDOUT && t->idle_s && strncmp(t->errbuf, "Operation too slow", 18) == 0)
-            lua_pushfstring(L, "no data received for %d s (idle_timeout)", (int)t->idle_s);
-        else lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-        lua_setfield(L, -2, "message");
+        set_failure(L, lp, t, rc);
     }
     answer(L, lp, t, -2);
     lua_pop(L, 1);
     transfer_free(L, lp, t);
+}
+
+/* Ends, as a Timeout, every transfer with an idle limit that got no byte for
+ * that long, and sets when the next check is due (the earliest limit of
+ * the others); returns how many it ended. Runs only when lp->idle_due
+ * passed: the callbacks only store a stamp. */
+static int check_idle(lua_State *L, loop *lp) {
+    double now = eventapi_now(), next = -1;
+    int ended = 0;
+    for (transfer *t = lp->active, *following; t; t = following) {
+        following = t->next;
+        if (!t->idle_s) continue;
+        double due = last_byte(lp, t) + (double)t->idle_s;
+        if (due <= now) {
+            t->idle_expired = 1;
+            finish(L, lp, t, CURLE_OPERATION_TIMEDOUT);
+            ended++;
+        } else if (next < 0 || due < next) {
+            next = due;
+        }
+    }
+    lp->idle_due = next;
+    return ended;
+}
+
+/* Makes sure an idle check is due by `due` at the latest. */
+static void watch_idle(loop *lp, double due) {
+    if (lp->idle_due >= 0 && lp->idle_due <= due) return;
+    lp->idle_due = due;
+    if (lp->exposed && !lp->in_step) arm(lp);
 }
 
 /* Reads curl's completion messages and settles those transfers. */
@@ -725,10 +874,7 @@ static int set_config(CURL *e, loop *lp, const config *c) {
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, lp);
     if (c->timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     if (c->connect_timeout_ms) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    if (c->idle_s) { /* a stall: less than one byte a second over idle_s seconds */
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->idle_s);
-    }
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L); /* a proxy's CONNECT answer is no header block of ours */
     if (c->user_agent) rc = curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     if (c->ca_file && rc == CURLE_OK) rc = curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     if (c->userpwd && rc == CURLE_OK) {
@@ -862,7 +1008,10 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     t->id = ++lp->next_id;
     t->config = c->serial;
     t->large_body = body && body_len > POOL_BODY_MAX;
-    t->idle_s = c->idle_s;
+    t->lp = lp;
+    t->idle_s = c->idle_s; /* checked by check_idle, not libcurl's low-speed check (an average rate) */
+    t->sock = -1;
+    t->started = t->seen = eventapi_now();
     /* a reused handle still holds the last request's URL and body: one that
      * cannot take this request's (out of memory) is dropped, never sent */
     CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, url);
@@ -891,6 +1040,7 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
         luaL_error(L, "cannot start the transfer");
     }
     lp->sent++;
+    if (t->idle_s) watch_idle(lp, t->started + (double)t->idle_s);
 }
 
 /* core.request(config, method, url [, body [, headers]]) -> promise, id: starts a transfer.
@@ -984,6 +1134,7 @@ static int round_trip(lua_State *L, loop *lp, int wait_ms) {
     struct epoll_event evs[64];
     int still, progress = 0;
     int n = epoll_wait(lp->epfd, evs, 64, wait_ms);
+    lp->now = eventapi_now();
     for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
         if (fd == lp->timerfd) {
@@ -994,6 +1145,7 @@ static int round_trip(lua_State *L, loop *lp, int wait_ms) {
             lp->signaled = 0;
         } else if (wanted(lp, fd)) {
             uint32_t e = evs[i].events;
+            if ((e & EPOLLIN) && fd < lp->nfds) lp->fds[fd].seen = lp->now; /* bytes came (check_idle) */
             int mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0)
                        | (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
             curl_multi_socket_action(lp->multi, fd, mask, &still);
@@ -1004,6 +1156,7 @@ static int round_trip(lua_State *L, loop *lp, int wait_ms) {
         curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &still);
     }
     if (lp->nactive) progress += drain(L, lp);
+    if (lp->idle_due >= 0 && lp->idle_due <= lp->now) progress += check_idle(L, lp);
     progress += fire_timers(L, lp);
     progress += run_jobs(L, lp);
     return progress;
@@ -1146,6 +1299,7 @@ static int l_loop_gc(lua_State *L) {
         curl_slist_free_all(t->own_headers);
         lp->active = t->next;
         free(t->body);
+        free(t->url); /* a bound call's */
         free(t);
     }
     while (lp->npool) curl_easy_cleanup(lp->pool[--lp->npool]);
@@ -1201,7 +1355,7 @@ static loop *new_loop(lua_State *L) {
         lua_setfield(L, -2, "__gc");
     }
     lp->epfd = lp->timerfd = lp->wakefd = -1;
-    lp->curl_due = lp->armed_due = -1;
+    lp->curl_due = lp->armed_due = lp->idle_due = -1;
     lp->close_ref = LUA_NOREF;
     lua_setmetatable(L, -2);
     int curl_fds[CURL_INIT_FDS];

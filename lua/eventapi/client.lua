@@ -28,7 +28,8 @@ local OPTION_DOCS = {
   { "accept_version", "`^1.20.1`", "Losant's `Accept-Version` header" },
   { "timeout", "none", "seconds for the whole request, 0.001 to 86400; then `Timeout`" },
   { "connect_timeout", "10", "seconds to connect, 0.001 to 86400; then `Timeout`" },
-  { "idle_timeout", "60", "whole seconds without a byte received, 1 to 86400; then `Timeout`" },
+  { "idle_timeout", "60", "whole seconds without a single byte received (counted from the request's start, then "
+    .. "from the last byte that came; a slow trickle never trips it), 1 to 86400; then `Timeout`" },
   { "ca_file", "the system's CAs", "CA bundle to verify the server with" },
   { "insecure", "false", "skip TLS verification (tests only)" },
   { "max_connections", "unlimited", "connections in flight for the process, 1 to 100000 (the largest any client asked)" },
@@ -42,7 +43,7 @@ local OPTION_DOCS = {
 }
 
 -- The numeric options: {min, max, integer, default}. Timeouts are seconds
--- (at most a day); idle_timeout is whole seconds (libcurl's stall check).
+-- (at most a day); idle_timeout is whole seconds (the loop's idle check: no byte received for that long).
 local DAY = 86400
 local NUMBERS = {
   timeout = { 0.001, DAY },
@@ -315,7 +316,9 @@ local function respond(client, req, res)
   local secrets = req.secrets or client.secrets
   local where = { method = req.method, url = shown_url(client, req) }
   if res.error then -- libcurl's words (or the core's): nothing of the server's in them
-    error(clean_error(Error.new({ type = res.error, message = res.message, status = res.status, transport = true,
+    -- transport: below HTTP (false from the core for an answer over max_body or with headers over 100 KiB)
+    error(clean_error(Error.new({ type = res.error, message = res.message, status = res.status,
+                                  transport = res.transport ~= false or nil,
                                   method = where.method, url = where.url, location = req.location })), 0)
   end
   local decoded, ok, why = nil, false, nil
