@@ -985,5 +985,10 @@ return {
     replace = "luaL_tolstring(L, 1, NULL));",
     specs = specs("hostile_client"),
     note = "eventapi.sleep(0/0) says -nan" },
+  { name = "secret-name-any-key", file = "lua/eventapi/client.lua",
+    find = "local SECRET_ENDINGS = { \"_token\", ",
+    replace = "local SECRET_ENDINGS = { \"_key\", \"_token\", ",
+    specs = specs("hostile_client", "security"),
+    note = "any header named ..._key is taken for a credential: the ids of X-Sandbox-Fault-Key or Idempotency-Key read REDACTED in every URL" },
   -- (end of issue 25: client)
 }

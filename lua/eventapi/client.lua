@@ -165,12 +165,21 @@ local SECRET_NAMES = { token = true, access_token = true, api_key = true, apikey
                        secret = true, password = true, passwd = true, auth = true, authorization = true,
                        sig = true, signature = true, cookie = true, session = true, private_key = true }
 
+-- The endings of credential names. A plain "_key" is not one: an
+-- Idempotency-Key, a cache or partition key, the sandbox's X-Sandbox-Fault-Key
+-- hold ids, and redacting them turned ids inside every URL into REDACTED.
+local SECRET_ENDINGS = { "_token", "_secret", "_password", "api_key", "apikey", "access_key", "secret_key",
+                         "private_key", "auth_key", "auth" }
+
 --- True when a query param or header name looks like a credential's: one of
--- SECRET_NAMES, or ending in _token, _key, _secret or _password.
+-- SECRET_NAMES, or ending in one of SECRET_ENDINGS (x_api_key, refresh_token).
 local function secret_name(name)
   local n = name:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end):lower():gsub("-", "_")
-  return SECRET_NAMES[n] or n:find("_token$") or n:find("_key$") or n:find("_secret$") or n:find("_password$")
-    or false
+  if SECRET_NAMES[n] then return true end
+  for _, ending in ipairs(SECRET_ENDINGS) do
+    if n:sub(-#ending) == ending then return true end
+  end
+  return false
 end
 
 --- Removes secrets from a URL for errors, logs and hooks: the userinfo

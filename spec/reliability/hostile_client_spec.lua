@@ -80,6 +80,26 @@ describe("redaction", function()
     assert.are.equal("the token REDACTED is not allowed", err.message)
   end)
 
+  it("leaves alone an id given in a header named like a key but holding none (X-Sandbox-Fault-Key)", function()
+    local id = "575ed0de7ae143cd83dc4aa5"
+    local server = always(hostile.answer(404, '{"message":"no event ' .. id .. '"}'))
+    local client = eventapi.losant({ url = server.url, token = TOKEN, headers = { ["X-Sandbox-Fault-Key"] = id,
+                                                                                   ["Idempotency-Key"] = "op-17" } })
+    local err = fail(client:request({ path = "/events/" .. id, headers = { ["Idempotency-Key"] = "op-17" } }))
+    server.stop()
+    assert.are.equal(server.url .. "/events/" .. id, err.url)
+    assert.are.equal("no event " .. id, err.message)
+  end)
+
+  it("still takes out the value of an API key header a server echoes", function()
+    local key = "k3y-0f-the-api-client"
+    local server = always(hostile.answer(401, '{"message":"bad key ' .. key .. '"}'))
+    local client = eventapi.losant({ url = server.url, headers = { ["X-Api-Key"] = key } })
+    local err = fail(client:request({ path = "/x" }))
+    server.stop()
+    assert.are.equal("bad key REDACTED", err.message)
+  end)
+
   it("takes the token out of the keys of an error body", function()
     local body = ('{"message":"no","details":{"%s":"was refused"}}'):format(TOKEN)
     local server = always(hostile.answer(400, body, { "Content-Type: application/json" }))
