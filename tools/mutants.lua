@@ -829,6 +829,11 @@ return {
     replace = "if type(decoded) ~= \"table\" then",
     specs = specs("hostile_pages", "monterosa"),
     note = "a Monterosa list answer whose data is not an array is read as a list: a Lua error, not InvalidResponse" },
+  { name = "pages-items-unchecked", file = "lua/eventapi/pages.lua",
+    find = "if type(item) ~= \"table\" or getmetatable(item) == core.array then",
+    replace = "if false then",
+    specs = specs("hostile_pages", "workflow"),
+    note = "a list page whose items are strings or arrays is walked as if they were items (0 or garbage items, silently)" },
   -- (end of issue 25: pages)
 
   -- Issue 25: the CLI and the Losant table.

@@ -87,10 +87,18 @@ local function kind(v)
   return "a " .. type(v)
 end
 
---- Raises InvalidResponse unless page is a JSON object with a list of items.
+--- Raises InvalidResponse unless page is a JSON object with a list of
+-- items, each of them an object.
 local function check_shape(walk, page, asked)
   local items = type(page) == "table" and getmetatable(page) ~= core.array and page.items
-  if type(items) == "table" and getmetatable(items) == core.array then return end
+  if type(items) == "table" and getmetatable(items) == core.array then
+    for i, item in ipairs(items) do
+      if type(item) ~= "table" or getmetatable(item) == core.array then
+        refuse(walk, asked, "item %d of the answer for %s is %s, not a JSON object", i, label(walk, asked), kind(item))
+      end
+    end
+    return
+  end
   local what = kind(page)
   if what == "an object" then
     what = page.items == nil and "an object without items" or ("an object whose items is " .. kind(page.items))

@@ -185,3 +185,24 @@ describe("a Monterosa list answer that is not a JSON:API list", function()
     assert.are.equal(0, #items)
   end)
 end)
+
+describe("a list page whose items are not all objects", function()
+  local server
+  after_each(function() if server then server.stop() end end)
+
+  for _, case in ipairs({ { "strings", '["a","b"]', "a string" }, { "arrays", '[["a"],["b"]]', "an array" },
+                          { "numbers", "[1,2]", "a number" } }) do
+    it(("makes a Losant all reject with InvalidResponse when they are %s"):format(case[1]), function()
+      server = serve(losant_page(case[2], 2))
+      local err = invalid_response(fail(losant(server).events.all({ applicationId = APP })), "item 1")
+      assert.truthy(err.message:find(case[3], 1, true), err.message)
+    end)
+  end
+
+  it("makes a Monterosa each raise InvalidResponse when one of them is a string", function()
+    server = serve([[return json('{"data":[{"id":"a","type":"events","attributes":{}},"b"]}')]])
+    local items, err = walk(function() return monterosa(server).events.each({ project_id = PROJECT, state = STATES }) end)
+    invalid_response(err, "item 2")
+    assert.are.equal(0, #items)
+  end)
+end)
