@@ -160,9 +160,9 @@ end
 -- shift offset pages); an item without one (absent, null, an object) is always
 -- yielded, as two equal ones may be two real items. Raises the error object of
 -- a failed page, and InvalidResponse (nothing more is fetched) for: a page
--- that is not a JSON object with a list of items (Losant's `items`,
--- Monterosa's `data`), such as an empty answer, `5`, `true`, an array or
--- `{"items": 5}`; a page number or a cursor the server already sent, or the
+-- that is not a JSON object with a list of objects (Losant's `items`,
+-- Monterosa's `data`), such as an empty answer, `5`, `true`, an array,
+-- `{"items": 5}` or `{"items": ["a"]}`; a page number or a cursor the server already sent, or the
 -- cursor the walk started from; a second page in a row that brings no new
 -- item (no items, or only ids already seen and id-less items whose JSON text
 -- was seen before) while the server claims more (a full Losant page short of
