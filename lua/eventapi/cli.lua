@@ -563,6 +563,8 @@ local function failed(state, err)
   end
   if not printed then
     local line = error_line(err):gsub("^eventapi: ", "")
+    local location = state.runbook and Error.is(err) and rawget(err, "location")
+    if location then line = Error.escape(location) .. ": " .. line end -- the runbook's line that failed
     if usage_error then
       line = ("%s (the run stopped here, after %d request%s had been sent)"):format(line, n, n == 1 and "" or "s")
     end
@@ -696,7 +698,8 @@ end
 
 --- `eventapi run RUNBOOK.lua [args]`: the runbook runs with the globals
 -- eventapi, losant, connectdaily, monterosa (clients made on first use)
--- and arg; then the loop runs until nothing is pending.
+-- and arg; then the loop runs until nothing is pending. --dry-run counts
+-- wherever it stands; the words after `--` are the runbook's as they are.
 local function run_command(state, argv, i)
   while argv[i] and argv[i]:sub(1, 1) == "-" do
     if argv[i] == "--" then i = i + 1; break end
@@ -708,8 +711,21 @@ local function run_command(state, argv, i)
   local path = argv[i]
   if not path then usage("run needs a runbook file (eventapi run RUNBOOK.lua [args ...])") end
   if state.config_path then state.config = load_config(state.config_path) end
+  -- After the runbook: --dry-run anywhere is the command's own flag (a dry
+  -- run that cannot be missed); the runbook's args are the rest, and every
+  -- word after a `--` is the runbook's as it is (`-- --dry-run` included).
   local args = { [0] = path }
-  for k = i + 1, #argv do args[#args + 1] = argv[k] end
+  local k = i + 1
+  while argv[k] ~= nil do
+    local a = argv[k]
+    if a == "--" then
+      for j = k + 1, #argv do args[#args + 1] = argv[j] end
+      break
+    elseif a == "--dry-run" then state.dry_run = true
+    elseif a:find("^%-%-dry%-run=") then usage("--dry-run takes no value")
+    else args[#args + 1] = a end
+    k = k + 1
+  end
   local clients = {}
   local env = { eventapi = eventapi, arg = args }
   env.print, env.io = runbook_output(state) -- a line that cannot be written raises
@@ -921,6 +937,17 @@ local function stdout_is_terminal()
   return require("eventapi.core").isatty(1)
 end
 
+--- Ends a dry run (a call or `run` with --dry-run, or one whose clients
+-- held writes back) with `[dry run] N writes not sent` on stderr; not after
+-- a usage error before any write was held (exit 2: nothing ran).
+local function dry_run_summary(state, code)
+  if state.held == nil then return end
+  local n = Client.dry_run_held - state.held
+  if code == 2 and n == 0 then return end
+  if not state.dry_run and n == 0 then return end
+  state.ctx.stderr:write(("[dry run] %d write%s not sent\n"):format(n, n == 1 and "" or "s"))
+end
+
 --- cli.main(argv, ctx) -> exit code (see the top of this file).
 function cli.main(argv, ctx)
   ctx = ctx or {}
@@ -936,10 +963,14 @@ function cli.main(argv, ctx)
       if a == "--version" then out(state, version_text()); return 0 end
       if a == "run" then
         state.lost = "what the runbook printed is lost"
+        state.runbook, state.held = true, Client.dry_run_held
         return run_command(state, argv, i + 1)
       end
       if a == "completion" then return completion_command(state, argv, i + 1) end
-      if SERVICES[a] then return call_command(state, argv, i) end
+      if SERVICES[a] then
+        state.held = Client.dry_run_held
+        return call_command(state, argv, i)
+      end
       if a:sub(1, 1) == "-" then
         local nexti = global_option(state, argv, i)
         if not nexti then usage("unknown option %s (run 'eventapi --help')", a) end
@@ -951,6 +982,7 @@ function cli.main(argv, ctx)
     usage("missing service (run 'eventapi --help')")
   end)
   if not ok then code = failed(state, code) end
+  dry_run_summary(state, code)
   return finish(state, code)
 end
 

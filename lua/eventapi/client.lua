@@ -313,6 +313,25 @@ local function check_size(client, req, name)
   end
 end
 
+--- The message of a Timeout: the option that ended it and its limit
+-- (`no answer within 2 s (timeout)`, `no connection within 10 s
+-- (connect_timeout)`) rather than libcurl's milliseconds. libcurl says
+-- which phase ran out; in the connect phase the tighter of the two limits
+-- applies. idle_timeout's own message (the core's) is kept.
+local function timeout_message(client, text)
+  text = tostring(text)
+  if text:find("(idle_timeout)", 1, true) then return text end
+  local limits = client.limits
+  local total, connect = limits.timeout, limits.connect_timeout
+  local connecting = text:find("^Connection timed out") or text:find("^Resolving timed out")
+    or text:find("^Failed to connect") or text:find("^Connection timeout")
+  if connecting and connect and (not total or connect <= total) then
+    return ("no connection within %s s (connect_timeout)"):format(core.number_text(connect))
+  end
+  if total then return ("no answer within %s s (timeout)"):format(core.number_text(total)) end
+  return text
+end
+
 --- Maps a raw response table from the core to the call's value, or raises its error object.
 local function respond(client, req, res)
   local status, text = res.status, res.body
@@ -326,7 +345,8 @@ local function respond(client, req, res)
   local where = { method = req.method, url = shown_url(client, req) }
   if res.error then -- libcurl's words (or the core's): nothing of the server's in them
     -- transport: below HTTP (false from the core for an answer over max_body or with headers over 100 KiB)
-    error(clean_error(Error.new({ type = res.error, message = res.message, status = res.status,
+    local message = res.error == "Timeout" and timeout_message(client, res.message) or res.message
+    error(clean_error(Error.new({ type = res.error, message = message, status = res.status,
                                   transport = res.transport ~= false or nil,
                                   method = where.method, url = where.url, location = req.location })), 0)
   end
@@ -477,6 +497,7 @@ local function send(client, req)
                                              dry_run = true }, req)
     if failed then return rejected(failed) end
     client.dry_run(("[dry run] %s %s%s"):format(req.method, url, body and (" " .. body) or ""))
+    Client.dry_run_held = Client.dry_run_held + 1
     local p = core.promise()
     core.resolve(p, { dry_run = true, method = req.method, url = url, body = req.data })
     return p
@@ -518,9 +539,11 @@ local function dispatch(client, ok, req, cb)
   if ok then
     req.location = core.location()
     p = send(client, req)
-  else
+  else -- (a failure before traffic: only now is the script's line looked up)
+    local e = Error.wrap(req)
+    if e.location == nil then e.location = core.location() end
     p = core.promise()
-    core.reject(p, Error.wrap(req))
+    core.reject(p, e)
   end
   if cb ~= nil then attach_callback(p, cb) end
   return p
@@ -757,6 +780,9 @@ Client.build = build -- for tests and the CLI: the request an operation would se
 -- true: every client made from now on is a dry run, whatever its options say
 -- (`eventapi run --dry-run`); a dry_run function still receives the lines.
 Client.dry_run_all = false
+-- How many writes dry-run clients have printed and not sent, in the whole
+-- process (the CLI's `[dry run] N writes not sent`).
+Client.dry_run_held = 0
 Client.respond = respond -- for tests and fuzz/respond.lua: the mapping of a raw response (client, req, res)
 Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
 Client.OPTION_DOCS = OPTION_DOCS -- {name, default, meaning} in reference order

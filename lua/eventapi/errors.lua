@@ -24,12 +24,14 @@ end
 local escape = Error.escape
 
 --- One readable line: `NotFound (404): Event was not found [GET http://...]`,
--- every part escaped.
+-- every part escaped; `after 3 attempts` at the end when retries made more than one.
 function Error.__tostring(e)
   local parts = { escape(e.type or "Error") }
   if e.status then parts[#parts + 1] = " (" .. escape(e.status) .. ")" end
   parts[#parts + 1] = ": " .. escape(e.message or "")
   if e.method and e.url then parts[#parts + 1] = " [" .. escape(e.method) .. " " .. escape(e.url) .. "]" end
+  local n = rawget(e, "attempts")
+  if math.type(n) == "integer" and n > 1 then parts[#parts + 1] = " after " .. n .. " attempts" end
   return table.concat(parts)
 end
 

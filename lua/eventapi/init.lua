@@ -32,6 +32,21 @@ local workflow = require "eventapi.workflow"
 eventapi.map = workflow.map
 eventapi.wait_for = workflow.wait_for
 
+--- eventapi.dry_run() -> true when the whole run is a dry run (`eventapi run
+-- --dry-run`, `eventapi --dry-run run`): every client, also those made with
+-- dry_run = false, prints its writes and sends none. eventapi.dry_run(client)
+-- -> whether that one client is a dry run (made with dry_run = true or a
+-- function, or under --dry-run); a script that makes its own client with
+-- dry_run = true asks this way.
+function eventapi.dry_run(client)
+  local Client = require "eventapi.client"
+  if client == nil then return Client.dry_run_all == true end
+  if getmetatable(client) ~= Client then
+    Error.raise("InvalidParams", "eventapi.dry_run: expects a client or nothing, not a %s", type(client))
+  end
+  return client.dry_run ~= nil
+end
+
 --- eventapi.losant{token=, url=, ...} -> a Losant client (see README.md).
 function eventapi.losant(options)
   return require("eventapi.client").new(require("eventapi.services").losant, options)

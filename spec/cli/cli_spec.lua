@@ -382,7 +382,8 @@ describe("the eventapi command", function()
       local path = runbook([[losant.event.get{ applicationId = arg[1], eventId = "575ed0de7ae143cd83dc4a00" }:await()]])
       local run = eventapi({ "run", path, APP }, env)
       assert.are.equal(1, run.code)
-      assert.truthy(run.stderr:find("^eventapi: NotFound %(404%): Event was not found %[GET "), "stderr: " .. run.stderr)
+      assert.truthy(run.stderr:find("^eventapi: " .. path:gsub("%p", "%%%0") .. ":1: NotFound %(404%): "
+                                    .. "Event was not found %[GET "), "stderr: " .. run.stderr)
     end)
 
     it("exits with 2 for a runbook that cannot be loaded", function()

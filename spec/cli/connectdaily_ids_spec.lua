@@ -49,7 +49,8 @@ describe("a Connect Daily cal_item_id", function()
     it("of " .. what .. " is refused before anything is sent", function()
       local run = run_with_id([[connectdaily.events.get{ cal_item_id = id }:await()]], expression)
       assert.are.equal(1, run.code)
-      assert.truthy(run.stderr:find("^eventapi: InvalidParams: events.get: cal_item_id must be a positive integer"),
+      assert.truthy(run.stderr:find("^eventapi: [^\n]*runbook%.lua:%d+: InvalidParams: events.get: "
+                                    .. "cal_item_id must be a positive integer"),
                     "stderr: " .. run.stderr)
       assert.are.same({}, sandbox.requests(sb))
     end)
