@@ -41,7 +41,12 @@ local SERVICES = {
 for _, s in ipairs(SERVICES) do SERVICES[s.name] = s end
 
 --- Options of the command itself (before the service, or among a call's flags).
-local GLOBAL = { config = "value", ["dry-run"] = "flag", pretty = "flag", compact = "flag", raw = "flag" }
+local GLOBAL = { config = "value", ["dry-run"] = "flag", pretty = "flag", compact = "flag", raw = "flag",
+                 retries = "value", timeout = "value", header = "value" }
+
+--- The retries of the command's clients unless --retries or the --config
+-- file says otherwise: reads (GET only) retried on 429 and 503.
+local CLI_RETRIES = { max = 3, on = { 429, 503 }, methods = { "GET" } }
 
 --- Flags a list call (one with pages) takes besides its params: --all walks
 -- every page, --limit (not sent) stops the walk after that many items.
@@ -140,6 +145,14 @@ local function flag_text(p)
   return "--" .. p.name .. (p.required and "*" or "")
 end
 
+--- The allowed values of a param, "a|b|c", or nil when any value goes.
+local function enum_text(p)
+  if type(p.enum) ~= "table" or #p.enum == 0 then return nil end
+  local words = {}
+  for i, v in ipairs(p.enum) do words[i] = tostring(v) end
+  return table.concat(words, "|")
+end
+
 --- One line per call: "  service resource action  --param* --param ...".
 local function call_lines(s, filter_resource)
   local service, lines, rows = service_table(s), {}, {}
@@ -187,6 +200,11 @@ options (before the service or among a call's flags):
   --pretty        indented JSON output (the default when stdout is a terminal)
   --compact       one-line JSON output (the default otherwise)
   --raw           keep Monterosa's raw JSON:API answer (`document`) in the output
+  --retries N     retry a read (GET) answered 429 or 503 at most N times (default 3; 0: never),
+                  waiting as Retry-After asks or backing off
+  --timeout S     seconds for each whole request (0.001 to 86400); then `Timeout`
+  --header 'Name: value'
+                  an extra header on every request; give it again for more headers
   --help, -h      this help; `eventapi <service> --help` and
                   `eventapi <service> <resource> <action> --help` for one service or call
   --version       the version
@@ -211,6 +229,8 @@ local function main_help()
     "usage: eventapi [options] <service> <resource> <action> [--param value ...]",
     "       eventapi [options] run RUNBOOK.lua [args ...]",
     "       eventapi completion bash",
+    "       eventapi env",
+    "       eventapi help (or --help, -h), eventapi --version",
     "",
     "services and their environment variables:",
   }
@@ -232,6 +252,9 @@ local function main_help()
   lines[#lines + 1] = ""
   lines[#lines + 1] = "completion bash: prints a bash completion script of every call and flag; load it with"
   lines[#lines + 1] = "source <(eventapi completion bash)."
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "env: prints the export lines of LUA_PATH and LUA_CPATH that make a plain lua5.4 find"
+  lines[#lines + 1] = "this eventapi: eval \"$(eventapi env)\"."
   return table.concat(lines, "\n") .. "\n"
 end
 
@@ -276,14 +299,16 @@ local function call_help(s, service, op, walk)
     flags[#flags + 1] = LIMIT_FLAG
   end
   local width = 0
-  for _, p in ipairs(flags) do width = math.max(width, #flag_text(p)) end
+  local function left(p) return flag_text(p) .. (enum_text(p) and " " .. enum_text(p) or "") end
+  for _, p in ipairs(flags) do width = math.max(width, #left(p)) end
   for _, p in ipairs(flags) do
-    local notes = { p.kind or (p.check and "text or JSON" or "string"), PLACES[p.place] }
+    local notes = { enum_text(p) and "one of these" or p.kind or (p.check and "text or JSON" or "string"),
+                    PLACES[p.place] }
     if p.wire and p.wire ~= p.name then notes[#notes + 1] = "sent as " .. p.wire end
     if p.default ~= nil then notes[#notes + 1] = "default " .. tostring(p.default) end
     if p.requires then notes[#notes + 1] = "needs --" .. p.requires end
     local text = extra[p] or table.concat(notes, ", ")
-    lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(flag_text(p), text)
+    lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(left(p), text)
   end
   return table.concat(lines, "\n") .. "\n"
 end
@@ -493,6 +518,28 @@ end
 local function make_client(s, state)
   local options, missing = options_for(s, state.config, state.ctx.getenv)
   if not options then usage("%s", missing) end
+  -- --timeout, --header and --retries win over the --config file.
+  if state.timeout then options.timeout = state.timeout end
+  if state.headers then
+    local headers = {}
+    for k, v in pairs(type(options.headers) == "table" and options.headers or {}) do headers[k] = v end
+    for _, h in ipairs(state.headers) do
+      for k in pairs(headers) do
+        if type(k) == "string" and k:lower() == h[1]:lower() then headers[k] = nil end
+      end
+      headers[h[1]] = h[2]
+    end
+    options.headers = headers
+  end
+  if state.retries == 0 then
+    options.retries = false
+  elseif state.retries or options.retries == nil then
+    local retries = {}
+    local base = options.retries == nil and CLI_RETRIES or options.retries
+    for k, v in pairs(type(base) == "table" and base or {}) do retries[k] = v end
+    retries.max = state.retries or retries.max
+    options.retries = retries
+  end
   if state.dry_run or options.dry_run == true then
     -- the lines of the dry run are the command's output: a write that fails is a failure
     options.dry_run = function(line) err_out(state, line .. "\n") end
@@ -528,7 +575,31 @@ local function global_option(state, argv, i)
     if value == nil then usage("--%s needs a value", name) end
     i = i + 1
   end
-  if name == "config" then state.config_path = value end
+  if name == "config" then state.config_path = value
+  elseif name == "header" then
+    local hname, hvalue = value:match("^%s*([%w!#$%%&'*+.^_`|~-]+)%s*:%s*(.-)%s*$")
+    if not hname or hvalue:find("[\r\n%z]") then
+      usage("--header must be 'Name: value' (a name, a colon, the value on one line), not '%s'", value)
+    end
+    state.headers = state.headers or {}
+    for _, h in ipairs(state.headers) do
+      if h[1]:lower() == hname:lower() then usage("--header %s is given twice", hname) end
+    end
+    state.headers[#state.headers + 1] = { hname, hvalue }
+  else -- retries, timeout: checked here, before anything is sent
+    if state[name] ~= nil then usage("--%s is given twice", name) end
+    local n = value:match("^%d+$") and math.tointeger(tonumber(value))
+    if name == "retries" and not (n and n <= 100) then
+      usage("--retries must be a whole number from 0 to 100, not '%s'", value)
+    end
+    if name == "timeout" then
+      n = (value:match("^%d+%.?%d*$") or value:match("^%.%d+$")) and tonumber(value)
+      if not (n and n >= 0.001 and n <= 86400) then
+        usage("--timeout must be seconds from 0.001 to 86400, not '%s'", value)
+      end
+    end
+    state[name] = n
+  end
   return i + 1
 end
 
@@ -789,6 +860,15 @@ _eventapi_call() {
   esac
 }
 
+# _eventapi_values "SERVICE RESOURCE ACTION --flag": sets reply to the values
+# the flag allows (nothing when any value goes).
+_eventapi_values() {
+  case $1 in
+%s
+    *) reply="" ;;
+  esac
+}
+
 _eventapi() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev="" i w words=() reply="" flags="" booleans="" switches=""
   local globals="%s"
@@ -798,7 +878,7 @@ _eventapi() {
   for (( i = 1; i < COMP_CWORD && ${#words[@]} < 3; i++ )); do
     w=${COMP_WORDS[i]}
     case $w in
-      --config) (( i++ )); [[ ${COMP_WORDS[i]} == = ]] && (( i++ )) ;;
+      --config|--retries|--timeout|--header) (( i++ )); [[ ${COMP_WORDS[i]} == = ]] && (( i++ )) ;;
       -*) ;;
       *) words+=("$w") ;;
     esac
@@ -808,6 +888,7 @@ _eventapi() {
     mapfile -t COMPREPLY < <(compgen -f -- "$cur")
     return 0
   fi
+  case $prev in --retries|--timeout|--header) return 0 ;; esac # the user's own value
   case ${words[0]} in
     run)
       if [[ $cur == -* ]]; then
@@ -842,6 +923,9 @@ _eventapi() {
     elif [[ $cur == @* ]]; then
       compopt -o filenames 2>/dev/null
       mapfile -t COMPREPLY < <(compgen -f -P @ -- "${cur#@}")
+    else
+      _eventapi_values "${words[*]} $prev"
+      [[ -n $reply ]] && mapfile -t COMPREPLY < <(compgen -W "$reply" -- "$cur")
     fi
     return 0
   fi
@@ -866,7 +950,7 @@ local function completion_bash()
   for _, s in ipairs(SERVICES) do top[#top + 1] = s.name end
   for _, w in ipairs({ "run", "completion", "env", "help" }) do top[#top + 1] = w end
   local words = { ('    "") reply="%s" ;;'):format(table.concat(top, " ")) }
-  local calls = {}
+  local calls, values = {}, {}
   for _, s in ipairs(SERVICES) do
     local service = service_table(s)
     local resources, actions = {}, {}
@@ -876,6 +960,14 @@ local function completion_bash()
         if plain_word(p.name) then
           flags[#flags + 1] = "--" .. p.name
           if p.kind == "boolean" then booleans[#booleans + 1] = "--" .. p.name end
+          local allowed = {}
+          for _, v in ipairs(type(p.enum) == "table" and p.enum or {}) do
+            if plain_word(tostring(v)) then allowed[#allowed + 1] = tostring(v) end
+          end
+          if #allowed > 0 then
+            values[#values + 1] = ('    %s) reply="%s" ;;'):format(
+              case_key({ s.name, resource, action, "--" .. p.name }), table.concat(allowed, " "))
+          end
         end
       end
       if op.pages then
@@ -910,7 +1002,7 @@ local function completion_bash()
     end
   end
   return (COMPLETION_BASH:format(eventapi.version, table.concat(words, "\n"), table.concat(calls, "\n"),
-                                 table.concat(globals, " ")))
+                                 table.concat(values, "\n"), table.concat(globals, " ")))
 end
 
 --- `eventapi completion bash`: prints the completion script of a shell.

@@ -111,7 +111,8 @@ describe("eventapi completion bash", function()
   end)
 
   it("offers the command's options for a word starting with -", function()
-    assert.are.same({ "--compact", "--config", "--dry-run", "--help", "--pretty", "--raw", "--version" },
+    assert.are.same({ "--compact", "--config", "--dry-run", "--header", "--help", "--pretty", "--raw", "--retries",
+                      "--timeout", "--version" },
                     offered("--"))
   end)
 
@@ -145,7 +146,8 @@ describe("eventapi completion bash", function()
         end
       end
     end
-    local options = { "--compact", "--config", "--dry-run", "--help", "--pretty", "--raw" }
+    local options = { "--compact", "--config", "--dry-run", "--header", "--help", "--pretty", "--raw", "--retries",
+                      "--timeout" }
     for i, answer in ipairs(complete(cases)) do
       local own = {}
       for _, w in ipairs(flags_in(answer)) do
