@@ -67,15 +67,6 @@ local KINDS = { [0] = "daily", [1] = "weekly", [2] = "monthly", [3] = "one-time"
 local WEEKDAYS = { [0] = "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" }
 local function weekday(j) return WEEKDAYS[(j + 1) % 7] end
 
---- True when the series occurs on day j (a JDN) and that day is not an exception yet.
-local function occurs(series, j)
-  if j < series.starting_date or j > series.ending_date then return false end
-  for _, x in ipairs(series.exceptions) do if x == j then return false end end
-  if series.rec_type == 0 then return true end
-  if series.rec_type == 1 then return (j - series.starting_date) % 7 == 0 end
-  return date(j):sub(9, 10) == date(series.starting_date):sub(9, 10)
-end
-
 local series = must(cd.events.get{ cal_item_id = cal_item_id }, "reading series " .. cal_item_id)
 local times = minutes(series.starting_time)
   and (series.starting_time .. "-" .. (minutes(series.ending_time) and series.ending_time or "?")) or "all day"
@@ -87,10 +78,12 @@ if series.rec_type == 3 then
 end
 
 if not day then
+  -- The series' days from today on (its exceptions, earlier forks among
+  -- them, left out): the first is the one to fork.
   local today = jdn(os.date("!%Y-%m-%d"))
-  for j = math.max(today, series.starting_date), math.min(series.ending_date, today + 1500) do
-    if occurs(series, j) then day = date(j) break end
-  end
+  local last = math.min(series.ending_date, today + 1500)
+  local next_day = last >= today and eventapi.connectdaily.occurrences(series, today, last)[1]
+  if next_day then day = date(next_day) end
   if not day then
     io.stderr:write(("series %d has no occurrence left to fork from %s on\n"):format(cal_item_id, date(today)))
     os.exit(1)

@@ -39,6 +39,91 @@ local function check_event(ev)
   end
 end
 
+--- A date (JDN or yyyy-mm-dd) as a JDN; raises "<what> <why>" otherwise.
+local function day_of(v, what)
+  local ok, err = pcall(check_date, v)
+  if not ok then
+    if v == nil then error(what .. " is missing: give a Julian Day Number or a yyyy-mm-dd date", 0) end
+    error(what .. " " .. tostring(err):gsub("^.-:%d+: ", ""), 0)
+  end
+  return math.type(v) == "integer" and v or M.jdn(v)
+end
+
+--- Days in a month of the proleptic Gregorian calendar.
+local function month_days(y, m)
+  local leap = (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0
+  return ({ 31, leap and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 })[m]
+end
+
+--- occurrences(series, from, to) -> the list of JDNs, ascending, of the days
+-- the event occurs on within [from, to] (docs/PROTOCOLS.md 2.6): rec_type 0
+-- every day, 1 weekly on starting_date's weekday, 2 monthly on
+-- starting_date's day of the month (a series on the 31st skips shorter
+-- months), 3 (the default) once, on starting_date; only between
+-- starting_date and ending_date (default starting_date) inclusive, and never
+-- on an exception (a forked day is one). series is an event as read, or as
+-- given to create (dates as JDNs or yyyy-mm-dd); from and to are JDNs or
+-- yyyy-mm-dd dates. Raises a message naming what is wrong.
+function M.occurrences(series, from, to)
+  if type(series) ~= "table" then error("series must be an event table, not a " .. type(series), 0) end
+  local start = day_of(series.starting_date, "series.starting_date")
+  local finish = start
+  if series.ending_date ~= nil and series.ending_date ~= core.null then
+    finish = day_of(series.ending_date, "series.ending_date")
+    if finish < start then error("series.ending_date is before series.starting_date", 0) end
+  end
+  local rec = series.rec_type
+  if rec == nil or rec == core.null then rec = 3 end
+  if math.type(rec) == "float" then rec = math.tointeger(rec) or rec end
+  if math.type(rec) ~= "integer" or rec < 0 or rec > 3 then
+    error("series.rec_type must be 0, 1, 2 or 3, not " .. tostring(rec), 0)
+  end
+  local skip = {}
+  local exceptions = series.exceptions
+  if exceptions ~= nil and exceptions ~= core.null then
+    if type(exceptions) ~= "table" then error("series.exceptions must be a list of dates", 0) end
+    local n = 0
+    for k in pairs(exceptions) do
+      if math.type(k) ~= "integer" or k < 1 then error("series.exceptions must be a list of dates", 0) end
+      n = n + 1
+    end
+    if n ~= #exceptions then error("series.exceptions must be a list of dates", 0) end
+    for i, x in ipairs(exceptions) do skip[day_of(x, ("series.exceptions[%d]"):format(i))] = true end
+  end
+  local lo, hi = day_of(from, "from"), day_of(to, "to")
+  if hi < lo then error(("to (%s) is before from (%s)"):format(M.date(hi), M.date(lo)), 0) end
+
+  local days = {}
+  local function add(j) if not skip[j] then days[#days + 1] = j end end
+  if rec == 3 then
+    if start >= lo and start <= hi then add(start) end
+    return days
+  end
+  lo, hi = math.max(lo, start), math.min(hi, finish)
+  if rec == 0 then
+    for j = lo, hi do add(j) end
+  elseif rec == 1 then
+    for j = lo + (start - lo) % 7, hi, 7 do add(j) end
+  else
+    local dom = tonumber(M.date(start):sub(9, 10))
+    if lo > hi then return days end
+    local y, m = M.date(lo):match("^(%d+)%-(%d+)")
+    y, m = tonumber(y), tonumber(m)
+    while true do
+      if dom <= month_days(y, m) then
+        local j = M.jdn(("%04d-%02d-%02d"):format(y, m, dom))
+        if j > hi then break end
+        if j >= lo then add(j) end
+      elseif M.jdn(("%04d-%02d-01"):format(y, m)) > hi then
+        break
+      end
+      if m == 12 then y, m = y + 1, 1 else m = m + 1 end
+      if y > 9999 then break end
+    end
+  end
+  return days
+end
+
 --- The path of an event addressed by cal_item_id or itemguid (exactly one).
 local function address(params, name, invalid)
   local id, guid = params.cal_item_id, params.itemguid

@@ -53,10 +53,13 @@ function eventapi.losant(options)
 end
 
 --- eventapi.connectdaily{url=, user=, password= | token=, ...} -> a Connect Daily client;
--- eventapi.connectdaily.jdn(date) and .date(jdn) convert dates.
+-- eventapi.connectdaily.jdn(date) and .date(jdn) convert dates;
+-- eventapi.connectdaily.occurrences(series, from, to) lists a series' days (JDNs).
 local connectdaily = require "eventapi.connectdaily"
 eventapi.connectdaily = setmetatable({ jdn = checked("eventapi.connectdaily.jdn", connectdaily.jdn),
-                                       date = checked("eventapi.connectdaily.date", connectdaily.date) }, {
+                                       date = checked("eventapi.connectdaily.date", connectdaily.date),
+                                       occurrences = checked("eventapi.connectdaily.occurrences",
+                                                             connectdaily.occurrences) }, {
   __call = function(_, options) return require("eventapi.client").new(require("eventapi.services").connectdaily, options) end,
 })
 
