@@ -21,9 +21,11 @@ if not app or not token then
   os.exit(2)
 end
 
+-- Retries cover PATCH too: enabling an integration twice leaves it as once,
+-- so a PATCH whose answer was lost is safe to send again.
 local losant <close> = eventapi.losant{
   url = os.getenv("LOSANT_URL") or "https://api.losant.com", token = token,
-  retries = { max = 3 }, dry_run = os.getenv("DRY_RUN") == "1",
+  retries = { max = 3, methods = { "GET", "PATCH" } }, dry_run = os.getenv("DRY_RUN") == "1",
 }
 
 local disabled = {}

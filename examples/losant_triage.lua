@@ -21,15 +21,19 @@ if not app or not token then
   os.exit(2)
 end
 
+-- Retries cover PATCH too: acknowledging an event twice leaves it as once,
+-- so a PATCH whose answer was lost is safe to send again.
 local losant <close> = eventapi.losant{
   url = os.getenv("LOSANT_URL") or "https://api.losant.com", token = token,
-  retries = { max = 3 }, dry_run = os.getenv("DRY_RUN") == "1",
+  retries = { max = 3, methods = { "GET", "PATCH" } }, dry_run = os.getenv("DRY_RUN") == "1",
 }
 
+-- The state goes inside the query: Losant ignores the state param when a
+-- query is given (the client refuses the two together).
 local an_hour_ago_ms = (os.time() - 3600) * 1000
 local stale = losant.events.all{
-  applicationId = app, state = "new", sortField = "creationDate", sortDirection = "asc",
-  query = { level = "critical", creationDate = { ["$lt"] = an_hour_ago_ms } },
+  applicationId = app, sortField = "creationDate", sortDirection = "asc",
+  query = { state = "new", level = "critical", creationDate = { ["$lt"] = an_hour_ago_ms } },
 }:await()
 print(("%d new critical event(s) older than an hour in application %s"):format(#stale, app))
 

@@ -3,7 +3,7 @@
  * client into a callable operation userdata.
  *
  * core.operation(row) checks the row against the schema (fields, places,
- * kinds, enums, path placeholders, `requires`) and compiles it. core.binding(...) holds
+ * kinds, enums, path placeholders, `requires`, `overridden_by`) and compiles it. core.binding(...) holds
  * what a client's calls share; core.bind(spec, binding, row) is what
  * `client.event.get` is: `__call(params [, callback])` returns a promise.
  *
@@ -36,7 +36,8 @@ static const char *const METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", N
 static const char *const ROW_FIELDS[] = {"name", "method", "path", "params", "returns", "scopes", "pages",
                                          "body_of", "all_params", "compiled", NULL};
 static const char *const PARAM_FIELDS[] = {"name", "place", "kind", "required", "enum", "default", "fixed",
-                                           "wire", "check", "requires", "query_key", "enum_text", NULL};
+                                           "wire", "check", "requires", "overridden_by", "query_key", "enum_text",
+                                           NULL};
 
 typedef struct param {
     char *name, *wire, *query_key, *enum_text; /* query_key: the escaped wire name and "=" */
@@ -44,6 +45,7 @@ typedef struct param {
     char **enums;                              /* NULL-terminated, or NULL */
     int place, kind, required, has_default, has_fixed, has_check;
     int requires; /* the index of the param that must be given with this one, or -1 */
+    int overridden_by; /* the index of the param that makes the server ignore this one, or -1 */
 } param;
 
 /* A path template: literal runs and placeholders, in order. */
@@ -175,7 +177,7 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
     lua_getfield(L, idx, "required");
     p->required = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    p->requires = -1; /* resolved by resolve_requires once every param is compiled */
+    p->requires = p->overridden_by = -1; /* resolved by resolve_links once every param is compiled */
     if (lua_getfield(L, idx, "check") != LUA_TNIL) p->has_check = 1;
     if (p->has_check || p->place == PLACE_ATTRIBUTE) s->plain = 0;
     lua_pop(L, 1);
@@ -214,18 +216,27 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
     compile_constant_query(L, s, p, i, values);
 }
 
-/* Resolves the `requires` field of each param (the table at list holds the
- * all_params): the name of another param of the row that must be given
- * whenever this one is (a rule across params, checked per call by build). */
-static void resolve_requires(lua_State *L, spec *s, int list) {
+/* The index of the other param that field (of param i, its table at idx)
+ * names, or -1 when the field is absent; raises InvalidParams when the row
+ * does not declare that param. */
+static int linked_param(lua_State *L, const spec *s, int idx, int i, const char *field) {
+    const char *other = string_field(L, idx, field, s->name, NULL);
+    if (!other) return -1;
+    for (int j = 0; j < s->nparams; j++)
+        if (j != i && strcmp(s->params[j].name, other) == 0) return j;
+    return eventapi_error(L, "InvalidParams", "operation %s: %s %s '%s', which it does not declare", s->name,
+                          s->params[i].name, field, other);
+}
+
+/* Resolves the fields of each param that name another (the table at list
+ * holds the all_params), rules across params checked per call by build:
+ * `requires`, a param that must be given whenever this one is, and
+ * `overridden_by`, a param that makes the server ignore this one. */
+static void resolve_links(lua_State *L, spec *s, int list) {
     for (int i = 0; i < s->nparams; i++) {
         lua_rawgeti(L, list, i + 1);
-        const char *other = string_field(L, lua_gettop(L), "requires", s->name, NULL);
-        for (int j = 0; other && j < s->nparams; j++)
-            if (j != i && strcmp(s->params[j].name, other) == 0) s->params[i].requires = j;
-        if (other && s->params[i].requires < 0)
-            eventapi_error(L, "InvalidParams", "operation %s: %s requires '%s', which it does not declare", s->name,
-                           s->params[i].name, other);
+        s->params[i].requires = linked_param(L, s, lua_gettop(L), i, "requires");
+        s->params[i].overridden_by = linked_param(L, s, lua_gettop(L), i, "overridden_by");
         lua_pop(L, 1);
     }
 }
@@ -301,7 +312,7 @@ static int l_operation(lua_State *L) {
         compile_param(L, s, lua_gettop(L), (int)i - 1, 3);
         lua_pop(L, 1);
     }
-    resolve_requires(L, s, 4);
+    resolve_links(L, s, 4);
     t = lua_getfield(L, 1, "path");
     if (t == LUA_TSTRING) compile_path(L, s, lua_tostring(L, -1));
     else if (t == LUA_TFUNCTION) s->plain = 0, s->path_fn = 1;
@@ -576,6 +587,15 @@ static void check_requires(lua_State *L, const spec *s, const param *p, int para
         invalid(L, p->name, "%s: %s needs %s (without it the server ignores %s)", s->name, p->name, q->name, p->name);
 }
 
+/* Raises InvalidParams when p is given with the param that overrides it (the
+ * server would ignore p: the caller means it to apply). */
+static void check_overridden(lua_State *L, const spec *s, const param *p, int params) {
+    if (p->overridden_by < 0 || !given(L, p, params)) return;
+    const param *q = &s->params[p->overridden_by];
+    if (given(L, q, params))
+        invalid(L, p->name, "%s: %s overrides %s: put %s inside the %s", s->name, q->name, p->name, p->name, q->name);
+}
+
 /* Builds the request of an operation: the URL (base at base, then the path and
  * the query) into url, the JSON body (if any) into body. The params table is
  * at params, the spec userdata at sp. Leaves on the stack: the body table (or nil) and the list of
@@ -646,6 +666,7 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
         }
         lua_settop(L, values);
     }
+    for (int i = 0; i < s->nparams; i++) check_overridden(L, s, &s->params[i], params);
     for (int i = 0; i < s->nparams; i++) check_requires(L, s, &s->params[i], params);
     if (s->body_of) { /* the body is what body_of(params, attributes) gives */
         lua_getfield(L, row, "body_of");

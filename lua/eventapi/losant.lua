@@ -2,8 +2,10 @@
 -- table (docs/PROTOCOLS.md section 1.2). Each row: name (resource.action),
 -- method, path template, params (name, place: path | query | body | header,
 -- required, kind: string | integer | boolean | json | table, requires: the
--- name of a param that must be given with this one), scopes, and returns
--- (what the call resolves with, for docs/API.md).
+-- name of a param that must be given with this one, overridden_by: the name
+-- of a param that makes Losant ignore this one, so the two are refused
+-- together), scopes, and returns (what the call resolves with, for
+-- docs/API.md).
 
 local READ = { "all.Application", "all.Application.read", "all.Organization", "all.Organization.read",
                "all.User", "all.User.read" }
@@ -37,6 +39,15 @@ local function filter_on_field()
   return p
 end
 
+--- p, which a `query` overrides: Losant documents that the query "overrides
+-- the filterField, filter, and state parameters" (events.get, events.patch;
+-- filter on events.mostRecentBySeverity), so p would be ignored. A call
+-- giving both is refused before any traffic (docs/PROTOCOLS.md section 1.4).
+local function under_query(p)
+  p.overridden_by = "query"
+  return p
+end
+
 --- The list params of a resource: its sort and filter fields.
 local function list_params(sort_fields, filter_fields)
   return { query("sortField", "string", sort_fields), query("sortDirection", "string", { "asc", "desc", "ASC", "DESC" }),
@@ -44,6 +55,8 @@ local function list_params(sort_fields, filter_fields)
            filter_on_field() }
 end
 local EVENT_LIST = list_params(EVENT_SORT, { "subject" })
+under_query(EVENT_LIST[5])
+under_query(EVENT_LIST[6])
 local LIST = list_params(INTEGRATION_SORT, { "name", "integrationType" })
 
 local function with(list, ...)
@@ -69,22 +82,23 @@ local operations = {
   { name = "events.get", method = "GET", path = EVENT_PATH,
     returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`",
     params = with({ APP }, EVENT_LIST[1], EVENT_LIST[2], EVENT_LIST[3], EVENT_LIST[4], EVENT_LIST[5], EVENT_LIST[6],
-                  query("state", "string", STATES), query("query", "json")),
+                  under_query(query("state", "string", STATES)), query("query", "json")),
     scopes = scopes(READ, "events.get"), pages = "page" },
   { name = "events.post", method = "POST", path = EVENT_PATH,
     returns = "the created event",
     params = { APP, body("event", true) }, scopes = scopes(WRITE, "events.post") },
   { name = "events.patch", method = "PATCH", path = EVENT_PATH,
     returns = "`{ success = true }`",
-    params = { APP, query("filterField", "string", { "subject" }), filter_on_field(), query("state", "string", STATES),
-               query("query", "json"), body("updates", true) },
+    params = { APP, under_query(query("filterField", "string", { "subject" })), under_query(filter_on_field()),
+               under_query(query("state", "string", STATES)), query("query", "json"), body("updates", true) },
     scopes = scopes(WRITE, "events.patch") },
   { name = "events.delete", method = "POST", path = EVENT_PATH .. "/delete",
     returns = "`{ removed = <number of events removed> }`",
     params = { APP, body("query", false) }, scopes = scopes(READ, "events.delete") },
   { name = "events.mostRecentBySeverity", method = "GET", path = EVENT_PATH .. "/mostRecentBySeverity",
     returns = "`{ event, newCount }`: the newest `new` event of the highest level (absent when none), and how many are `new`",
-    params = { APP, query("filter"), query("query", "json") }, scopes = scopes(READ, "events.mostRecentBySeverity") },
+    params = { APP, under_query(query("filter")), query("query", "json") },
+    scopes = scopes(READ, "events.mostRecentBySeverity") },
   { name = "events.export", method = "POST", path = EVENT_PATH .. "/export",
     returns = "the server's answer (`{ success = true }`)",
     params = { APP, body("exportData", false) }, scopes = scopes(READ, "events.export") },

@@ -200,8 +200,8 @@ describe("the fast path and the Lua path", function()
 
   local calls = {
     { "event.get", { applicationId = APP, eventId = EVENT } },
-    { "events.get", { applicationId = APP, perPage = 5.0, sortDirection = "asc", state = "new",
-                      query = { level = "critical" }, _links = false } },
+    { "events.get", { applicationId = APP, perPage = 5.0, sortDirection = "asc",
+                      query = { level = "critical", state = "new" }, _links = false } },
     { "events.patch", { applicationId = APP, filterField = "subject", filter = "a b&c",
                         updates = { state = "acknowledged" } } },
     { "integration.delete", { applicationId = APP, integrationId = "575ed78e7ae143cd83dc4aab",

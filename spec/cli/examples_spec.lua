@@ -1,0 +1,163 @@
+-- The example runbooks are copied by new users, so each must do exactly
+-- what its header says: run with `bin/eventapi run` against a fresh sandbox
+-- (the example seed), each spec checks the runbook's effect on the
+-- sandbox's data and the requests it sent, not only its exit status.
+local command = require "cli.command"
+local sandbox = require "helpers.sandbox"
+
+local APP = sandbox.app
+local EVENTS = "/applications/" .. APP .. "/events"
+local OLD_CRITICAL = { "575ed0de7ae143cd83dc4aa5", "575ed0de7ae143cd83dc4aa6", "575ed0de7ae143cd83dc4aa7" }
+local WARNING, RESOLVED, ACKNOWLEDGED = "575ed0de7ae143cd83dc4aa8", "575ed0de7ae143cd83dc4aa9",
+                                        "575ed0de7ae143cd83dc4aaa"
+local MQTT, PARTICLE = "575ed78e7ae143cd83dc4aab", "575ed78e7ae143cd83dc4aac"
+
+--- Runs an example runbook against sb with the variables of examples/demo.sh.
+local function run(sb, runbook)
+  local env = command.env_for(sb)
+  env.LOSANT_APPLICATION = APP
+  env.MONTEROSA_PROJECT = command.PROJECT
+  env.CONNECTDAILY_EVENT, env.CONNECTDAILY_DATE = "42", "2026-12-08"
+  return command.eventapi({ "run", "examples/" .. runbook }, env)
+end
+
+--- The Losant document at path (GET with token, default the all-access one:
+-- under a rate limit, another has a budget of its own).
+local function losant_get(sb, path, token)
+  local res = sandbox.http("GET", sb.url .. path, { token = token or sandbox.token })
+  assert.are.equal(200, res.status, res.body)
+  return res.json
+end
+
+--- The recorded requests of method whose path is path (or starts with prefix when path ends in "*").
+local function sent(sb, method, path)
+  local out = {}
+  for _, r in ipairs(sandbox.requests(sb)) do
+    local match = path:sub(-1) == "*" and r.path:sub(1, #path - 1) == path:sub(1, -2) or r.path == path
+    if r.method == method and match then out[#out + 1] = r end
+  end
+  return out
+end
+
+describe("examples/losant_triage.lua", function()
+  local sb
+  after_each(function() sb.stop() end)
+
+  it("acknowledges each new critical event older than an hour, with one PATCH each", function()
+    sb = sandbox.start()
+    local r = run(sb, "losant_triage.lua")
+    assert.are.equal(0, r.code, r.stderr)
+    for _, id in ipairs(OLD_CRITICAL) do
+      assert.are.equal("acknowledged", losant_get(sb, EVENTS .. "/" .. id).state, id)
+      assert.are.equal(1, #sent(sb, "PATCH", EVENTS .. "/" .. id), id)
+    end
+    assert.are.equal(3, #sent(sb, "PATCH", EVENTS .. "*"))
+  end)
+
+  it("leaves a resolved critical event resolved and sends it nothing", function()
+    sb = sandbox.start()
+    assert.are.equal(0, run(sb, "losant_triage.lua").code)
+    assert.are.equal("resolved", losant_get(sb, EVENTS .. "/" .. RESOLVED).state)
+    assert.are.equal(0, #sent(sb, "PATCH", EVENTS .. "/" .. RESOLVED))
+  end)
+
+  it("leaves new events that are not critical, or newer than an hour, new", function()
+    sb = sandbox.start()
+    local fresh = sandbox.http("POST", sb.url .. EVENTS, { token = sandbox.token, json = {
+      level = "critical", state = "new", subject = "Just now", creationDate = os.date("!%Y-%m-%dT%H:%M:%S.000Z") } })
+    assert.are.equal(201, fresh.status, fresh.body)
+    assert.are.equal(0, run(sb, "losant_triage.lua").code)
+    assert.are.equal("new", losant_get(sb, EVENTS .. "/" .. WARNING).state)
+    assert.are.equal("new", losant_get(sb, EVENTS .. "/" .. fresh.json.id).state)
+    assert.are.equal("acknowledged", losant_get(sb, EVENTS .. "/" .. ACKNOWLEDGED).state)
+    assert.are.equal(3, #sent(sb, "PATCH", EVENTS .. "*"))
+  end)
+
+  it("retries its acknowledgements when Losant answers 429, and acknowledges every one", function()
+    sb = sandbox.start({ rate_limit = 2 })
+    local r = run(sb, "losant_triage.lua")
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    local states = {}
+    for _, ev in ipairs(losant_get(sb, EVENTS .. "?perPage=100", "sandbox-read-only").items) do states[ev.id] = ev.state end
+    for _, id in ipairs(OLD_CRITICAL) do assert.are.equal("acknowledged", states[id], id) end
+  end)
+end)
+
+describe("examples/losant_reenable_mqtt.lua", function()
+  local sb
+  after_each(function() sb.stop() end)
+
+  it("enables the disabled MQTT integration with one PATCH and leaves the others alone", function()
+    sb = sandbox.start()
+    local r = run(sb, "losant_reenable_mqtt.lua")
+    assert.are.equal(0, r.code, r.stderr)
+    local base = "/applications/" .. APP .. "/integrations/"
+    assert.is_true(losant_get(sb, base .. MQTT).enabled)
+    assert.are.equal(1, #sent(sb, "PATCH", base .. MQTT))
+    assert.are.equal(0, #sent(sb, "PATCH", base .. PARTICLE))
+    assert.is_true(losant_get(sb, base .. PARTICLE).enabled)
+  end)
+
+  it("retries its PATCH when Losant answers 429, and enables the integration", function()
+    sb = sandbox.start({ rate_limit = 1 })
+    local r = run(sb, "losant_reenable_mqtt.lua")
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.is_true(losant_get(sb, "/applications/" .. APP .. "/integrations/" .. MQTT, "sandbox-read-only").enabled)
+  end)
+end)
+
+--- The Monterosa events the runbook created (one POST each), as the sandbox
+-- now has them (GET with the token).
+local function monterosa_created(sb)
+  local out = {}
+  for _, r in ipairs(sandbox.requests(sb)) do
+    if r.method == "POST" and r.path == "/api/v2/events" then
+      local id = r.response_body and r.response_body:match('"id"%s*:%s*"([^"]+)"')
+      out[#out + 1] = id or true
+    end
+  end
+  return out
+end
+
+--- The Monterosa event id's attributes (GET with the token).
+local function monterosa_event(sb, id)
+  local res = sandbox.http("GET", sb.url .. "/api/v2/events/" .. id, { token = command.MONTEROSA_TOKEN })
+  assert.are.equal(200, res.status, res.body)
+  return res.json.data.attributes
+end
+
+describe("examples/monterosa_live.lua", function()
+  local sb
+  after_each(function() sb.stop() end)
+
+  it("creates one event and starts it: it is current afterwards", function()
+    sb = sandbox.start()
+    local r = run(sb, "monterosa_live.lua")
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(1, #monterosa_created(sb))
+    local patches = sent(sb, "PATCH", "/api/v2/events/*")
+    assert.are.equal(1, #patches)
+    local id = patches[1].path:match("/api/v2/events/(.+)$")
+    local ev = monterosa_event(sb, id)
+    assert.are.equal("Tonight's match", ev.name)
+    assert.are.equal("current", ev.state)
+  end)
+end)
+
+describe("examples/live_when_scheduled.lua", function()
+  local sb
+  after_each(function() sb.stop() end)
+
+  it("books one calendar event, creates one live event and starts it", function()
+    sb = sandbox.start()
+    local r = run(sb, "live_when_scheduled.lua")
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(1, #sent(sb, "POST", "/calendar/*"))
+    assert.are.equal(1, #monterosa_created(sb))
+    local patches = sent(sb, "PATCH", "/api/v2/events/*")
+    assert.are.equal(1, #patches)
+    local ev = monterosa_event(sb, patches[1].path:match("/api/v2/events/(.+)$"))
+    assert.are.equal("Kick-off", ev.name)
+    assert.are.equal("current", ev.state)
+  end)
+end)
