@@ -307,6 +307,7 @@ local function call_help(s, service, op, walk)
     if p.wire and p.wire ~= p.name then notes[#notes + 1] = "sent as " .. p.wire end
     if p.default ~= nil then notes[#notes + 1] = "default " .. tostring(p.default) end
     if p.requires then notes[#notes + 1] = "needs --" .. p.requires end
+    if p.overridden_by then notes[#notes + 1] = "not with --" .. p.overridden_by .. " (put it inside)" end
     local text = extra[p] or table.concat(notes, ", ")
     lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(left(p), text)
   end
