@@ -1,6 +1,7 @@
 -- Live event runbook: schedule tonight's live event in a Monterosa project
--- (19:30 UTC, two hours, started by hand), list what is coming up, start
--- it, and print its state.
+-- (at the next 19:30 UTC: today's while it is still ahead, else tomorrow's;
+-- two hours, started by hand), list what is coming up, start it, and print
+-- its state.
 --
 -- From the checkout root, against the sandbox as make demo runs it (after
 -- `make build sandbox`; `kill %1` stops the sandbox):
@@ -12,6 +13,8 @@
 -- An argument after the runbook names the event (default "Tonight's match").
 -- Against Monterosa: MONTEROSA_URL=https://<environment>.monterosa.cloud/api/v2,
 -- your own MONTEROSA_TOKEN and MONTEROSA_PROJECT (the project's uuid).
+-- Optional: MONTEROSA_NOW (a Unix time, default the clock's) is the time the
+-- next 19:30 UTC is counted from.
 -- After eval "$(bin/eventapi env)" (which sets LUA_PATH and LUA_CPATH),
 -- `lua5.4 examples/monterosa_live.lua` runs it the same way.
 local eventapi = require "eventapi"
@@ -22,9 +25,20 @@ if not url or not token or not project then
   os.exit(2)
 end
 
+local now_text = os.getenv("MONTEROSA_NOW")
+local now = now_text and now_text:match("^%d+$") and math.tointeger(tonumber(now_text))
+if now_text and not now then
+  io.stderr:write("MONTEROSA_NOW must be a Unix time (seconds), not '", now_text, "'\n")
+  os.exit(2)
+end
+now = now or os.time()
+
 local monterosa <close> = eventapi.monterosa{ url = url, token = token }
 
-local tonight = os.date("!%Y-%m-%dT19:30:00Z")
+-- The next 19:30 UTC (a UTC day is 86400 Unix seconds): today's if still ahead, else tomorrow's.
+local at = now - now % 86400 + 19 * 3600 + 30 * 60
+if at <= now then at = at + 86400 end
+local tonight = os.date("!%Y-%m-%dT%H:%M:%SZ", at)
 local ok, err = pcall(function()
   local live = monterosa.events.create{
     project_id = project, name = arg[1] or "Tonight's match", start_at = tonight,

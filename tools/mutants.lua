@@ -1161,4 +1161,9 @@ return {
     replace = "if false then notes[#notes + 1] =",
     specs = { "spec/cli/output_spec.lua" },
     note = "a call's help does not say that --query overrides --state" },
+  { name = "monterosa-live-tonight-in-the-past", file = "examples/monterosa_live.lua",
+    find = [[if at <= now then at = at + 86400 end]],
+    replace = [[]],
+    specs = specs("examples"),
+    note = "the live runbook schedules today's 19:30 UTC even after it has passed" },
 }

@@ -12,13 +12,14 @@ local WARNING, RESOLVED, ACKNOWLEDGED = "575ed0de7ae143cd83dc4aa8", "575ed0de7ae
                                         "575ed0de7ae143cd83dc4aaa"
 local MQTT, PARTICLE = "575ed78e7ae143cd83dc4aab", "575ed78e7ae143cd83dc4aac"
 
---- Runs an example runbook against sb with the variables of examples/demo.sh.
-local function run(sb, runbook)
+--- Runs an example runbook against sb with the variables of examples/demo.sh
+-- (and the variables of extra, if given).
+local function run(sb, runbook, extra)
   local env = command.env_for(sb)
   env.LOSANT_APPLICATION = APP
   env.MONTEROSA_PROJECT = command.PROJECT
   env.CONNECTDAILY_EVENT, env.CONNECTDAILY_DATE = "42", "2026-12-08"
-  return command.eventapi({ "run", "examples/" .. runbook }, env)
+  return command.eventapi({ "run", "examples/" .. runbook }, command.env_with(env, extra or {}))
 end
 
 --- The Losant document at path (GET with token, default the all-access one:
@@ -142,6 +143,35 @@ describe("examples/monterosa_live.lua", function()
     assert.are.equal("Tonight's match", ev.name)
     assert.are.equal("current", ev.state)
   end)
+
+  -- MONTEROSA_NOW stands in for the clock: days ahead of the real one, so
+  -- the event it schedules is still ahead when the sandbox starts it.
+  local DAY = 86400
+  local day_ahead = (os.time() // DAY + 2) * DAY -- midnight UTC, two days from today
+
+  --- The start (Unix time) of the one event the runbook created, run with MONTEROSA_NOW = now.
+  local function scheduled_at(now)
+    sb = sandbox.start()
+    local r = run(sb, "monterosa_live.lua", { MONTEROSA_NOW = tostring(now) })
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.are.equal(1, #monterosa_created(sb))
+    local patches = sent(sb, "PATCH", "/api/v2/events/*")
+    assert.are.equal(1, #patches)
+    return math.tointeger(monterosa_event(sb, patches[1].path:match("/api/v2/events/(.+)$")).start_at)
+  end
+
+  it("schedules the event at today's 19:30 UTC when it is earlier in the day", function()
+    assert.are.equal(day_ahead + 19 * 3600 + 30 * 60, scheduled_at(day_ahead + 8 * 3600))
+  end)
+
+  it("schedules the event at tomorrow's 19:30 UTC when today's 19:30 has passed", function()
+    assert.are.equal(day_ahead + DAY + 19 * 3600 + 30 * 60, scheduled_at(day_ahead + 20 * 3600))
+  end)
+
+  it("schedules the event at tomorrow's 19:30 UTC when it is 19:30 UTC exactly", function()
+    local at = day_ahead + 19 * 3600 + 30 * 60
+    assert.are.equal(at + DAY, scheduled_at(at))
+  end)
 end)
 
 describe("examples/live_when_scheduled.lua", function()
@@ -159,5 +189,70 @@ describe("examples/live_when_scheduled.lua", function()
     local ev = monterosa_event(sb, patches[1].path:match("/api/v2/events/(.+)$"))
     assert.are.equal("Kick-off", ev.name)
     assert.are.equal("current", ev.state)
+  end)
+end)
+
+--- Connect Daily's event cal_item_id as the sandbox now has it (GET with the runbook's credentials).
+local function connectdaily_event(sb, cal_item_id)
+  local res = sandbox.http("GET", ("%s/calendar/restapi/v1/events/%d"):format(sb.url, cal_item_id),
+    { headers = { Authorization = "Basic " .. sandbox.base64("api:" .. command.CD_PASSWORD) } })
+  assert.are.equal(200, res.status, res.body)
+  return res.json
+end
+
+--- The requests the runbook sent that may change something (neither GET nor HEAD).
+local function writes(sb)
+  local out = {}
+  for _, r in ipairs(sandbox.requests(sb)) do
+    if r.method ~= "GET" and r.method ~= "HEAD" then out[#out + 1] = r end
+  end
+  return out
+end
+
+describe("examples/connectdaily_fork.lua", function()
+  local SERIES = "/calendar/restapi/v1/events/42"
+  local DEC_8 = 2461383 -- the Julian Day Number of CONNECTDAILY_DATE, 2026-12-08
+  local sb
+  after_each(function() sb.stop() end)
+
+  --- Runs the runbook on a fresh sandbox; returns the cal_item_id of the copy
+  -- its fork made (the event of its one PUT).
+  local function fork()
+    sb = sandbox.start()
+    local r = run(sb, "connectdaily_fork.lua")
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.are.equal(1, #sent(sb, "POST", SERIES))
+    local puts = sent(sb, "PUT", "/calendar/restapi/v1/events/*")
+    assert.are.equal(1, #puts)
+    return math.tointeger(tonumber(puts[1].path:match("/(%d+)$")))
+  end
+
+  it("adds the forked day to the series' exceptions and leaves the series' times alone", function()
+    fork()
+    local series = connectdaily_event(sb, 42)
+    assert.are.same({ DEC_8 }, series.exceptions)
+    assert.are.equal(1, series.rec_type)
+    assert.are.equal("09:00", series.starting_time)
+    assert.are.equal("10:00", series.ending_time)
+  end)
+
+  it("makes one one-time copy on the forked day, an hour later than the series", function()
+    local copy_id = fork()
+    local copy = connectdaily_event(sb, copy_id)
+    assert.are.equal(3, copy.rec_type)
+    assert.are.equal(DEC_8, copy.starting_date)
+    assert.are.equal(DEC_8, copy.ending_date)
+    assert.are.equal("10:00", copy.starting_time)
+    assert.are.equal("11:00", copy.ending_time)
+    assert.are.equal("Weekly board meeting", copy.description)
+    assert.are.same({}, copy.exceptions)
+  end)
+
+  it("writes nothing but the fork of the series and one PUT of its copy", function()
+    local copy_id = fork()
+    local w = writes(sb)
+    assert.are.equal(2, #w)
+    assert.are.same({ "POST", SERIES }, { w[1].method, w[1].path })
+    assert.are.same({ "PUT", "/calendar/restapi/v1/events/" .. copy_id }, { w[2].method, w[2].path })
   end)
 end)
