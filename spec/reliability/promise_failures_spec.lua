@@ -226,6 +226,22 @@ describe("a recursive poller (a handler returning the next call)", function()
     assert.truthy(err:find("unhandled failure: ScriptError: boom", 1, true), err)
   end)
 
+  it("reports nothing when a promise following a handled one gets its own handler later", function()
+    local ok, _, err = sandbox.run_lua([[
+      local eventapi = require "eventapi"
+      local reject_y
+      local y = eventapi.promise(function(_, reject) reject_y = reject end)
+      y:catch(function() end)
+      local x = eventapi.resolve(1):next(function() return y end) -- follows y once its handler ran
+      eventapi.step(0)
+      x:catch(function() end) -- handled only now
+      reject_y("boom")
+      eventapi.run()
+    ]])
+    assert.is_true(ok, err)
+    assert.are.same({}, reports(err))
+  end)
+
   it("ignores a later resolve of a promise that has a handler and was resolved with a pending one", function()
     local resolve_p
     local p = eventapi.promise(function(resolve) resolve_p = resolve end)
