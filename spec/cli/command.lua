@@ -38,17 +38,24 @@ function M.env_with(env, changes)
   return out
 end
 
---- Runs `eventapi args...` with exactly the given variables of VARIABLES set.
+--- Runs `eventapi args...` with exactly the given variables of VARIABLES set,
+-- stdin (text, optional) as its standard input, and the shell redirections of
+-- redirect (optional: stdin, stdout, stderr, each a text such as ">/dev/full"
+-- or "<&-", in place of the captured or /dev/null default).
 -- Returns { code, stdout, stderr }.
-function M.eventapi(args, env, stdin)
+function M.eventapi(args, env, stdin, redirect)
+  redirect = redirect or {}
   local parts = { "env" }
   for _, name in ipairs(M.VARIABLES) do parts[#parts + 1] = "-u " .. name end
   for k, v in pairs(env or {}) do parts[#parts + 1] = q(k .. "=" .. v) end
   parts[#parts + 1] = "lua5.4 bin/eventapi"
   for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
   local err_file, in_file = os.tmpname(), nil
-  local cmd = table.concat(parts, " ") .. " 2>" .. q(err_file)
-  if stdin then
+  local cmd = table.concat(parts, " ") .. " " .. (redirect.stderr or ("2>" .. q(err_file)))
+  if redirect.stdout then cmd = cmd .. " " .. redirect.stdout end
+  if redirect.stdin then
+    cmd = cmd .. " " .. redirect.stdin
+  elseif stdin then
     in_file = os.tmpname()
     local f = assert(io.open(in_file, "wb")); f:write(stdin); f:close()
     cmd = cmd .. " <" .. q(in_file)

@@ -6,32 +6,10 @@ local sandbox = require "helpers.sandbox"
 local command = require "cli.command"
 
 local APP, EVENT = command.APP, command.EVENT
-local q = sandbox.shell_quote
 
 --- Runs `eventapi args...` with exactly the given variables and the shell
--- redirections given (stdin, stdout and stderr: each a redirection text such
--- as ">/dev/full" or "<&-"; by default stdin is /dev/null and stdout and
--- stderr are captured). Returns { code, stdout, stderr }.
-local function eventapi(args, env, redirect)
-  redirect = redirect or {}
-  local parts = { "env" }
-  for _, name in ipairs(command.VARIABLES) do parts[#parts + 1] = "-u " .. name end
-  for k, v in pairs(env or {}) do parts[#parts + 1] = q(k .. "=" .. v) end
-  parts[#parts + 1] = "lua5.4 bin/eventapi"
-  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-  local err_file = os.tmpname()
-  parts[#parts + 1] = redirect.stdin or "</dev/null"
-  parts[#parts + 1] = redirect.stdout or ""
-  parts[#parts + 1] = redirect.stderr or ("2>" .. q(err_file))
-  local p = assert(io.popen(table.concat(parts, " "), "r"))
-  local stdout = p:read("a")
-  local _, _, code = p:close()
-  local f = assert(io.open(err_file, "rb"))
-  local stderr = f:read("a")
-  f:close()
-  os.remove(err_file)
-  return { code = code, stdout = stdout, stderr = stderr }
-end
+-- redirections given (command.eventapi's redirect). Returns { code, stdout, stderr }.
+local function eventapi(args, env, redirect) return command.eventapi(args, env, nil, redirect) end
 
 --- The lines of text that contain needle (plain).
 local function lines_with(text, needle)

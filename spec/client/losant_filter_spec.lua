@@ -20,13 +20,7 @@ describe("a Losant call with filter but no filterField", function()
     sb.stop()
   end)
 
-  --- The error a call is refused with: what it raises, or the rejection of
-  -- the promise it returns.
-  local function refusal(f, ...)
-    local ok, got = pcall(f, ...)
-    if not ok then return got end
-    return sandbox.rejection(got)
-  end
+  local refusal = sandbox.refusal
 
   --- Asserts err is the InvalidParams of op naming filter and filterField.
   local function assert_names_both(op, err)

@@ -25,13 +25,7 @@ describe("a Losant call with query and a param the query overrides", function()
     sb.stop()
   end)
 
-  --- The error a call is refused with: what it raises, or the rejection of
-  -- the promise it returns.
-  local function refusal(f, ...)
-    local ok, got = pcall(f, ...)
-    if not ok then return got end
-    return sandbox.rejection(got)
-  end
+  local refusal = sandbox.refusal
 
   --- Asserts err is the InvalidParams of op naming param as overridden by query.
   local function assert_overridden(op, param, err)

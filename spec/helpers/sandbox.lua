@@ -192,4 +192,12 @@ function M.rejection(p)
   return err
 end
 
+--- The error calling f(...) fails with: what it raises, or the rejection of
+-- the promise it returns.
+function M.refusal(f, ...)
+  local ok, got = pcall(f, ...)
+  if not ok then return got end
+  return M.rejection(got)
+end
+
 return M

@@ -20,8 +20,7 @@ end
 
 --- The InvalidParams error that calling fn raises or rejects with.
 local function refused(fn)
-  local ok, p = pcall(fn)
-  local err = ok and fail(p) or p
+  local err = sandbox.refusal(fn)
   assert.is_true(eventapi.Error.is(err), tostring(err))
   assert.are.equal("InvalidParams", err.type, tostring(err))
   return err
