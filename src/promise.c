@@ -146,6 +146,17 @@ static void add_reaction(lua_State *L, int p, int r) {
     lua_settop(L, p - 1);
 }
 
+/* The promise at p holds the value at value (its outcome, or the root it
+ * follows) and no reactions any more. Stack: as it was; allocates nothing. */
+static void take_slots(lua_State *L, int p, int value) {
+    lua_pushvalue(L, value);
+    lua_setiuservalue(L, p, 1);
+    lua_pushnil(L);
+    lua_setiuservalue(L, p, 2);
+    lua_pushnil(L);
+    lua_setiuservalue(L, p, 3);
+}
+
 /* Settles the class of the promise at p (its root) with the value at value
  * (no adoption); nothing when the root is settled already. A rejection with
  * nil rejects with a ScriptError saying no value was given instead. Every
@@ -196,12 +207,7 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     lp->job_tail += 3 * n;
     if (n) eventapi_wake(lp);
     pr->state = state;
-    lua_pushvalue(L, value);
-    lua_setiuservalue(L, p, 1);
-    lua_pushnil(L);
-    lua_setiuservalue(L, p, 2);
-    lua_pushnil(L);
-    lua_setiuservalue(L, p, 3);
+    take_slots(L, p, value);
     lua_settop(L, top);
 }
 
@@ -242,12 +248,7 @@ static void join(lua_State *L, int rp, int rv) {
     v->counted = !v->handled;
     v->followers = 0;
     v->state = FOLLOWING;
-    lua_pushvalue(L, rp);
-    lua_setiuservalue(L, rv, 1);
-    lua_pushnil(L);
-    lua_setiuservalue(L, rv, 2);
-    lua_pushnil(L);
-    lua_setiuservalue(L, rv, 3);
+    take_slots(L, rv, rp);
 }
 
 /* Resolves the class of the promise at p with the value at value: anything
