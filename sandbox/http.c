@@ -48,6 +48,8 @@ typedef struct conn_state {
     int seen;         /* the access handler has been called once */
     int decided;      /* record and faults done (a delayed request comes back) */
     int faulty;
+    int counted;      /* in in_flight: an API request whose answer is not queued yet */
+    int awaited;      /* in awaited: complete, and its answer is due (no stall or reset) */
     sb_fault f;
     double started;
     conn_slot *slot;
@@ -57,7 +59,8 @@ static struct MHD_Daemon *daemon_handle;
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static conn_slot *conns;             /* every open connection, under conn_lock */
 static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
-static int in_flight;                /* requests received and not completed (atomic) */
+static int in_flight;                /* API requests received and not yet answered (atomic) */
+static int awaited;                  /* complete requests whose answer is due and not sent (atomic) */
 static size_t body_bytes;            /* body budget in use, under budget_lock */
 static pthread_t timer_thread;
 static int timer_started;
@@ -134,9 +137,25 @@ static void *timer_main(void *arg) {
     return NULL;
 }
 
+/* Takes a request out of in_flight, once: when its answer is queued (so a
+ * client that has the answer never finds it still counted) or freed. */
+static void leave_in_flight(conn_state *st) {
+    if (!st->counted) return;
+    st->counted = 0;
+    __atomic_sub_fetch(&in_flight, 1, __ATOMIC_RELAXED);
+}
+
+/* Sets whether a stop waits for this request's answer to be sent. */
+static void set_awaited(conn_state *st, int on) {
+    if (st->awaited == on) return;
+    st->awaited = on;
+    __atomic_add_fetch(&awaited, on ? 1 : -1, __ATOMIC_RELAXED);
+}
+
 /* Frees a request's state, its body budget, and takes it out of in_flight. */
 static void free_state(conn_state *st) {
-    __atomic_sub_fetch(&in_flight, 1, __ATOMIC_RELAXED);
+    leave_in_flight(st);
+    set_awaited(st, 0);
     if (st->reserved) budget_give(st->reserved);
     free(st->raw_uri);
     free(st->body);
@@ -191,7 +210,10 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *con) 
         free(st);
         return NULL;
     }
-    __atomic_add_fetch(&in_flight, 1, __ATOMIC_RELAXED);
+    /* the sandbox's own /_sandbox calls (a spec polling the record) are not
+     * requests of the client under test */
+    st->counted = strncmp(st->raw_uri, "/_sandbox", 9) != 0 || (st->raw_uri[9] && !strchr("/?", st->raw_uri[9]));
+    if (st->counted) __atomic_add_fetch(&in_flight, 1, __ATOMIC_RELAXED);
     st->slot = slot_of(con);
     if (st->slot) st->slot->current = st;
     return st;
@@ -366,6 +388,7 @@ static int answer(conn_state *st, struct MHD_Connection *con, sb_request *req, s
         if (sb_cfg.record && !(req->nseg > 0 && strcmp(req->seg[0], "_sandbox") == 0))
             sb_record_request(req, sb_in_flight());
         st->faulty = sb_fault_parse(req, &st->f);
+        if (st->faulty && (st->f.stall || st->f.stall_body || st->f.reset)) set_awaited(st, 0);
         /* answer later (stall: never) without holding this thread: suspend, the timer thread wakes it */
         if (st->faulty && (st->f.stall || st->f.delay_ms > 0)
             && sb_fault_suspend(con, st->f.stall ? INFINITY : sb_now() + st->f.delay_ms / 1000.0))
@@ -407,6 +430,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         return MHD_YES;
     }
     set_phase(st->slot, P_HANDLED);
+    if (!st->decided) set_awaited(st, 1);
     memset(&req, 0, sizeof req);
     memset(&res, 0, sizeof res);
     memset(&f, 0, sizeof f);
@@ -431,6 +455,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     sb_reply_clear(&res);
     enum MHD_Result ret = MHD_NO;
     if (r) {
+        leave_in_flight(st);
         ret = MHD_queue_response(con, (unsigned)res.status, r);
         MHD_destroy_response(r);
     }
@@ -473,7 +498,7 @@ int sb_http_start(void) {
      * (500 at once: about 1 run in 30 left a hundred requests unread until
      * the header deadline cut them); level-triggered poll misses none. */
     daemon_handle = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0,
         NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 8u,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
@@ -491,11 +516,20 @@ int sb_http_start(void) {
     return 0;
 }
 
-/* Stops the timer thread and the daemon (front.h). */
+#define STOP_GRACE 10.0 /* seconds a stop waits for the answers due */
+
+/* Stops the timer thread and the daemon (front.h): no new connection is
+ * accepted, delayed requests are answered at once, stalled ones closed, and
+ * the answers of complete requests are sent (for at most STOP_GRACE seconds)
+ * before the connections close; requests still arriving are cut. */
 void sb_http_stop(void) {
+    MHD_socket listener = MHD_quiesce_daemon(daemon_handle);
+    if (listener != MHD_INVALID_SOCKET) close(listener);
     timer_stop = 1;
     if (timer_started) pthread_join(timer_thread, NULL);
-    sb_fault_resume_due(1);          /* delayed requests are answered, not dropped; stalled ones are closed */
-    MHD_stop_daemon(daemon_handle);  /* waits for the requests in flight */
+    sb_fault_resume_due(1);
+    double deadline = sb_now() + STOP_GRACE;
+    while (__atomic_load_n(&awaited, __ATOMIC_RELAXED) > 0 && sb_now() < deadline) usleep(1000);
+    MHD_stop_daemon(daemon_handle);
     daemon_handle = NULL;
 }

@@ -207,6 +207,125 @@ describe("the sandbox request record", function()
   end)
 end)
 
+describe("the sandbox's in_flight and shutdown", function()
+  -- Starts curl in the background on url with headers; returns the file
+  -- that will hold curl's exit status once it ends.
+  local function background(url, headers)
+    local status = os.tmpname()
+    os.remove(status)
+    local args = {}
+    for k, v in pairs(headers) do args[#args + 1] = "-H " .. sandbox.shell_quote(k .. ": " .. v) end
+    os.execute(("(curl -s -o /dev/null --max-time 60 %s %s; echo $? > %s) >/dev/null 2>&1 &")
+      :format(table.concat(args, " "), sandbox.shell_quote(url), status))
+    return status
+  end
+  local function await_file(file)
+    local deadline = now() + sandbox.time(10)
+    while not slurp(file) and now() < deadline do os.execute("sleep 0.05") end
+    local text = slurp(file)
+    os.remove(file)
+    return tonumber(text)
+  end
+  -- Seconds from SIGTERM to the sandbox's exit, and its exit status.
+  local function time_stop(sb)
+    local t0 = now()
+    local exit = sb.stop("TERM")
+    return now() - t0, exit.code
+  end
+
+  it("does not count its own /_sandbox calls in in_flight", function()
+    local sb = sandbox.start({ faults = true })
+    local poll = background(sb.url .. "/_sandbox/requests", { ["X-Sandbox-Fault"] = "delay=1500" })
+    os.execute("sleep " .. sandbox.time(0.3))
+    sandbox.http("GET", event_url(sb), { token = sandbox.token })
+    local record = sandbox.requests(sb)
+    assert.are.equal(0, await_file(poll))
+    sb.stop()
+    assert.are.equal(1, #record)
+    assert.are.equal(1, record[1].in_flight)
+  end)
+
+  it("counts a request from its arrival until its answer, so a bound of 3 is never seen as 4", function()
+    local sb = sandbox.start()
+    local ok, out, err = sandbox.run_lua(([[
+      local eventapi = require "eventapi"
+      local c = eventapi.losant({ url = %q, token = %q })
+      local items = {}
+      for i = 1, 400 do items[i] = i end
+      eventapi.map(items, function() return c.event.get({ applicationId = %q, eventId = %q }) end,
+                   { concurrency = 3 }):await()
+      io.write("done")
+    ]]):format(sb.url, sandbox.token, APP, EVENT))
+    assert.is_true(ok, err)
+    assert.are.equal("done", out)
+    local most, counts = 0, {}
+    for _, r in ipairs(sandbox.requests(sb)) do
+      most = math.max(most, r.in_flight)
+      counts[#counts + 1] = r.in_flight
+    end
+    sb.stop()
+    assert.are.equal(400, #counts)
+    assert.is_true(most >= 1 and most <= 3, "in_flight reached " .. most)
+  end)
+
+  it("exits within 100 ms of SIGTERM when idle", function()
+    local sb = sandbox.start()
+    sandbox.http("GET", event_url(sb), { token = sandbox.token })
+    local took, code = time_stop(sb)
+    assert.are.equal(0, code)
+    assert.is_true(took < sandbox.time(0.1), ("took %.3f s"):format(took))
+  end)
+
+  it("exits within 100 ms of SIGTERM when idle with a client's 200 connections still open", function()
+    local sb = sandbox.start()
+    local script, done = os.tmpname(), os.tmpname()
+    os.remove(done)
+    local f = assert(io.open(script, "w"))
+    f:write(([[
+      package.path, package.cpath = %q, %q
+      local eventapi = require "eventapi"
+      local c = eventapi.losant({ url = %q, token = %q })
+      local calls = {}
+      for i = 1, 200 do calls[i] = c.event.get({ applicationId = %q, eventId = %q }) end
+      eventapi.all(calls):await()
+      io.write("ready\n"); io.flush()
+      -- keeps the connections open until the spec has stopped the sandbox
+      for _ = 1, 200 do
+        if io.open(%q) then break end
+        os.execute("sleep 0.05")
+      end
+    ]]):format(package.path, package.cpath, sb.url, sandbox.token, APP, EVENT, done))
+    f:close()
+    local client = assert(io.popen("lua5.4 " .. script .. " 2>&1", "r"))
+    local line = client:read("l")
+    local took, code = time_stop(sb)
+    f = assert(io.open(done, "w")); f:close()
+    client:close()
+    os.remove(script); os.remove(done)
+    assert.are.equal("ready", line)
+    assert.are.equal(0, code)
+    assert.is_true(took < sandbox.time(0.1), ("took %.3f s"):format(took))
+  end)
+
+  it("answers a request in flight before it exits on SIGTERM", function()
+    local sb = sandbox.start({ faults = true })
+    local out = os.tmpname()
+    local status = os.tmpname()
+    os.remove(status)
+    os.execute(("(curl -s -o %s -w '%%{http_code}' --max-time 60 -H 'Authorization: Bearer %s' "
+      .. "-H 'X-Sandbox-Fault: delay=2000' '%s' > %s) >/dev/null 2>&1 &")
+      :format(out, sandbox.token, event_url(sb), status))
+    await_recorded(sb, 1)
+    local _, code = time_stop(sb)
+    local deadline = now() + sandbox.time(10)
+    while not slurp(status) and now() < deadline do os.execute("sleep 0.05") end
+    assert.are.equal(0, code)
+    assert.are.equal("200", slurp(status))
+    assert.are.equal(EVENT, require("cjson").decode(slurp(out)).id)
+    os.remove(out); os.remove(status)
+  end)
+end)
+
 describe("the sandbox faults", function()
   local sb
   local function faulty(spec, extra, timeout)
