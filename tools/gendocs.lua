@@ -24,7 +24,7 @@ local SOURCES = {
     only = { jdn = true, date = true } },
   { file = "lua/eventapi/time.lua", title = "Monterosa times", prefix = "eventapi.monterosa.", only = { unix_time = true } },
   { file = "lua/eventapi/errors.lua", title = "Errors", prefix = "eventapi.Error." },
-  { file = "lua/eventapi/luv.lua", title = "Embedding in a luv host (require \"eventapi.luv\")", prefix = "eventapi.luv." },
+  { file = "lua/eventapi/luv.lua", title = "Embedding in a luv host (require \"eventapi.luv\", or the field eventapi.luv)", prefix = "eventapi.luv." },
 }
 local PUBLIC = { "eventapi%.", "p:", "client:", "client%.", "eventapi%.Error", "driver:" }
 

@@ -70,4 +70,17 @@ eventapi.monterosa = setmetatable({ unix_time = checked("eventapi.monterosa.unix
   __call = function(_, options) return require("eventapi.client").new(require("eventapi.services").monterosa, options) end,
 })
 
+--- eventapi.luv -> the luv driver module (require "eventapi.luv"), loaded on
+-- first use so that eventapi itself does not need lua-luv; InvalidUse when
+-- lua-luv is not installed.
+setmetatable(eventapi, { __index = function(_, key)
+  if key ~= "luv" then return nil end
+  local ok, driver = pcall(require, "eventapi.luv")
+  if not ok then
+    require("eventapi.errors").raise("InvalidUse", "eventapi.luv needs lua-luv (Debian: apt-get install lua-luv): %s",
+                                     tostring(driver):match("^[^\n]*"))
+  end
+  return driver
+end })
+
 return eventapi

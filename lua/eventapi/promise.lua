@@ -19,10 +19,12 @@ local on_unhandled = nil -- the host's function, or nil: print and raise
 local reported = setmetatable({}, { __mode = "k" }) -- errors already printed on stderr
 local failed = false -- an error was raised out of the loop (the script is ending with it)
 
---- The one line printed for an unhandled failure.
+--- The one line printed for an unhandled failure: the script's file and
+-- line first when the error has them, as `eventapi run` prints a failure
+-- (and as Lua prints an error), so an editor can jump to it.
 local function unhandled_line(err)
-  local where = err.location and (" (call at " .. Error.escape(err.location) .. ")") or ""
-  return "eventapi: unhandled failure: " .. tostring(err) .. where
+  local where = err.location and (Error.escape(err.location) .. ": ") or ""
+  return "eventapi: " .. where .. "unhandled failure: " .. tostring(err)
 end
 
 --- Hands one unhandled failure to the host's on_unhandled function, or

@@ -190,3 +190,22 @@ describe("the eventapi.luv adapter", function()
     assert.are.equal("NotFound", failures[1].type)
   end)
 end)
+
+describe("eventapi.luv", function()
+  it("is the adapter module, loaded on first use", function()
+    assert.are.equal(driver_module, eventapi.luv)
+  end)
+
+  it("is InvalidUse naming lua-luv when luv cannot be loaded", function()
+    local ok, out = sandbox.run_lua([[
+      package.preload.luv = function() error("module 'luv' not found", 0) end
+      local eventapi = require "eventapi"
+      assert(eventapi.losant, "eventapi loads without luv")
+      local ok, err = pcall(function() return eventapi.luv end)
+      io.write(tostring(ok), "|", err.type, "|", err.message)
+    ]])
+    assert.is_true(ok)
+    assert.are.equal("false|InvalidUse|eventapi.luv needs lua-luv (Debian: apt-get install lua-luv): "
+                     .. "module 'luv' not found", out)
+  end)
+end)

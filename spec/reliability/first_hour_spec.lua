@@ -71,6 +71,41 @@ describe("a new user's first hour", function()
                        err.message)
     end)
 
+    it("names connect_timeout and its limit when no connection was made in time", function()
+      -- a listener that never accepts, its backlog filled, in a child process
+      -- (luv's handles stay out of this one): the kernel drops further SYNs
+      local port_file = os.tmpname()
+      os.remove(port_file)
+      local child = assert(io.popen(("lua5.4 -e %s 2>/dev/null"):format(sandbox.shell_quote(([[
+        local uv = require "luv"
+        local listener = uv.new_tcp()
+        assert(listener:bind("127.0.0.1", 0))
+        assert(listener:listen(0, function() end))
+        for _ = 1, 4 do uv.new_tcp():connect("127.0.0.1", listener:getsockname().port, function() end) end
+        os.execute("sleep 0.2")
+        local f = io.open(%q, "w"); f:write(listener:getsockname().port); f:close()
+        io.read("a")
+      ]]):format(port_file))), "w"))
+      local port
+      for _ = 1, 200 do
+        local f = io.open(port_file)
+        port = f and f:read("n")
+        if f then f:close() end
+        if port then break end
+        os.execute("sleep 0.05")
+      end
+      os.remove(port_file)
+      local limit = scale(0.3)
+      local c <close> = eventapi.losant({ url = "http://127.0.0.1:" .. tostring(port), token = sandbox.token,
+                                          connect_timeout = limit, timeout = scale(10) })
+      local err = fail(c.event.get({ applicationId = APP, eventId = EVENT }))
+      child:close()
+      assert.is_number(port)
+      assert.are.equal("Timeout", err.type)
+      assert.are.equal(("no connection within %s s (connect_timeout)"):format(require("eventapi.core").number_text(limit)),
+                       err.message)
+    end)
+
     it("keeps naming idle_timeout when no byte came for that long", function()
       local c <close> = losant({ idle_timeout = 1, timeout = scale(5), headers = { ["X-Sandbox-Fault"] = "stall" } })
       local err = fail(c.event.get({ applicationId = APP, eventId = EVENT }))
