@@ -64,6 +64,7 @@ typedef struct spec {
     int plain;   /* no Lua function in the row: the fast path may build it */
     int path_fn; /* the path is a function(params, name, invalid) -> path */
     int body_of; /* the row has body_of(params, attributes) -> body table */
+    int empty_object; /* a POST, PUT or PATCH that builds no body sends {} (Losant's rule) */
 } spec;
 
 typedef struct binding {
@@ -273,12 +274,15 @@ static void compile_path(lua_State *L, spec *s, const char *t) {
     if (t > run) s->path[s->nsegments++].text = copy(L, run, (size_t)(t - run));
 }
 
-/* core.operation(row) -> spec: checks a prepared operation row against the schema and compiles it. */
+/* core.operation(row [, empty_object]) -> spec: checks a prepared operation row against the
+ * schema and compiles it; empty_object: a POST, PUT or PATCH that builds no body sends {}. */
 static int l_operation(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    int empty_object = lua_toboolean(L, 2);
     lua_settop(L, 1);
     spec *s = lua_newuserdatauv(L, sizeof *s, 2); /* 2; uservalues: default and fixed values, the row */
     memset(s, 0, sizeof *s);
+    s->empty_object = empty_object;
     luaL_setmetatable(L, EVENTAPI_SPEC);
     lua_newtable(L); /* 3 */
     lua_pushvalue(L, 3);
@@ -684,6 +688,8 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
         lua_pushfstring(L, "%s: the body", s->name);
         encode_json(L, data, body, lua_tostring(L, -1));
         lua_pop(L, 1);
+    } else if (s->empty_object && s->method != METHODS[0] && s->method != METHODS[4]) {
+        eventapi_buf_add(body, "{}", 2); /* data stays nil: no table was given */
     }
     eventapi_buf_add(url, "", 1); /* NUL-terminated for curl; len counts it */
     url->len--;

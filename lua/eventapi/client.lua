@@ -7,7 +7,23 @@ local time = require "eventapi.time"
 local attach_callback = require("eventapi.promise").attach_callback
 
 local Client = {}
-Client.__index = Client
+--- client.dry_run -> whether the client is a dry run; client.retries -> its
+-- retry policy (nil without one); other names: the methods.
+function Client.__index(client, key)
+  if key == "dry_run" then return rawget(client, "_dry_run") ~= nil end
+  if key == "retries" then return rawget(client, "_retries") end
+  return Client[key]
+end
+
+--- Options are given to the constructor: writing a field of a client
+-- (client.dry_run = true) would change nothing the calls read, so it is
+-- refused before any call can go out under the wrong policy.
+function Client.__newindex(client, key)
+  local e = Error.new({ type = "InvalidParams", message = ("%s: client.%s cannot be set after the client is made; "
+    .. "give options to the constructor (or use client:on for hooks)"):format(client.service.name, tostring(key)) })
+  e.location = core.location()
+  error(e, 0)
+end
 Client.__name = "eventapi.Client"
 
 local OPTIONS = {
@@ -490,19 +506,19 @@ end
 --- Sends a built request with the client's retry policy and dry run; returns the promise of its value.
 local function send(client, req)
   if client.closed then return rejected(closed_error(client, req)) end
-  if client.dry_run and not READS[req.method] then
+  if client._dry_run and not READS[req.method] then
     local url = shown_url(client, req)
     local body = req.body and scrub(req.secrets or client.secrets, req.body)
     local failed = emit(client, "request", { method = req.method, url = url, attempt = 1, body = body,
                                              dry_run = true }, req)
     if failed then return rejected(failed) end
-    client.dry_run(("[dry run] %s %s%s"):format(req.method, url, body and (" " .. body) or ""))
+    client._dry_run(("[dry run] %s %s%s"):format(req.method, url, body and (" " .. body) or ""))
     Client.dry_run_held = Client.dry_run_held + 1
     local p = core.promise()
     core.resolve(p, { dry_run = true, method = req.method, url = url, body = req.data })
     return p
   end
-  local policy = client.retries
+  local policy = client._retries
   if not policy or not policy.methods[req.method] then return attempt(client, req, 1) end
   local result = core.promise()
   local waiting = client.waiting
@@ -607,7 +623,7 @@ end
 -- when the service has no unwrap.
 local function refresh(client)
   local hooks = client.hooks
-  local fast = not client.closed and not client.retries and not client.dry_run and #hooks.request == 0
+  local fast = not client.closed and not client._retries and not client._dry_run and #hooks.request == 0
     and #hooks.response == 0 and #hooks.retry == 0
   core.binding_set(client.binding, fast, client.service.unwrap == nil)
 end
@@ -662,7 +678,7 @@ local function prepare(service, op)
     end
   end
   op.all_params = all
-  op.compiled = core.operation(op)
+  op.compiled = core.operation(op, service.empty_body_object)
   return op
 end
 
@@ -713,6 +729,9 @@ function Client.new(service, options)
   body_headers[#body_headers + 1] = "Content-Type: " .. service.content_type
   body_headers[#body_headers + 1] = "Expect:" -- no 100-continue round trip
   headers[#headers + 1] = "Expect:"
+  -- a POST, PUT or PATCH with no body says no Content-Type (libcurl would
+  -- add a form type); for other methods curl adds none anyway
+  headers[#headers + 1] = "Content-Type:"
   local userpwd
   if options.user then userpwd = options.user .. ":" .. (options.password or "") end
   local secrets = {}
@@ -736,8 +755,9 @@ function Client.new(service, options)
     secrets = secrets, head_size = head_size,
     limits = numbers, -- the numeric options in effect, defaults included (seconds, bytes, counts)
     hooks = { request = {}, response = {}, retry = {} },
-    retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
-    dry_run = type(options.dry_run) == "function" and options.dry_run
+    closed = false, binding = false,
+    _retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
+    _dry_run = type(options.dry_run) == "function" and options.dry_run
               or (options.dry_run or Client.dry_run_all) and function(line) io.stderr:write(line, "\n") end or nil,
     config = core.config({
       headers = headers, body_headers = body_headers, timeout = numbers.timeout,
@@ -751,7 +771,7 @@ function Client.new(service, options)
   for _, op in ipairs(service.operations) do
     prepare(service, op)
     local resource, action = op.name:match("^(%w+)%.(.+)$")
-    client[resource] = client[resource] or {}
+    if not rawget(client, resource) then rawset(client, resource, {}) end
     local operation = core.bind(op.compiled, client.binding, op) -- callable: operation(params [, cb]) -> promise
     client[resource][action] = operation
     if op.pages then

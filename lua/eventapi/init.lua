@@ -44,7 +44,7 @@ function eventapi.dry_run(client)
   if getmetatable(client) ~= Client then
     Error.raise("InvalidParams", "eventapi.dry_run: expects a client or nothing, not a %s", type(client))
   end
-  return client.dry_run ~= nil
+  return client.dry_run
 end
 
 --- eventapi.losant{token=, url=, ...} -> a Losant client (see README.md).

@@ -131,6 +131,9 @@ return {
                     { name = "_embedded", place = "query", kind = "boolean", default = true } },
   content_type = "application/json",
   accept = "application/json",
+  -- a POST or PATCH with no body, or an optional body left out, sends {}
+  -- (the official client's rule)
+  empty_body_object = true,
   --- The headers of every request of a client made with these options.
   headers = function(options)
     local h = { "Accept-Version: " .. (options.accept_version or "^1.20.1") }

@@ -52,6 +52,9 @@ describe("the Losant client", function()
         "/applications/" .. APP .. "/events/mostRecentBySeverity", nil, "filter=%2A&" .. DEFAULTS },
       { "events.export", { applicationId = APP, exportData = { email = "a@b.c" } }, "POST",
         "/applications/" .. APP .. "/events/export", '{"email":"a@b.c"}' },
+      -- an optional body left out is {} as JSON, as the official client sends it
+      { "events.export", { applicationId = APP }, "POST", "/applications/" .. APP .. "/events/export", "{}" },
+      { "events.delete", { applicationId = APP }, "POST", "/applications/" .. APP .. "/events/delete", "{}" },
       { "integration.get", { applicationId = APP, integrationId = INTEGRATION }, "GET",
         "/applications/" .. APP .. "/integrations/" .. INTEGRATION },
       { "integration.patch", { applicationId = APP, integrationId = INTEGRATION, integration = { enabled = true } },
@@ -67,7 +70,8 @@ describe("the Losant client", function()
     }
     for _, case in ipairs(cases) do
       local name, params, method, path, body, query = table.unpack(case)
-      it(name .. " sends " .. method .. " " .. path:gsub(APP, "A"):gsub(EVENT, "E"), function()
+      it(name .. " sends " .. method .. " " .. path:gsub(APP, "A"):gsub(EVENT, "E") .. (body and " " .. body or ""),
+         function()
         local resource, action = name:match("^(%w+)%.(.+)$")
         losant[resource][action](params):await()
         local r = last_request()
@@ -78,6 +82,13 @@ describe("the Losant client", function()
         if r.body ~= "" then assert.are.equal("application/json", r.headers["content-type"]) end
       end)
     end
+
+    it("sends no Content-Type on a POST through client:request without a body (never libcurl's form type)", function()
+      losant:request({ method = "POST", path = "/applications/" .. APP .. "/events/export" }):await()
+      local r = last_request()
+      assert.are.equal("", r.body)
+      assert.is_nil(r.headers["content-type"])
+    end)
 
     it("sends the advanced query as JSON in the query string", function()
       local page = losant.events.get({ applicationId = APP, query = { level = "critical", state = "new" } }):await()
