@@ -812,26 +812,47 @@ static void write_location(char *out, size_t cap, const char *file, int line) {
     }
 }
 
+#define LIBRARY_DIR "eventapi.library_dir" /* registry: the directory of the library's Lua modules */
+
+/* Whether source names one of the library's own chunks: a file right in
+ * dir (dir_len bytes, ending in '/'), not in a directory below it. */
+static int own_chunk(const char *source, const char *dir, size_t dir_len) {
+    return dir && source[0] == '@' && strncmp(source + 1, dir, dir_len) == 0 && !strchr(source + 1 + dir_len, '/');
+}
+
 /* Writes the script's "file:line" that made the call (the first frame from
- * level 1 that is Lua code outside the library's own modules) into out
- * (empty when there is none within 8 levels). */
+ * level 1 that is Lua code and not one of the library's own chunks, which
+ * core.library_dir names) into out (empty when there is none within 8
+ * levels). Leaves the stack as it was. */
 static void call_location(lua_State *L, char *out, size_t cap) {
     lua_Debug ar;
     out[0] = '\0';
+    lua_getfield(L, LUA_REGISTRYINDEX, LIBRARY_DIR);
+    size_t dir_len = 0;
+    const char *dir = lua_tolstring(L, -1, &dir_len);
     for (int level = 1; level <= 8 && lua_getstack(L, level, &ar); level++) {
-        if (!lua_getinfo(L, "Sl", &ar) || strcmp(ar.what, "C") == 0) continue;
-        const char *slash = strrchr(ar.source, '/');
-        const char *dot = strrchr(ar.source, '.');
-        if (slash && dot && strcmp(dot, ".lua") == 0 && slash - ar.source >= 9
-            && strncmp(slash - 9, "/eventapi", 9) == 0)
-            continue; /* the library's own lua/eventapi modules */
+        if (!lua_getinfo(L, "Sl", &ar) || strcmp(ar.what, "C") == 0 || own_chunk(ar.source, dir, dir_len)) continue;
         write_location(out, cap, ar.short_src, ar.currentline);
-        return;
+        break;
     }
+    lua_pop(L, 1);
+}
+
+/* core.library_dir(source): the library's modules are the files in the directory of
+ * source (a chunk's "@path" source, as debug.getinfo gives it); frames of them are
+ * skipped when a call's location is found. */
+static int l_library_dir(lua_State *L) {
+    size_t len;
+    const char *source = luaL_checklstring(L, 1, &len);
+    const char *slash = strrchr(source, '/');
+    if (source[0] != '@' || !slash) return eventapi_error(L, "InvalidParams", "core.library_dir: not a file's source");
+    lua_pushlstring(L, source + 1, (size_t)(slash - source)); /* the directory with its '/' */
+    lua_setfield(L, LUA_REGISTRYINDEX, LIBRARY_DIR);
+    return 0;
 }
 
 /* core.location() -> "file:line" of the script code that made the library call running
- * now (the first Lua frame outside lua/eventapi/), or nil. */
+ * now (the first Lua frame that is not one of the library's chunks), or nil. */
 static int l_location(lua_State *L) {
     char location[128];
     call_location(L, location, sizeof location);
@@ -946,6 +967,7 @@ int eventapi_open_operation(lua_State *L) {
                                    {"binding_set", l_binding_set}, {"bind", l_bind},
                                    {"cancel_binding", l_cancel_binding}, {"in_flight", l_in_flight},
                                    {"is_operation", l_is_operation}, {"location", l_location},
+                                   {"library_dir", l_library_dir},
                                    {"is_plain", l_is_plain}, {"value_text", l_value_text},
                                    {NULL, NULL}};
     luaL_newmetatable(L, EVENTAPI_SPEC);

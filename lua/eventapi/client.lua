@@ -6,6 +6,13 @@ local Error = require "eventapi.errors"
 local time = require "eventapi.time"
 local attach_callback = require("eventapi.promise").attach_callback
 
+-- The library's own modules are the files beside this one: their frames are
+-- not a call's location (a runbook in a directory named eventapi still is).
+do
+  local source = debug.getinfo(1, "S").source
+  if source:match("^@.*/") then core.library_dir(source) end
+end
+
 local Client = {}
 --- client.dry_run -> whether the client is a dry run; client.retries -> its
 -- retry policy (nil without one); other names: the methods.

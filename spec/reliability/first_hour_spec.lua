@@ -31,6 +31,25 @@ describe("a new user's first hour", function()
       assert.are.equal("spec/reliability/first_hour_spec.lua:" .. line, err.location)
     end)
 
+    it("carries the file and line of a runbook that lives in a directory named eventapi", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. dir .. "/eventapi"))
+      local path = dir .. "/eventapi/runbook.lua"
+      local f = assert(io.open(path, "w"))
+      f:write(("local eventapi = require 'eventapi'\n"
+        .. "local c = eventapi.losant({ url = %q, token = %q })\n"
+        .. "local ok, err = pcall(function() return c.event.get({ applicationId = %q }):await() end)\n"
+        .. "io.write(tostring(err.location))\n"):format(sb.url, sandbox.token, APP))
+      f:close()
+      local p = assert(io.popen(("LUA_PATH=%s LUA_CPATH=%s lua5.4 %s 2>&1"):format(sandbox.shell_quote(package.path),
+        sandbox.shell_quote(package.cpath), sandbox.shell_quote(path))))
+      local out = p:read("a")
+      p:close()
+      os.execute("rm -rf " .. dir)
+      assert.are.equal(path .. ":3", out)
+    end)
+
     it("carries the file and line of the script call when client:request gets a bad path", function()
       local c <close> = losant()
       local line = debug.getinfo(1, "l").currentline + 1
