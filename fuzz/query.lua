@@ -36,8 +36,9 @@ local ROWS = {
 }
 for _, row in ipairs(ROWS) do
   row.op = op_of(services[row[1]], row[2])
+  row.params = Client.prepare(services[row[1]], row.op).all_params
   row.vary = {} -- the params the input fills: query and header params that are not fixed
-  for _, p in ipairs(row.op.all_params) do
+  for _, p in ipairs(row.params) do
     if (p.place == "query" or p.place == "header") and p.fixed == nil then row.vary[#row.vary + 1] = p end
   end
 end
@@ -69,7 +70,7 @@ return function(input)
 
   -- what the query and the headers must hold, in the row's order
   local want_query, want_headers = {}, {}
-  for _, p in ipairs(row.op.all_params) do
+  for _, p in ipairs(row.params) do
     local v = params[p.name]
     if p.fixed ~= nil then v = p.fixed end
     if v == nil then v = p.default end

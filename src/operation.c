@@ -31,13 +31,13 @@ static const char *const PLACES[] = {"path", "query", "header", "body", "attribu
 static const char *const KINDS[] = {"string", "integer", "number", "boolean", "json", "table", NULL};
 static const char *const METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 
-/* The fields a row and a param may have (prepare in client.lua adds
- * all_params, query_key, enum_text, compiled). */
+/* The fields a row and a param may have: rows are data, compiling never
+ * writes into them. */
 static const char *const ROW_FIELDS[] = {"name", "method", "path", "params", "returns", "scopes", "pages",
-                                         "body_of", "all_params", "compiled", NULL};
+                                         "body_of", NULL};
 static const char *const PARAM_FIELDS[] = {"name", "place", "kind", "required", "enum", "default", "fixed",
-                                           "wire", "check", "requires", "overridden_by", "query_key", "enum_text",
-                                           NULL};
+                                           "wire", "check", "requires", "overridden_by", NULL};
+#define SPEC_CACHE "eventapi.spec_cache" /* registry: row -> its compiled spec (weak keys) */
 
 typedef struct param {
     char *name, *wire, *query_key, *enum_text; /* query_key: the escaped wire name and "=" */
@@ -191,10 +191,14 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
             if (!token_char((unsigned char)*c))
                 eventapi_error(L, "InvalidParams", "operation %s: %s is not a header name", s->name, p->name);
     }
-    if (p->place == PLACE_QUERY) {
-        const char *key = string_field(L, idx, "query_key", s->name, &len);
-        if (!key) eventapi_error(L, "InvalidParams", "operation %s: %s has no query_key (prepare it)", s->name, p->name);
-        p->query_key = copy(L, key, len);
+    if (p->place == PLACE_QUERY) { /* "name=" with the wire name escaped, written once */
+        eventapi_buf key;
+        const char *wire_name = p->wire ? p->wire : p->name;
+        eventapi_buf_init(L, &key);
+        eventapi_escape(&key, wire_name, strlen(wire_name));
+        eventapi_buf_add(&key, "=", 1);
+        p->query_key = copy(L, key.data, key.len);
+        lua_pop(L, 1); /* the buffer's slot */
     }
     if (lua_getfield(L, idx, "enum") == LUA_TTABLE) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
@@ -207,9 +211,14 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
             p->enums[k - 1] = copy(L, e, len);
             lua_pop(L, 1);
         }
-        const char *text = string_field(L, idx, "enum_text", s->name, &len);
-        if (!text) eventapi_error(L, "InvalidParams", "operation %s: %s has no enum_text (prepare it)", s->name, p->name);
-        p->enum_text = copy(L, text, len);
+        eventapi_buf text; /* the list as given, for messages */
+        eventapi_buf_init(L, &text);
+        for (lua_Integer k = 0; k < n; k++) {
+            if (k) eventapi_buf_add(&text, ", ", 2);
+            eventapi_buf_add(&text, p->enums[k], strlen(p->enums[k]));
+        }
+        p->enum_text = copy(L, text.len ? text.data : "", text.len);
+        lua_pop(L, 1); /* the buffer's slot */
     } else if (!lua_isnil(L, -1)) {
         eventapi_error(L, "InvalidParams", "operation %s: the enum of %s must be a list", s->name, p->name);
     }
@@ -274,54 +283,84 @@ static void compile_path(lua_State *L, spec *s, const char *t) {
     if (t > run) s->path[s->nsegments++].text = copy(L, run, (size_t)(t - run));
 }
 
-/* core.operation(row [, empty_object]) -> spec: checks a prepared operation row against the
- * schema and compiles it; empty_object: a POST, PUT or PATCH that builds no body sends {}. */
-static int l_operation(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    int empty_object = lua_toboolean(L, 2);
-    lua_settop(L, 1);
-    spec *s = lua_newuserdatauv(L, sizeof *s, 2); /* 2; uservalues: default and fixed values, the row */
+/* Pushes the registry's cache of compiled specs (row -> spec, weak keys). */
+static void spec_cache(lua_State *L) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, SPEC_CACHE) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, SPEC_CACHE);
+}
+
+/* Compiles the row at 1 with the params list at 2; pushes the spec (at 3). */
+static void compile_spec(lua_State *L, int empty_object) {
+    spec *s = lua_newuserdatauv(L, sizeof *s, 3); /* 3; uservalues: default and fixed values, the row, params */
     memset(s, 0, sizeof *s);
     s->empty_object = empty_object;
     luaL_setmetatable(L, EVENTAPI_SPEC);
-    lua_newtable(L); /* 3 */
-    lua_pushvalue(L, 3);
-    lua_setiuservalue(L, 2, 1);
+    lua_pushvalue(L, 2); /* the params list: their check functions are called from build */
+    lua_setiuservalue(L, 3, 3);
+    lua_newtable(L); /* 4 */
+    lua_pushvalue(L, 4);
+    lua_setiuservalue(L, 3, 1);
     lua_pushvalue(L, 1); /* the row: its Lua functions (path, check, body_of) are called from build */
-    lua_setiuservalue(L, 2, 2);
+    lua_setiuservalue(L, 3, 2);
     size_t len;
     const char *name = lua_getfield(L, 1, "name") == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    if (!name) return eventapi_error(L, "InvalidParams", "an operation needs a name");
+    if (!name) eventapi_error(L, "InvalidParams", "an operation needs a name");
     s->name = copy(L, name, len);
     lua_pop(L, 1);
     check_fields(L, 1, ROW_FIELDS, "row", s->name);
     const char *method = string_field(L, 1, "method", s->name, NULL);
     int m = method ? find(METHODS, method) : -1;
-    if (m < 0) return eventapi_error(L, "InvalidParams", "operation %s: unknown method", s->name);
+    if (m < 0) eventapi_error(L, "InvalidParams", "operation %s: unknown method", s->name);
     s->method = METHODS[m];
     s->plain = 1;
     int t = lua_getfield(L, 1, "body_of");
     if (t == LUA_TFUNCTION) s->plain = 0, s->body_of = 1;
-    else if (t != LUA_TNIL) return eventapi_error(L, "InvalidParams", "operation %s: body_of must be a function", s->name);
+    else if (t != LUA_TNIL) eventapi_error(L, "InvalidParams", "operation %s: body_of must be a function", s->name);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "all_params") != LUA_TTABLE) /* 4 */
-        return eventapi_error(L, "InvalidParams", "operation %s: no all_params (prepare it)", s->name);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, 4);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
     s->params = calloc((size_t)n + 1, sizeof *s->params);
-    if (!s->params) return eventapi_error(L, "OutOfMemory", "not enough memory to compile an operation");
+    if (!s->params) eventapi_error(L, "OutOfMemory", "not enough memory to compile an operation");
     for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, 4, i) != LUA_TTABLE)
-            return eventapi_error(L, "InvalidParams", "operation %s: params must be tables", s->name);
+        if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
+            eventapi_error(L, "InvalidParams", "operation %s: params must be tables", s->name);
         s->nparams = (int)i; /* spec_gc frees what is there */
-        compile_param(L, s, lua_gettop(L), (int)i - 1, 3);
+        compile_param(L, s, lua_gettop(L), (int)i - 1, 4);
         lua_pop(L, 1);
     }
-    resolve_links(L, s, 4);
+    resolve_links(L, s, 2);
     t = lua_getfield(L, 1, "path");
     if (t == LUA_TSTRING) compile_path(L, s, lua_tostring(L, -1));
     else if (t == LUA_TFUNCTION) s->plain = 0, s->path_fn = 1;
-    else return eventapi_error(L, "InvalidParams", "operation %s: path must be a string or a function", s->name);
+    else eventapi_error(L, "InvalidParams", "operation %s: path must be a string or a function", s->name);
+    lua_settop(L, 3);
+}
+
+/* core.operation(row, params [, empty_object]) -> spec: checks an operation row against the
+ * schema and compiles it with params (the row's own and the service's common ones, in order),
+ * once: the spec is cached by row. empty_object: a POST, PUT or PATCH that builds no body
+ * sends {}. The row is not written to. */
+static int l_operation(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 2)) return eventapi_error(L, "InvalidParams", "core.operation: params must be a list");
+    int empty_object = lua_toboolean(L, 3);
     lua_settop(L, 2);
+    spec_cache(L); /* 3 */
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, 3) == LUA_TUSERDATA) return 1;
+    lua_settop(L, 2);
+    compile_spec(L, empty_object); /* 3 */
+    spec_cache(L);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 3);
+    lua_rawset(L, -3);
+    lua_settop(L, 3);
     return 1;
 }
 
@@ -558,11 +597,11 @@ static void path_of(lua_State *L, const spec *s, int row, int params, eventapi_b
     lua_pop(L, 1);
 }
 
-/* Runs the check of param i (p) of the row at row on the value at v: what it
+/* Runs the check of param i (p) of the spec at sp on the value at v: what it
  * returns (when not nil) replaces the value; what it raises becomes
  * InvalidParams "<op>: <param> <its message>". */
-static void run_check(lua_State *L, const spec *s, const param *p, int row, int i, int v) {
-    lua_getfield(L, row, "all_params");
+static void run_check(lua_State *L, const spec *s, const param *p, int sp, int i, int v) {
+    lua_getiuservalue(L, sp, 3); /* the params list the spec was compiled with */
     lua_rawgeti(L, -1, i + 1);
     lua_getfield(L, -1, "check");
     lua_pushvalue(L, v);
@@ -642,7 +681,7 @@ static void build(lua_State *L, const spec *s, int sp, int params, int base, eve
             lua_settop(L, values);
             continue;
         }
-        if (p->has_check && !lua_isnil(L, v)) run_check(L, s, p, row, i, v);
+        if (p->has_check && !lua_isnil(L, v)) run_check(L, s, p, sp, i, v);
         if (lua_isnil(L, v)) {
             if (p->required) invalid(L, p->name, "%s: missing required param '%s'", s->name, p->name);
         } else if (p->place == PLACE_QUERY) {

@@ -315,13 +315,33 @@ local function call_headers(client, name, lines, extra)
   return lines, secrets
 end
 
+--- The full ordered list of an operation row's params: its own, then the
+-- service's common ones it does not name (a new list; the row is not changed).
+local function all_params(service, op)
+  local known, all = {}, {}
+  for _, p in ipairs(op.params) do
+    if p.fixed == nil then known[p.name] = true end
+    all[#all + 1] = p
+  end
+  for _, p in ipairs(service.common_params or {}) do
+    if not known[p.name] then known[p.name] = true; all[#all + 1] = p end
+  end
+  return all
+end
+
+--- The core's compiled spec of an operation row (compiled once: the core
+-- caches it by row, and checks the row against its schema).
+local function compiled(service, op)
+  return core.operation(op, all_params(service, op), service.empty_body_object)
+end
+
 --- Builds {method, url, body, data, headers, op, secrets} for operation op
 -- from params with the core's encoder (which calls the row's path, check and
 -- body_of functions); raises InvalidParams.
 local function build(client, op, params)
   local name = op.name
   if type(params) ~= "table" then invalid(name .. ": params must be a table") end
-  local url, body, data, lines = core.build(op.compiled, client.url, params)
+  local url, body, data, lines = core.build(compiled(client.service, op), client.url, params)
   local headers, secrets = call_headers(client, name, lines, params.headers)
   return { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
 end
@@ -665,28 +685,10 @@ function Client:on(kind, fn)
 end
 Client.__close = Client.close
 
---- Prepares an operation row once: the full ordered list of its params
--- (the service's common ones after its own), and the core's compiled spec
--- (which checks the row against the schema).
+--- prepare(service, op) -> { all_params =, compiled = }: what the CLI and
+-- the fuzz targets read of a row; the row itself stays as written.
 local function prepare(service, op)
-  if op.compiled then return op end
-  local known, all = {}, {}
-  for _, p in ipairs(op.params) do
-    if p.fixed == nil then known[p.name] = true end
-    all[#all + 1] = p
-  end
-  for _, p in ipairs(service.common_params or {}) do
-    if not known[p.name] then known[p.name] = true; all[#all + 1] = p end
-  end
-  for _, p in ipairs(all) do
-    if p.place == "query" then p.query_key = core.escape(p.wire or p.name) .. "=" end
-    if p.enum and not p.enum_text then -- the list as given, for messages (the core checks the values)
-      p.enum_text = table.concat(p.enum, ", ")
-    end
-  end
-  op.all_params = all
-  op.compiled = core.operation(op, service.empty_body_object)
-  return op
+  return { all_params = all_params(service, op), compiled = compiled(service, op) }
 end
 
 --- Client.new(service, options) -> client with one table per resource.
@@ -776,10 +778,9 @@ function Client.new(service, options)
   client.binding = core.binding(client.config, url, head_size, function(res) return respond(client, res.req, res) end,
     function(op, params, cb) return call(client, op, params, cb) end)
   for _, op in ipairs(service.operations) do
-    prepare(service, op)
     local resource, action = op.name:match("^(%w+)%.(.+)$")
     if not rawget(client, resource) then rawset(client, resource, {}) end
-    local operation = core.bind(op.compiled, client.binding, op) -- callable: operation(params [, cb]) -> promise
+    local operation = core.bind(compiled(service, op), client.binding, op) -- callable: operation(params [, cb]) -> promise
     client[resource][action] = operation
     if op.pages then
       local pages = require "eventapi.pages"
@@ -802,7 +803,7 @@ function Client.new(service, options)
   return client
 end
 
-Client.prepare = prepare -- for the CLI: a row's all_params
+Client.prepare = prepare -- for the CLI and fuzz targets: a row's all_params and compiled spec
 Client.build = build -- for tests and the CLI: the request an operation would send
 -- true: every client made from now on is a dry run, whatever its options say
 -- (`eventapi run --dry-run`); a dry_run function still receives the lines.

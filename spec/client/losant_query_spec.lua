@@ -138,13 +138,12 @@ describe("a row's overridden_by, compiled by the core", function()
   --- A prepared row of a call whose `b` is overridden by `a`.
   local function row(overridden_by)
     return { name = "thing.get", method = "GET", path = "/things",
-             all_params = { { name = "a", place = "query", kind = "string", query_key = "a=" },
-                            { name = "b", place = "query", kind = "string", query_key = "b=",
-                              overridden_by = overridden_by } } }
+             params = { { name = "a", place = "query", kind = "string" },
+                        { name = "b", place = "query", kind = "string", overridden_by = overridden_by } } }
   end
 
   it("refuses any operation's call giving both params, naming the overridden one", function()
-    local spec = core.operation(row("a"))
+    local spec = core.operation(row("a"), row("a").params)
     local ok, err = pcall(core.build, spec, "http://h", { a = "1", b = "2" })
     assert.is_false(ok)
     assert.are.equal("InvalidParams", err.type)
@@ -153,13 +152,13 @@ describe("a row's overridden_by, compiled by the core", function()
   end)
 
   it("lets either param go out alone", function()
-    local spec = core.operation(row("a"))
+    local spec = core.operation(row("a"), row("a").params)
     assert.are.equal("http://h/things?a=1", (core.build(spec, "http://h", { a = "1" })))
     assert.are.equal("http://h/things?b=2", (core.build(spec, "http://h", { b = "2" })))
   end)
 
   it("must name a param of the row", function()
-    local ok, err = pcall(core.operation, row("c"))
+    local ok, err = pcall(core.operation, row("c"), row("c").params)
     assert.is_false(ok)
     assert.are.equal("InvalidParams", err.type)
     assert.are.equal("operation thing.get: b overridden_by 'c', which it does not declare", err.message)

@@ -34,13 +34,9 @@ local function row(overrides)
   return r
 end
 
---- The InvalidParams message of compiling a row (prepared like the client does).
+--- The InvalidParams message of compiling a row with its own params.
 local function compile_error(r)
-  r.all_params = r.all_params or r.params
-  for _, p in ipairs(r.all_params) do
-    if p.place == "query" then p.query_key = p.name .. "=" end
-  end
-  local ok, err = pcall(core.operation, r)
+  local ok, err = pcall(core.operation, r, r.params)
   assert.is_false(ok)
   assert.are.equal("InvalidParams", err.type)
   return err.message
@@ -66,11 +62,35 @@ describe("an operation", function()
 
   it("is one per client, over a row compiled once", function()
     assert.are_not.equal(fast.event.get, slow.event.get)
-    local compiled = losant_service.operations[1].compiled
+    local row = losant_service.operations[1]
+    local params = require("eventapi.client").prepare(losant_service, row).all_params
+    local compiled = core.operation(row, params)
     assert.are.equal("userdata", type(compiled))
     local another = eventapi.losant({ url = sb.url, token = sandbox.token })
-    assert.are.equal(compiled, losant_service.operations[1].compiled) -- a new client does not recompile
+    assert.are.equal(compiled, core.operation(row, params)) -- a new client does not recompile
     another:close()
+  end)
+
+  it("leaves the service's rows as they were written", function()
+    --- The field names of a row and of each of its params, sorted.
+    local function fields(r)
+      local names = {}
+      for k in pairs(r) do names[#names + 1] = tostring(k) end
+      for i, p in ipairs(r.params) do
+        for k in pairs(p) do names[#names + 1] = i .. "." .. tostring(k) end
+      end
+      table.sort(names)
+      return table.concat(names, " ")
+    end
+    local before = {}
+    for i, r in ipairs(losant_service.operations) do before[i] = fields(r) end
+    local c <close> = eventapi.losant({ url = sb.url, token = sandbox.token })
+    c.event.get({ applicationId = APP, eventId = EVENT }):await()
+    for i, r in ipairs(losant_service.operations) do assert.are.equal(before[i], fields(r)) end
+    for _, r in ipairs(losant_service.operations) do
+      assert.is_nil(rawget(r, "compiled"))
+      assert.is_nil(rawget(r, "all_params"))
+    end
   end)
 end)
 
@@ -116,25 +136,20 @@ describe("compiling a row", function()
     r.params[2] = { name = "perPage", place = "query", kind = "integer", default = "many" }
     assert.truthy(compile_error(r):find("perPage must be a whole number, not 'many'", 1, true))
     r = row()
-    r.params[2] = { name = "sort", place = "query", kind = "string", enum = { "asc" }, enum_text = "asc",
-                    default = "sideways" }
+    r.params[2] = { name = "sort", place = "query", kind = "string", enum = { "asc" }, default = "sideways" }
     assert.truthy(compile_error(r):find("sort must be one of asc, not 'sideways'", 1, true))
   end)
 
   it("refuses an enum that is not a list of strings", function()
     local r = row()
-    r.params[2] = { name = "sort", place = "query", kind = "string", enum = { 1, 2 }, enum_text = "1, 2" }
+    r.params[2] = { name = "sort", place = "query", kind = "string", enum = { 1, 2 } }
     assert.truthy(compile_error(r):find("must list strings", 1, true))
   end)
 end)
 
---- A row prepared like the client does, compiled.
+--- A row compiled with its own params.
 local function compiled(r)
-  r.all_params = r.all_params or r.params
-  for _, p in ipairs(r.all_params) do
-    if p.place == "query" then p.query_key = p.name .. "=" end
-  end
-  return core.operation(r)
+  return core.operation(r, r.params)
 end
 
 describe("building a row with Lua functions in the core", function()
