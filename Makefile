@@ -25,7 +25,7 @@ SB_HDR   = $(wildcard sandbox/*.h)
 SB_BIN   = $(BUILD)/eventapi-sandbox
 
 # Debian packages the project builds, tests and demos with.
-# (luarocks: spec/install_spec.lua installs the rock into a temporary tree;
+# (luarocks: spec/install_spec.lua installs the two rocks into temporary trees;
 # locales: spec/client/json_spec.lua makes a comma locale with localedef)
 DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson lua-luv libcurl4-openssl-dev lua-busted \
                libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl nginx openssl luarocks \
@@ -36,7 +36,7 @@ export LUA_CPATH := $(abspath $(BUILD))/?.so;;
 export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
 export EVENTAPI_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build sandbox man embed test demo lint clean deps install uninstall rock-install bench docs fuzz fuzz-regress soak mutate
+.PHONY: all build sandbox man embed test demo lint clean deps install uninstall rock-install rock-install-sandbox bench docs fuzz fuzz-regress soak mutate
 
 all: build sandbox man embed
 
@@ -192,23 +192,30 @@ uninstall:
 	rm -rf $(LUA_CMOD_DIR) $(LUA_LMOD_DIR)
 	rm -f $(INSTALLED_FILES)
 
-# The rock's build (eventapi-scm-1.rockspec, build type make: luarocks runs
-# `make rock-install` with its directories and flags). Both programs are
-# compiled straight into luarocks' directories, in one compiler call each, so
-# a `luarocks make` in the checkout writes nothing in it (no objects, no
-# eventapi/core.so). Warnings are not errors here: compilers vary.
+# The two rocks' builds (build type make: luarocks runs the install target with
+# its directories and flags). eventapi-scm-1.rockspec runs rock-install: the
+# core, the Lua modules and bin/eventapi, needing only Lua 5.4 and curl.
+# eventapi-sandbox-scm-1.rockspec runs rock-install-sandbox: the server alone,
+# with libmicrohttpd, jansson and SQLite. Each program is compiled straight
+# into luarocks' directories in one compiler call, so a `luarocks make` in the
+# checkout writes nothing in it (no objects, no eventapi/core.so). Warnings
+# are not errors here: compilers vary.
 ROCK_CFLAGS = $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L
+ROCK_ONLY = { echo "$@ is run by luarocks (luarocks --lua-version 5.4 make $(1)); use make install" >&2; exit 2; }
 rock-install:
-	@test -n "$(ROCK_LUADIR)" -a -n "$(ROCK_LIBDIR)" -a -n "$(ROCK_BINDIR)" || \
-	  { echo "rock-install is run by luarocks (luarocks --lua-version 5.4 make); use make install" >&2; exit 2; }
+	@test -n "$(ROCK_LUADIR)" -a -n "$(ROCK_LIBDIR)" -a -n "$(ROCK_BINDIR)" || $(call ROCK_ONLY,eventapi-scm-1.rockspec)
 	install -d "$(ROCK_LUADIR)/eventapi" "$(ROCK_LIBDIR)/eventapi" "$(ROCK_BINDIR)"
 	$(CC) $(ROCK_CFLAGS) -I"$(LUA_INCDIR)" -I"$(CURL_INCDIR)" $(LIBFLAG) -o "$(ROCK_LIBDIR)/eventapi/core.so" \
 	    $(CORE_SRC) -L"$(CURL_LIBDIR)" -lcurl -lm
+	install -m 0644 $(LUA_MODULES) "$(ROCK_LUADIR)/eventapi/"
+	install -m 0755 bin/eventapi "$(ROCK_BINDIR)/eventapi"
+
+rock-install-sandbox:
+	@test -n "$(ROCK_BINDIR)" || $(call ROCK_ONLY,eventapi-sandbox-scm-1.rockspec)
+	install -d "$(ROCK_BINDIR)"
 	$(CC) $(ROCK_CFLAGS) -D_DEFAULT_SOURCE -I"$(MICROHTTPD_INCDIR)" -I"$(JANSSON_INCDIR)" -I"$(SQLITE_INCDIR)" \
 	    -o "$(ROCK_BINDIR)/eventapi-sandbox" $(SB_SRC) \
 	    -L"$(MICROHTTPD_LIBDIR)" -L"$(JANSSON_LIBDIR)" -L"$(SQLITE_LIBDIR)" -lmicrohttpd -ljansson -lsqlite3 -lpthread -lm
-	install -m 0644 $(LUA_MODULES) "$(ROCK_LUADIR)/eventapi/"
-	install -m 0755 bin/eventapi "$(ROCK_BINDIR)/eventapi"
 
 # Removes what any build left: the build directories (make, check-asan, fuzz),
 # and objects, libraries and packed rocks an older or foreign build dropped

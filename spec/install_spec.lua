@@ -1,11 +1,12 @@
 -- Installing eventapi and running it from a checkout: make install into a
--- temporary prefix (and staged under DESTDIR), make uninstall, the rock that
--- luarocks builds into a temporary tree, bin/eventapi run from anywhere and
+-- temporary prefix (and staged under DESTDIR), make uninstall, the two rocks
+-- (eventapi: the library and its command; eventapi-sandbox: the server) that
+-- luarocks builds into temporary trees, bin/eventapi run from anywhere and
 -- through symlinks, and the command each example's header shows.
 --
 -- The working tree is copied once into a temporary directory and built there
 -- (the checkout and the builds of whoever works in it are left alone); the
--- rock is built from a second, unbuilt copy. Every command runs with no
+-- rocks are built from a second, unbuilt copy. Every command runs with no
 -- LUA_PATH, LUA_CPATH or LUA_INIT, no make variables of a calling make and
 -- none of the services' variables but those it sets.
 
@@ -291,18 +292,92 @@ describe("in a built copy of the checkout,", function()
   end)
 end)
 
+--- The table a rockspec file defines (its globals), read without running
+-- anything else.
+local function load_rockspec(path)
+  local env = {}
+  assert(loadfile(path, "t", env))()
+  return env
+end
+
+--- The keys of t, sorted, joined with spaces ("" for none or nil).
+local function keys(t)
+  local list = {}
+  for k in pairs(t or {}) do list[#list + 1] = k end
+  table.sort(list)
+  return table.concat(list, " ")
+end
+
+--- The shared libraries an ELF file names (readelf's NEEDED entries), one per line.
+local function needed(file)
+  return ok(("readelf -d %s | sed -n 's/.*(NEEDED).*\\[\\(.*\\)\\]$/\\1/p'"):format(q(file)))
+end
+
+--- The state letter of process pid in /proc (Z: exited, not reaped), nil when it is gone.
+local function process_state(pid)
+  local f = io.open("/proc/" .. pid .. "/stat", "rb")
+  if not f then return nil end
+  local stat = f:read("a")
+  f:close()
+  return stat:match("%) (%a)")
+end
+
+--- Starts binary on a free port, sends it SIGTERM once it listens and waits
+-- up to 5 s for it to end (then kills it); returns its first line, whether
+-- SIGTERM ended it, and how it ended (io.popen's close: "exit" or "signal", code).
+local function start_and_terminate(binary, seed)
+  local pipe = assert(io.popen(("%s sh -c %s"):format(CLEAN_ENV,
+    q(("echo $$; exec %s --listen 127.0.0.1:0 --seed %s 2>/dev/null"):format(q(binary), q(seed)))), "r"))
+  local pid = pipe:read("l")
+  local line = pipe:read("l") or ""
+  os.execute("kill -TERM " .. pid .. " 2>/dev/null")
+  local ended = false
+  for _ = 1, 50 do
+    local state = process_state(pid)
+    if state == nil or state == "Z" then ended = true break end
+    os.execute("sleep 0.1")
+  end
+  if not ended then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+  local _, how, code = pipe:close()
+  return line, ended, how, code
+end
+
+-- The system libraries of the sandbox that the library rock must neither
+-- declare nor compile against.
+local SANDBOX_LIBS = { "microhttpd", "jansson", "sqlite" }
+
 describe("in an unbuilt copy of the checkout,", function()
-  local tmp, src, tree, before, after, build
+  local tmp, src, lib_tree, sb_tree, both_tree, before, after, lib_build, sb_build, both_builds
+
+  --- luarocks for Lua 5.4 with args, run in the copy.
+  local function luarocks(args)
+    return run("command -v luarocks >/dev/null || { echo 'luarocks is not installed (make test installs it)' >&2;"
+               .. " exit 127; }; luarocks --lua-version 5.4 " .. args, src)
+  end
+
+  local function assert_built(build)
+    assert.are.equal(0, build.code, ("stdout: %s\nstderr: %s"):format(build.stdout, build.stderr))
+  end
 
   lazy_setup(function()
     tmp = ok("mktemp -d /tmp/eventapi-rock.XXXXXX | xargs readlink -f"):gsub("\n$", "")
-    src, tree = tmp .. "/src", tmp .. "/tree"
+    src, lib_tree, sb_tree, both_tree = tmp .. "/src", tmp .. "/lib-tree", tmp .. "/sandbox-tree", tmp .. "/both-tree"
     copy_checkout(src)
     write_file(tmp .. "/which.lua", WHICH)
     before = ok("find . -printf '%p %y %s %T@\\n' | sort", src)
-    build = run(("command -v luarocks >/dev/null || { echo 'luarocks is not installed (make test installs it)' >&2;"
-                 .. " exit 127; }; luarocks --lua-version 5.4 make --tree %s"):format(q(tree)),
-                src)
+    -- The sandbox's libraries are put out of luarocks' reach: a rockspec
+    -- that declared any of them would fail to find it there.
+    local missing = {}
+    for _, name in ipairs({ "MICROHTTPD", "JANSSON", "SQLITE" }) do
+      missing[#missing + 1] = ("%s_DIR=%s %s_INCDIR=%s %s_LIBDIR=%s"):format(name, q(tmp .. "/none"),
+        name, q(tmp .. "/none/include"), name, q(tmp .. "/none/lib"))
+    end
+    lib_build = luarocks(("make eventapi-scm-1.rockspec --tree %s %s"):format(q(lib_tree), table.concat(missing, " ")))
+    sb_build = luarocks(("make eventapi-sandbox-scm-1.rockspec --tree %s"):format(q(sb_tree)))
+    both_builds = {
+      luarocks(("make eventapi-scm-1.rockspec --tree %s"):format(q(both_tree))),
+      luarocks(("make eventapi-sandbox-scm-1.rockspec --tree %s"):format(q(both_tree))),
+    }
     after = ok("find . -printf '%p %y %s %T@\\n' | sort", src)
   end)
 
@@ -310,40 +385,141 @@ describe("in an unbuilt copy of the checkout,", function()
     if tmp then os.execute("rm -rf " .. q(tmp)) end
   end)
 
-  describe("luarocks --lua-version 5.4 make --tree <dir>", function()
-    it("builds and installs the rock", function()
-      assert.are.equal(0, build.code, ("stdout: %s\nstderr: %s"):format(build.stdout, build.stderr))
+  it("luarocks make of both rockspecs writes nothing in the checkout it builds from", function()
+    assert.are.equal(before, after)
+  end)
+
+  describe("luarocks --lua-version 5.4 make eventapi-scm-1.rockspec --tree <dir>", function()
+    it("builds and installs the library rock with libmicrohttpd, jansson and SQLite out of luarocks' reach", function()
+      assert_built(lib_build)
     end)
 
-    it("writes nothing in the checkout it builds from", function()
-      assert.are.equal(before, after)
+    it("has a rockspec that depends on Lua 5.4 and curl only", function()
+      local spec = load_rockspec(src .. "/eventapi-scm-1.rockspec")
+      assert.are.equal("eventapi", spec.package)
+      assert.are.same({ "lua >= 5.4" }, spec.dependencies)
+      assert.are.equal("CURL", keys(spec.external_dependencies))
+      assert.are.equal("rock-install", spec.build.install_target)
+      for name in keys(spec.build.variables):gmatch("%S+") do
+        for _, lib in ipairs(SANDBOX_LIBS) do
+          assert.falsy(name:lower():find(lib, 1, true), "build variable " .. name)
+        end
+      end
     end)
 
-    it("installs the library, the eventapi command and eventapi-sandbox in the tree", function()
-      local files = files_under(tree)
-      assert.matches("\n./bin/eventapi\n./bin/eventapi%-sandbox\n", "\n" .. files)
+    it("compiles the core and nothing of the sandbox", function()
+      local log = lib_build.stdout .. lib_build.stderr
+      assert.truthy(log:find("src/core.c", 1, true), log)
+      assert.truthy(log:find("/eventapi/core.so", 1, true), log)
+      for _, word in ipairs({ "microhttpd", "jansson", "sqlite", "sandbox/", "eventapi-sandbox" }) do
+        assert.falsy(log:lower():find(word, 1, true), word .. " in the log:\n" .. log)
+      end
+    end)
+
+    it("links the core against libcurl and none of the sandbox's libraries", function()
+      local libs = needed(lib_tree .. "/lib/lua/5.4/eventapi/core.so")
+      assert.matches("libcurl", libs)
+      for _, lib in ipairs(SANDBOX_LIBS) do
+        assert.falsy(libs:find(lib, 1, true), libs)
+      end
+    end)
+
+    it("installs the library and the eventapi command, and no eventapi-sandbox", function()
+      local files = files_under(lib_tree)
+      assert.are.equal("eventapi\n", ok("ls bin", lib_tree))
       assert.matches("\n./lib/lua/5.4/eventapi/core.so\n", files)
       assert.matches("\n./share/lua/5.4/eventapi/cli.lua\n", files)
       assert.matches("\n./share/lua/5.4/eventapi/init.lua\n", files)
+      assert.falsy(files:find("sandbox", 1, true), files)
+      assert.are.equal("eventapi\tscm-1\tinstalled\t" .. lib_tree .. "/lib/luarocks/rocks-5.4\n",
+                       luarocks("list --porcelain --tree " .. q(lib_tree)).stdout)
+    end)
+
+    it("gives a tree where lua5.4 scripts require eventapi with the paths luarocks path prints", function()
+      write_file(tmp .. "/require.lua", 'print(require("eventapi").version)\n' .. WHICH)
+      local out = ok(('eval "$(luarocks --lua-version 5.4 path --tree %s)" && lua5.4 %s')
+                     :format(q(lib_tree), q(tmp .. "/require.lua")))
+      assert.are.equal(lib_tree .. "/share/lua/5.4/eventapi/cli.lua\n" .. lib_tree .. "/lib/lua/5.4/eventapi/core.so\n",
+                       out:match("^%d+%.%d+%.%d+\n(.*)$"))
     end)
 
     it("gives an eventapi command that prints its help with no LUA_PATH or LUA_CPATH set", function()
-      assert.matches("^usage: eventapi ", ok(q(tree .. "/bin/eventapi") .. " --help"))
+      assert.matches("^usage: eventapi ", ok(q(lib_tree .. "/bin/eventapi") .. " --help"))
     end)
 
     it("gives an eventapi command that prints its version with no LUA_PATH or LUA_CPATH set", function()
-      assert.matches("^eventapi %d+%.%d+%.%d+ %(libcurl ", ok(q(tree .. "/bin/eventapi") .. " --version"))
+      assert.matches("^eventapi %d+%.%d+%.%d+ %(libcurl ", ok(q(lib_tree .. "/bin/eventapi") .. " --version"))
     end)
 
     it("gives an eventapi command that loads the tree's modules and core", function()
-      assert.are.equal(tree .. "/share/lua/5.4/eventapi/cli.lua\n" .. tree .. "/lib/lua/5.4/eventapi/core.so\n",
-                       ok(q(tree .. "/bin/eventapi") .. " run " .. q(tmp .. "/which.lua")))
+      assert.are.equal(lib_tree .. "/share/lua/5.4/eventapi/cli.lua\n" .. lib_tree .. "/lib/lua/5.4/eventapi/core.so\n",
+                       ok(q(lib_tree .. "/bin/eventapi") .. " run " .. q(tmp .. "/which.lua")))
+    end)
+  end)
+
+  describe("luarocks --lua-version 5.4 make eventapi-sandbox-scm-1.rockspec --tree <dir>", function()
+    it("builds and installs the sandbox rock", function()
+      assert_built(sb_build)
     end)
 
-    it("gives an eventapi-sandbox that listens", function()
-      local url, stop = start_sandbox(tree .. "/bin/eventapi-sandbox", src .. "/examples/seed.json")
+    it("has a rockspec that declares libmicrohttpd, jansson and SQLite and not the library rock", function()
+      local spec = load_rockspec(src .. "/eventapi-sandbox-scm-1.rockspec")
+      assert.are.equal("eventapi-sandbox", spec.package)
+      assert.are.same({}, spec.dependencies or {})
+      assert.are.equal("JANSSON MICROHTTPD SQLITE", keys(spec.external_dependencies))
+      assert.are.equal("rock-install-sandbox", spec.build.install_target)
+    end)
+
+    it("installs eventapi-sandbox and nothing of the library", function()
+      assert.are.equal("eventapi-sandbox\n", ok("ls bin", sb_tree))
+      local files = files_under(sb_tree)
+      assert.falsy(files:find("./share/lua/", 1, true), files)
+      assert.falsy(files:find("./lib/lua/", 1, true), files)
+      assert.falsy(files:find("core.so", 1, true), files)
+    end)
+
+    it("gives an eventapi-sandbox linked against its three libraries, not Lua or curl", function()
+      local libs = needed(sb_tree .. "/bin/eventapi-sandbox")
+      for _, lib in ipairs(SANDBOX_LIBS) do
+        assert.truthy(libs:find(lib, 1, true), libs)
+      end
+      assert.falsy(libs:find("liblua", 1, true), libs)
+      assert.falsy(libs:find("libcurl", 1, true), libs)
+    end)
+
+    it("gives an eventapi-sandbox that listens and stops on SIGTERM", function()
+      local line, ended, how, code = start_and_terminate(sb_tree .. "/bin/eventapi-sandbox",
+                                                         src .. "/examples/seed.json")
+      assert.matches("^listening on http://127%.0%.0%.1:%d+$", line)
+      assert.is_true(ended, "eventapi-sandbox was still running 5 s after SIGTERM")
+      assert.are.same({ "exit", 0 }, { how, code })
+    end)
+  end)
+
+  describe("both rocks made into one tree", function()
+    it("builds and installs both", function()
+      assert_built(both_builds[1])
+      assert_built(both_builds[2])
+      assert.are.equal("eventapi\neventapi-sandbox\n", ok("ls bin", both_tree))
+      assert.are.equal("eventapi\neventapi-sandbox\n", luarocks("list --porcelain --tree " .. q(both_tree)).stdout
+        :gsub("\t[^\n]*", ""))
+    end)
+
+    it("gives an eventapi-sandbox that the tree's eventapi command can call", function()
+      local url, stop = start_sandbox(both_tree .. "/bin/eventapi-sandbox", src .. "/examples/seed.json")
+      local r = run(("LOSANT_URL=%s LOSANT_TOKEN=sandbox-all-access %s losant event get"
+                     .. " --applicationId 575ec8687ae143cd83dc4a97 --eventId 575ed0de7ae143cd83dc4aa5")
+                    :format(q(url), q(both_tree .. "/bin/eventapi")))
       stop()
-      assert.matches("^http://127%.0%.0%.1:%d+$", url)
+      assert.are.equal(0, r.code, r.stderr)
+      assert.matches('"id":"575ed0de7ae143cd83dc4aa5"', r.stdout, 1, true)
+    end)
+
+    it("keeps the library working after luarocks remove eventapi-sandbox", function()
+      local r = luarocks("remove --tree " .. q(both_tree) .. " eventapi-sandbox")
+      assert.are.equal(0, r.code, r.stdout .. r.stderr)
+      assert.are.equal("eventapi\n", ok("ls bin", both_tree))
+      assert.matches("^eventapi %d", ok(q(both_tree .. "/bin/eventapi") .. " --version"))
     end)
   end)
 end)
