@@ -11,7 +11,7 @@ local core = require "eventapi.core"
 local F = require "fuzzlib"
 
 local BASE = "http://fuzz.example"
-local losant = require "eventapi.losant"
+local losant = require("eventapi.services").of("losant")
 local client = Client.new(losant, { url = BASE })
 
 local function op_of(name)

@@ -11,11 +11,7 @@ local Client = require "eventapi.client"
 local F = require "fuzzlib"
 
 local BASE = "http://fuzz.example/api"
-local services = {
-  losant = require("eventapi.losant"),
-  connectdaily = require("eventapi.connectdaily").service,
-  monterosa = require("eventapi.monterosa").service,
-}
+local services = require("eventapi.services").by_name
 local clients = {}
 for name, service in pairs(services) do clients[name] = Client.new(service, { url = BASE }) end
 

@@ -9,11 +9,7 @@ local Client = require "eventapi.client"
 local Error = require "eventapi.errors"
 local F = require "fuzzlib"
 
-local services = {
-  require("eventapi.losant"),
-  require("eventapi.connectdaily").service,
-  require("eventapi.monterosa").service,
-}
+local services = require("eventapi.services").list
 local ROWS = {}
 for _, service in ipairs(services) do
   local client = Client.new(service, { url = "http://user:secret@fuzz.example/x" })

@@ -2,21 +2,14 @@
 -- covers everything the code exports or accepts.
 local gendocs = dofile("tools/gendocs.lua")
 
-local SERVICES = { "eventapi.losant", "eventapi.connectdaily", "eventapi.monterosa" }
-local TITLES = { ["eventapi.losant"] = "Losant", ["eventapi.connectdaily"] = "Connect Daily",
-                 ["eventapi.monterosa"] = "Monterosa" }
+local services = require "eventapi.services"
 
---- The "## <service> operations" section of the reference.
-local function section(text, module)
-  local heading = "\n## " .. TITLES[module] .. " operations\n"
+--- The "## <title> operations" section of the reference of a service descriptor.
+local function section(text, service)
+  local heading = "\n## " .. service.title .. " operations\n"
   local from = assert(text:find(heading, 1, true), heading)
   local to = text:find("\n## ", from + #heading, true) or #text + 1
   return text:sub(from, to)
-end
-
---- The operation rows of a service module ("eventapi.<name>"), from the registry.
-local function operations(module)
-  return require("eventapi.services").of(module:match("^eventapi%.(.+)$")).operations
 end
 
 describe("docs/API.md", function()
@@ -35,22 +28,31 @@ describe("docs/API.md", function()
     assert.are.equal(gendocs.generate(), gendocs.generate())
   end)
 
-  it("lists every operation of the three services", function()
+  it("lists every operation of every service of the registry", function()
     local text = read("docs/API.md")
-    for _, module in ipairs(SERVICES) do
-      local part = section(text, module)
-      for _, op in ipairs(operations(module)) do
-        assert.truthy(part:find("| `" .. op.name .. "` | " .. op.method, 1, true), module .. " " .. op.name)
+    for _, service in ipairs(services.list) do
+      local part = section(text, service)
+      for _, op in ipairs(service.operations) do
+        assert.truthy(part:find("| `" .. op.name .. "` | " .. op.method, 1, true), service.name .. " " .. op.name)
       end
+    end
+  end)
+
+  it("documents the constructor of every service of the registry", function()
+    local text = read("docs/API.md")
+    for _, service in ipairs(services.list) do
+      assert.truthy(text:find("\n- " .. service.doc .. "\n", 1, true), service.name)
+      assert.truthy(text:find("`eventapi." .. service.name .. "{...}` gives a client", 1, true), service.name)
     end
   end)
 
   it("says what every operation resolves with (a non-empty returns in each row)", function()
     local text = read("docs/API.md")
     assert.truthy(text:find("| call | method | path | params | pages | resolves with |", 1, true))
-    for _, module in ipairs(SERVICES) do
-      local part = section(text, module)
-      for _, op in ipairs(operations(module)) do
+    for _, service in ipairs(services.list) do
+      local module = service.name
+      local part = section(text, service)
+      for _, op in ipairs(service.operations) do
         assert.are.equal("string", type(op.returns), module .. " " .. op.name .. ": returns")
         assert.truthy(op.returns:find("%S"), module .. " " .. op.name .. ": returns is empty")
         assert.falsy(op.returns:find("[|\r\n]"), module .. " " .. op.name .. ": returns must fit in a table cell")
@@ -62,7 +64,7 @@ describe("docs/API.md", function()
   end)
 
   it("refuses to generate when an operation has no returns", function()
-    local op = operations("eventapi.monterosa")[1]
+    local op = services.of("monterosa").operations[1]
     local saved = op.returns
     op.returns = nil
     local ok, err = pcall(gendocs.generate)
@@ -142,7 +144,7 @@ describe("docs/API.md", function()
       for name, value in pairs(client.limits) do -- the numeric options in effect: defaults only here
         assert.are.equal(tostring(value), defaults[name], name)
       end
-      for _, h in ipairs(require("eventapi.losant").headers({})) do
+      for _, h in ipairs(services.of("losant").headers({})) do
         local version = h:match("^Accept%-Version: (.*)$")
         if version then assert.are.equal("`" .. version .. "`", defaults.accept_version) end
       end

@@ -2,8 +2,9 @@
 -- comments of the public functions (Lua) and of the promise methods (C), the
 -- module's values and JSON codec (described here, checked against the module),
 -- the error fields and types (Error.FIELDS, Error.TYPES), the client options
--- (Client.OPTIONS, Client.OPTION_DOCS) and the services' operation tables
--- (each row's `returns` is its "resolves with"). Anything exported or
+-- (Client.OPTIONS, Client.OPTION_DOCS) and the registry of the services
+-- (eventapi.services: each constructor's doc, and the operation tables, each
+-- row's `returns` its "resolves with"). Anything exported or
 -- accepted that has no description is an error, so the reference cannot
 -- drift. The output depends on nothing but the code (no pairs() order, no
 -- time). `make docs` runs it; spec/docs_spec.lua checks docs/API.md is what
@@ -145,11 +146,7 @@ local function check_covered(what, t, rows)
   end
 end
 
-local SERVICES = {
-  { name = "losant", module = "eventapi.losant", title = "Losant" },
-  { name = "connectdaily", module = "eventapi.connectdaily", title = "Connect Daily" },
-  { name = "monterosa", module = "eventapi.monterosa", title = "Monterosa" },
-}
+local services = require "eventapi.services"
 
 --- The values the eventapi module exports besides its functions (callable
 -- tables such as eventapi.connectdaily count as functions: their doc comments
@@ -168,6 +165,7 @@ local EXTRA = {}
 
 EXTRA["lua/eventapi/init.lua"] = function(put)
   local eventapi = require "eventapi"
+  for _, service in ipairs(services.list) do put("- " .. service.doc) end
   check_covered("eventapi module values", module_values(eventapi), MODULE_VALUES)
   for _, row in ipairs(MODULE_VALUES) do put(("- `eventapi.%s`: %s"):format(row[1], row[2](eventapi[row[1]]))) end
   put("")
@@ -213,7 +211,9 @@ local function options_section(put)
   local options, docs = Client.OPTIONS, Client.OPTION_DOCS
   check_covered("client options", options, docs)
   put("## Client options\n")
-  put("Every client constructor (`eventapi.losant`, `eventapi.connectdaily`, `eventapi.monterosa`) takes a table")
+  local constructors = {}
+  for _, name in ipairs(services.names) do constructors[#constructors + 1] = "`eventapi." .. name .. "`" end
+  put(("Every client constructor (%s) takes a table"):format(table.concat(constructors, ", ")))
   put("of these; an unknown option, or a value of the wrong type or out of range, is `InvalidParams`.\n")
   put("| option | type | default | meaning |")
   put("| --- | --- | --- | --- |")
@@ -267,15 +267,14 @@ function M.generate()
   end
   options_section(put)
   calls_section(put)
-  for _, s in ipairs(SERVICES) do
-    local service = require("eventapi.services").of(s.name)
-    put(("## %s operations\n"):format(s.title))
-    put(("`eventapi.%s{...}` gives a client with these calls (see Operation calls).\n"):format(s.name))
+  for _, service in ipairs(services.list) do
+    put(("## %s operations\n"):format(service.title))
+    put(("`eventapi.%s{...}` gives a client with these calls (see Operation calls).\n"):format(service.name))
     put("| call | method | path | params | pages | resolves with |")
     put("| --- | --- | --- | --- | --- | --- |")
     for _, op in ipairs(service.operations) do
       if type(op.returns) ~= "string" or not op.returns:find("%S") then
-        error(("%s: the operation %s has no returns text"):format(s.module, op.name), 0)
+        error(("%s: the operation %s has no returns text"):format(service.name, op.name), 0)
       end
       local path = type(op.path) == "string" and ("`" .. op.path .. "`") or service.path_doc
       put(("| `%s` | %s | %s | %s | %s | %s |"):format(op.name, op.method, cell(path), cell(params_text(op.params)),

@@ -5,7 +5,8 @@
 --   lua5.4 tools/genman.lua eventapi-sandbox SANDBOX_BINARY sandbox/README.md > eventapi-sandbox.1
 --
 -- eventapi.1 is the text of `eventapi --help` (cli.help(), built from the
--- services' operation tables), cut into sections at its headings.
+-- registry of the services, eventapi.services), cut into sections at its
+-- headings.
 -- eventapi-sandbox.1 is the usage line the binary prints for --help, the
 -- first paragraph of sandbox/README.md, its flag table and the paragraphs
 -- after it. Needs eventapi on LUA_PATH/LUA_CPATH (the Makefile exports them).
@@ -61,9 +62,16 @@ local function preformatted(out, lines, from)
   out[#out + 1] = ".fi"
 end
 
+--- "Losant, Connect Daily and Monterosa": the services' titles, from the registry.
+local function titles_text()
+  local titles = {}
+  for _, service in ipairs(require("eventapi.services").list) do titles[#titles + 1] = service.title end
+  return table.concat(titles, ", ", 1, #titles - 1) .. " and " .. titles[#titles]
+end
+
 local function eventapi_page()
   local help = require("eventapi.cli").help()
-  local out = header("eventapi", "call the Losant, Connect Daily and Monterosa event APIs, or run a runbook")
+  local out = header("eventapi", ("call the %s event APIs, or run a runbook"):format(titles_text()))
   local blocks = blocks_of(help)
   out[#out + 1] = ".SH SYNOPSIS"
   local usage = table.remove(blocks, 1)

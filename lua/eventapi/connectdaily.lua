@@ -175,8 +175,41 @@ M.operations = {
   { name = "events.delete", method = "DELETE", path = address, params = with_address(), returns = "`true` (204)" },
 }
 
+--- The credentials rule of the command's configuration: a token, or a user
+-- and a password; from[option] says where a value came from (a variable, or
+-- the --config file), var[option] names its variable. nil when they do.
+local function credentials_problem(options, from, var)
+  if options.token ~= nil and options.user ~= nil then
+    return ("connectdaily takes a token or a user and password, not both: %s and %s are both set; "
+            .. "unset one"):format(from.token, from.user)
+  end
+  if options.password ~= nil and options.user == nil then
+    local user = from.password == var.password and var.user or "user in the --config file"
+    return ("connectdaily: %s is set without a user: set %s too, or unset it"):format(from.password, user)
+  end
+  if options.token == nil and options.user == nil then
+    return ("connectdaily needs credentials: set %s and %s, or %s"):format(var.user, var.password, var.token)
+  end
+  if options.user ~= nil and options.password == nil then
+    return ("connectdaily needs a password for user %s: set %s"):format(tostring(options.user), var.password)
+  end
+  return nil
+end
+
+--- The service's descriptor (the shape is described in services.lua).
 M.service = {
   name = "connectdaily",
+  title = "Connect Daily",
+  summary = "Connect Daily calendar events",
+  doc = "eventapi.connectdaily{url=, user=, password= | token=, ...} -> a Connect Daily client; "
+    .. "eventapi.connectdaily.jdn(date) and .date(jdn) convert dates; "
+    .. "eventapi.connectdaily.occurrences(series, from, to) lists a series' days (JDNs).",
+  env = { { option = "url", variable = "CONNECTDAILY_URL" }, { option = "user", variable = "CONNECTDAILY_USER" },
+          { option = "password", variable = "CONNECTDAILY_PASSWORD" },
+          { option = "token", variable = "CONNECTDAILY_TOKEN" } },
+  credentials = { "token", "user", "password" },
+  credentials_problem = credentials_problem,
+  functions = { jdn = M.jdn, date = M.date, occurrences = M.occurrences },
   -- no default_url: each deployment has its own host and context path, so
   -- the url option is required (credentials never go to a guessed host)
   -- How the reference (tools/gendocs.lua) shows the computed paths.

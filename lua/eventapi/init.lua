@@ -47,28 +47,26 @@ function eventapi.dry_run(client)
   return client.dry_run
 end
 
---- eventapi.losant{token=, url=, ...} -> a Losant client (see README.md).
-function eventapi.losant(options)
-  return require("eventapi.client").new(require("eventapi.services").losant, options)
+--- The constructor of the clients of a service descriptor.
+local function constructor(service)
+  return function(options) return require("eventapi.client").new(service, options) end
 end
 
---- eventapi.connectdaily{url=, user=, password= | token=, ...} -> a Connect Daily client;
--- eventapi.connectdaily.jdn(date) and .date(jdn) convert dates;
--- eventapi.connectdaily.occurrences(series, from, to) lists a series' days (JDNs).
-local connectdaily = require "eventapi.connectdaily"
-eventapi.connectdaily = setmetatable({ jdn = checked("eventapi.connectdaily.jdn", connectdaily.jdn),
-                                       date = checked("eventapi.connectdaily.date", connectdaily.date),
-                                       occurrences = checked("eventapi.connectdaily.occurrences",
-                                                             connectdaily.occurrences) }, {
-  __call = function(_, options) return require("eventapi.client").new(require("eventapi.services").connectdaily, options) end,
-})
-
---- eventapi.monterosa{url=, token=, ...} -> a Monterosa client (Control API v2 live events);
--- eventapi.monterosa.unix_time(v) converts an ISO 8601 UTC string to a Unix time.
-local monterosa = require "eventapi.monterosa"
-eventapi.monterosa = setmetatable({ unix_time = checked("eventapi.monterosa.unix_time", monterosa.unix_time) }, {
-  __call = function(_, options) return require("eventapi.client").new(require("eventapi.services").monterosa, options) end,
-})
+-- The constructors, one per service of the registry (each descriptor's doc
+-- is its line of the reference): eventapi.<name>{...}; with the service's
+-- functions (checked) when it has some: eventapi.connectdaily.jdn, ...
+for _, service in ipairs(require("eventapi.services").list) do
+  local make = constructor(service)
+  if service.functions then
+    local functions = {}
+    for name, fn in pairs(service.functions) do
+      functions[name] = checked(("eventapi.%s.%s"):format(service.name, name), fn)
+    end
+    eventapi[service.name] = setmetatable(functions, { __call = function(_, options) return make(options) end })
+  else
+    eventapi[service.name] = make
+  end
+end
 
 --- eventapi.luv -> the luv driver module (require "eventapi.luv"), loaded on
 -- first use so that eventapi itself does not need lua-luv; InvalidUse when

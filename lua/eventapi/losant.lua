@@ -120,8 +120,16 @@ local operations = {
     params = { APP, body("integration", true) }, scopes = scopes(WRITE, "integrations.post") },
 }
 
-return {
+local M = { operations = operations }
+
+--- The service's descriptor (the shape is described in services.lua).
+M.service = {
   name = "losant",
+  title = "Losant",
+  summary = "Losant events and integrations",
+  doc = "eventapi.losant{token=, url=, ...} -> a Losant client (see README.md).",
+  env = { { option = "url", variable = "LOSANT_URL" }, { option = "token", variable = "LOSANT_TOKEN" } },
+  credentials = { "token" },
   default_url = "https://api.losant.com",
   operations = operations,
   -- Params every call takes, after its own.
@@ -141,3 +149,5 @@ return {
     return h
   end,
 }
+
+return M

@@ -132,8 +132,17 @@ local function field_of(op, source)
   return source.pointer:match("^/data/attributes/(.+)$") or source.pointer:match("([^/]+)$")
 end
 
+--- The service's descriptor (the shape is described in services.lua).
 M.service = {
   name = "monterosa",
+  title = "Monterosa",
+  summary = "Monterosa Control API v2 live events",
+  doc = "eventapi.monterosa{url=, token=, ...} -> a Monterosa client (Control API v2 live events); "
+    .. "eventapi.monterosa.unix_time(v) converts an ISO 8601 UTC string to a Unix time.",
+  env = { { option = "url", variable = "MONTEROSA_URL" }, { option = "token", variable = "MONTEROSA_TOKEN" } },
+  credentials = { "token" },
+  raw = "document",
+  functions = { unix_time = M.unix_time },
   operations = M.operations,
   content_type = "application/vnd.api+json",
   accept = "application/vnd.api+json",

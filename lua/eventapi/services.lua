@@ -1,18 +1,52 @@
---- The registry of the services: each name and its service table (the
--- operation rows, common params, headers, hooks), in one place for the
--- client constructors, the CLI, the API reference and the specs.
-local M = {
-  names = { "losant", "connectdaily", "monterosa" },
-  losant = require "eventapi.losant",
-  connectdaily = require("eventapi.connectdaily").service,
-  monterosa = require("eventapi.monterosa").service,
-}
+--- The registry of the services, the one place that lists them: the client
+-- constructors (init.lua), the command (help, completion, configuration),
+-- the API reference (tools/gendocs.lua), the man page and the specs all
+-- iterate it. Adding a service is one module here; adding an action is one
+-- row in its module's operation table.
+--
+-- Each service module returns { service = <descriptor>, operations = <rows>,
+-- <its own functions> }. A descriptor has:
+--   name            "losant": eventapi.<name>{...}, the command's word, the --config key
+--   title           "Losant": the API reference's section heading
+--   summary         "Losant events and integrations": the command's help line
+--   doc             the constructor's line in the API reference
+--   env             { { option =, variable = }, ... }: the client option each
+--                   environment variable sets, in the help's order
+--   credentials     the options that are credentials ({ "token" }); a --config
+--                   file that names one keeps the environment's out
+--   credentials_problem(options, from, var) -> message or nil (optional): the
+--                   command's credentials rule; without it a token is needed
+--   default_url     the public URL, or nil: then the url option is required
+--   raw             the field of an answer only --raw prints (optional)
+--   functions       { name = function } (optional): eventapi.<name>.<function>
+--   operations      the rows (resource.action, method, path, params, returns, pages)
+--   common_params   params every call takes after its own (optional)
+--   path_doc        how the reference shows computed paths (optional)
+--   content_type, accept, empty_body_object, headers(options), unwrap,
+--   error_fields    the client's hooks (see client.lua)
+local MODULES = { "eventapi.losant", "eventapi.connectdaily", "eventapi.monterosa" }
 
---- services.of(name) -> the service table of that name; raises for an unknown name.
+local M = { list = {}, names = {}, by_name = {} }
+for _, module in ipairs(MODULES) do
+  local service = require(module).service
+  M.list[#M.list + 1] = service
+  M.names[#M.names + 1] = service.name
+  M.by_name[service.name] = service
+end
+
+--- services.of(name) -> the descriptor of that name; raises for an unknown name.
 function M.of(name)
-  local service = M[name]
-  if type(service) ~= "table" or not service.operations then error("no service named " .. tostring(name), 2) end
+  local service = M.by_name[name]
+  if service == nil then error("no service named " .. tostring(name), 2) end
   return service
+end
+
+--- services.names_text(last) -> "losant, connectdaily, monterosa", or with
+-- last (" and ") before the last name "losant, connectdaily and monterosa".
+function M.names_text(last)
+  local n = #M.names
+  if not last or n < 2 then return table.concat(M.names, ", ") end
+  return table.concat(M.names, ", ", 1, n - 1) .. last .. M.names[n]
 end
 
 return M

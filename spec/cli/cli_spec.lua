@@ -447,11 +447,7 @@ describe("the eventapi command", function()
 end)
 
 describe("eventapi --help", function()
-  local SERVICES = {
-    losant = require("eventapi.losant"),
-    connectdaily = require("eventapi.connectdaily").service,
-    monterosa = require("eventapi.monterosa").service,
-  }
+  local SERVICES = require("eventapi.services").by_name
 
   --- The flags of an operation row as the help writes them (* for required).
   local function flags(op)

@@ -17,9 +17,12 @@ M.LOSANT_TOKEN = sandbox.token
 M.CD_PASSWORD = "sandbox-password"
 M.MONTEROSA_TOKEN = "sandbox-monterosa-token"
 
--- Variables the command reads: cleared for every run, so the caller's own never leak in.
-M.VARIABLES = { "LOSANT_TOKEN", "LOSANT_URL", "CONNECTDAILY_URL", "CONNECTDAILY_USER", "CONNECTDAILY_PASSWORD",
-                "CONNECTDAILY_TOKEN", "MONTEROSA_URL", "MONTEROSA_TOKEN", "EVENTAPI_PROGRESS", "EVENTAPI_DEBUG" }
+-- Variables the command reads (every service's, from the registry, and the
+-- library's own): cleared for every run, so the caller's own never leak in.
+M.VARIABLES = { "EVENTAPI_PROGRESS", "EVENTAPI_DEBUG" }
+for _, service in ipairs(require("eventapi.services").list) do
+  for _, e in ipairs(service.env) do M.VARIABLES[#M.VARIABLES + 1] = e.variable end
+end
 
 --- The variables that configure all three services against sandbox sb.
 function M.env_for(sb)

@@ -9,11 +9,7 @@ local q = sandbox.shell_quote
 local APP = command.APP
 local eventapi = command.eventapi
 
-local SERVICES = {
-  losant = require("eventapi.losant"),
-  connectdaily = require("eventapi.connectdaily").service,
-  monterosa = require("eventapi.monterosa").service,
-}
+local SERVICES = require("eventapi.services").by_name
 
 --- The flags the command takes for an operation row (fixed params left out,
 -- the service's common params added, --all and --limit on list calls),

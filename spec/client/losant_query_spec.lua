@@ -7,7 +7,7 @@
 -- traffic. Over real HTTP against the sandbox.
 local eventapi = require "eventapi"
 local core = require "eventapi.core"
-local losant_service = require "eventapi.losant"
+local losant_service = require("eventapi.services").of("losant")
 local sandbox = require "helpers.sandbox"
 
 local APP = sandbox.app

@@ -4,7 +4,7 @@
 -- send the same bytes and refuse the same params with the same errors.
 local eventapi = require "eventapi"
 local core = require "eventapi.core"
-local losant_service = require "eventapi.losant"
+local losant_service = require("eventapi.services").of("losant")
 local sandbox = require "helpers.sandbox"
 
 local APP, EVENT = sandbox.app, sandbox.event
