@@ -9,6 +9,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <curl/curl.h>
+#include <string.h>
 
 #define EVENTAPI_VERSION "0.1.0"
 #define EVENTAPI_PROMISE "eventapi.Promise"
@@ -23,7 +24,7 @@ typedef struct timer {
 } timer;
 
 typedef struct transfer transfer;
-typedef struct fd_entry fd_entry; /* loop.c: what the loop knows of a descriptor */
+typedef struct fd_entry fd_entry; /* loop.h: what the loop knows of a descriptor */
 
 typedef struct loop {
     CURLM *multi;
@@ -38,7 +39,7 @@ typedef struct loop {
     int ntimers, timers_cap;
     unsigned long timer_seq;
     lua_Integer next_id; /* transfer ids */
-    int jobs_ref;      /* registry ref: the job queue table (flat triples) */
+    int jobs_ref;      /* registry ref: the job queue table (flat triples); the queue is promise.c's */
     int unhandled_ref; /* registry ref: promises rejected with no reaction, checked when the queue drains */
     int close_ref;     /* registry ref: the Lua layer's report at close (core.on_close), or LUA_NOREF */
     lua_Integer job_head, job_tail;
@@ -57,17 +58,15 @@ typedef struct loop {
     int in_step;       /* inside step: it re-arms at its end, no wake needed */
     int signaled;      /* wakefd holds a count not read yet */
     lua_Integer sent;  /* transfers started (core.sent) */
-    fd_entry *fds;     /* per descriptor: FD_* bits and when it last had bytes to read (loop.c) */
+    fd_entry *fds;     /* per descriptor: FD_* bits and when it last had bytes to read (loop.h) */
     int nfds;
 } loop;
 
-/* loop.c */
+/* loop.c (the reactor and start-up; timer.c, config.c and transfer.c share loop.h with it) */
 loop *eventapi_loop(lua_State *L);          /* the loop (upvalue 1) */
 double eventapi_now(void);                  /* monotonic seconds */
 size_t eventapi_copy(char *dst, size_t cap, const char *src); /* core.c, strlcpy: copies what fits, ends it; -> its length */
-void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value); /* queue a job */
 void eventapi_wake(loop *lp);               /* the descriptor turns readable for a waiting host */
-void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value); /* job k past the tail, uncommitted */
 int eventapi_open_loop(lua_State *L);       /* registers the loop functions into the table on top */
 
 /* errors: eventapi.Error objects made in C (the metatable is the one errors.lua
@@ -84,10 +83,12 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value); /* stat
 void eventapi_promise_resolve(lua_State *L, int p, int value);           /* adopts promises */
 void eventapi_warn_unhandled(lua_State *L, loop *lp); /* warns for each rejection never reported (the state closes) */
 int eventapi_take_unhandled(lua_State *L, loop *lp); /* pushes the list of unhandled rejection values and returns 1, or returns 0 */
-void eventapi_run_job(lua_State *L); /* pops and runs one job triple from the stack: reaction, state, value */
+void eventapi_promise_init(lua_State *L, loop *lp); /* makes the job queue and the unhandled list (new loop) */
+void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value); /* queue a job */
+int eventapi_run_jobs(lua_State *L, loop *lp); /* runs jobs until none is left (loop: upvalue 1); -> how many ran */
 int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */
 
-/* json.c: a growable output buffer: its first bytes in the struct itself,
+/* buf.c: a growable output buffer: its first bytes in the struct itself,
  * then in a userdata kept at a fixed stack slot (safe across errors and free
  * stack use, unlike luaL_Buffer). The struct must stay where it was
  * initialised (data may point into it). */
@@ -100,8 +101,22 @@ typedef struct eventapi_buf {
     char inline_bytes[EVENTAPI_BUF_INLINE];
 } eventapi_buf;
 void eventapi_buf_init(lua_State *L, eventapi_buf *b); /* pushes the buffer's slot (nil until it outgrows the struct) */
-void eventapi_buf_add(eventapi_buf *b, const char *s, size_t n);
+void eventapi_buf_grow(eventapi_buf *b, size_t n); /* room for n more bytes, in a larger userdata at the slot */
 void eventapi_buf_finish(eventapi_buf *b); /* the slot now holds the string */
+
+/* Makes room for n more bytes (inline: the encoders reserve at every write). */
+static inline void eventapi_buf_reserve(eventapi_buf *b, size_t n) {
+    if (b->len + n > b->cap) eventapi_buf_grow(b, n);
+}
+
+/* Appends n bytes. */
+static inline void eventapi_buf_add(eventapi_buf *b, const char *s, size_t n) {
+    eventapi_buf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+/* json.c */
 void eventapi_json_encode(lua_State *L, int idx, eventapi_buf *b); /* raises on values JSON cannot hold */
 void eventapi_json_decode(lua_State *L, const char *s, size_t len); /* pushes the value; raises on bad JSON */
 void eventapi_number(lua_State *L, int idx, eventapi_buf *b); /* exact text of the number at idx */

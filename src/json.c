@@ -20,54 +20,17 @@
 #define MAX_DEPTH 1000
 
 /* ---- encoding ----
- * The output grows in a userdata kept at a fixed stack slot (replaced when it
- * grows), so a raised error leaks nothing and the encoder can push and pop
- * freely (a luaL_Buffer would move the stack top under our feet). */
-
-/* Starts a buffer: pushes its slot (nil: the first bytes go into the struct). */
-void eventapi_buf_init(lua_State *L, eventapi_buf *b) {
-    b->L = L;
-    b->cap = sizeof b->inline_bytes;
-    b->len = 0;
-    b->data = b->inline_bytes;
-    lua_pushnil(L);
-    b->slot = lua_gettop(L);
-}
-
-/* Makes room for n more bytes. */
-static void buf_reserve(eventapi_buf *b, size_t n) {
-    if (b->len + n <= b->cap) return;
-    size_t cap = b->cap * 2;
-    while (cap < b->len + n) cap *= 2;
-    char *data = lua_newuserdatauv(b->L, cap, 0);
-    memcpy(data, b->data, b->len);
-    lua_replace(b->L, b->slot);
-    b->data = data;
-    b->cap = cap;
-}
-
-/* Appends n bytes. */
-void eventapi_buf_add(eventapi_buf *b, const char *s, size_t n) {
-    buf_reserve(b, n);
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-}
+ * The output goes into an eventapi_buf (buf.c). */
 
 /* Appends one byte. */
 static void buf_char(eventapi_buf *b, char c) {
-    buf_reserve(b, 1);
+    eventapi_buf_reserve(b, 1);
     b->data[b->len++] = c;
 }
 
 /* Appends a C string. */
 static void buf_str(eventapi_buf *b, const char *s) {
     eventapi_buf_add(b, s, strlen(s));
-}
-
-/* Replaces the buffer's slot by the string it holds; leaves the string at that slot. */
-void eventapi_buf_finish(eventapi_buf *b) {
-    lua_pushlstring(b->L, b->data, b->len);
-    lua_replace(b->L, b->slot);
 }
 
 /* Powers of ten a double holds exactly (10^22 is the last). */
@@ -134,7 +97,7 @@ static char locale_point(void) {
  * the locale; raises "out of memory" when a long text cannot be copied. */
 static double text_to_double(lua_State *L, const char *s, size_t n) {
     char small[64], *copy = n < sizeof small ? small : malloc(n + 1);
-    if (!copy) luaL_error(L, "out of memory");
+    if (!copy) eventapi_error(L, "OutOfMemory", "out of memory");
     memcpy(copy, s, n);
     copy[n] = '\0';
     char point = locale_point();

@@ -3,7 +3,8 @@
  * promises have one reaction: no list). A reaction is a userdata whose user
  * values are on_ok, on_err and the child promise (eventapi_reaction_new);
  * settling a promise queues one job per reaction on the loop, and jobs only
- * run from the loop (never inside the call that attached a handler).
+ * run from the loop (never inside the call that attached a handler). The job
+ * queue lives here: the loop runs it with eventapi_run_jobs.
  *
  * Promises that share one outcome form a class with one root. When a
  * promise p is resolved with a pending promise v, v's root joins p's class:
@@ -61,7 +62,7 @@ void eventapi_promise_new(lua_State *L) {
 /* Makes room for n more values on the stack; raises when it cannot grow
  * (memory, or Lua's stack limit). */
 static void reserve(lua_State *L, int n) {
-    if (!lua_checkstack(L, n)) luaL_error(L, "out of memory (or stack overflow) in a promise operation");
+    if (!lua_checkstack(L, n)) eventapi_error(L, "OutOfMemory", "out of memory (or stack overflow) in a promise operation");
 }
 
 /* Pushes the root of the promise at p (p itself unless it follows another)
@@ -113,6 +114,45 @@ void eventapi_reaction_new(lua_State *L, int on_ok, int on_err, int child) {
         lua_pushvalue(L, at[i]);
         lua_setiuservalue(L, -2, i + 1);
     }
+}
+
+/* ---- the job queue ----
+ * A table of flat triples (reaction, state, value) in the registry
+ * (lp->jobs_ref) between lp->job_head and lp->job_tail: promise.c writes
+ * them, the loop runs them through eventapi_run_jobs and only reads the
+ * bounds. */
+
+/* Makes the loop's job queue and its list of unhandled rejections (at start-up). */
+void eventapi_promise_init(lua_State *L, loop *lp) {
+    lua_newtable(L);
+    lp->jobs_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    lp->unhandled_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* Writes job k (0-based) past the tail of the job table without queueing it:
+ * eventapi_enqueue and eventapi_promise_settle commit with job_tail += 3 per job once
+ * every write (each may fail for memory) is done, so a failure never leaves a
+ * half-written triple in the queue. */
+static void job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value) {
+    lua_Integer at = lp->job_tail + 3 * k;
+    reaction = lua_absindex(L, reaction);
+    value = lua_absindex(L, value);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->jobs_ref);
+    lua_pushvalue(L, reaction);
+    lua_rawseti(L, -2, at + 1);
+    lua_pushinteger(L, state);
+    lua_rawseti(L, -2, at + 2);
+    lua_pushvalue(L, value);
+    lua_rawseti(L, -2, at + 3);
+    lua_pop(L, 1);
+}
+
+/* Queues the job (reaction, state, value) at the tail of the job table. */
+void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value) {
+    job_put(L, lp, 0, reaction, state, value);
+    lp->job_tail += 3;
+    eventapi_wake(lp);
 }
 
 /* Adds the reaction at r to the promise at p (to its root when p follows
@@ -185,14 +225,14 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     }
     loop *lp = eventapi_loop(L);
     lua_Integer n = 0;
-    if (lua_getiuservalue(L, p, 2) != LUA_TNIL) eventapi_job_put(L, lp, n++, lua_gettop(L), state, value);
+    if (lua_getiuservalue(L, p, 2) != LUA_TNIL) job_put(L, lp, n++, lua_gettop(L), state, value);
     lua_pop(L, 1);
     if (lua_getiuservalue(L, p, 3) == LUA_TTABLE) {
         int list = lua_gettop(L);
         lua_Integer more = (lua_Integer)lua_rawlen(L, list);
         for (lua_Integer i = 1; i <= more; i++) {
             lua_rawgeti(L, list, i);
-            eventapi_job_put(L, lp, n++, lua_gettop(L), state, value);
+            job_put(L, lp, n++, lua_gettop(L), state, value);
             lua_pop(L, 1);
         }
     }
@@ -226,7 +266,7 @@ static void join(lua_State *L, int rp, int rv) {
             lua_Integer nv = 0, np = 0;
             if (lua_getiuservalue(L, rv, 3) == LUA_TTABLE) nv = (lua_Integer)lua_rawlen(L, top + 3);
             if (lua_getiuservalue(L, rp, 3) == LUA_TTABLE) np = (lua_Integer)lua_rawlen(L, top + 4);
-            if (nv + np >= INT_MAX) luaL_error(L, "out of memory (too many reactions on one promise)");
+            if (nv + np >= INT_MAX) eventapi_error(L, "OutOfMemory", "out of memory (too many reactions on one promise)");
             lua_createtable(L, (int)(nv + 1 + np), 0); /* top+5: the whole array part, so no rawseti allocates */
             for (lua_Integer i = 1; i <= nv; i++) {
                 lua_rawgeti(L, top + 3, i);
@@ -357,7 +397,7 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
 /* Runs one job: the stack top holds reaction, state, value; pops them. A
  * handler's error rejects the child as an eventapi.Error (core.wrap's); it
  * never escapes. */
-void eventapi_run_job(lua_State *L) {
+static void run_job(lua_State *L) {
     int value = lua_gettop(L), reaction = value - 2;
     int state = (int)lua_tointeger(L, value - 1);
     lua_getiuservalue(L, reaction, 3); /* child, may be nil */
@@ -381,6 +421,42 @@ void eventapi_run_job(lua_State *L) {
     }
     lua_settop(L, reaction - 1);
 }
+
+/* Runs queued jobs until the queue is empty (the loop is upvalue 1); a
+ * memory error raised while settling a handler's child escapes. */
+static int run_jobs_body(lua_State *L) {
+    loop *lp = eventapi_loop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->jobs_ref);
+    int jobs = lua_gettop(L);
+    while (lp->job_head < lp->job_tail) {
+        for (int k = 1; k <= 3; k++) {
+            lua_rawgeti(L, jobs, lp->job_head + k);
+            lua_pushnil(L);
+            lua_rawseti(L, jobs, lp->job_head + k);
+        }
+        lp->job_head += 3;
+        run_job(L);
+        lp->jobs_ran++;
+    }
+    lp->job_head = lp->job_tail = 0;
+    return 0;
+}
+
+/* Runs queued jobs until the queue is empty; returns how many ran. The
+ * loop must be upvalue 1 of the running C function (step's body). An error
+ * (out of memory) is raised again after running_jobs is restored, so the loop
+ * is not left believing it runs handlers. */
+int eventapi_run_jobs(lua_State *L, loop *lp) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, run_jobs_body, 1);
+    lp->jobs_ran = 0;
+    lp->running_jobs++;
+    int status = lua_pcall(L, 0, 0, 0);
+    lp->running_jobs--;
+    if (status != LUA_OK) lua_error(L);
+    return lp->jobs_ran;
+}
+
 
 /* p:next(on_ok, on_err) -> promise: the child settles with what the handler returns or raises. */
 static int l_next(lua_State *L) {
