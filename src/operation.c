@@ -309,7 +309,7 @@ static void compile_spec(lua_State *L, int empty_object) {
     lua_setiuservalue(L, 3, 1);
     lua_pushvalue(L, 1); /* the row: its Lua functions (path, check, body_of) are called from build */
     lua_setiuservalue(L, 3, 2);
-    size_t len;
+    size_t len = 0;
     const char *name = lua_getfield(L, 1, "name") == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
     if (!name) eventapi_error(L, "InvalidParams", "an operation needs a name");
     s->name = copy(L, name, len);
@@ -643,7 +643,10 @@ static void check_overridden(lua_State *L, const spec *s, const param *p, int pa
  * the query) into url, the JSON body (if any) into body. The params table is
  * at params, the spec userdata at sp. Leaves on the stack: the body table (or nil) and the list of
  * header lines (or nil), in that order. Raises InvalidParams. */
+static unsigned long builds; /* requests built so far, in the process (core.builds, for the specs) */
+
 static void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_buf *url, eventapi_buf *body) {
+    builds++;
     luaL_checkstack(L, 24, "building a request"); /* its slots, a check's call, an error's message */
     check_known(L, s, params);
     size_t len;
@@ -823,16 +826,20 @@ static int l_bind(lua_State *L) {
     return 1;
 }
 
-/* Calls the client's Lua call(row, params, cb) with the operation at 1 and
- * the params and callback at 2 and 3; returns its promise. */
-static int slow_call(lua_State *L) {
-    lua_settop(L, 3);
-    lua_getiuservalue(L, 1, 2); /* 4: binding */
-    lua_getiuservalue(L, 4, 4); /* 5: call */
+/* Calls the client's Lua call(row, params, cb [, failure]) with the operation
+ * at 1, the params and callback at 2 and 3, and the failure at 4 when the
+ * core's build of this call failed already (failed: the call is then
+ * rejected with it, not built again); returns its promise. */
+static int slow_call(lua_State *L, int failed) {
+    lua_settop(L, failed ? 4 : 3);
+    if (!failed) lua_pushnil(L); /* 4 */
+    lua_getiuservalue(L, 1, 2); /* 5: binding */
+    lua_getiuservalue(L, 5, 4); /* 6: call */
     lua_getiuservalue(L, 1, 3); /* row */
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);
-    lua_call(L, 3, 1);
+    if (failed) lua_pushvalue(L, 4);
+    lua_call(L, 3 + failed, 1);
     return 1;
 }
 
@@ -890,6 +897,13 @@ static int l_library_dir(lua_State *L) {
     return 0;
 }
 
+/* core.builds() -> how many requests the core has built in this process (for the specs:
+ * a call is built once, whatever path it takes). */
+static int l_builds(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)builds);
+    return 1;
+}
+
 /* core.location() -> "file:line" of the script code that made the library call running
  * now (the first Lua frame that is not one of the library's chunks), or nil. */
 static int l_location(lua_State *L) {
@@ -931,9 +945,9 @@ static int op_call(lua_State *L) {
     binding *bd = lua_touserdata(L, -1);
     lua_pop(L, 2);
     int table = lua_istable(L, 2);
-    if (!bd->fast || !s->plain || !lua_isnil(L, 3) || !(table || lua_isnil(L, 2))) return slow_call(L);
+    if (!bd->fast || !s->plain || !lua_isnil(L, 3) || !(table || lua_isnil(L, 2))) return slow_call(L, 0);
     if (table) {
-        if (lua_getfield(L, 2, "headers") != LUA_TNIL) return slow_call(L);
+        if (lua_getfield(L, 2, "headers") != LUA_TNIL) return slow_call(L, 0);
         lua_pop(L, 1);
     } else {
         lua_newtable(L);
@@ -942,9 +956,14 @@ static int op_call(lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(2)); /* fast_call, made once */
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
-    if (lua_pcall(L, 2, 1, 0) == LUA_OK && !lua_isnil(L, -1)) return 1;
-    lua_settop(L, 3); /* invalid params, or something the Lua path does: it answers as it always has */
-    return slow_call(L);
+    int rc = lua_pcall(L, 2, 1, 0);
+    if (rc == LUA_OK && !lua_isnil(L, -1)) return 1;
+    if (rc != LUA_OK) { /* invalid params (or out of memory): the Lua path rejects the call with it */
+        lua_settop(L, 4); /* the error is at 4 */
+        return slow_call(L, 1);
+    }
+    lua_settop(L, 3); /* header lines or too long a head: the Lua path sends it */
+    return slow_call(L, 0);
 }
 
 /* operation.<field>: the row's name, method, path, params, returns, pages or scopes. */
@@ -1006,7 +1025,7 @@ int eventapi_open_operation(lua_State *L) {
                                    {"binding_set", l_binding_set}, {"bind", l_bind},
                                    {"cancel_binding", l_cancel_binding}, {"in_flight", l_in_flight},
                                    {"is_operation", l_is_operation}, {"location", l_location},
-                                   {"library_dir", l_library_dir},
+                                   {"library_dir", l_library_dir}, {"builds", l_builds},
                                    {"is_plain", l_is_plain}, {"value_text", l_value_text},
                                    {NULL, NULL}};
     luaL_newmetatable(L, EVENTAPI_SPEC);

@@ -593,7 +593,10 @@ local function dispatch(client, ok, req, cb)
 end
 
 --- Calls op with params; cb (optional) gets (err, result). Returns the promise.
-local function call(client, op, params, cb)
+-- failure: the error the core's build of this very call raised (the call
+-- is rejected with it and not built again).
+local function call(client, op, params, cb, failure)
+  if failure ~= nil then return dispatch(client, false, failure, cb) end
   if cb == nil and type(params) == "function" then params, cb = {}, params end
   if params == nil then params = {} end
   local ok, req = pcall(build, client, op, params)
@@ -776,7 +779,7 @@ function Client.new(service, options)
     }),
   }, Client)
   client.binding = core.binding(client.config, url, head_size, function(res) return respond(client, res.req, res) end,
-    function(op, params, cb) return call(client, op, params, cb) end)
+    function(op, params, cb, failure) return call(client, op, params, cb, failure) end)
   for _, op in ipairs(service.operations) do
     local resource, action = op.name:match("^(%w+)%.(.+)$")
     if not rawget(client, resource) then rawset(client, resource, {}) end
