@@ -1002,14 +1002,6 @@ static int l_in_flight(lua_State *L) {
     return 1;
 }
 
-/* core.is_plain(spec) -> true when the row has no Lua function (check, body_of, a path
- * function, attributes): the core builds its requests (core.build, the fast path). */
-static int l_is_plain(lua_State *L) {
-    spec *s = luaL_checkudata(L, 1, EVENTAPI_SPEC);
-    lua_pushboolean(L, s->plain);
-    return 1;
-}
-
 /* core.is_operation(v) -> true for a bound operation (what client.event.get is). */
 static int l_is_operation(lua_State *L) {
     lua_pushboolean(L, luaL_testudata(L, 1, EVENTAPI_OPERATION) != NULL);
@@ -1026,7 +1018,7 @@ int eventapi_open_operation(lua_State *L) {
                                    {"cancel_binding", l_cancel_binding}, {"in_flight", l_in_flight},
                                    {"is_operation", l_is_operation}, {"location", l_location},
                                    {"library_dir", l_library_dir}, {"builds", l_builds},
-                                   {"is_plain", l_is_plain}, {"value_text", l_value_text},
+                                   {"value_text", l_value_text},
                                    {NULL, NULL}};
     luaL_newmetatable(L, EVENTAPI_SPEC);
     luaL_setfuncs(L, spec_meta, 0);
