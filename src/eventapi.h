@@ -130,7 +130,7 @@ int eventapi_open_encode(lua_State *L);
  * less room for what curl adds itself. A larger request is InvalidParams. */
 #define EVENTAPI_MAX_HEAD (1024 * 1024 - 16 * 1024)
 
-/* loop.c: starting a transfer from C. config is the stack index of its
+/* transfer.c: starting a transfer from C. config is the stack index of its
  * config, headers of a list of header lines replacing the config's (0 for
  * none). bound (0 for none) is the index of the bound operation it answers
  * (operation.c): then owner is its binding, decode says a 2xx answer is

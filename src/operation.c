@@ -10,7 +10,7 @@
  * The fast path (a plain row, a client with no hooks, retries or dry run, no
  * callback, no per-call headers) checks the params, builds the URL and body
  * and starts the transfer here; a 2xx JSON answer is decoded from curl's
- * buffer in loop.c. Everything else (failures, service hooks, retries) goes
+ * buffer in transfer.c. Everything else (failures, service hooks, retries) goes
  * through the client's Lua functions, as the row's Lua call would. */
 #include "eventapi.h"
 
