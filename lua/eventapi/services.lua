@@ -34,10 +34,14 @@ for _, module in ipairs(MODULES) do
   M.by_name[service.name] = service
 end
 
---- services.of(name) -> the descriptor of that name; raises for an unknown name.
+--- services.of(name) -> the descriptor of that name; InvalidParams naming
+-- the services for an unknown name.
 function M.of(name)
   local service = M.by_name[name]
-  if service == nil then error("no service named " .. tostring(name), 2) end
+  if service == nil then
+    require("eventapi.errors").raise("InvalidParams", "no service named %s (services: %s)", tostring(name),
+                                     table.concat(M.names, ", "))
+  end
   return service
 end
 

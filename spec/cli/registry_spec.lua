@@ -28,7 +28,10 @@ describe("the registry of the services", function()
       assert.are.equal(service, services.by_name[service.name])
       assert.are.equal(service, services.of(service.name))
     end
-    assert.has_error(function() services.of("nope") end)
+    local ok, err = pcall(services.of, "nope")
+    assert.is_false(ok)
+    assert.are.equal("InvalidParams", err.type)
+    assert.are.equal("no service named nope (services: " .. table.concat(services.names, ", ") .. ")", err.message)
     assert.are.equal(table.concat(services.names, ", "), services.names_text())
   end)
 
