@@ -283,18 +283,19 @@ static void compile_spec(lua_State *L, int empty_object) {
     lua_settop(L, 3);
 }
 
-/* core.operation(row, params [, empty_object]) -> spec: checks an operation row against the
+/* core.operation(row [, params [, empty_object]]) -> spec: checks an operation row against the
  * schema and compiles it with params (the row's own and the service's common ones, in order),
  * once: the spec is cached by row. empty_object: a POST, PUT or PATCH that builds no body
- * sends {}. The row is not written to. */
+ * sends {}. The row is not written to. Without params: the cached spec, or nothing. */
 static int l_operation(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (!lua_istable(L, 2)) return eventapi_error(L, "InvalidParams", "core.operation: params must be a list");
     int empty_object = lua_toboolean(L, 3);
     lua_settop(L, 2);
     spec_cache(L); /* 3 */
     lua_pushvalue(L, 1);
     if (lua_rawget(L, 3) == LUA_TUSERDATA) return 1;
+    if (lua_isnil(L, 2)) return 0; /* not compiled yet, and no params to compile it with */
+    if (!lua_istable(L, 2)) return eventapi_error(L, "InvalidParams", "core.operation: params must be a list");
     lua_settop(L, 2);
     compile_spec(L, empty_object); /* 3 */
     spec_cache(L);

@@ -104,7 +104,7 @@ end
 --- The core's compiled spec of an operation row (compiled once: the core
 -- caches it by row, and checks the row against its schema).
 local function compiled(service, op)
-  return core.operation(op, all_params(service, op), service.empty_body_object)
+  return core.operation(op) or core.operation(op, all_params(service, op), service.empty_body_object)
 end
 
 --- Builds {method, url, body, data, headers, op, secrets} for operation op

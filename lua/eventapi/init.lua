@@ -74,7 +74,9 @@ end
 setmetatable(eventapi, { __index = function(_, key)
   if key ~= "luv" then return nil end
   local ok, driver = pcall(require, "eventapi.luv")
-  if not ok then
+  local missing = not ok and tostring(driver):find("module 'luv' not found", 1, true)
+  if not ok and not missing then error(require("eventapi.errors").wrap(driver), 0) end
+  if missing then
     require("eventapi.errors").raise("InvalidUse", "eventapi.luv needs lua-luv (Debian: apt-get install lua-luv): %s",
                                      tostring(driver):match("^[^\n]*"))
   end
