@@ -284,10 +284,10 @@ static void check_overridden(lua_State *L, const spec *s, const param *p, int pa
  * the query) into url, the JSON body (if any) into body. The params table is
  * at params, the spec userdata at sp. Leaves on the stack: the body table (or nil) and the list of
  * header lines (or nil), in that order. Raises InvalidParams. */
-static unsigned long builds; /* requests built so far, in the process (core.builds, for the specs) */
+unsigned long eventapi_builds; /* requests built so far, in the process (the specs' builds()) */
 
 void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_buf *url, eventapi_buf *body) {
-    builds++;
+    eventapi_builds++;
     luaL_checkstack(L, 24, "building a request"); /* its slots, a check's call, an error's message */
     check_known(L, s, params);
     size_t len;
@@ -421,15 +421,8 @@ static int l_value_text(lua_State *L) {
     return 1;
 }
 
-/* core.builds() -> how many requests the core has built in this process (for the specs:
- * a call is built once, whatever path it takes). */
-static int l_builds(lua_State *L) {
-    lua_pushinteger(L, (lua_Integer)builds);
-    return 1;
-}
-
-/* Registers core.build, core.value_text and core.builds into the table on top. */
+/* Registers core.build and core.value_text into the table on top. */
 void eventapi_open_build(lua_State *L) {
-    static const luaL_Reg fns[] = {{"build", l_build}, {"value_text", l_value_text}, {"builds", l_builds}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"build", l_build}, {"value_text", l_value_text}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
 }

@@ -6,11 +6,14 @@
  * what a client's calls share; core.bind(spec, binding, row) is what
  * `client.event.get` is: `__call(params [, callback])` returns a promise.
  *
- * The fast path (a plain row, a client with no hooks, retries or dry run, no
- * callback, no per-call headers) checks the params, builds the URL and body
- * and starts the transfer here; a 2xx JSON answer is decoded from curl's
- * buffer in transfer.c. Everything else (failures, service hooks, retries) goes
- * through the client's Lua functions, as the row's Lua call would.
+ * One path: every call is checked and built once here (build.c; a row's Lua
+ * path, check and body_of functions are called from there). A call with no
+ * policy (the client is not closed, has no hooks, retries or dry run, read
+ * from the client at the call; no callback, no per-call headers) starts at
+ * once, and a 2xx JSON answer is decoded from curl's buffer in transfer.c.
+ * Otherwise the built request, or the failure to build it, goes to the
+ * client's one Lua function for its policy. Answers other than a bound 2xx
+ * go to the binding's respond, the same mapping the Lua path uses.
  *
  * This file: bindings, bound operations and their calls, the caller's
  * location; compile.c compiles rows, build.c builds requests. */
@@ -18,34 +21,27 @@
 
 /* ---- bindings and bound operations ---- */
 
-/* core.binding(config, url, head_size, respond, call) -> binding: what a client's
- * operations share: respond(res) maps a raw response (res.req = {method, url,
- * location, op}) to the call's value; call(row, params, cb) is the Lua call. */
+/* core.binding(config, url, head_size, respond, call, client, decode) -> binding: what a
+ * client's operations share: respond(res) maps a raw response (res.req = {method, url,
+ * location, op}) to the call's value; call(row, params, cb, url, body, data, lines,
+ * failure) is the client's policy (Lua) for a built request; client is read at each
+ * call for its policy; decode: a 2xx answer is its JSON (the service has no unwrap). */
 static int l_binding(lua_State *L) {
     luaL_checkudata(L, 1, EVENTAPI_CONFIG);
     luaL_checkstring(L, 2);
     lua_Integer head = luaL_checkinteger(L, 3);
     luaL_checktype(L, 4, LUA_TFUNCTION);
     luaL_checktype(L, 5, LUA_TFUNCTION);
-    binding *b = lua_newuserdatauv(L, sizeof *b, 4);
-    b->fast = 0;
-    b->decode = 0;
+    luaL_checktype(L, 6, LUA_TTABLE);
+    binding *b = lua_newuserdatauv(L, sizeof *b, 5);
+    b->decode = lua_toboolean(L, 7);
     b->head_size = head;
     luaL_setmetatable(L, EVENTAPI_BINDING);
-    for (int i = 1; i <= 4; i++) {
-        lua_pushvalue(L, i <= 2 ? i : i + 1); /* config, url, respond, call */
+    for (int i = 1; i <= 5; i++) {
+        lua_pushvalue(L, i <= 2 ? i : i + 1); /* config, url, respond, call, client */
         lua_setiuservalue(L, -2, i);
     }
     return 1;
-}
-
-/* core.binding_set(binding, fast, decode): whether calls may take the C path, and
- * whether a 2xx answer is decoded there (a service with no unwrap). */
-static int l_binding_set(lua_State *L) {
-    binding *b = luaL_checkudata(L, 1, EVENTAPI_BINDING);
-    b->fast = lua_toboolean(L, 2);
-    b->decode = lua_toboolean(L, 3);
-    return 0;
 }
 
 /* core.bind(spec, binding, row) -> operation: the callable of one client's operation. */
@@ -59,23 +55,6 @@ static int l_bind(lua_State *L) {
         lua_pushvalue(L, i);
         lua_setiuservalue(L, -2, i);
     }
-    return 1;
-}
-
-/* Calls the client's Lua call(row, params, cb [, failure]) with the operation
- * at 1, the params and callback at 2 and 3, and the failure at 4 when the
- * core's build of this call failed already (failed: the call is then
- * rejected with it, not built again); returns its promise. */
-static int slow_call(lua_State *L, int failed) {
-    lua_settop(L, failed ? 4 : 3);
-    if (!failed) lua_pushnil(L); /* 4 */
-    lua_getiuservalue(L, 1, 2); /* 5: binding */
-    lua_getiuservalue(L, 5, 4); /* 6: call */
-    lua_getiuservalue(L, 1, 3); /* row */
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 3);
-    if (failed) lua_pushvalue(L, 4);
-    lua_call(L, 3 + failed, 1);
     return 1;
 }
 
@@ -143,56 +122,122 @@ static int l_location(lua_State *L) {
     return 1;
 }
 
-/* protected part of op_call: builds the request of the operation at 1 with the
- * params at 2 and starts it; returns its promise, or nothing when the call
- * needs the Lua path (header lines, too large a head). */
-static int fast_call(lua_State *L) {
-    lua_getiuservalue(L, 1, 1); /* 3: spec */
-    lua_getiuservalue(L, 1, 2); /* 4: binding */
-    spec *s = lua_touserdata(L, 3);
-    binding *bd = lua_touserdata(L, 4);
-    lua_getiuservalue(L, 4, 1); /* 5: config */
-    lua_getiuservalue(L, 4, 2); /* 6: base url */
+/* Whether the client at idx has a policy a call must go through (Lua): it is
+ * closed, a dry run, has retries or any hook. Read from the client's own
+ * fields at every call: nothing is mirrored, so nothing can drift. */
+static int has_policy(lua_State *L, int idx) {
+    static const char *const FIELDS[] = {"closed", "_dry_run", "_retries"};
+    static const char *const HOOKS[] = {"request", "response", "retry"};
+    int policy = 0;
+    for (int i = 0; i < 3 && !policy; i++) {
+        lua_pushstring(L, FIELDS[i]);
+        policy = lua_toboolean(L, (lua_rawget(L, idx), -1));
+        lua_pop(L, 1);
+    }
+    lua_pushliteral(L, "hooks");
+    if (!policy && lua_rawget(L, idx) == LUA_TTABLE)
+        for (int i = 0; i < 3 && !policy; i++) {
+            lua_pushstring(L, HOOKS[i]);
+            lua_rawget(L, -2);
+            policy = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 1);
+    return policy;
+}
+
+/* protected part of op_call: build_call(operation, params, direct) builds the
+ * request of the operation once. direct (no policy, no callback, no per-call
+ * headers): it starts here when it has no header lines and its head fits, and
+ * the promise is returned. Otherwise returns nil, url, body, data, lines: the
+ * built request, for the client's policy. Raises InvalidParams. */
+static int build_call(lua_State *L) {
+    lua_getiuservalue(L, 1, 1); /* 4: spec */
+    lua_getiuservalue(L, 1, 2); /* 5: binding */
+    spec *s = lua_touserdata(L, 4);
+    binding *bd = lua_touserdata(L, 5);
+    if (!lua_istable(L, 2))
+        return eventapi_error(L, "InvalidParams", "%s: params must be a table, not a %s", s->name, luaL_typename(L, 2));
+    lua_getiuservalue(L, 5, 1); /* 6: config */
+    lua_getiuservalue(L, 5, 2); /* 7: base url */
     eventapi_buf url, body;
-    eventapi_buf_init(L, &url);  /* 7 */
-    eventapi_buf_init(L, &body); /* 8 */
-    build(L, s, 3, 2, 6, &url, &body); /* 9: data, 10: header lines */
-    if (!lua_isnil(L, 10)) return 0;
-    if ((lua_Integer)url.len + bd->head_size > EVENTAPI_MAX_HEAD) return 0;
-    char location[128];
-    call_location(L, location, sizeof location);
-    eventapi_start(L, 5, s->method, url.data, body.len ? body.data : NULL, body.len, 0, 1, bd, bd->decode, location);
+    eventapi_buf_init(L, &url);  /* 8 */
+    eventapi_buf_init(L, &body); /* 9 */
+    build(L, s, 4, 2, 7, &url, &body); /* 10: data, 11: header lines */
+    if (lua_toboolean(L, 3) && lua_isnil(L, 11) && (lua_Integer)url.len + bd->head_size <= EVENTAPI_MAX_HEAD) {
+        char location[128];
+        call_location(L, location, sizeof location);
+        eventapi_start(L, 6, s->method, url.data, body.len ? body.data : NULL, body.len, 0, 1, bd, bd->decode, location);
+        return 1;
+    }
+    eventapi_buf_finish(&url);
+    if (body.len) eventapi_buf_finish(&body);
+    else {
+        lua_pushnil(L);
+        lua_replace(L, 9);
+    }
+    lua_pushnil(L);
+    lua_replace(L, 7);
+    return 5; /* nil, url, body, data, lines */
+}
+
+/* Hands the call to the client's Lua call(row, params, cb, url, body, data,
+ * lines, failure); the built request (or the failure) is the n values on top,
+ * above the operation, params and callback at 1..3. Returns its promise. */
+static int to_policy(lua_State *L, int n) {
+    int top = lua_gettop(L);
+    lua_getiuservalue(L, 1, 2);
+    lua_getiuservalue(L, -1, 4); /* call */
+    lua_getiuservalue(L, 1, 3);  /* row */
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    for (int i = top - n + 1; i <= top; i++) lua_pushvalue(L, i);
+    lua_call(L, 3 + n, 1);
     return 1;
 }
 
-/* operation(params [, callback]) -> promise: checks the params, sends the request. */
+/* operation(params [, callback]) -> promise: checks the params, builds the request
+ * once, and starts it, or hands it to the client's policy (hooks, retries, dry run,
+ * a callback, per-call headers); a call that fails to build is rejected there. */
 static int op_call(lua_State *L) {
     lua_settop(L, 3); /* the operation, params, callback */
-    lua_getiuservalue(L, 1, 1);
-    lua_getiuservalue(L, 1, 2);
-    spec *s = lua_touserdata(L, -2);
-    binding *bd = lua_touserdata(L, -1);
-    lua_pop(L, 2);
-    int table = lua_istable(L, 2);
-    if (!bd->fast || !s->plain || !lua_isnil(L, 3) || !(table || lua_isnil(L, 2))) return slow_call(L, 0);
-    if (table) {
-        if (lua_getfield(L, 2, "headers") != LUA_TNIL) return slow_call(L, 0);
-        lua_pop(L, 1);
-    } else {
+    if (lua_isfunction(L, 2) && lua_isnil(L, 3)) { /* operation(callback) */
+        lua_pushvalue(L, 2);
+        lua_replace(L, 3);
+        lua_pushnil(L);
+        lua_replace(L, 2);
+    }
+    if (lua_isnil(L, 2)) {
         lua_newtable(L);
         lua_replace(L, 2);
     }
-    lua_pushvalue(L, lua_upvalueindex(2)); /* fast_call, made once */
+    int direct = lua_isnil(L, 3);
+    if (direct && lua_istable(L, 2)) {
+        direct = lua_getfield(L, 2, "headers") == LUA_TNIL;
+        lua_pop(L, 1);
+    }
+    if (direct) {
+        lua_getiuservalue(L, 1, 2);
+        lua_getiuservalue(L, -1, 5); /* the client */
+        direct = !has_policy(L, lua_gettop(L));
+        lua_pop(L, 2);
+    }
+    lua_pushvalue(L, lua_upvalueindex(2)); /* build_call, made once */
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
-    int rc = lua_pcall(L, 2, 1, 0);
-    if (rc == LUA_OK && !lua_isnil(L, -1)) return 1;
-    if (rc != LUA_OK) { /* invalid params (or out of memory): the Lua path rejects the call with it */
-        lua_settop(L, 4); /* the error is at 4 */
-        return slow_call(L, 1);
+    lua_pushboolean(L, direct);
+    if (lua_pcall(L, 3, LUA_MULTRET, 0) != LUA_OK) { /* the failure is at 4 */
+        lua_pushnil(L);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        lua_rotate(L, 4, 4); /* nil x4, failure */
+        return to_policy(L, 5);
     }
-    lua_settop(L, 3); /* header lines or too long a head: the Lua path sends it */
-    return slow_call(L, 0);
+    if (lua_gettop(L) == 4) return 1; /* started: its promise */
+    lua_remove(L, 4);                 /* the nil that says "not started" */
+    lua_pushnil(L);                   /* no failure */
+    return to_policy(L, 5);
 }
 
 /* operation.<field>: the row's name, method, path, params, returns, pages or scopes. */
@@ -224,10 +269,17 @@ static int l_cancel_binding(lua_State *L) {
     return 1;
 }
 
-/* core.in_flight(binding) -> the number of the binding's transfers in flight. */
+/* testing.in_flight(binding) -> the number of the binding's transfers in flight. */
 static int l_in_flight(lua_State *L) {
     binding *b = luaL_checkudata(L, 1, EVENTAPI_BINDING);
     lua_pushinteger(L, eventapi_count_owner(eventapi_loop(L), b));
+    return 1;
+}
+
+/* testing.builds() -> how many requests the core has built in this process (a call
+ * is built once, whatever path it takes). */
+static int l_builds(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)eventapi_builds);
     return 1;
 }
 
@@ -241,22 +293,26 @@ static int l_is_operation(lua_State *L) {
 int eventapi_open_operation(lua_State *L) {
     static const luaL_Reg op_meta[] = {{"__call", op_call}, {"__index", op_index}, {"__tostring", op_tostring},
                                        {NULL, NULL}};
-    static const luaL_Reg fns[] = {{"binding", l_binding},
-                                   {"binding_set", l_binding_set}, {"bind", l_bind},
-                                   {"cancel_binding", l_cancel_binding}, {"in_flight", l_in_flight},
+    static const luaL_Reg fns[] = {{"binding", l_binding}, {"bind", l_bind},
+                                   {"cancel_binding", l_cancel_binding},
                                    {"is_operation", l_is_operation}, {"location", l_location},
                                    {"library_dir", l_library_dir},
                                    {NULL, NULL}};
     luaL_newmetatable(L, EVENTAPI_BINDING);
     lua_pop(L, 1);
     luaL_newmetatable(L, EVENTAPI_OPERATION);
-    lua_pushvalue(L, -3); /* upvalues: the loop, and fast_call (which needs the loop too) */
+    lua_pushvalue(L, -3); /* upvalues: the loop, and build_call (which needs the loop too) */
     lua_pushvalue(L, -1);
-    lua_pushcclosure(L, fast_call, 1);
+    lua_pushcclosure(L, build_call, 1);
     luaL_setfuncs(L, op_meta, 2);
     lua_pop(L, 1);
     lua_pushvalue(L, -2);
     luaL_setfuncs(L, fns, 1);
+    static const luaL_Reg testing[] = {{"in_flight", l_in_flight}, {"builds", l_builds}, {NULL, NULL}};
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, -3);
+    luaL_setfuncs(L, testing, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, EVENTAPI_TESTING);
     eventapi_open_compile(L);
     eventapi_open_build(L);
     return 0;

@@ -46,14 +46,13 @@ typedef struct spec {
     int nparams;
     segment *path;
     int nsegments;
-    int plain;   /* no Lua function in the row: the fast path may build it */
+    int plain;   /* no Lua function in the row */
     int path_fn; /* the path is a function(params, name, invalid) -> path */
     int body_of; /* the row has body_of(params, attributes) -> body table */
     int empty_object; /* a POST, PUT or PATCH that builds no body sends {} (Losant's rule) */
 } spec;
 
 typedef struct binding {
-    int fast;            /* no hooks, retries, dry run; not closed */
     int decode;          /* the service has no unwrap: a 2xx answer is its JSON */
     lua_Integer head_size; /* bytes of the client's own request head */
 } binding;
@@ -65,6 +64,11 @@ OP_HIDDEN void eventapi_open_compile(lua_State *L); /* the spec metatable; core.
 /* build.c */
 OP_HIDDEN void value_text(lua_State *L, const spec *s, const param *p, int v, eventapi_buf *b);
 OP_HIDDEN void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_buf *url, eventapi_buf *body);
-OP_HIDDEN void eventapi_open_build(lua_State *L); /* core.build, core.value_text, core.builds into the table on top */
+OP_HIDDEN void eventapi_open_build(lua_State *L); /* core.build, core.value_text into the table on top */
+OP_HIDDEN extern unsigned long eventapi_builds; /* requests built so far in the process */
+
+/* registry[EVENTAPI_TESTING]: what the specs read of the core and nothing
+ * else does (builds, in_flight); not in the module table. */
+#define EVENTAPI_TESTING "eventapi.testing"
 
 #endif

@@ -364,18 +364,21 @@ local function dispatch(client, ok, req, cb)
   return p
 end
 
---- Calls op with params; cb (optional) gets (err, result). Returns the promise.
--- failure: the error the core's build of this very call raised (the call
--- is rejected with it and not built again).
-local function call(client, op, params, cb, failure)
+--- The request of a call the core built: its header lines and per-call
+-- headers merged, its size checked; raises InvalidParams.
+local function built(client, op, params, url, body, data, lines)
+  local headers, secrets = call_headers(client, op.name, lines, params.headers)
+  local req = { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
+  check_size(client, req, op.name)
+  return req
+end
+
+--- The client's policy for a call of op the core built once (url, body,
+-- data, lines) or failed to build (failure): hooks, retries, dry run, the
+-- callback cb (optional, gets (err, result)). Returns the promise.
+local function call(client, op, params, cb, url, body, data, lines, failure)
   if failure ~= nil then return dispatch(client, false, failure, cb) end
-  if cb == nil and type(params) == "function" then params, cb = {}, params end
-  if params == nil then params = {} end
-  local ok, req = pcall(build, client, op, params)
-  if ok then
-    local fits, err = pcall(check_size, client, req, op.name)
-    if not fits then ok, req = false, err end
-  end
+  local ok, req = pcall(built, client, op, params, url, body, data, lines)
   return dispatch(client, ok, req, cb)
 end
 
@@ -420,21 +423,10 @@ function Client:request(spec, cb)
   return dispatch(self, ok, req, cb)
 end
 
---- Tells the core whether this client's calls may take its fast path: no
--- hooks, retries or dry run, not closed; a 2xx answer is then decoded there
--- when the service has no unwrap.
-local function refresh(client)
-  local hooks = client.hooks
-  local fast = not client.closed and not client._retries and not client._dry_run and #hooks.request == 0
-    and #hooks.response == 0 and #hooks.retry == 0
-  core.binding_set(client.binding, fast, client.service.unwrap == nil)
-end
-
 --- client:close(): rejects the requests in flight with Closed; later calls reject too.
 function Client:close()
   if self.closed then return end
   self.closed = true
-  refresh(self)
   core.cancel_binding(self.binding)
   for id in pairs(self.inflight) do core.cancel(id) end
   for p, wait in pairs(self.waiting) do
@@ -455,7 +447,6 @@ function Client:on(kind, fn)
   if type(fn) ~= "function" then invalid("client:on: the hook must be a function") end
   local list = self.hooks[kind]
   list[#list + 1] = fn
-  refresh(self)
   return self
 end
 Client.__close = Client.close
@@ -551,7 +542,7 @@ function Client.new(service, options)
     }),
   }, Client)
   client.binding = core.binding(client.config, url, head_size, function(res) return respond(client, res.req, res) end,
-    function(op, params, cb, failure) return call(client, op, params, cb, failure) end)
+    function(op, params, cb, ...) return call(client, op, params, cb, ...) end, client, service.unwrap == nil)
   for _, op in ipairs(service.operations) do
     local resource, action = op.name:match("^(%w+)%.(.+)$")
     if not rawget(client, resource) then rawset(client, resource, {}) end
@@ -568,7 +559,6 @@ function Client.new(service, options)
       client[resource].all = function(params, cb) return pages.all(fetch, op, params, cb, where) end
     end
   end
-  refresh(client)
   if os.getenv("EVENTAPI_DEBUG") == "1" then
     client:on("response", function(info)
       io.stderr:write(("eventapi: %s %s -> %s in %.1f ms (attempt %d)\n"):format(info.method, info.url,
@@ -586,7 +576,6 @@ Client.dry_run_all = false
 -- How many writes dry-run clients have printed and not sent, in the whole
 -- process (the CLI's `[dry run] N writes not sent`).
 Client.dry_run_held = 0
-Client.respond = respond -- for tests and fuzz/respond.lua: the mapping of a raw response (client, req, res)
 Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
 Client.OPTION_DOCS = OPTION_DOCS -- {name, default, meaning} in reference order
 return Client

@@ -14,11 +14,7 @@ describe("a client's options after it is made", function()
   teardown(function() sb.stop() end)
   before_each(function() sandbox.clear_requests(sb) end)
 
-  local function losant(extra)
-    local o = { url = sb.url, token = sandbox.token }
-    for k, v in pairs(extra or {}) do o[k] = v end
-    return eventapi.losant(o)
-  end
+  local function losant(extra) return sb.losant(extra) end
 
   --- The error a function raised (it must raise).
   local function raised(fn)

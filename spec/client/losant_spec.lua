@@ -348,7 +348,7 @@ describe("the Losant client", function()
 
     --- The requests of client c in flight: in client.inflight (the Lua path) and in the core (the C path).
     local function in_flight(c)
-      local n = require("eventapi.core").in_flight(c.binding)
+      local n = require("helpers.internals").in_flight(c)
       for _ in pairs(c.inflight) do n = n + 1 end
       return n
     end

@@ -99,6 +99,13 @@ function M.start(opts)
     end
     return handle.exit
   end
+  --- handle.losant(extra) -> a Losant client on this sandbox with the spec
+  -- token and the options in extra on top.
+  function handle.losant(extra)
+    local options = { url = handle.url, token = M.token }
+    for k, v in pairs(extra or {}) do options[k] = v end
+    return require("eventapi").losant(options)
+  end
   return handle
 end
 

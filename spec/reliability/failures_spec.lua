@@ -17,11 +17,7 @@ local scale = sandbox.time
 local sb
 
 --- A Losant client of the sandbox with extra options.
-local function losant(extra)
-  local o = { url = sb.url, token = sandbox.token }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return eventapi.losant(o)
-end
+local function losant(extra) return sb.losant(extra) end
 
 --- A Losant client whose every request carries the fault text.
 local function faulty(fault, extra)

@@ -16,11 +16,7 @@ describe("a new user's first hour", function()
   teardown(function() sb.stop() end)
 
   --- A Losant client of the sandbox with extra options.
-  local function losant(extra)
-    local o = { url = sb.url, token = sandbox.token }
-    for k, v in pairs(extra or {}) do o[k] = v end
-    return eventapi.losant(o)
-  end
+  local function losant(extra) return sb.losant(extra) end
 
   describe("an error of a call", function()
     it("carries the file and line of the script call when a param is missing", function()

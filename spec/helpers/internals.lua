@@ -1,0 +1,23 @@
+--- What the specs read of the library's insides, none of it in the public
+-- API: the core's test hooks (the registry's "eventapi.testing" table), a
+-- client's response mapping (upvalue of its binding), and a Losant client
+-- on the sandbox with extra options.
+require "eventapi.core"
+local internals = {}
+
+local testing = debug.getregistry()["eventapi.testing"]
+
+--- builds() -> how many requests the core has built in this process.
+function internals.builds() return testing.builds() end
+
+--- in_flight(client) -> the client's requests in flight that the core started itself.
+function internals.in_flight(client) return testing.in_flight(client.binding) end
+
+--- respond(client, req, res) -> the value the client maps the raw response res of req to (raises its error).
+function internals.respond(client, req, res)
+  local mapping = debug.getuservalue(client.binding, 3) -- the binding's respond(res), res.req the request
+  res.req = req
+  return mapping(res)
+end
+
+return internals
