@@ -13,15 +13,21 @@ OPT      ?= -O2 -g
 CFLAGS_LUA = $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
 CFLAGS_CURL = $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 LIBS_CURL = $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
-SB_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd jansson sqlite3 2>/dev/null)
-SB_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd jansson sqlite3 2>/dev/null) -lpthread -lm
+# PCRE2 (8-bit): the JSON Schema validator's patterns (src/schema*.c)
+CFLAGS_PCRE = $(shell $(PKG_CONFIG) --cflags libpcre2-8 2>/dev/null)
+LIBS_PCRE = $(shell $(PKG_CONFIG) --libs libpcre2-8 2>/dev/null)
+SB_CFLAGS = -Isrc $(shell $(PKG_CONFIG) --cflags libmicrohttpd jansson sqlite3 libpcre2-8 2>/dev/null)
+SB_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd jansson sqlite3 libpcre2-8 2>/dev/null) -lpthread -lm
 SANITIZE ?=
 
 CORE_SRC = $(wildcard src/*.c)
 CORE_HDR = $(wildcard src/*.h)
 CORE_SO  = $(BUILD)/eventapi/core.so
-SB_SRC   = $(wildcard sandbox/*.c)
-SB_HDR   = $(wildcard sandbox/*.h)
+# The sandbox links the library's JSON Schema validator (src/schema*.c, not
+# its Lua face) and checks Losant bodies with it.
+SCHEMA_SRC = $(filter-out src/schema_lua.c,$(wildcard src/schema*.c))
+SB_SRC   = $(wildcard sandbox/*.c) $(SCHEMA_SRC)
+SB_HDR   = $(wildcard sandbox/*.h) $(wildcard src/schema*.h)
 SB_BIN   = $(BUILD)/eventapi-sandbox
 
 # Debian packages the project builds, tests and demos with.
@@ -29,14 +35,14 @@ SB_BIN   = $(BUILD)/eventapi-sandbox
 # locales: spec/client/json_spec.lua makes a comma locale with localedef)
 DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson lua-luv libcurl4-openssl-dev lua-busted \
                libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl nginx openssl luarocks \
-               locales
+               locales libpcre2-dev json-schema-test-suite python3-jsonschema
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
 export EVENTAPI_SANDBOX := $(abspath $(SB_BIN))
 export EVENTAPI_BUILD := $(abspath $(BUILD))
 
-.PHONY: all build sandbox man embed test demo lint clean deps install uninstall rock-install rock-install-sandbox bench docs fuzz fuzz-regress soak mutate
+.PHONY: schemas all build sandbox man embed test demo lint clean deps install uninstall rock-install rock-install-sandbox bench docs fuzz fuzz-regress soak mutate
 
 all: build sandbox man embed
 
@@ -54,7 +60,7 @@ sandbox: $(SB_BIN)
 $(CORE_SO): $(CORE_SRC) $(CORE_HDR) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(WARN) -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -shared $(SANITIZE) \
-	    $(CFLAGS_LUA) $(CFLAGS_CURL) -o $@ $(CORE_SRC) $(LIBS_CURL) -lm
+	    $(CFLAGS_LUA) $(CFLAGS_CURL) $(CFLAGS_PCRE) -o $@ $(CORE_SRC) $(LIBS_CURL) $(LIBS_PCRE) -lm
 
 $(SB_BIN): $(SB_SRC) $(SB_HDR) Makefile
 	@mkdir -p $(dir $@)
@@ -70,16 +76,16 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 LIBS_LUA = $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null)
-FUZZ_LUA     = path query json respond dates body
+FUZZ_LUA     = path query json respond dates body schema
 FUZZ_SB      = sandbox_request sandbox_query
 FUZZ_TARGETS = $(FUZZ_LUA) $(FUZZ_SB)
 FUZZ_BINS    = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
 $(addprefix $(FUZZ_BUILD)/,$(FUZZ_LUA)): $(FUZZ_BUILD)/%: fuzz/lua_harness.c fuzz/%.lua fuzz/fuzzlib.lua $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -std=c99 -D_POSIX_C_SOURCE=200809L -Isrc $(CFLAGS_LUA) $(CFLAGS_CURL) \
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -std=c99 -D_POSIX_C_SOURCE=200809L -Isrc $(CFLAGS_LUA) $(CFLAGS_CURL) $(CFLAGS_PCRE) \
 	    -DFUZZ_SCRIPT='"$(CURDIR)/fuzz/$*.lua"' -DFUZZ_ROOT='"$(CURDIR)"' \
-	    -o $@ fuzz/lua_harness.c $(CORE_SRC) $(LIBS_LUA) $(LIBS_CURL) -lm
+	    -o $@ fuzz/lua_harness.c $(CORE_SRC) $(LIBS_LUA) $(LIBS_CURL) $(LIBS_PCRE) -lm
 
 $(FUZZ_BUILD)/sandbox_request $(FUZZ_BUILD)/sandbox_query: fuzz/sandbox_fuzz.c $(SB_SRC) $(SB_HDR)
 	@mkdir -p $(dir $@)
@@ -150,6 +156,13 @@ lint:
 # line and the flag table of sandbox/README.md (tools/genman.lua).
 MAN_PAGES = $(BUILD)/man/eventapi.1 $(BUILD)/man/eventapi-sandbox.1
 LUA_MODULES = $(wildcard lua/eventapi/*.lua)
+# Losant's published request schemas (with their license), read by the library's dry runs and validate
+SCHEMA_FILES = $(wildcard lua/eventapi/schemas/losant/*.json) lua/eventapi/schemas/losant/LICENSE
+
+# sandbox/losant_schemas.c: the same schemas as C strings (generated, committed)
+schemas:
+	$(LUA) tools/embed_schemas.lua lua/eventapi/schemas/losant > sandbox/losant_schemas.c.tmp
+	mv sandbox/losant_schemas.c.tmp sandbox/losant_schemas.c
 
 man: $(MAN_PAGES)
 
@@ -181,6 +194,8 @@ install: build sandbox man
 	install -d $(LUA_CMOD_DIR) $(LUA_LMOD_DIR) $(BIN_DIR) $(MAN1_DIR)
 	install -m 0755 $(CORE_SO) $(LUA_CMOD_DIR)/core.so
 	install -m 0644 $(LUA_MODULES) $(LUA_LMOD_DIR)/
+	install -d $(LUA_LMOD_DIR)/schemas/losant
+	install -m 0644 $(SCHEMA_FILES) $(LUA_LMOD_DIR)/schemas/losant/
 	install -m 0755 bin/eventapi $(BIN_DIR)/eventapi
 	install -m 0755 $(SB_BIN) $(BIN_DIR)/eventapi-sandbox
 	install -m 0644 $(MAN_PAGES) $(MAN1_DIR)/
@@ -205,17 +220,20 @@ ROCK_ONLY = { echo "$@ is run by luarocks (luarocks --lua-version 5.4 make $(1))
 rock-install:
 	@test -n "$(ROCK_LUADIR)" -a -n "$(ROCK_LIBDIR)" -a -n "$(ROCK_BINDIR)" || $(call ROCK_ONLY,eventapi-scm-1.rockspec)
 	install -d "$(ROCK_LUADIR)/eventapi" "$(ROCK_LIBDIR)/eventapi" "$(ROCK_BINDIR)"
-	$(CC) $(ROCK_CFLAGS) -I"$(LUA_INCDIR)" -I"$(CURL_INCDIR)" $(LIBFLAG) -o "$(ROCK_LIBDIR)/eventapi/core.so" \
-	    $(CORE_SRC) -L"$(CURL_LIBDIR)" -lcurl -lm
+	$(CC) $(ROCK_CFLAGS) -I"$(LUA_INCDIR)" -I"$(CURL_INCDIR)" -I"$(PCRE2_INCDIR)" $(LIBFLAG) \
+	    -o "$(ROCK_LIBDIR)/eventapi/core.so" $(CORE_SRC) -L"$(CURL_LIBDIR)" -L"$(PCRE2_LIBDIR)" -lcurl -lpcre2-8 -lm
 	install -m 0644 $(LUA_MODULES) "$(ROCK_LUADIR)/eventapi/"
+	install -d "$(ROCK_LUADIR)/eventapi/schemas/losant"
+	install -m 0644 $(SCHEMA_FILES) "$(ROCK_LUADIR)/eventapi/schemas/losant/"
 	install -m 0755 bin/eventapi "$(ROCK_BINDIR)/eventapi"
 
 rock-install-sandbox:
 	@test -n "$(ROCK_BINDIR)" || $(call ROCK_ONLY,eventapi-sandbox-scm-1.rockspec)
 	install -d "$(ROCK_BINDIR)"
-	$(CC) $(ROCK_CFLAGS) -D_DEFAULT_SOURCE -I"$(MICROHTTPD_INCDIR)" -I"$(JANSSON_INCDIR)" -I"$(SQLITE_INCDIR)" \
-	    -o "$(ROCK_BINDIR)/eventapi-sandbox" $(SB_SRC) \
-	    -L"$(MICROHTTPD_LIBDIR)" -L"$(JANSSON_LIBDIR)" -L"$(SQLITE_LIBDIR)" -lmicrohttpd -ljansson -lsqlite3 -lpthread -lm
+	$(CC) $(ROCK_CFLAGS) -D_DEFAULT_SOURCE -Isrc -I"$(MICROHTTPD_INCDIR)" -I"$(JANSSON_INCDIR)" -I"$(SQLITE_INCDIR)" \
+	    -I"$(PCRE2_INCDIR)" -o "$(ROCK_BINDIR)/eventapi-sandbox" $(SB_SRC) \
+	    -L"$(MICROHTTPD_LIBDIR)" -L"$(JANSSON_LIBDIR)" -L"$(SQLITE_LIBDIR)" -L"$(PCRE2_LIBDIR)" \
+	    -lmicrohttpd -ljansson -lsqlite3 -lpcre2-8 -lpthread -lm
 
 # Removes what any build left: the build directories (make, check-asan, fuzz),
 # and objects, libraries and packed rocks an older or foreign build dropped

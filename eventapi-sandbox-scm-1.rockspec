@@ -14,6 +14,7 @@ external_dependencies = {
   MICROHTTPD = { header = "microhttpd.h", library = "microhttpd" },
   JANSSON = { header = "jansson.h", library = "jansson" },
   SQLITE = { header = "sqlite3.h", library = "sqlite3" },
+  PCRE2 = { header = "pcre2.h", library = "pcre2-8" }, -- the JSON Schema validator's patterns
 }
 -- Built by the Makefile's rock-install-sandbox target, which compiles the
 -- server straight into luarocks' bin directory (the checkout is left as it
@@ -27,6 +28,7 @@ build = {
     MICROHTTPD_INCDIR = "$(MICROHTTPD_INCDIR)", MICROHTTPD_LIBDIR = "$(MICROHTTPD_LIBDIR)",
     JANSSON_INCDIR = "$(JANSSON_INCDIR)", JANSSON_LIBDIR = "$(JANSSON_LIBDIR)",
     SQLITE_INCDIR = "$(SQLITE_INCDIR)", SQLITE_LIBDIR = "$(SQLITE_LIBDIR)",
+    PCRE2_INCDIR = "$(PCRE2_INCDIR)", PCRE2_LIBDIR = "$(PCRE2_LIBDIR)",
     ROCK_BINDIR = "$(BINDIR)",
   },
 }

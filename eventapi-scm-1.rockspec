@@ -15,6 +15,7 @@ dependencies = { "lua >= 5.4" }
 -- itself but luarocks does not.
 external_dependencies = {
   CURL = { library = "curl" },
+  PCRE2 = { header = "pcre2.h", library = "pcre2-8" }, -- the JSON Schema validator's patterns (ECMA-262 look-aheads)
 }
 -- Built by the Makefile's rock-install target, which compiles the core
 -- straight into luarocks' directories: the checkout is left as it was (the
@@ -27,6 +28,7 @@ build = {
   variables = {
     CFLAGS = "$(CFLAGS)", LIBFLAG = "$(LIBFLAG)", LUA_INCDIR = "$(LUA_INCDIR)",
     CURL_INCDIR = "$(CURL_INCDIR)", CURL_LIBDIR = "$(CURL_LIBDIR)",
+    PCRE2_INCDIR = "$(PCRE2_INCDIR)", PCRE2_LIBDIR = "$(PCRE2_LIBDIR)",
     ROCK_LUADIR = "$(LUADIR)", ROCK_LIBDIR = "$(LIBDIR)", ROCK_BINDIR = "$(BINDIR)",
   },
 }

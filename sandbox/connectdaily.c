@@ -162,6 +162,26 @@ static void fork_event(const cd_call *c) {
     json_decref(copy);
 }
 
+/* The update failures the manual lists beside Error (error 1): Warning and
+ * Conflict (of a resource or of the event, the latter a 409), asked by the
+ * faults warning, resource-conflict and conflict once every check of the
+ * update has passed; nothing is stored. The numbers 2 (Warning) and 3
+ * (Conflict) are the sandbox's: the manual names the values, not their
+ * numbers. */
+static void update_fault(sb_response *res, unsigned flags) {
+    if (flags & SB_FAULT_CONFLICT) {
+        cd_error(res, 409, "The event was changed by someone else (X-Sandbox-Fault: conflict)");
+        return;
+    }
+    int warning = (flags & SB_FAULT_WARNING) != 0;
+    sb_reply_json(res, 200,
+                  json_pack("{s:i, s:s}", "error", warning ? 2 : 3, "message",
+                            warning ? "Warning: the event was not saved (X-Sandbox-Fault: warning)"
+                                    : "Conflict: a resource of the event is booked at that time, the event was not "
+                                      "saved (X-Sandbox-Fault: resource-conflict)"));
+    res->error = 1;
+}
+
 /* PUT /events/{id}: replaces the event, checking version and permissions. */
 static void update_event(const cd_call *c) {
     sb_server *srv = c->srv;
@@ -188,6 +208,8 @@ static void update_event(const cd_call *c) {
             cd_error(res, 200, "calendar_id does not name a calendar");
         } else if (!allowed(perms, cal, 1)) {
             cd_error(res, 403, "Access denied");
+        } else if (req->fault_flags & (SB_FAULT_WARNING | SB_FAULT_RESOURCE_CONFLICT | SB_FAULT_CONFLICT)) {
+            update_fault(res, req->fault_flags);
         } else {
             if (json_object_set(clean, "cal_item_id", json_object_get(ev, "cal_item_id"))
                 || json_object_set(clean, "itemguid", json_object_get(ev, "itemguid"))

@@ -224,8 +224,10 @@ json_t *cd_normalize(json_t *in, char *msg, size_t len) {
         return snprintf(msg, len, "starting_time must be HH:MM or null"), NULL;
     if (et && !json_is_null(et) && !(json_is_string(et) && is_time(json_string_value(et))))
         return snprintf(msg, len, "ending_time must be HH:MM or null"), NULL;
-    if (rec && !(json_is_integer(rec) && json_integer_value(rec) >= 0 && json_integer_value(rec) <= 3))
-        return snprintf(msg, len, "rec_type must be 0, 1, 2 or 3"), NULL;
+    /* the manual: 3 is a one-time event and any other value, 0 included, a recurring one; the sandbox
+       knows the patterns 0 to 2 and keeps any other integer as a series of unknown pattern (2.6) */
+    if (rec && !(json_is_integer(rec) && json_integer_value(rec) >= INT32_MIN && json_integer_value(rec) <= INT32_MAX))
+        return snprintf(msg, len, "rec_type must be an integer (3: one time; any other value: recurring)"), NULL;
     exc = date_list(json_object_get(in, "exceptions"));
     if (!exc) return snprintf(msg, len, "exceptions must be a list of dates"), NULL;
     out = json_pack("{s:O, s:O, s:O, s:I, s:I, s:O, s:O, s:I, s:o}", "calendar_id", cal, "description", desc,
@@ -248,7 +250,10 @@ int cd_calendar_exists(sqlite3 *db, json_int_t id) {
     return found;
 }
 
-/* 1 when the series ev occurs on day j (connectdaily.h). */
+/* 1 when the series ev occurs on day j (connectdaily.h): rec_type 0
+ * daily, 1 weekly, 2 monthly, 3 never (one time); any other value is a
+ * series whose pattern the sandbox does not know, taken to occur on every
+ * day of its range, so a fork of any day in range is accepted. */
 int cd_occurs_on(json_t *ev, long j) {
     json_int_t rec = json_integer_value(json_object_get(ev, "rec_type"));
     long start = (long)json_integer_value(json_object_get(ev, "starting_date"));
@@ -257,7 +262,7 @@ int cd_occurs_on(json_t *ev, long j) {
     json_t *x;
     if (rec == 3 || j < start || j > end) return 0;
     json_array_foreach(json_object_get(ev, "exceptions"), i, x) if (json_integer_value(x) == j) return 0;
-    if (rec == 0) return 1;
+    if (rec != 1 && rec != 2) return 1; /* daily, or a pattern not known to the sandbox */
     if (rec == 1) return (j - start) % 7 == 0;
     long y1, m1, d1, y2, m2, d2;
     from_jdn(start, &y1, &m1, &d1);

@@ -52,6 +52,12 @@ static void parse_fault_item(sb_fault *f, const char *tok) {
     if (sscanf(tok, "status=%d", &f->status) == 1) return;
     if (sscanf(tok, "delay=%d", &f->delay_ms) == 1) return;
     if (sscanf(tok, "fail-first=%d", &f->fail_first) == 1) return;
+    if (sscanf(tok, "bulk-delay=%d", &f->bulk_delay_ms) == 1) {
+        if (f->bulk_delay_ms < 0) f->bulk_delay_ms = 0;
+        if (f->bulk_delay_ms > 86400000) f->bulk_delay_ms = 86400000; /* a day at most */
+        f->flags |= SB_FAULT_BULK_DELAY;
+        return;
+    }
     if (strncmp(tok, "retry-after=", 12) == 0) set_retry_after(f, tok + 12);
     else if (strcmp(tok, "stall") == 0) f->stall = 1;
     else if (strcmp(tok, "stall-body") == 0) f->stall_body = 1;
@@ -59,6 +65,9 @@ static void parse_fault_item(sb_fault *f, const char *tok) {
     else if (strcmp(tok, "control-chars") == 0) f->control_chars = 1;
     else if (strcmp(tok, "repeat-page") == 0) f->flags |= SB_FAULT_REPEAT_PAGE;
     else if (strcmp(tok, "stale-page") == 0) f->flags |= SB_FAULT_STALE_PAGE;
+    else if (strcmp(tok, "warning") == 0) f->flags |= SB_FAULT_WARNING;
+    else if (strcmp(tok, "resource-conflict") == 0) f->flags |= SB_FAULT_RESOURCE_CONFLICT;
+    else if (strcmp(tok, "conflict") == 0) f->flags |= SB_FAULT_CONFLICT;
     else if (strncmp(tok, "reset", 5) == 0) f->reset = 1;
     else if (strncmp(tok, "truncate", 8) == 0) f->truncate = 1;
     else if (strncmp(tok, "garbage", 7) == 0) f->garbage = 1;
@@ -69,6 +78,7 @@ int sb_fault_parse(sb_request *req, sb_fault *f) {
     const char *spec = sb_header_get(req, "X-Sandbox-Fault");
     memset(f, 0, sizeof *f);
     req->fault_flags = 0;
+    req->bulk_delay_ms = 0;
     if (!spec || !sb_cfg.faults) return 0;
     for (const char *p = spec; *p;) { /* comma-separated items; one over 1 KiB is ignored */
         const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
@@ -102,6 +112,7 @@ int sb_fault_parse(sb_request *req, sb_fault *f) {
         if (seen >= f->fail_first) return 0;
     }
     req->fault_flags = f->flags;
+    req->bulk_delay_ms = f->bulk_delay_ms;
     return 1;
 }
 
@@ -282,6 +293,38 @@ static void reply_control_chars(sb_response *res, int status) {
                                          sizeof message - 1));
 }
 
+/* Answers the status= fault in the error shape of the service the path
+ * belongs to (the one its routes would have answered): Losant's
+ * {"type": "SandboxFault", "message"} (also for paths of no service),
+ * Connect Daily's {"error": 1, "message"}, Monterosa's JSON:API errors
+ * (a 422 with a source pointer, as its validation errors have). */
+static void reply_status(const sb_request *req, sb_response *res, int status) {
+    char message[64];
+    snprintf(message, sizeof message, "Injected fault: status %d", status);
+    switch (sb_service_of(req)) {
+    case SB_SERVICE_CONNECTDAILY:
+        sb_connectdaily_error(res, status, message);
+        break;
+    case SB_SERVICE_MONTEROSA: {
+        const char *title = MHD_get_reason_phrase_for((unsigned)status);
+        char code[16];
+        snprintf(code, sizeof code, "%d", status);
+        if (status == 422) {
+            sb_reply_json_type(res, status,
+                               json_pack("{s:[{s:s, s:s, s:{s:s}, s:s}]}", "errors", "status", code, "title",
+                                         "Unprocessable Entity", "source", "pointer", "/data", "detail", message),
+                               "application/vnd.api+json");
+            res->error = 1;
+        } else {
+            sb_monterosa_error(res, status, title && *title ? title : "Error", message);
+        }
+        break;
+    }
+    default:
+        sb_reply_error(res, status, "SandboxFault", "%s", message);
+    }
+}
+
 /* Answers the body faults of f (front.h). */
 int sb_fault_reply(const sb_request *req, sb_response *res, const sb_fault *f) {
     if (f->echo_headers) {
@@ -289,7 +332,7 @@ int sb_fault_reply(const sb_request *req, sb_response *res, const sb_fault *f) {
     } else if (f->control_chars) {
         reply_control_chars(res, f->status ? f->status : 400);
     } else if (f->status) {
-        sb_reply_error(res, f->status, "SandboxFault", "Injected fault: status %d", f->status);
+        reply_status(req, res, f->status);
     } else if (f->garbage) {
         sb_reply_empty(res, 200);
         res->content_type = "application/json";

@@ -58,6 +58,7 @@ typedef struct sb_fault {
     int status, delay_ms, reset, truncate, garbage, fail_first;
     int stall, stall_body, echo_headers, control_chars;
     unsigned flags;        /* SB_FAULT_* for the services */
+    int bulk_delay_ms;     /* bulk-delay=MS (with SB_FAULT_BULK_DELAY) */
     int has_retry_after;   /* retry_after holds a Retry-After value to send */
     char retry_after[256]; /* percent-decoded, no CR, LF or NUL */
 } sb_fault;
@@ -79,5 +80,10 @@ void sb_fault_resume_due(int all);
 struct MHD_Response *sb_fault_response(sb_response *res, int mode, struct MHD_Connection *con);
 /* Frees the fail-first keys (at exit). */
 void sb_fault_free(void);
+
+/* Changes applied after the answer (later.c, sb_later in sandbox.h): runs
+ * the ones that are due, each under the service lock; with all, every one
+ * still waiting, and none is accepted afterwards (stopping). */
+void sb_later_run(sb_server *srv, int all);
 
 #endif

@@ -125,13 +125,15 @@ static void cut_late_connections(void) {
     pthread_mutex_unlock(&conn_lock);
 }
 
-/* Thread body: resumes delayed connections every 2 ms, checks deadlines
- * every 100 ms, until asked to stop. */
+/* Thread body: resumes delayed connections and applies the delayed
+ * changes that are due every 2 ms, checks deadlines every 100 ms, until
+ * asked to stop. */
 static void *timer_main(void *arg) {
     (void)arg;
     for (unsigned tick = 0; !timer_stop; tick++) {
         usleep(2000);
         sb_fault_resume_due(0);
+        sb_later_run(&sb_srv, 0);
         if (tick % 50 == 0) cut_late_connections();
     }
     return NULL;
@@ -400,6 +402,7 @@ static int answer(conn_state *st, struct MHD_Connection *con, sb_request *req, s
     }
     *f = st->f;
     req->fault_flags = f->flags;
+    req->bulk_delay_ms = f->bulk_delay_ms;
     if (f->reset || f->stall) return -1; /* a stalled request is back only when the sandbox stops */
     if (!sb_fault_reply(req, res, f)) sb_dispatch(req, res);
     if (f->has_retry_after) sb_reply_header(res, "Retry-After", f->retry_after);
@@ -521,7 +524,8 @@ int sb_http_start(void) {
 /* Stops the timer thread and the daemon (front.h): no new connection is
  * accepted, delayed requests are answered at once, stalled ones closed, and
  * the answers of complete requests are sent (for at most STOP_GRACE seconds)
- * before the connections close; requests still arriving are cut. */
+ * before the connections close; requests still arriving are cut. Then the
+ * delayed changes still waiting (--bulk-delay) are applied. */
 void sb_http_stop(void) {
     MHD_socket listener = MHD_quiesce_daemon(daemon_handle);
     if (listener != MHD_INVALID_SOCKET) close(listener);
@@ -532,4 +536,5 @@ void sb_http_stop(void) {
     while (__atomic_load_n(&awaited, __ATOMIC_RELAXED) > 0 && sb_now() < deadline) usleep(1000);
     MHD_stop_daemon(daemon_handle);
     daemon_handle = NULL;
+    sb_later_run(&sb_srv, 1); /* no request runs any more: what was answered as done is done */
 }

@@ -1,7 +1,8 @@
 /* eventapi-sandbox: the Losant Events and Integrations API
  * (docs/PROTOCOLS.md section 1): its routes as a table, tokens and scopes,
- * the params of each call, and the handlers. Bodies are checked by
- * losant_schema.c, queries by losant_query.c; losant_store.c keeps the
+ * the params of each call, and the handlers. Bodies are checked against
+ * Losant's published schemas by losant_validate.c (dates by losant_dates.c),
+ * queries by losant_query.c; losant_store.c keeps the
  * documents. */
 #include "losant.h"
 
@@ -94,7 +95,7 @@ static void patch_event(const ls_call *c) {
         else ls_internal(c->res);
         return;
     }
-    if ((patch = ls_checked_body(c, SB_EVENT_PATCH))) {
+    if ((patch = ls_checked_body(c, "eventPatch"))) {
         iso_now(c->req->now, now);
         if (!(update = apply_event_patch(doc, patch, now)) || ls_event_store(c->srv->db, c->app, doc, rid, &rid, 0) < 0
             || ls_event_add_update(c->srv->db, rid, update) < 0 || ls_event_text(c->srv->db, NULL, NULL, rid, &out) <= 0)
@@ -143,7 +144,7 @@ static void patch_integration(const ls_call *c) {
         else ls_internal(c->res);
         return;
     }
-    if ((patch = ls_checked_body(c, SB_INTEGRATION_PATCH))) {
+    if ((patch = ls_checked_body(c, "integrationPatch"))) {
         iso_now(c->req->now, now);
         if (json_object_update(doc, patch) < 0 || json_object_set_new(doc, "lastUpdated", json_string(now)) < 0
             || ls_integration_store(c->srv->db, c->app, doc, rid, &rid) < 0
@@ -174,13 +175,19 @@ static void create(const ls_call *c, int events) {
     char id[25], now[32], when[32];
     sqlite3_int64 rid;
     sb_buf out = {0};
-    json_t *doc = ls_checked_body(c, events ? SB_EVENT_POST : SB_INTEGRATION_POST);
+    json_t *doc = ls_checked_body(c, events ? "eventPost" : "integrationPost");
     if (!doc) return;
     new_id(c->req->now, id);
     iso_now(c->req->now, now);
     json_t *cd = events ? json_object_get(doc, "creationDate") : NULL;
-    /* any form Event Post allows is stored as that date, in one ISO form (checked above) */
-    int failed = cd && (sb_ls_date(cd, when) < 0 || json_object_set_new(doc, "creationDate", json_string(when)) < 0);
+    if (cd && sb_ls_date(cd, when) < 0) { /* the schema takes any string or number: it must be a date too */
+        sb_reply_error(c->res, 400, "Validation", "creationDate must be an RFC 3339 date-time, epoch milliseconds "
+                       "or {\"$date\": date-time}, from the year 0 to 9999");
+        json_decref(doc);
+        return;
+    }
+    /* any form Event Post allows is stored as that date, in one ISO form */
+    int failed = cd && json_object_set_new(doc, "creationDate", json_string(when)) < 0;
     if (events)
         failed = failed || ls_complete_event(doc, c->app, id, now) < 0
                  || ls_event_store(c->srv->db, c->app, doc, 0, &rid, 0) < 0
@@ -223,10 +230,11 @@ static void list(const ls_call *c, int events) {
                  || ls_list(c->srv->db, c->app, &l, page0 ? 0 : (long long)l.page * l.per_page, l.per_page, &total, rids,
                             &n) < 0;
     if (!failed) {
-        meta = json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "count", (json_int_t)n, "totalCount",
+        /* filterField is echoed only when one was given: none given means no filtering */
+        meta = json_pack("{s:I, s:I, s:I, s:I, s:s, s:s*, s:s, s:s, s:s}", "count", (json_int_t)n, "totalCount",
                          (json_int_t)total, "perPage", (json_int_t)l.per_page, "page", shown, "filter",
-                         l.filter ? l.filter : "", "filterField", l.filter_field, "sortField", l.sort_field,
-                         "sortDirection", l.desc ? "desc" : "asc", "applicationId", c->app);
+                         l.filter ? l.filter : "", "filterField", l.field_given ? l.filter_field : NULL, "sortField",
+                         l.sort_field, "sortDirection", l.desc ? "desc" : "asc", "applicationId", c->app);
         failed = !meta || (l.state && json_object_set_new(meta, "state", json_string(l.state)) < 0)
                  || (l.query && json_object_set(meta, "query", l.query) < 0)
                  || !(meta_text = sb_dump(meta, JSON_COMPACT | JSON_REAL_PRECISION(17)));
@@ -256,31 +264,110 @@ static void list_integrations(const ls_call *c) {
     list(c, 0);
 }
 
-/* PATCH .../events: every match gets the patch and an update row. */
-static void patch_events(const ls_call *c) {
-    sb_listing l;
-    char now[32];
+/* Applies an Event Patch to every event of app matching l (an update row
+ * each), at time now; 0 or -1. */
+static int apply_bulk_patch(sqlite3 *db, const char *app, const sb_listing *l, json_t *body, double now) {
+    char when[32];
     sqlite3_int64 *rids = NULL;
     long long n = 0;
-    json_t *body = ls_checked_body(c, SB_EVENT_PATCH);
+    iso_now(now, when);
+    int failed = ls_matches(db, app, l, &rids, &n) < 0;
+    for (long long i = 0; i < n && !failed; i++) {
+        json_t *doc = ls_event_doc(db, rids[i]), *update = doc ? apply_event_patch(doc, body, when) : NULL;
+        sqlite3_int64 rid = rids[i];
+        failed = !update || ls_event_store(db, app, doc, rid, &rid, 0) < 0 || ls_event_add_update(db, rid, update) < 0;
+        json_decref(update);
+        json_decref(doc);
+    }
+    free(rids);
+    return failed ? -1 : 0;
+}
+
+/* A bulk patch waiting to land (--bulk-delay, the bulk-delay fault): the
+ * listing's params copied, so the events it changes are those that match
+ * when it lands. */
+typedef struct later_patch {
+    char app[25];
+    char *state, *filter_field, *filter;
+    int overridden;
+    json_t *query, *body;
+} later_patch;
+
+/* Frees a later_patch (sb_later's drop). */
+static void later_patch_free(void *arg) {
+    later_patch *p = arg;
+    if (!p) return;
+    free(p->state);
+    free(p->filter_field);
+    free(p->filter);
+    json_decref(p->query);
+    json_decref(p->body);
+    free(p);
+}
+
+/* A copy of s, or NULL for NULL; *failed set when out of memory. */
+static char *copy_text(const char *s, int *failed) {
+    char *c = s ? strdup(s) : NULL;
+    if (s && !c) *failed = 1;
+    return c;
+}
+
+/* The waiting copy of a bulk patch; NULL when out of memory. */
+static later_patch *later_patch_new(const char *app, const sb_listing *l, json_t *body) {
+    later_patch *p = calloc(1, sizeof *p);
+    int failed = 0;
+    if (!p) return NULL;
+    snprintf(p->app, sizeof p->app, "%s", app);
+    p->state = copy_text(l->state, &failed);
+    p->filter_field = copy_text(l->filter_field, &failed);
+    p->filter = copy_text(l->filter, &failed);
+    p->overridden = l->overridden;
+    p->query = json_incref(l->query);
+    p->body = json_incref(body);
+    if (failed) {
+        later_patch_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Lands a waiting bulk patch (sb_later's run, under the service lock). */
+static int later_patch_run(sb_server *srv, void *arg, double now) {
+    later_patch *p = arg;
+    sb_listing l;
+    memset(&l, 0, sizeof l);
+    l.events = 1;
+    l.state = p->state;
+    l.filter_field = p->filter_field;
+    l.filter = p->filter;
+    l.overridden = p->overridden;
+    l.query = p->query;
+    return apply_bulk_patch(srv->db, p->app, &l, p->body, now);
+}
+
+/* PATCH .../events: every match gets the patch and an update row, at once
+ * or, with --bulk-delay or the bulk-delay fault, that long after the
+ * answer (Losant documents the bulk update as asynchronous); the answer is
+ * the same. */
+static void patch_events(const ls_call *c) {
+    sb_listing l;
+    json_t *body = ls_checked_body(c, "eventPatch");
     if (!body) return;
     if (ls_read_listing(c->req, c->res, LS_PATCH, &l) < 0) {
         json_decref(body);
         return;
     }
-    iso_now(c->req->now, now);
-    int failed = ls_matches(c->srv->db, c->app, &l, &rids, &n) < 0;
-    for (long long i = 0; i < n && !failed; i++) {
-        json_t *doc = ls_event_doc(c->srv->db, rids[i]), *update = doc ? apply_event_patch(doc, body, now) : NULL;
-        sqlite3_int64 rid = rids[i];
-        failed = !update || ls_event_store(c->srv->db, c->app, doc, rid, &rid, 0) < 0
-                 || ls_event_add_update(c->srv->db, rid, update) < 0;
-        json_decref(update);
-        json_decref(doc);
+    int delay = c->req->fault_flags & SB_FAULT_BULK_DELAY ? c->req->bulk_delay_ms : c->srv->bulk_delay_ms;
+    int queued = 1, failed = 0; /* 1: not queued, applied at once */
+    if (delay > 0) {
+        later_patch *p = later_patch_new(c->app, &l, body);
+        queued = p ? sb_later(c->req->now + delay / 1000.0, later_patch_run, later_patch_free, p) : -1;
+        if (queued != 0) later_patch_free(p); /* full or stopping (1): at once; out of memory (-1): 500 */
+        failed = queued < 0;
     }
+    if (queued == 1) failed = apply_bulk_patch(c->srv->db, c->app, &l, body, c->req->now) < 0;
     if (failed) ls_internal(c->res);
     else sb_reply_json(c->res, 200, json_pack("{s:b}", "success", 1));
-    free(rids);
     json_decref(l.query);
     json_decref(body);
 }
@@ -294,6 +381,10 @@ static void delete_events(const ls_call *c) {
     long long removed = 0;
     json_t *body = ls_read_body(c, 1, LQ_MAX_BYTES, &failed);
     if (failed) return;
+    if (body && ls_schema_refuses(c->res, "advancedEventQuery", "The body", c->req->body, c->req->body_len)) {
+        json_decref(body);
+        return;
+    }
     if (body && sb_lq_check(body, msg, sizeof msg) < 0) {
         sb_reply_error(c->res, 400, "Validation", "%s", msg);
         json_decref(body);
@@ -302,6 +393,7 @@ static void delete_events(const ls_call *c) {
     ls_read_listing(c->req, c->res, LS_DELETE, &l);
     l.query = body; /* owned by l now; an empty body removes every event */
     if (ls_delete_matches(c->srv->db, c->app, &l, &removed) < 0) ls_internal(c->res);
+    else if (removed == 0) sb_reply_error(c->res, 404, "NotFound", "Events were not found"); /* as Losant documents */
     else sb_reply_json(c->res, 200, json_pack("{s:I}", "removed", (json_int_t)removed));
     json_decref(l.query);
 }
@@ -336,6 +428,10 @@ static void export_events(const ls_call *c) {
     const char *key;
     json_t *v;
     if (failed) return;
+    if (body && ls_schema_refuses(c->res, "eventsExport", "The body", c->req->body, c->req->body_len)) {
+        json_decref(body);
+        return;
+    }
     if (body && !json_is_object(body)) {
         sb_reply_error(c->res, 400, "Validation", "the body must be an object");
         json_decref(body);
@@ -428,7 +524,7 @@ int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
         sb_reply_error(res, 405, "MethodNotAllowed", "%s is not allowed here", req->method);
         return 1;
     }
-    if (ls_authorize(&c, found->name, found->read) < 0) return 1;
+    if (ls_authorize(&c, found->name, found->read) < 0 || ls_check_params(req, res, found->name) < 0) return 1;
     found->handler(&c); /* inside the request's transaction (store.c) */
     return 1;
 }

@@ -12,26 +12,8 @@
 #define LQ_MAX_ITEMS 100   /* items of a logical list and of $in, $nin (the schema's maxItems) */
 #define LQ_PATH_MAX 256    /* room for a path in a message */
 
-/* Body validation (losant_schema.c): a table of fields per schema. */
-enum sb_kind { K_STR, K_ENUM, K_HEX24, K_ANY, K_TAGS, K_BOOL, K_NUM, K_STRARRAY, K_OBJ, K_DATE };
-
-typedef struct sb_field {
-    const char *name;
-    enum sb_kind kind;
-    int required;
-    long min, max;                /* lengths for strings, bounds for numbers */
-    const char *const *values;    /* K_ENUM */
-    const struct sb_field *sub;   /* K_OBJ */
-} sb_field;
-
 extern const char *const SB_LEVELS[]; /* info, warning, error, critical: by severity */
 extern const char *const SB_STATES[]; /* new, acknowledged, resolved */
-extern const sb_field SB_EVENT_POST[], SB_EVENT_PATCH[], SB_INTEGRATION_POST[], SB_INTEGRATION_PATCH[];
-
-/* Checks a body object against a field table: required members, types,
- * enums, lengths, patterns, no unknown members; 0, or -1 with the first
- * failure in msg naming the member (mqttConfig.port must be ...). */
-int sb_ls_check(const sb_field *fields, json_t *obj, char *msg, size_t len);
 /* Reads a creationDate in any form Event Post allows (an RFC 3339
  * date-time string, epoch milliseconds, {"$date": date-time}) into
  * out[32] as YYYY-MM-DDTHH:MM:SS.mmmZ in UTC; 0, or -1 when it is none of
@@ -94,6 +76,7 @@ typedef struct sb_listing {
     int events;               /* events, else integrations */
     const char *state;        /* events only */
     const char *filter_field; /* the param's value, or its default */
+    int field_given;          /* filterField was given (not blank): answers echo it only then */
     const char *filter;
     int overridden;           /* a query was given: state, filterField and filter are not applied */
     json_t *query;            /* events only; owned */
@@ -125,6 +108,12 @@ void ls_internal(sb_response *res);
  * reaches the application (404), in that order. 0 when the call may go
  * on, else -1 with the error answered. */
 int ls_authorize(const ls_call *c, const char *name, int read);
+/* Checks the query params call (its name: "events.get", ...) takes, and
+ * _actions, _links, _embedded, which every call takes: each given at most
+ * once, booleans (those three, includeWorkflows) true or false (blank
+ * counts as absent); -1 with a 400 answered naming the param. The params
+ * a call does not take are not looked at. */
+int ls_check_params(const sb_request *req, sb_response *res, const char *call);
 /* Reads the params of a list or bulk call into l; -1 with an error
  * answered. A query given as JSON text is checked whole against the schema
  * and the size limits before anything is evaluated. */
@@ -133,8 +122,13 @@ int ls_read_listing(const sb_request *req, sb_response *res, enum ls_listing_cal
  * set). An empty body gives NULL without an error when allow_empty; a body
  * over max_len bytes is 400 without being parsed. */
 json_t *ls_read_body(const ls_call *c, int allow_empty, size_t max_len, int *failed);
-/* Reads and checks a body against a schema; NULL with an error answered. */
-json_t *ls_checked_body(const ls_call *c, const sb_field *schema);
+/* Reads and checks a body against Losant's published schema called schema
+ * (lua/eventapi/schemas/losant/<schema>.json); NULL with an error answered. */
+json_t *ls_checked_body(const ls_call *c, const char *schema);
+/* 1 with the error answered (400 Validation naming what, the JSON pointer
+ * and the rule; 500 when it could not tell) when the JSON text is not valid
+ * under Losant's published schema called schema; else 0. */
+int ls_schema_refuses(sb_response *res, const char *schema, const char *what, const char *text, size_t len);
 
 /* ---- storage (losant_store.c) ---- */
 

@@ -42,14 +42,20 @@ static int where_of(const sb_listing *l, where *w) {
         const char *key;
         json_t *cond;
         /* a top-level equality with a string is also stated in SQL: a necessary condition SQLite
-           checks cheaply (or through an index) before calling the evaluator */
+           checks cheaply (or through an index) before calling the evaluator. Not for the dates
+           (compared as instants, not as text) nor the ids other than id (their case may vary);
+           an id is stored in lower case and matches without regard to case */
         json_object_foreach(l->query, key, cond) {
             json_t *eq = json_is_object(cond) && json_object_size(cond) == 1 ? json_object_get(cond, "$eq") : cond;
             int f = 0;
             while (f < LQ_NFIELDS && strcmp(LQ_FIELD_NAMES[f], key)) f++;
-            if (f == LQ_NFIELDS || !json_is_string(eq)) continue;
+            if (f == LQ_NFIELDS || !json_is_string(eq) || f == 1 || f == 2 || f == 3 || f >= 8) continue;
+            char lower[25];
+            int id = f == 0 && sb_is_hex24(json_string_value(eq));
             sb_buf_fmt(&w->sql, " AND %s = ?", FIELD_COLUMNS[f]);
-            if (json_array_append(w->params, eq) < 0) w->sql.failed = 1;
+            if (json_array_append_new(w->params, id ? json_string(ls_lower_id(json_string_value(eq), lower))
+                                                    : json_incref(eq)) < 0)
+                w->sql.failed = 1;
         }
         unsigned mask = sb_lq_fields(l->query);
         sb_buf_fmt(&w->sql, " AND sb_match(?, %u", mask);

@@ -2,6 +2,7 @@
  * (docs/PROTOCOLS.md 1.3, 1.4, 1.8): the token, its scopes and the
  * application; the list and bulk params each call takes; JSON bodies. */
 #include "losant.h"
+#include "losant_schemas.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,13 +104,14 @@ int ls_authorize(const ls_call *c, const char *name, int read) {
 
 /* ---- params ---- */
 
-/* Parses an integer query param into out; -1 with an error answered. */
+/* Parses an integer query param into out: decimal digits only (no sign,
+ * no blanks: "+5" and " 5" are refused); -1 with an error answered. */
 static int int_param(const sb_request *req, sb_response *res, const char *name, long min, long max, long *out) {
     const char *v = sb_query_get(req, name);
     char *end;
     if (!v || !*v) return 0;
     long n = strtol(v, &end, 10);
-    if (*end || n < min || n > max) {
+    if (*end || strspn(v, "0123456789") != strlen(v) || n < min || n > max) {
         sb_reply_error(res, 400, "Validation", "%s must be an integer from %ld to %ld", name, min, max);
         return -1;
     }
@@ -156,6 +158,7 @@ int ls_read_listing(const sb_request *req, sb_response *res, enum ls_listing_cal
             || enum_param(res, "filterField", field, events ? EV_FILTER : IN_FILTER) < 0)
             return -1;
         l->state = state;
+        l->field_given = field != NULL;
         if (field) l->filter_field = field;
         else l->filter = NULL; /* as Losant: without filterField the filter is ignored (docs/PROTOCOLS.md 1.4) */
     }
@@ -183,6 +186,44 @@ int ls_read_listing(const sb_request *req, sb_response *res, enum ls_listing_cal
     return 0;
 }
 
+/* Checks the query params a call takes (losant.h). */
+int ls_check_params(const sb_request *req, sb_response *res, const char *call) {
+    /* what each call reads from the query string (docs/PROTOCOLS.md 1.2), after the three every call takes */
+    static const struct {
+        const char *call, *params[9];
+    } TAKES[] = {
+        {"events.get", {"sortField", "sortDirection", "page", "perPage", "filterField", "filter", "state", "query", NULL}},
+        {"events.patch", {"filterField", "filter", "state", "query", NULL}},
+        {"events.mostRecentBySeverity", {"filter", "query", NULL}},
+        {"integrations.get", {"sortField", "sortDirection", "page", "perPage", "filterField", "filter", NULL}},
+        {"integration.delete", {"includeWorkflows", NULL}},
+    };
+    static const char *const COMMON[] = {"_actions", "_links", "_embedded", NULL};
+    static const char *const BOOLEANS[] = {"_actions", "_links", "_embedded", "includeWorkflows", NULL};
+    const char *const *own = NULL;
+    for (size_t i = 0; i < sizeof TAKES / sizeof TAKES[0]; i++)
+        if (!strcmp(TAKES[i].call, call)) own = TAKES[i].params;
+    for (int pass = 0; pass < 2; pass++) {
+        for (const char *const *p = pass ? own : COMMON; p && *p; p++) {
+            if (sb_query_count(req, *p) > 1) {
+                sb_reply_error(res, 400, "Validation", "%s must be given once, not %d times", *p, sb_query_count(req, *p));
+                return -1;
+            }
+        }
+    }
+    for (const char *const *b = BOOLEANS; *b; b++) {
+        const char *v = sb_query_get(req, *b);
+        int taken = 0;
+        for (const char *const *p = COMMON; *p; p++) taken |= !strcmp(*p, *b);
+        for (const char *const *p = own; p && *p; p++) taken |= !strcmp(*p, *b);
+        if (taken && v && *v && strcmp(v, "true") && strcmp(v, "false")) {
+            sb_reply_error(res, 400, "Validation", "%s must be true or false", *b);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- bodies ---- */
 
 /* Parses the JSON body (losant.h). */
@@ -192,7 +233,7 @@ json_t *ls_read_body(const ls_call *c, int allow_empty, size_t max_len, int *fai
     *failed = 0;
     if (c->req->body_len == 0 && allow_empty) return NULL;
     *failed = 1;
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+    if (!sb_media_type_is(ct, "application/json")) { /* exactly that type; parameters allowed */
         sb_reply_error(c->res, 415, "UnsupportedMediaType", "Content-Type must be application/json");
         return NULL;
     }
@@ -201,20 +242,34 @@ json_t *ls_read_body(const ls_call *c, int allow_empty, size_t max_len, int *fai
         return NULL;
     }
     json_t *doc = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc && json_error_code(&jerr) == json_error_out_of_memory) ls_internal(c->res);
-    else if (!doc) sb_reply_error(c->res, 400, "Validation", "The body is not valid JSON: %s", jerr.text);
-    else *failed = 0;
+    if (!doc && json_error_code(&jerr) == json_error_out_of_memory) {
+        ls_internal(c->res);
+    } else if (!doc) {
+        char why[256];
+        sb_json_error_text(&jerr, why, sizeof why);
+        sb_reply_error(c->res, 400, "Validation", "The body is not valid JSON: %s", why);
+    } else {
+        *failed = 0;
+    }
     return doc;
 }
 
-/* Reads and checks a body against a schema (losant.h). */
-json_t *ls_checked_body(const ls_call *c, const sb_field *schema) {
-    int failed;
+/* Checks JSON text against Losant's published schema (losant.h). */
+int ls_schema_refuses(sb_response *res, const char *schema, const char *what, const char *text, size_t len) {
     char msg[512];
+    int rc = sb_losant_validate(schema, text, len, msg, sizeof msg);
+    if (rc > 0) sb_reply_error(res, 400, "Validation", "%s does not match the %s schema: %s", what, schema, msg);
+    else if (rc < 0) sb_reply_error(res, 500, "InternalError", "%s", msg); /* no memory left for it */
+    return rc != 0;
+}
+
+/* Reads a body and checks it against Losant's published schema called
+ * schema (losant.h). */
+json_t *ls_checked_body(const ls_call *c, const char *schema) {
+    int failed;
     json_t *body = ls_read_body(c, 0, SB_MAX_BODY, &failed);
     if (failed) return NULL;
-    if (sb_ls_check(schema, body, msg, sizeof msg) < 0) {
-        sb_reply_error(c->res, 400, "Validation", "%s", msg);
+    if (ls_schema_refuses(c->res, schema, "The body", c->req->body, c->req->body_len)) {
         json_decref(body);
         return NULL;
     }

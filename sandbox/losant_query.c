@@ -2,10 +2,13 @@
  * 1.5), checked against the Advanced Event Query schema and the sandbox's
  * size limits before anything is evaluated. */
 #include "losant.h"
+#include "losant_schemas.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The fields the schema's generic condition covers (a scalar or an object
  * of operators); experienceUserId, experienceGroupId and eventTags have
@@ -99,18 +102,98 @@ static int check_list(checker *c, json_t *v, const char *path, const char *op, i
     return 0;
 }
 
+/* ---- dates ---- */
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static long long days_of(long long y, int m, int d) {
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* Reads n digits at *p into *out, moving *p past them; 0 or -1. */
+static int read_digits(const char **p, int n, int *out) {
+    *out = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9') return -1;
+        *out = *out * 10 + (**p - '0');
+    }
+    return 0;
+}
+
+/* Milliseconds since the epoch of an ISO 8601 date or date-time in the
+ * extended form: YYYY-MM-DD (midnight UTC), optionally followed by T (or
+ * t or a space) and HH:MM, HH:MM:SS or HH:MM:SS with a fraction (after .
+ * or ,; milliseconds kept, finer digits dropped), then Z, +HH:MM, +HHMM,
+ * +HH (or -) or nothing (UTC). Years 0000 to 9999. 0, or -1 when s is no
+ * such date. */
+static int iso_ms(const char *s, long long *ms) {
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, oh = 0, om = 0, sign = 0;
+    if (read_digits(&p, 4, &y) || *p++ != '-' || read_digits(&p, 2, &mo) || *p++ != '-' || read_digits(&p, 2, &d))
+        return -1;
+    if (mo < 1 || mo > 12) return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d < 1 || d > mdays[mo - 1] + (mo == 2 && leap)) return -1;
+    if (*p == 'T' || *p == 't' || (*p == ' ' && p[1])) {
+        p++;
+        if (read_digits(&p, 2, &h) || *p++ != ':' || read_digits(&p, 2, &mi) || h > 23 || mi > 59) return -1;
+        if (*p == ':') {
+            p++;
+            if (read_digits(&p, 2, &sec) || sec > 59) return -1;
+            if (*p == '.' || *p == ',') {
+                int n = 0;
+                for (p++; *p >= '0' && *p <= '9'; p++, n++)
+                    if (n < 3) frac = frac * 10 + (*p - '0');
+                if (n == 0) return -1;
+                for (; n < 3; n++) frac *= 10;
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            sign = *p++ == '-' ? -1 : 1;
+            if (read_digits(&p, 2, &oh) || oh > 23) return -1;
+            if (*p == ':' ? (p++, read_digits(&p, 2, &om) || om > 59) : *p && (read_digits(&p, 2, &om) || om > 59))
+                return -1;
+        }
+    }
+    if (*p) return -1;
+    long long t = ((days_of(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
+    *ms = t * 1000 + frac - (long long)sign * (oh * 60 + om) * 60000;
+    return 0;
+}
+
+/* 1 when field (a query member) holds a date: creationDate, lastUpdated. */
+static int is_date_field(const char *field) {
+    return !strcmp(field, "creationDate") || !strcmp(field, "lastUpdated");
+}
+
+/* For a date field: a string argument must be an ISO 8601 date; -1 with the message otherwise. */
+static int check_date_arg(checker *c, json_t *v, const char *path, const char *op) {
+    long long ms;
+    if (!json_is_string(v) || iso_ms(json_string_value(v), &ms) == 0) return 0;
+    return FAIL(c, "%s%s%s must be a date-time (ISO 8601, such as 2026-11-20T04:00:00Z or 2026-11-20T06:00:00+02:00) "
+                   "or milliseconds since the epoch",
+                path, op ? "." : "", op ? op : "");
+}
+
 /* Checks the condition of a generic field: a scalar, or an object of
- * operators each with the argument the schema gives it. */
-static int check_generic(checker *c, json_t *cond, const char *path) {
+ * operators each with the argument the schema gives it; the comparisons
+ * of a date field take dates. */
+static int check_generic(checker *c, json_t *cond, const char *path, int date) {
     const char *op;
     json_t *arg;
-    if (is_scalar(cond)) return count_value(c);
+    if (is_scalar(cond)) return date && check_date_arg(c, cond, path, NULL) < 0 ? -1 : count_value(c);
     if (!json_is_object(cond))
         return FAIL(c, "%s must be a string, number, boolean, null or an object of operators", path);
     json_object_foreach(cond, op, arg) {
         if (!strcmp(op, "$eq") || !strcmp(op, "$ne") || !strcmp(op, "$gt") || !strcmp(op, "$lt")
             || !strcmp(op, "$gte") || !strcmp(op, "$lte")) {
             if (!is_scalar(arg)) return FAIL(c, "%s.%s must be a string, number, boolean or null", path, op);
+            if (date && check_date_arg(c, arg, path, op) < 0) return -1;
         } else if (!strcmp(op, "$startsWith") || !strcmp(op, "$endsWith") || !strcmp(op, "$contains")) {
             if (!json_is_string(arg) || !*json_string_value(arg))
                 return FAIL(c, "%s.%s must be a string of at least 1 character", path, op);
@@ -118,6 +201,15 @@ static int check_generic(checker *c, json_t *cond, const char *path) {
             if (!json_is_boolean(arg)) return FAIL(c, "%s.$ci must be true or false", path);
         } else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
             if (check_list(c, arg, path, op, 0) < 0) return -1;
+            if (date) {
+                size_t i;
+                json_t *item;
+                char at[LQ_PATH_MAX];
+                json_array_foreach(arg, i, item) {
+                    path_of(at, "%s[%zu]", op, i);
+                    if (check_date_arg(c, item, path, at) < 0) return -1;
+                }
+            }
             continue;
         } else {
             return FAIL(c, "%s.%.*s is not an operator allowed here", path, CUT(op), op);
@@ -211,7 +303,7 @@ static int check_query(checker *c, json_t *q, const char *path, int depth) {
                 if (check_query(c, item, at, depth + 1) < 0) return -1;
             }
         } else if (listed(GENERIC_FIELDS, key)) {
-            if (check_generic(c, v, sub) < 0) return -1;
+            if (check_generic(c, v, sub, is_date_field(key)) < 0) return -1;
         } else if (!strcmp(key, "experienceUserId") || !strcmp(key, "experienceGroupId")) {
             if (check_id_field(c, v, sub) < 0) return -1;
         } else if (!strcmp(key, "eventTags")) {
@@ -244,10 +336,25 @@ int sb_lq_parse(const char *text, size_t n, json_t **out, char *msg, size_t len)
         return 500;
     }
     if (!json_is_object(q)) {
-        if (q) snprintf(msg, len, "query must be a JSON object");
-        else snprintf(msg, len, "query must be a JSON object (%s)", jerr.text);
+        char why[256];
+        if (q) {
+            snprintf(msg, len, "query must be a JSON object");
+        } else {
+            sb_json_error_text(&jerr, why, sizeof why);
+            snprintf(msg, len, "query is not valid JSON: %s", why);
+        }
         json_decref(q);
         return 400;
+    }
+    int refused = sb_losant_validate("advancedEventQuery", text, n, msg, len); /* Losant's schema first */
+    if (refused) {
+        if (refused > 0) { /* prefixed like ls_schema_refuses' messages */
+            char why[512];
+            snprintf(why, sizeof why, "%s", msg);
+            snprintf(msg, len, "query does not match the advancedEventQuery schema: %s", why);
+        }
+        json_decref(q);
+        return refused > 0 ? 400 : 500;
     }
     if (sb_lq_check(q, msg, len) < 0) {
         json_decref(q);
@@ -315,16 +422,108 @@ static int row_ms(lq_row *row, int f, long long *ms) {
     return row->ms_state[f] == 1;
 }
 
+/* ---- $ci: case folding ---- */
+
+/* The simple case folding of one code point (Unicode's CaseFolding.txt,
+ * mappings C and S) for ASCII, Latin-1, Latin Extended-A, Greek and
+ * Cyrillic: capitals to small letters, final sigma to sigma, long s to s,
+ * micro sign to mu. No multi-character folds (ß stays ß, not ss) and none
+ * for other scripts; İ and ı stay as they are. */
+static unsigned fold_cp(unsigned c) {
+    if (c >= 'A' && c <= 'Z') return c + 32;
+    if (c < 0xB5) return c;
+    if (c == 0xB5) return 0x3BC;
+    if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
+    if (c >= 0x100 && c <= 0x17F) {
+        if (c == 0x130 || c == 0x131 || c == 0x138 || c == 0x149) return c;
+        if (c == 0x178) return 0xFF;
+        if (c == 0x17F) return 's';
+        if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return c & 1 ? c + 1 : c; /* odd capitals */
+        return c & 1 ? c : c + 1;                                                                /* even capitals */
+    }
+    if (c == 0x386) return 0x3AC;
+    if (c >= 0x388 && c <= 0x38A) return c + 37;
+    if (c == 0x38C) return 0x3CC;
+    if (c == 0x38E || c == 0x38F) return c + 63;
+    if ((c >= 0x391 && c <= 0x3A1) || (c >= 0x3A3 && c <= 0x3AB)) return c + 32;
+    if (c == 0x3C2) return 0x3C3;
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    if (c >= 0x410 && c <= 0x42F) return c + 32;
+    return c;
+}
+
+#define FOLD_ROOM 256 /* folded texts up to this size stay on the stack */
+
+/* s case-folded (fold_cp on every two-byte UTF-8 character, ASCII
+ * letters; other bytes kept) into buf[FOLD_ROOM] when it fits, else into
+ * new memory (free it when it is not buf); NULL when out of memory. The
+ * folded text is never longer than s. */
+static char *fold_text(const char *s, char *buf) {
+    size_t n = strlen(s);
+    char *out = n < FOLD_ROOM ? buf : malloc(n + 1), *o = out;
+    if (!out) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            *o++ = (char)fold_cp(c);
+            p++;
+        } else if (c >= 0xC2 && c <= 0xDF && (p[1] & 0xC0) == 0x80) {
+            unsigned f = fold_cp((c & 0x1F) << 6 | (p[1] & 0x3F));
+            if (f < 0x80) {
+                *o++ = (char)f;
+            } else {
+                *o++ = (char)(0xC0 | f >> 6);
+                *o++ = (char)(0x80 | (f & 0x3F));
+            }
+            p += 2;
+        } else {
+            *o++ = (char)*p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Frees a folded text unless it is the stack buffer. */
+static void fold_free(char *folded, char *buf) {
+    if (folded != buf) free(folded);
+}
+
+/* The fields whose values are ids (id, sourceId, deviceId,
+ * experienceUserId, experienceGroupId, in lq_row's order): a 24-hex value
+ * matches them without regard to case, as ids in paths do. */
+static int is_id_field(int f) {
+    return f == 0 || f == 3 || f == 8 || f == 9 || f == 10;
+}
+
 /* Compares the field with one value; op is '=', '>', '<', 'g' (>=), 'l'
- * (<=). Strings compare as text (without regard to ASCII case with ci),
- * numbers with the field read as a date in epoch milliseconds, null
- * equals a missing field, booleans never match a field of text. */
+ * (<=). Strings compare as text (with ci, case-folded: fold_cp), but as
+ * instants on the date fields and without regard to ASCII case when a
+ * 24-hex id meets an id field; numbers compare with the field read as a
+ * date in epoch milliseconds; null equals a missing field; booleans never
+ * match a field of text. */
 static int compare_row(lq_row *row, int f, char op, json_t *v, int ci) {
     const char *text = row->text[f];
     int c;
-    if (json_is_string(v)) {
+    if (json_is_string(v) && (f == 1 || f == 2)) { /* creationDate, lastUpdated: instants */
+        long long ms, at;
+        if (iso_ms(json_string_value(v), &at) < 0 || !row_ms(row, f, &ms)) return 0;
+        c = ms < at ? -1 : ms > at;
+    } else if (json_is_string(v)) {
         if (!text) return 0;
-        c = ci ? strcasecmp(text, json_string_value(v)) : strcmp(text, json_string_value(v));
+        if (ci) {
+            char a[FOLD_ROOM], b[FOLD_ROOM];
+            char *x = fold_text(text, a), *y = fold_text(json_string_value(v), b);
+            if (!x || !y) row->failed = 1;
+            c = x && y ? strcmp(x, y) : 1;
+            if (x) fold_free(x, a);
+            if (y) fold_free(y, b);
+            if (row->failed) return 0;
+        } else if (is_id_field(f) && sb_is_hex24(json_string_value(v)) && sb_is_hex24(text)) {
+            c = strcasecmp(text, json_string_value(v));
+        } else {
+            c = strcmp(text, json_string_value(v));
+        }
     } else if (json_is_number(v)) {
         long long ms;
         if (!row_ms(row, f, &ms)) return 0;
@@ -350,16 +549,27 @@ static int compare_row(lq_row *row, int f, char op, json_t *v, int ci) {
     }
 }
 
-/* $startsWith (mode 0), $endsWith (1), $contains (2) on the field's text. */
-static int text_row(const char *s, const char *t, int mode, int ci) {
-    size_t n, m = strlen(t);
-    if (!s || m > (n = strlen(s))) return 0;
-    if (mode == 2 && !ci) return strstr(s, t) != NULL;
-    if (mode == 0) return (ci ? strncasecmp(s, t, m) : strncmp(s, t, m)) == 0;
-    if (mode == 1) return (ci ? strncasecmp(s + n - m, t, m) : strncmp(s + n - m, t, m)) == 0;
-    for (size_t i = 0; i + m <= n; i++)
-        if ((ci ? strncasecmp(s + i, t, m) : strncmp(s + i, t, m)) == 0) return 1;
-    return 0;
+/* $startsWith (mode 0), $endsWith (1), $contains (2) of t in s, byte by byte. */
+static int text_test(const char *s, const char *t, int mode) {
+    size_t n = strlen(s), m = strlen(t);
+    if (m > n) return 0;
+    if (mode == 0) return strncmp(s, t, m) == 0;
+    if (mode == 1) return strncmp(s + n - m, t, m) == 0;
+    return strstr(s, t) != NULL;
+}
+
+/* $startsWith (mode 0), $endsWith (1), $contains (2) on the field's text
+ * (with ci, both texts case-folded first). */
+static int text_row(lq_row *row, const char *s, const char *t, int mode, int ci) {
+    if (!s) return 0;
+    if (!ci) return text_test(s, t, mode);
+    char a[FOLD_ROOM], b[FOLD_ROOM];
+    char *x = fold_text(s, a), *y = fold_text(t, b);
+    int ok = x && y && text_test(x, y, mode);
+    if (!x || !y) row->failed = 1;
+    if (x) fold_free(x, a);
+    if (y) fold_free(y, b);
+    return ok;
 }
 
 /* A field condition: a scalar (equality) or every operator of an object. */
@@ -377,9 +587,9 @@ static int field_row(lq_row *row, int f, json_t *cond) {
         else if (second == 'n' && last == 'e') ok = !compare_row(row, f, '=', arg, ci);         /* $ne */
         else if (second == 'g' || (second == 'l' && len <= 4))                                 /* $gt $gte $lt $lte */
             ok = compare_row(row, f, len == 3 ? (second == 'g' ? '>' : '<') : (second == 'g' ? 'g' : 'l'), arg, ci);
-        else if (second == 's') ok = text_row(row->text[f], json_string_value(arg), 0, ci);     /* $startsWith */
-        else if (second == 'e') ok = text_row(row->text[f], json_string_value(arg), 1, ci);     /* $endsWith */
-        else if (second == 'c' && len > 3) ok = text_row(row->text[f], json_string_value(arg), 2, ci); /* $contains */
+        else if (second == 's') ok = text_row(row, row->text[f], json_string_value(arg), 0, ci);     /* $startsWith */
+        else if (second == 'e') ok = text_row(row, row->text[f], json_string_value(arg), 1, ci);     /* $endsWith */
+        else if (second == 'c' && len > 3) ok = text_row(row, row->text[f], json_string_value(arg), 2, ci); /* $contains */
         else if (last == 'n' && (second == 'i' || second == 'n')) {                            /* $in $nin */
             size_t i;
             json_t *item;
@@ -460,7 +670,10 @@ int sb_lq_eval(json_t *q, lq_row *row) {
                 all &= r;
                 if (key[1] == 'a' ? !all : any) break; /* the answer is known */
             }
-            ok = key[1] == 'a' ? all : key[1] == 'o' ? any : !any;
+            /* Losant's advanced query reference: an empty list of $and or $or matches every event,
+               an empty $nor none */
+            if (json_array_size(v) == 0) ok = key[1] != 'n';
+            else ok = key[1] == 'a' ? all : key[1] == 'o' ? any : !any;
         } else if (!strcmp(key, "eventTags")) {
             json_t *eq = json_object_get(v, "$eq"), *ne = json_object_get(v, "$ne");
             ok = ne ? !tag_form_row(row, ne) : tag_form_row(row, eq ? eq : v);

@@ -16,7 +16,7 @@ static void usage(const char *why) {
             "usage: eventapi-sandbox [--listen 127.0.0.1:PORT] [--db FILE] [--seed FILE.json]\n"
             "                        [--record] [--record-bytes N] [--faults] [--rate-limit N] [--log]\n"
             "                        [--body-budget N] [--header-timeout S] [--body-timeout S]\n"
-            "                        [--max-connections N]\n");
+            "                        [--max-connections N] [--bulk-delay MS]\n");
     exit(2);
 }
 
@@ -49,6 +49,8 @@ static void parse_args(int argc, char **argv) {
             sb_cfg.seed = argv[++i];
         } else if (strcmp(a, "--rate-limit") == 0 && v) {
             sb_srv.rate_limit = (int)number_arg(argv[++i], 0, 1000000, "--rate-limit wants a number of requests per second");
+        } else if (strcmp(a, "--bulk-delay") == 0 && v) {
+            sb_srv.bulk_delay_ms = (int)number_arg(argv[++i], 0, 86400000, "--bulk-delay wants 0 to 86400000 milliseconds");
         } else if (strcmp(a, "--record-bytes") == 0 && v) {
             sb_cfg.record_bytes = (size_t)number_arg(argv[++i], 1024, 1LL << 40, "--record-bytes wants 1024 or more bytes");
         } else if (strcmp(a, "--body-budget") == 0 && v) {

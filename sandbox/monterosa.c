@@ -40,9 +40,7 @@ static int append(char *buf, size_t cap, const char *s) {
 
 /* Parses a JSON:API body; NULL with 400/415 answered. */
 static json_t *read_document(const sb_request *req, sb_response *res) {
-    const char *ct = sb_header_get(req, "Content-Type");
-    size_t n = strlen(JSONAPI);
-    if (!ct || strncasecmp(ct, JSONAPI, n) != 0 || (ct[n] && ct[n] != ';' && ct[n] != ' ')) {
+    if (!sb_media_type_is(sb_header_get(req, "Content-Type"), JSONAPI)) {
         mr_error(res, 415, "Unsupported Media Type", "Content-Type must be " JSONAPI);
         return NULL;
     }
@@ -83,11 +81,21 @@ static void create(sb_server *srv, const sb_request *req, sb_response *res) {
     json_decref(errors.list);
     char id[37];
     sb_uuid(id);
-    json_t *ev = mr_new_event(attrs, id, json_string_value(project));
-    int started = !ev || !json_object_get(attrs, "action")
-                  || json_object_set_new(ev, "started_at", json_integer((json_int_t)req->now)) == 0;
-    if (!ev || !started || mr_store_event(srv->db, ev) < 0) mr_error(res, 500, "Internal Server Error", "cannot store the event");
-    else sb_reply_json_type(res, 201, json_pack("{s:o}", "data", mr_resource(req, ev)), JSONAPI);
+    json_t *ev = mr_new_event(attrs, id, json_string_value(project)), *resource = NULL;
+    /* created with action start: answered as the public "create and start" example shows (the state
+       before the start is taken: future for a manual event, end_at = start_at + duration, extra_time
+       60), then started, so the next read finds it current */
+    int start = json_object_get(attrs, "action") != NULL;
+    int failed = !ev || (start && json_object_set_new(ev, "extra_time", json_integer(60)) < 0)
+                 || !(resource = mr_resource(req, ev))
+                 || (start && json_object_set_new(ev, "started_at", json_integer((json_int_t)req->now)) < 0)
+                 || mr_store_event(srv->db, ev) < 0;
+    if (failed) {
+        json_decref(resource);
+        mr_error(res, 500, "Internal Server Error", "cannot store the event");
+    } else {
+        sb_reply_json_type(res, 201, json_pack("{s:o}", "data", resource), JSONAPI);
+    }
     json_decref(ev);
     json_decref(doc);
 }

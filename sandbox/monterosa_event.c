@@ -254,7 +254,7 @@ json_t *mr_resource(const sb_request *req, json_t *ev) {
                               "end_mode", json_object_get(ev, "end_mode"), "repeat", json_object_get(ev, "repeat"),
                               "repeat_in", json_object_get(ev, "repeat_in"), "feed_uuid", json_object_get(ev, "feed_uuid"),
                               "settings", json_object_get(ev, "settings"), "live_stats_uuid", "extra_time",
-                              (json_int_t)0, "start_at", start, "start_at_iso", a, "end_at", end,
+                              json_integer_value(json_object_get(ev, "extra_time")), "start_at", start, "start_at_iso", a, "end_at", end,
                               "end_at_iso", b, "state", mr_state_of(ev, req->now), "actions");
     if (!attrs) return NULL;
     return json_pack("{s:s, s:s, s:o, s:{s:s}, s:{s:{s:{s:s}}, s:{s:{s:s, s:s}}, s:{s:{s:s?, s:s}}}}", "id", id, "type",

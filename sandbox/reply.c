@@ -87,16 +87,49 @@ void sb_reply_error(sb_response *res, int status, const char *type, const char *
     res->error = 1;
 }
 
-/* A server-wide error in the shape of the path's service (front.h). */
+/* The service whose routes take the parsed path (sandbox.h): the tests
+ * each route function starts with, in the order sb_store_call tries them. */
+enum sb_service sb_service_of(const sb_request *req) {
+    if (!req->seg) return SB_SERVICE_NONE;
+    if (req->nseg >= 3 && req->nseg <= 4 && !strcmp(req->seg[0], "applications")
+        && (!strcmp(req->seg[2], "events") || !strcmp(req->seg[2], "integrations")))
+        return SB_SERVICE_LOSANT;
+    for (int i = 0; i + 1 < req->nseg; i++)
+        if (!strcmp(req->seg[i], "restapi") && !strcmp(req->seg[i + 1], "v1")) return SB_SERVICE_CONNECTDAILY;
+    if (req->nseg >= 2 && !strcmp(req->seg[0], "api") && !strcmp(req->seg[1], "v2")) return SB_SERVICE_MONTEROSA;
+    return SB_SERVICE_NONE;
+}
+
+/* A server-wide error in the shape of the path's service (sandbox.h). */
 void sb_reply_server_error(const sb_request *req, sb_response *res, int status, const char *type, const char *title,
                            const char *message) {
-    const char *uri = req->raw_uri, *q = strchr(uri, '?');
-    size_t n = q ? (size_t)(q - uri) : strlen(uri);
-    char path[1024];
-    snprintf(path, sizeof path, "%.*s/", (int)(n < sizeof path - 2 ? n : sizeof path - 2), uri);
-    if (!strncmp(path, "/api/v2/", 8)) sb_monterosa_error(res, status, title, message);
-    else if (strstr(path, "/restapi/v1/")) sb_connectdaily_error(res, status, message);
+    enum sb_service service = sb_service_of(req);
+    if (!req->seg || req->nseg == 0) { /* not parsed (414): read the raw path */
+        const char *uri = req->raw_uri, *q = strchr(uri, '?');
+        size_t n = q ? (size_t)(q - uri) : strlen(uri);
+        char path[1024];
+        snprintf(path, sizeof path, "%.*s/", (int)(n < sizeof path - 2 ? n : sizeof path - 2), uri);
+        service = strstr(path, "/restapi/v1/") ? SB_SERVICE_CONNECTDAILY
+                  : !strncmp(path, "/api/v2/", 8) ? SB_SERVICE_MONTEROSA
+                                                  : SB_SERVICE_NONE;
+    }
+    if (service == SB_SERVICE_MONTEROSA) sb_monterosa_error(res, status, title, message);
+    else if (service == SB_SERVICE_CONNECTDAILY) sb_connectdaily_error(res, status, message);
     else sb_reply_error(res, status, type, "%s", message);
+}
+
+/* Jansson's parse error in words for users (sandbox.h). */
+void sb_json_error_text(const json_error_t *e, char *out, size_t len) {
+    const char *near = strstr(e->text, " near ");
+    const char *what = NULL;
+    switch (json_error_code(e)) {
+    case json_error_numeric_overflow: what = "a number is out of range"; break;
+    case json_error_null_character: what = "\\u0000 (a NUL character) is not allowed"; break;
+    case json_error_null_byte_in_key: what = "a member name holds \\u0000 (a NUL character), which is not allowed"; break;
+    default: break;
+    }
+    if (what) snprintf(out, len, "%s%s", what, near ? near : "");
+    else snprintf(out, len, "%s", e->text);
 }
 
 /* Appends s[0..n) (sandbox.h). */

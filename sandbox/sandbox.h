@@ -22,6 +22,10 @@
 /* Fault flags the services honour (sb_request.fault_flags, from X-Sandbox-Fault). */
 #define SB_FAULT_REPEAT_PAGE 1u /* lists answer the same page whatever page is asked */
 #define SB_FAULT_STALE_PAGE 2u  /* Losant lists: page 0's items under the asked page number */
+#define SB_FAULT_BULK_DELAY 4u  /* Losant events.patch: the change lands bulk_delay_ms after the answer */
+#define SB_FAULT_WARNING 8u     /* Connect Daily update: 200 {"error": 2} (Warning), nothing changes */
+#define SB_FAULT_RESOURCE_CONFLICT 16u /* Connect Daily update: 200 {"error": 3} (resource Conflict), nothing changes */
+#define SB_FAULT_CONFLICT 32u   /* Connect Daily update: 409, as if another instance had updated the event */
 
 typedef struct sb_param {
     char *name;  /* percent-decoded, '+' read as space */
@@ -47,6 +51,7 @@ typedef struct sb_request {
     size_t body_len;
     double now;          /* Unix time in seconds when the request was read */
     unsigned fault_flags; /* SB_FAULT_* asked by X-Sandbox-Fault (only with --faults) */
+    int bulk_delay_ms;    /* with SB_FAULT_BULK_DELAY: milliseconds (0: at once) */
 } sb_request;
 
 /* A body produced piece by piece (the record): read gives up to max bytes
@@ -72,6 +77,7 @@ typedef struct sb_server {
     sqlite3 *db;
     pthread_mutex_t lock;
     int rate_limit;       /* service calls per second per credential; 0 = unlimited */
+    int bulk_delay_ms;    /* --bulk-delay: Losant's bulk changes land this long after the answer; 0 = at once */
 } sb_server;
 
 /* Store (store.c): opens the database (memory when path is NULL), creates the
@@ -94,6 +100,16 @@ int sb_store_call(sb_server *srv, const sb_request *req, sb_response *res);
 /* Writes a new random UUID (version 4 form) into buf[37]. */
 void sb_uuid(char *buf);
 
+/* Changes applied after the answer (later.c): run(srv, arg, now) is
+ * called at due (Unix seconds) or later, under the service lock, as one
+ * transaction of its own (committed when it returns 0, else rolled back);
+ * drop(arg) frees arg after it ran or when it is dropped. 0 when queued
+ * (arg is the queue's now), 1 when it cannot wait (the queue is full or
+ * the sandbox is stopping: the caller applies the change at once and
+ * keeps arg), -1 out of memory (the caller keeps arg). Called from a
+ * service under the service lock. */
+int sb_later(double due, int (*run)(sb_server *srv, void *arg, double now), void (*drop)(void *arg), void *arg);
+
 /* Request text (uri.c). The one percent-decoder of the sandbox: decodes
  * s[0..n) into out (room for n bytes), %XX as that byte (NUL included),
  * '+' as a space when plus, a '%' without two hex digits kept; returns the
@@ -115,6 +131,18 @@ char *sb_form_get(const char *body, size_t len, const char *name, int *oom);
  * absent. */
 const char *sb_header_get(const sb_request *req, const char *name);
 const char *sb_query_get(const sb_request *req, const char *name);
+/* How many times the query param name was given. */
+int sb_query_count(const sb_request *req, const char *name);
+/* 1 when the Content-Type value ct names exactly the media type type
+ * (without regard to case), alone or followed by parameters
+ * ("application/json; charset=utf-8"); 0 for another type, including one
+ * that only starts like it ("application/jsonx"). */
+int sb_media_type_is(const char *ct, const char *type);
+
+/* The service whose routes take the request's (parsed) path, tried in
+ * the routing order: Losant, Connect Daily, Monterosa; NONE for others. */
+enum sb_service { SB_SERVICE_NONE, SB_SERVICE_LOSANT, SB_SERVICE_CONNECTDAILY, SB_SERVICE_MONTEROSA };
+enum sb_service sb_service_of(const sb_request *req);
 
 /* Rate limit (ratelimit.c, thread-safe): counts the request against the budget
  * of its credential (the Authorization value; none is one shared credential)
@@ -151,10 +179,15 @@ void sb_reply_header(sb_response *res, const char *name, const char *value);
 void sb_reply_error(sb_response *res, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* A server-wide error (413, 414, 500, 503) in the error shape of the
- * service the raw path belongs to: JSON:API under /api/v2, Connect
- * Daily's under .../restapi/v1, else Losant's {"type", "message"}. */
+ * service the path belongs to (sb_service_of; from the raw path when it
+ * could not be parsed: JSON:API under /api/v2, Connect Daily's under
+ * .../restapi/v1, else Losant's {"type", "message"}). */
 void sb_reply_server_error(const sb_request *req, sb_response *res, int status, const char *type, const char *title,
                            const char *message);
+/* Words jansson's parse error e for users into out[len]: "a number is
+ * out of range near '1e999'", "\\u0000 (a NUL character) is not
+ * allowed near ...", else jansson's own text. */
+void sb_json_error_text(const json_error_t *e, char *out, size_t len);
 
 /* Services. route() answers and returns 1 when the path belongs to the
  * service (405 for a known path with a wrong method), 0 otherwise.

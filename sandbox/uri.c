@@ -138,3 +138,22 @@ const char *sb_query_get(const sb_request *req, const char *name) {
         if (strcmp(req->query[i].name, name) == 0) return req->query[i].value;
     return NULL;
 }
+
+/* How many times a query param was given (sandbox.h). */
+int sb_query_count(const sb_request *req, const char *name) {
+    int n = 0;
+    for (int i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].name, name) == 0) n++;
+    return n;
+}
+
+/* 1 when the Content-Type ct is exactly the media type, parameters allowed (sandbox.h). */
+int sb_media_type_is(const char *ct, const char *type) {
+    size_t n = strlen(type);
+    if (!ct) return 0;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    if (strncasecmp(ct, type, n) != 0) return 0;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    return *ct == '\0' || *ct == ';';
+}

@@ -41,16 +41,12 @@ static int wrong(lua_State *L, const spec *s, const param *p, const char *want, 
     return invalid(L, p->name, "%s", lua_tostring(L, -1));
 }
 
-/* msg without a leading "file:line: " (up to the first ":<digits>: "), as
- * Lua's error() puts it before a string. */
-static const char *without_location(const char *msg) {
-    for (const char *p = msg; *p; p++) {
-        if (*p != ':' || p[1] < '0' || p[1] > '9') continue;
-        const char *q = p + 1;
-        while (*q >= '0' && *q <= '9') q++;
-        if (q[0] == ':' && q[1] == ' ') return q + 2;
-    }
-    return msg;
+/* The text of the error value at idx: an eventapi.Error's message, else
+ * its tostring (pushed above it). */
+static const char *error_text(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (lua_istable(L, idx) && lua_getfield(L, idx, "message") == LUA_TSTRING) return lua_tostring(L, -1);
+    return luaL_tolstring(L, idx, NULL);
 }
 
 /* protected part of encode_json: returns the JSON text of the value at 1. */
@@ -75,14 +71,7 @@ static void encode_json(lua_State *L, int idx, eventapi_buf *b, const char *what
         lua_pop(L, 1);
         return;
     }
-    const char *why;
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "message");
-        why = luaL_tolstring(L, -1, NULL);
-    } else {
-        why = without_location(luaL_tolstring(L, -1, NULL));
-    }
-    invalid(L, NULL, "%s cannot be encoded as JSON: %s", what, why);
+    invalid(L, NULL, "%s cannot be encoded as JSON: %s", what, error_text(L, -1));
 }
 
 /* 1 when the number at idx is an integer or a float with an integer's exact value. */
@@ -238,18 +227,20 @@ static void path_of(lua_State *L, const spec *s, int row, int params, eventapi_b
     lua_pop(L, 1);
 }
 
-/* Runs the check of param i (p) of the spec at sp on the value at v: what it
- * returns (when not nil) replaces the value; what it raises becomes
- * InvalidParams "<op>: <param> <its message>". */
+/* Runs the check of param i (p) of the spec at sp on the value at v: check(v)
+ * returns the value to send (nil: v as given), or nil and a message, which
+ * becomes InvalidParams "<op>: <param> <message>". An error the check raises
+ * (a bug in it) becomes InvalidParams with that error's text. */
 static void run_check(lua_State *L, const spec *s, const param *p, int sp, int i, int v) {
     lua_getiuservalue(L, sp, 3); /* the params list the spec was compiled with */
     lua_rawgeti(L, -1, i + 1);
     lua_getfield(L, -1, "check");
     lua_pushvalue(L, v);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        const char *why = luaL_tolstring(L, -1, NULL);
-        invalid(L, p->name, "%s: %s %s", s->name, p->name, without_location(why));
-    }
+    if (lua_pcall(L, 1, 2, 0) != LUA_OK)
+        invalid(L, p->name, "%s: %s check failed: %s", s->name, p->name, error_text(L, -1));
+    if (lua_isnil(L, -2) && !lua_isnil(L, -1))
+        invalid(L, p->name, "%s: %s %s", s->name, p->name, luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1); /* the message: nil */
     if (!lua_isnil(L, -1)) lua_replace(L, v);
     lua_settop(L, v);
 }

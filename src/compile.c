@@ -13,7 +13,7 @@ const char *const METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 static const char *const ROW_FIELDS[] = {"name", "method", "path", "params", "returns", "scopes", "pages",
                                          "body_of", NULL};
 static const char *const PARAM_FIELDS[] = {"name", "place", "kind", "required", "enum", "default", "fixed",
-                                           "wire", "check", "requires", "overridden_by", NULL};
+                                           "wire", "check", "requires", "overridden_by", "schema", NULL};
 #define SPEC_CACHE "eventapi.spec_cache" /* registry: row -> its compiled spec (weak keys) */
 
 /* ---- compiling a row ---- */

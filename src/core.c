@@ -78,13 +78,15 @@ static int l_isatty(lua_State *L) {
 int luaopen_eventapi_core(lua_State *L) {
     static int curl_ready;
     if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return luaL_error(L, "curl_global_init failed");
+        CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT); /* fails when it cannot allocate (or set up TLS) */
+        if (rc != CURLE_OK) return eventapi_error(L, "OutOfMemory", "curl_global_init failed: %s", curl_easy_strerror(rc));
         curl_ready = 1;
     }
     lua_newtable(L);
     eventapi_open_loop(L);    /* stack: loop, module */
     eventapi_open_promise(L);
     eventapi_open_json(L);
+    eventapi_open_schema(L);
     eventapi_open_encode(L);
     eventapi_open_operation(L);
     static const luaL_Reg fns[] = {{"now", l_now}, {"isatty", l_isatty}, {"new_list", l_new_list},

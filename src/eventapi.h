@@ -26,7 +26,10 @@ typedef struct timer {
 typedef struct transfer transfer;
 typedef struct fd_entry fd_entry; /* loop.h: what the loop knows of a descriptor */
 
+#define EVENTAPI_LOOP_MAGIC 0x4c6f6f70u /* "Loop": eventapi_loop checks it */
+
 typedef struct loop {
+    unsigned magic;    /* EVENTAPI_LOOP_MAGIC */
     CURLM *multi;
     CURLSH *share;
     transfer *active;  /* doubly linked list of transfers in flight */
@@ -39,7 +42,7 @@ typedef struct loop {
     int ntimers, timers_cap;
     unsigned long timer_seq;
     lua_Integer next_id; /* transfer ids */
-    int jobs_ref;      /* registry ref: the job queue table (flat triples); the queue is promise.c's */
+    int jobs_ref;      /* registry ref: the job queue table (flat triples); the queue is jobs.c's */
     int unhandled_ref; /* registry ref: promises rejected with no reaction, checked when the queue drains */
     int close_ref;     /* registry ref: the Lua layer's report at close (core.on_close), or LUA_NOREF */
     lua_Integer job_head, job_tail;
@@ -63,7 +66,7 @@ typedef struct loop {
 } loop;
 
 /* loop.c (the reactor and start-up; timer.c, config.c and transfer.c share loop.h with it) */
-loop *eventapi_loop(lua_State *L);          /* the loop (upvalue 1) */
+loop *eventapi_loop(lua_State *L);          /* the loop (upvalue 1, checked) */
 double eventapi_now(void);                  /* monotonic seconds */
 size_t eventapi_copy(char *dst, size_t cap, const char *src); /* core.c, strlcpy: copies what fits, ends it; -> its length */
 void eventapi_wake(loop *lp);               /* the descriptor turns readable for a waiting host */
@@ -84,9 +87,14 @@ void eventapi_promise_resolve(lua_State *L, int p, int value);           /* adop
 void eventapi_warn_unhandled(lua_State *L, loop *lp); /* warns for each rejection never reported (the state closes) */
 int eventapi_take_unhandled(lua_State *L, loop *lp); /* pushes the list of unhandled rejection values and returns 1, or returns 0 */
 void eventapi_promise_init(lua_State *L, loop *lp); /* makes the job queue and the unhandled list (new loop) */
+void eventapi_run_job(lua_State *L);        /* runs the job (reaction, state, value) on top of the stack; pops it */
+int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */
+
+/* jobs.c: the job queue (jobs promise.c writes and runs, the loop drains) */
+/* writes job k (0-based) past the tail, not yet queued: the caller adds 3 per job to job_tail once all are written */
+void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value);
 void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value); /* queue a job */
 int eventapi_run_jobs(lua_State *L, loop *lp); /* runs jobs until none is left (loop: upvalue 1); -> how many ran */
-int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */
 
 /* buf.c: a growable output buffer: its first bytes in the struct itself,
  * then in a userdata kept at a fixed stack slot (safe across errors and free
@@ -116,11 +124,28 @@ static inline void eventapi_buf_add(eventapi_buf *b, const char *s, size_t n) {
     b->len += n;
 }
 
-/* json.c */
-void eventapi_json_encode(lua_State *L, int idx, eventapi_buf *b); /* raises on values JSON cannot hold */
-void eventapi_json_decode(lua_State *L, const char *s, size_t len); /* pushes the value; raises on bad JSON */
+/* The JSON codec: every failure raises an InvalidParams eventapi.Error (an
+ * OutOfMemory one when a copy cannot be made). */
+#define EVENTAPI_JSON_MAX_DEPTH 1000 /* nesting levels, both ways */
+
+/* Makes room for n more stack slots; raises "stack overflow (JSON too deep)" when the stack cannot grow. */
+static inline void eventapi_json_checkstack(lua_State *L, int n) {
+    if (!lua_checkstack(L, n)) eventapi_error(L, "InvalidParams", "stack overflow (JSON too deep)");
+}
+
+/* json_encode.c: the encoder and number text */
+void eventapi_json_encode(lua_State *L, int idx, eventapi_buf *b); /* one line; raises on values JSON cannot hold */
 void eventapi_number(lua_State *L, int idx, eventapi_buf *b); /* exact text of the number at idx */
-int eventapi_open_json(lua_State *L);
+double eventapi_text_to_double(lua_State *L, const char *s, size_t n); /* strtod of JSON number text, '.' whatever the locale */
+extern const double eventapi_pow10[23];     /* 10^0 .. 10^22, each exact */
+int eventapi_open_json(lua_State *L);       /* registers json_encode, json_decode, array and null into the table on top */
+
+/* json_decode.c: the decoder */
+void eventapi_json_decode(lua_State *L, const char *s, size_t len); /* pushes the value; raises "invalid JSON: ..." */
+int eventapi_json_decode_fn(lua_State *L);  /* core.json_decode(text) -> value */
+
+/* schema_lua.c */
+void eventapi_open_schema(lua_State *L);    /* registers core.schema (JSON Schema draft-04) into the table on top */
 
 /* encode.c */
 void eventapi_escape(eventapi_buf *b, const char *s, size_t len); /* appends s percent-encoded */

@@ -20,7 +20,11 @@
 
 /* The loop of this Lua state: upvalue 1 of the running C function. */
 loop *eventapi_loop(lua_State *L) {
-    return lua_touserdata(L, lua_upvalueindex(1));
+    loop *lp = lua_touserdata(L, lua_upvalueindex(1));
+    if (lua_type(L, lua_upvalueindex(1)) != LUA_TUSERDATA || lua_rawlen(L, lua_upvalueindex(1)) != sizeof *lp ||
+        lp->magic != EVENTAPI_LOOP_MAGIC)
+        eventapi_error(L, "InvalidUse", "eventapi.core: a function of the core was called without its loop");
+    return lp;
 }
 
 /* Monotonic seconds (CLOCK_MONOTONIC). */
@@ -403,6 +407,7 @@ static void close_curl_fds_on_exec(const int *fds, int n) {
 static loop *new_loop(lua_State *L) {
     loop *lp = lua_newuserdatauv(L, sizeof *lp, 0);
     memset(lp, 0, sizeof *lp);
+    lp->magic = EVENTAPI_LOOP_MAGIC;
     if (luaL_newmetatable(L, EVENTAPI_LOOP)) {
         lua_pushcfunction(L, l_loop_gc);
         lua_setfield(L, -2, "__gc");

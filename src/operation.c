@@ -123,13 +123,13 @@ static int l_location(lua_State *L) {
 }
 
 /* Whether the client at idx has a policy a call must go through (Lua): it is
- * closed, a dry run, has retries or any hook. Read from the client's own
+ * closed, a dry run, validates, has retries or any hook. Read from the client's own
  * fields at every call: nothing is mirrored, so nothing can drift. */
 static int has_policy(lua_State *L, int idx) {
-    static const char *const FIELDS[] = {"closed", "_dry_run", "_retries"};
+    static const char *const FIELDS[] = {"closed", "_dry_run", "_retries", "_validate"};
     static const char *const HOOKS[] = {"request", "response", "retry"};
     int policy = 0;
-    for (int i = 0; i < 3 && !policy; i++) {
+    for (int i = 0; i < 4 && !policy; i++) {
         lua_pushstring(L, FIELDS[i]);
         policy = lua_toboolean(L, (lua_rawget(L, idx), -1));
         lua_pop(L, 1);

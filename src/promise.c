@@ -1,10 +1,11 @@
 /* eventapi.core promises: userdata with user values 1 = the settled value,
  * 2 = the first reaction waiting for it and 3 = the list of the others (most
  * promises have one reaction: no list). A reaction is a userdata whose user
- * values are on_ok, on_err and the child promise (eventapi_reaction_new);
- * settling a promise queues one job per reaction on the loop, and jobs only
- * run from the loop (never inside the call that attached a handler). The job
- * queue lives here: the loop runs it with eventapi_run_jobs.
+ * values are on_ok, on_err and the child promise (eventapi_reaction_new;
+ * p:finally's has a block of its own, see finally_reaction_new); settling a
+ * promise queues one job per reaction on the loop, and jobs only run from
+ * the loop (never inside the call that attached a handler). What a job does
+ * is here (eventapi_run_job); the queue is src/jobs.c's.
  *
  * Promises that share one outcome form a class with one root. When a
  * promise p is resolved with a pending promise v, v's root joins p's class:
@@ -116,43 +117,27 @@ void eventapi_reaction_new(lua_State *L, int on_ok, int on_err, int child) {
     }
 }
 
-/* ---- the job queue ----
- * A table of flat triples (reaction, state, value) in the registry
- * (lp->jobs_ref) between lp->job_head and lp->job_tail: promise.c writes
- * them, the loop runs them through eventapi_run_jobs and only reads the
- * bounds. */
+/* A finally reaction is told from the others (whose block is empty) by the
+ * size of its block: its job runs fn() and passes the outcome on. */
+#define FINALLY_BLOCK 1
 
-/* Makes the loop's job queue and its list of unhandled rejections (at start-up). */
+/* Pushes a finally reaction {fn, nil, child} (stack indices). */
+static void finally_reaction_new(lua_State *L, int fn, int child) {
+    fn = lua_absindex(L, fn);
+    child = lua_absindex(L, child);
+    memset(lua_newuserdatauv(L, FINALLY_BLOCK, 3), 0, FINALLY_BLOCK);
+    lua_pushvalue(L, fn);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushvalue(L, child);
+    lua_setiuservalue(L, -2, 3);
+}
+
+/* Makes the loop's job queue (src/jobs.c) and its list of unhandled rejections (at start-up). */
 void eventapi_promise_init(lua_State *L, loop *lp) {
     lua_newtable(L);
     lp->jobs_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     lp->unhandled_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
-/* Writes job k (0-based) past the tail of the job table without queueing it:
- * eventapi_enqueue and eventapi_promise_settle commit with job_tail += 3 per job once
- * every write (each may fail for memory) is done, so a failure never leaves a
- * half-written triple in the queue. */
-static void job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value) {
-    lua_Integer at = lp->job_tail + 3 * k;
-    reaction = lua_absindex(L, reaction);
-    value = lua_absindex(L, value);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->jobs_ref);
-    lua_pushvalue(L, reaction);
-    lua_rawseti(L, -2, at + 1);
-    lua_pushinteger(L, state);
-    lua_rawseti(L, -2, at + 2);
-    lua_pushvalue(L, value);
-    lua_rawseti(L, -2, at + 3);
-    lua_pop(L, 1);
-}
-
-/* Queues the job (reaction, state, value) at the tail of the job table. */
-void eventapi_enqueue(lua_State *L, loop *lp, int reaction, int state, int value) {
-    job_put(L, lp, 0, reaction, state, value);
-    lp->job_tail += 3;
-    eventapi_wake(lp);
 }
 
 /* Adds the reaction at r to the promise at p (to its root when p follows
@@ -225,14 +210,14 @@ void eventapi_promise_settle(lua_State *L, int p, int state, int value) {
     }
     loop *lp = eventapi_loop(L);
     lua_Integer n = 0;
-    if (lua_getiuservalue(L, p, 2) != LUA_TNIL) job_put(L, lp, n++, lua_gettop(L), state, value);
+    if (lua_getiuservalue(L, p, 2) != LUA_TNIL) eventapi_job_put(L, lp, n++, lua_gettop(L), state, value);
     lua_pop(L, 1);
     if (lua_getiuservalue(L, p, 3) == LUA_TTABLE) {
         int list = lua_gettop(L);
         lua_Integer more = (lua_Integer)lua_rawlen(L, list);
         for (lua_Integer i = 1; i <= more; i++) {
             lua_rawgeti(L, list, i);
-            job_put(L, lp, n++, lua_gettop(L), state, value);
+            eventapi_job_put(L, lp, n++, lua_gettop(L), state, value);
             lua_pop(L, 1);
         }
     }
@@ -394,14 +379,33 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
     return 0;
 }
 
+/* The job of a finally reaction (stack: reaction, state, value, child at
+ * those indices): fn() runs with no argument, what it returns is dropped; the outcome
+ * passes on to the child as it was (a rejection stays the same value), or the
+ * error fn raised rejects the child (core.wrap's). */
+static void run_finally(lua_State *L, int reaction, int state, int value, int child) {
+    lua_getiuservalue(L, reaction, 1); /* fn */
+    if (lua_pcall(L, 0, 0, 0) == LUA_OK) {
+        eventapi_promise_settle(L, child, state, value);
+        return;
+    }
+    wrap_raised(L);
+    eventapi_promise_settle(L, child, REJECTED, -1);
+}
+
 /* Runs one job: the stack top holds reaction, state, value; pops them. A
  * handler's error rejects the child as an eventapi.Error (core.wrap's); it
  * never escapes. */
-static void run_job(lua_State *L) {
+void eventapi_run_job(lua_State *L) {
     int value = lua_gettop(L), reaction = value - 2;
     int state = (int)lua_tointeger(L, value - 1);
     lua_getiuservalue(L, reaction, 3); /* child, may be nil */
     int child = lua_gettop(L);
+    if (lua_rawlen(L, reaction) == FINALLY_BLOCK) {
+        run_finally(L, reaction, state, value, child);
+        lua_settop(L, reaction - 1);
+        return;
+    }
     lua_getiuservalue(L, reaction, state == FULFILLED ? 1 : 2);
     if (lua_isnil(L, -1)) { /* no handler: the outcome passes through */
         lua_pop(L, 1);
@@ -422,42 +426,6 @@ static void run_job(lua_State *L) {
     lua_settop(L, reaction - 1);
 }
 
-/* Runs queued jobs until the queue is empty (the loop is upvalue 1); a
- * memory error raised while settling a handler's child escapes. */
-static int run_jobs_body(lua_State *L) {
-    loop *lp = eventapi_loop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->jobs_ref);
-    int jobs = lua_gettop(L);
-    while (lp->job_head < lp->job_tail) {
-        for (int k = 1; k <= 3; k++) {
-            lua_rawgeti(L, jobs, lp->job_head + k);
-            lua_pushnil(L);
-            lua_rawseti(L, jobs, lp->job_head + k);
-        }
-        lp->job_head += 3;
-        run_job(L);
-        lp->jobs_ran++;
-    }
-    lp->job_head = lp->job_tail = 0;
-    return 0;
-}
-
-/* Runs queued jobs until the queue is empty; returns how many ran. The
- * loop must be upvalue 1 of the running C function (step's body). An error
- * (out of memory) is raised again after running_jobs is restored, so the loop
- * is not left believing it runs handlers. */
-int eventapi_run_jobs(lua_State *L, loop *lp) {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushcclosure(L, run_jobs_body, 1);
-    lp->jobs_ran = 0;
-    lp->running_jobs++;
-    int status = lua_pcall(L, 0, 0, 0);
-    lp->running_jobs--;
-    if (status != LUA_OK) lua_error(L);
-    return lp->jobs_ran;
-}
-
-
 /* p:next(on_ok, on_err) -> promise: the child settles with what the handler returns or raises. */
 static int l_next(lua_State *L) {
     check_promise(L, 1);
@@ -467,6 +435,19 @@ static int l_next(lua_State *L) {
     eventapi_promise_new(L); /* 4: child */
     eventapi_reaction_new(L, lua_isnil(L, 2) ? 0 : 2, lua_isnil(L, 3) ? 0 : 3, 4);
     add_reaction(L, 1, -1);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* p:finally(fn) -> promise: runs fn() on either outcome, then passes the value or error on as it was (fn's error: a ScriptError). */
+static int l_finally(lua_State *L) {
+    check_promise(L, 1);
+    lua_settop(L, 2);
+    if (!lua_isfunction(L, 2)) /* now, not when the job runs: a mistake shows where it was made */
+        eventapi_error(L, "InvalidParams", "p:finally: fn must be a function, not a %s", luaL_typename(L, 2));
+    eventapi_promise_new(L);       /* 3: child */
+    finally_reaction_new(L, 2, 3); /* 4: {fn, nil, child} */
+    add_reaction(L, 1, 4);
     lua_pop(L, 1);
     return 1;
 }
@@ -566,7 +547,8 @@ static int l_tostring(lua_State *L) {
 
 /* Creates the promise metatable and registers the functions into the table on top. */
 int eventapi_open_promise(lua_State *L) {
-    static const luaL_Reg methods[] = {{"next", l_next}, {"catch", l_catch}, {"state", l_state}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"next", l_next}, {"catch", l_catch}, {"finally", l_finally},
+                                        {"state", l_state}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__tostring", l_tostring}, {NULL, NULL}};
     static const luaL_Reg fns[] = {{"promise", l_new}, {"resolve", l_resolve}, {"reject", l_reject},
                                    {"is_promise", l_is_promise}, {"wrap", l_wrap}, {NULL, NULL}};
@@ -574,7 +556,7 @@ int eventapi_open_promise(lua_State *L) {
     luaL_newmetatable(L, EVENTAPI_PROMISE);
     lua_pushvalue(L, module - 1); /* the loop upvalue, see core.c */
     luaL_setfuncs(L, meta, 1);
-    lua_newtable(L); /* methods; the Lua layer adds finally and await */
+    lua_newtable(L); /* methods; the Lua layer adds await */
     lua_pushvalue(L, module - 1);
     luaL_setfuncs(L, methods, 1);
     lua_pushvalue(L, -1);

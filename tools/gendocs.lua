@@ -42,17 +42,20 @@ local MODULE_VALUES = {
 
 -- eventapi.json, in reference order. Every key of it must be here.
 local JSON_DOCS = {
-  { "encode", "eventapi.json.encode(value) -> string: JSON text. Lua integers are written exactly; floats as the "
+  { "encode", "eventapi.json.encode(value [, options]) -> string: JSON text. Lua integers are written exactly; floats as the "
     .. "shortest of `%.15g`/`%.16g`/`%.17g` that reads back to the same double, with `.` whatever the C "
     .. "locale; an integral float as an integer (`50.0` -> `50`). A table is an array when it carries "
     .. "`eventapi.json.array` or its keys are exactly 1..n (n > 0), else an object (integer keys written as strings; so `{}` is `{}`). `nil` and `eventapi.null` are "
-    .. "`null`. Raises an `InvalidParams` error for NaN, infinity, a key that is neither a string nor an integer, a "
-    .. "function or userdata, or nesting deeper than 1,000 (a cycle)." },
+    .. "`null`. On one line by default; `options` `{ indent = true | n, sort = true }` puts each item and member on a "
+    .. "line of its own indented by n spaces a level (`true`: 2), as `\"key\": value`, and orders object keys bytewise "
+    .. "(`{ indent = true, sort = true }` is what the `eventapi` command prints). Raises an `InvalidParams` error "
+    .. "(`eventapi.json.encode: <why>`) for NaN, infinity, a key that is neither a string nor an integer, a "
+    .. "function or userdata, nesting deeper than 1,000 (a cycle), or an unknown or ill-typed option." },
   { "decode", "eventapi.json.decode(text) -> value: integral numbers that fit in 64 bits are Lua integers (a "
     .. "number written with a fraction or exponent, like `50.0`, stays a float; a larger one is a float; `.` is "
     .. "the decimal point whatever the C locale); `null` "
     .. "is `eventapi.null`; arrays carry the `eventapi.json.array` metatable, so `[]` encodes back as `[]`. "
-    .. "Raises an `InvalidParams` error (`invalid JSON: <what> at byte <n>`) for malformed text or nesting deeper than 1,000." },
+    .. "Raises an `InvalidParams` error (`eventapi.json.decode: invalid JSON: <what> at byte <n>`) for malformed text or nesting deeper than 1,000." },
   { "array", "eventapi.json.array: the array metatable. `setmetatable(t, eventapi.json.array)` makes `t` "
     .. "encode as a JSON array, `[]` when empty." },
   { "null", "eventapi.json.null: the same value as `eventapi.null`." },

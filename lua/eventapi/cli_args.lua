@@ -134,7 +134,7 @@ local function decode_json(flag, text, from)
   if text == "" and from then usage("--%s is not valid JSON: %s is empty", flag, from) end
   local ok, v = pcall(json.decode, text)
   if not ok then
-    local why = Error.is(v) and tostring(v.message) or tostring(v):gsub("^.-:%d+: ", "")
+    local why = Error.is(v) and tostring(v.message) or tostring(v) -- an error object, or Lua's out of memory
     why = why:gsub("^eventapi%.json%.decode: ", ""):gsub("^invalid JSON: ", "")
     usage("--%s is not valid JSON: %s%s", flag, why, from and (" (in " .. from .. ")") or "")
   end
@@ -161,7 +161,8 @@ function args.convert(ctx, p, text)
     return v
   elseif kind == nil and p.check then
     -- No declared kind: the text if the param's check takes it, else JSON.
-    if pcall(p.check, text) then return text end
+    local ok, _, why = pcall(p.check, text)
+    if ok and why == nil then return text end
     if text:sub(1, 1) == "@" then return decode_json(p.name, read_source(ctx, p.name, text)) end -- its text and name
     local ok, v = pcall(json.decode, text)
     if ok then return v end

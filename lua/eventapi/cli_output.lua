@@ -4,7 +4,6 @@
 -- streams; lost: what a failed write loses; output_failed).
 local eventapi = require "eventapi"
 local Error = require "eventapi.errors"
-local core = require "eventapi.core"
 
 local json = eventapi.json
 local output = {}
@@ -12,47 +11,14 @@ local output = {}
 --------------------------------------------------------------------------------
 -- JSON output: keys sorted, pretty (two spaces) or on one line.
 
---- output.json(value, pretty) -> string: value as JSON with object keys sorted;
--- pretty puts one member per line, indented by two spaces. Scalars are
--- written by eventapi.json.encode, so numbers stay exact.
+local SORTED, PRETTY = { sort = true }, { sort = true, indent = true }
+
+--- output.json(value, pretty) -> string: value as JSON with object keys sorted
+-- (bytewise); pretty puts one item or member per line, indented by two
+-- spaces, `"key": value`. The core's encoder writes it (eventapi.json.encode
+-- with sort and indent), so numbers stay exact.
 function output.json(value, pretty)
-  local out = {}
-  local function write(v, depth)
-    if type(v) ~= "table" then out[#out + 1] = json.encode(v); return end
-    if depth >= 1000 then error("JSON nesting deeper than 1000 (a cycle?)", 0) end
-    local inner = pretty and "\n" .. ("  "):rep(depth + 1) or ""
-    local close = pretty and "\n" .. ("  "):rep(depth) or ""
-    local n = core.array_length(v) -- the core encoder's rule
-    if n then
-      if n == 0 then out[#out + 1] = "[]"; return end
-      out[#out + 1] = "["
-      for i = 1, n do
-        out[#out + 1] = (i > 1 and "," or "") .. inner
-        write(rawget(v, i), depth + 1)
-      end
-      out[#out + 1] = close .. "]"
-      return
-    end
-    local keys = {}
-    for k in pairs(v) do
-      if type(k) ~= "string" and math.type(k) ~= "integer" then
-        error("JSON object keys must be strings, not " .. type(k), 0)
-      end
-      keys[#keys + 1] = tostring(k)
-    end
-    if #keys == 0 then out[#out + 1] = "{}"; return end
-    table.sort(keys)
-    local lookup = {}
-    for k in pairs(v) do lookup[tostring(k)] = k end
-    out[#out + 1] = "{"
-    for i, k in ipairs(keys) do
-      out[#out + 1] = (i > 1 and "," or "") .. inner .. json.encode(k) .. (pretty and ": " or ":")
-      write(rawget(v, lookup[k]), depth + 1)
-    end
-    out[#out + 1] = close .. "}"
-  end
-  write(value, 0)
-  return table.concat(out)
+  return json.encode(value, pretty and PRETTY or SORTED)
 end
 
 --- A result as printed: the service's raw field (Monterosa's JSON:API

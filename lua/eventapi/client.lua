@@ -4,6 +4,7 @@
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 local time = require "eventapi.time"
+local schemas = require "eventapi.schemas"
 local attach_callback = require("eventapi.promise").attach_callback
 
 -- The library's own modules are the files beside this one: their frames are
@@ -14,10 +15,13 @@ do
 end
 
 local Client = {}
---- client.dry_run -> whether the client is a dry run; client.retries -> its
--- retry policy (nil without one); other names: the methods.
+--- client.dry_run -> whether the client is a dry run; client.validate ->
+-- whether its calls are checked against the service's schemas before they
+-- are sent; client.retries -> its retry policy (nil without one); other
+-- names: the methods.
 function Client.__index(client, key)
   if key == "dry_run" then return rawget(client, "_dry_run") ~= nil end
+  if key == "validate" then return rawget(client, "_validate") == true end
   if key == "retries" then return rawget(client, "_retries") end
   return Client[key]
 end
@@ -175,7 +179,7 @@ local function respond(client, req, res)
     if not ok then
       error(clean_error(Error.new({ type = "InvalidResponse", status = status, body = scrub(secrets, text),
                                     method = where.method, url = where.url, location = req.location,
-                                    message = "the response is not valid JSON (" .. tostring(why) .. ")" })), 0)
+                                    message = "the response is not valid JSON (" .. tostring(Error.is(why) and why.message or why) .. ")" })), 0)
     end
     if not unwrap then return decoded end
     local fine, value = pcall(unwrap, decoded, res, req, where)
@@ -370,6 +374,10 @@ local function built(client, op, params, url, body, data, lines)
   local headers, secrets = call_headers(client, op.name, lines, params.headers)
   local req = { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
   check_size(client, req, op.name)
+  if client._validate or (client._dry_run and not READS[op.method]) then -- what production would refuse
+    local why, param = schemas.check(client.service.name, op, params, body)
+    if why then invalid(why, { param = param }) end
+  end
   return req
 end
 
@@ -531,6 +539,7 @@ function Client.new(service, options)
     limits = numbers, -- the numeric options in effect, defaults included (seconds, bytes, counts)
     hooks = { request = {}, response = {}, retry = {} },
     closed = false, binding = false,
+    _validate = options.validate or nil,
     _retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
     _dry_run = type(options.dry_run) == "function" and options.dry_run
               or (options.dry_run or Client.dry_run_all) and function(line) io.stderr:write(line, "\n") end or nil,

@@ -6,48 +6,73 @@ local time = require "eventapi.time"
 
 local M = {}
 
--- The date conversions live in eventapi.time; the service keeps its names.
-M.jdn, M.date = time.jdn, time.date
-
---- Checks a date that may be a JDN or a yyyy-mm-dd string; raises a message.
+--- A date that may be a JDN or a yyyy-mm-dd string -> its JDN, or nil and
+-- why not (a message to follow the name of the value).
 local function check_date(v)
-  if math.type(v) == "integer" then M.date(v) return v end
-  if type(v) == "string" then M.jdn(v) return v end
-  error("must be a Julian Day Number or a yyyy-mm-dd date", 0)
+  if math.type(v) == "integer" then
+    local _, why = time.date_of(v)
+    if why then return nil, why end
+    return v
+  end
+  if type(v) == "string" then return time.jdn_of(v) end
+  return nil, "must be a Julian Day Number or a yyyy-mm-dd date"
 end
 
---- Checks the dates of an event table before it is sent.
+--- A list of dates -> true, or nil and why not (what names the list).
+local function check_dates(list, what)
+  local why = what .. " must be a list of dates"
+  if type(list) ~= "table" then return nil, why end
+  local n = 0
+  for k in pairs(list) do
+    if math.type(k) ~= "integer" or k < 1 then return nil, why end
+    n = n + 1
+  end
+  if n ~= #list then return nil, why end
+  return true
+end
+
+--- The dates of an event table before it is sent -> true, or nil and why not.
 local function check_event(ev)
   for _, key in ipairs({ "starting_date", "ending_date" }) do
     if ev[key] ~= nil then
-      local ok, err = pcall(check_date, ev[key])
-      if not ok then error(key .. " " .. tostring(err):gsub("^.-:%d+: ", ""), 0) end
+      local ok, why = check_date(ev[key])
+      if not ok then return nil, key .. " " .. why end
     end
   end
   if ev.exceptions ~= nil then
-    if type(ev.exceptions) ~= "table" then error("exceptions must be a list of dates", 0) end
-    local n = 0
-    for k in pairs(ev.exceptions) do
-      if math.type(k) ~= "integer" or k < 1 then error("exceptions must be a list of dates", 0) end
-      n = n + 1
-    end
-    if n ~= #ev.exceptions then error("exceptions must be a list of dates", 0) end
+    local ok, why = check_dates(ev.exceptions, "exceptions")
+    if not ok then return nil, why end
     for i, x in ipairs(ev.exceptions) do
-      local ok, err = pcall(check_date, x)
-      if not ok then error(("exceptions[%d] %s"):format(i, tostring(err):gsub("^.-:%d+: ", "")), 0) end
+      ok, why = check_date(x)
+      if not ok then return nil, ("exceptions[%d] %s"):format(i, why) end
     end
+  end
+  return true
+end
+
+--- A date (JDN or yyyy-mm-dd) as a JDN, or nil and "<what> <why>".
+local function day_of(v, what)
+  if v == nil then return nil, what .. " is missing: give a Julian Day Number or a yyyy-mm-dd date" end
+  local jdn, why = check_date(v)
+  if not jdn then return nil, what .. " " .. why end
+  return jdn
+end
+
+--- A function made of a check that gives a value, or nil and why not: it
+-- raises why as it is, with no location, for init.lua's checked() to make
+-- InvalidParams naming the service's function ("eventapi.connectdaily.<fn>:
+-- <why>"), as time.lua's jdn and date raise. (A row's check returns nil and
+-- why itself: src/build.c's run_check names the operation and param.)
+local function raising(check)
+  return function(...)
+    local value, why = check(...)
+    if why ~= nil then error(why, 0) end
+    return value
   end
 end
 
---- A date (JDN or yyyy-mm-dd) as a JDN; raises "<what> <why>" otherwise.
-local function day_of(v, what)
-  local ok, err = pcall(check_date, v)
-  if not ok then
-    if v == nil then error(what .. " is missing: give a Julian Day Number or a yyyy-mm-dd date", 0) end
-    error(what .. " " .. tostring(err):gsub("^.-:%d+: ", ""), 0)
-  end
-  return math.type(v) == "integer" and v or M.jdn(v)
-end
+-- The date conversions live in eventapi.time; the service keeps its names.
+M.jdn, M.date = time.jdn, time.date
 
 --- Days in a month of the proleptic Gregorian calendar.
 local function month_days(y, m)
@@ -63,35 +88,42 @@ end
 -- starting_date and ending_date (default starting_date) inclusive, and never
 -- on an exception (a forked day is one). series is an event as read, or as
 -- given to create (dates as JDNs or yyyy-mm-dd); from and to are JDNs or
--- yyyy-mm-dd dates. Raises a message naming what is wrong.
-function M.occurrences(series, from, to)
-  if type(series) ~= "table" then error("series must be an event table, not a " .. type(series), 0) end
-  local start = day_of(series.starting_date, "series.starting_date")
+-- yyyy-mm-dd dates. Gives nil and a message naming what is wrong otherwise.
+local function occurrences(series, from, to)
+  if type(series) ~= "table" then return nil, "series must be an event table, not a " .. type(series) end
+  local start, why = day_of(series.starting_date, "series.starting_date")
+  if not start then return nil, why end
   local finish = start
   if series.ending_date ~= nil and series.ending_date ~= core.null then
-    finish = day_of(series.ending_date, "series.ending_date")
-    if finish < start then error("series.ending_date is before series.starting_date", 0) end
+    finish, why = day_of(series.ending_date, "series.ending_date")
+    if not finish then return nil, why end
+    if finish < start then return nil, "series.ending_date is before series.starting_date" end
   end
   local rec = series.rec_type
   if rec == nil or rec == core.null then rec = 3 end
   if math.type(rec) == "float" then rec = math.tointeger(rec) or rec end
   if math.type(rec) ~= "integer" or rec < 0 or rec > 3 then
-    error("series.rec_type must be 0, 1, 2 or 3, not " .. tostring(rec), 0)
+    return nil, "series.rec_type must be 0, 1, 2 or 3, not " .. tostring(rec)
   end
   local skip = {}
   local exceptions = series.exceptions
   if exceptions ~= nil and exceptions ~= core.null then
-    if type(exceptions) ~= "table" then error("series.exceptions must be a list of dates", 0) end
-    local n = 0
-    for k in pairs(exceptions) do
-      if math.type(k) ~= "integer" or k < 1 then error("series.exceptions must be a list of dates", 0) end
-      n = n + 1
+    local ok
+    ok, why = check_dates(exceptions, "series.exceptions")
+    if not ok then return nil, why end
+    for i, x in ipairs(exceptions) do
+      local day
+      day, why = day_of(x, ("series.exceptions[%d]"):format(i))
+      if not day then return nil, why end
+      skip[day] = true
     end
-    if n ~= #exceptions then error("series.exceptions must be a list of dates", 0) end
-    for i, x in ipairs(exceptions) do skip[day_of(x, ("series.exceptions[%d]"):format(i))] = true end
   end
-  local lo, hi = day_of(from, "from"), day_of(to, "to")
-  if hi < lo then error(("to (%s) is before from (%s)"):format(M.date(hi), M.date(lo)), 0) end
+  local lo, hi
+  lo, why = day_of(from, "from")
+  if not lo then return nil, why end
+  hi, why = day_of(to, "to")
+  if not hi then return nil, why end
+  if hi < lo then return nil, ("to (%s) is before from (%s)"):format(M.date(hi), M.date(lo)) end
 
   local days = {}
   local function add(j) if not skip[j] then days[#days + 1] = j end end
@@ -124,6 +156,9 @@ function M.occurrences(series, from, to)
   return days
 end
 
+-- occurrences(series, from, to) -> the list of JDNs; raises a message naming what is wrong.
+M.occurrences = raising(occurrences)
+
 --- The path of an event addressed by cal_item_id or itemguid (exactly one).
 local function address(params, name, invalid)
   local id, guid = params.cal_item_id, params.itemguid
@@ -145,12 +180,14 @@ local function with_address(...)
   for _, p in ipairs({ ... }) do list[#list + 1] = p end
   return list
 end
+
 --- The event to send: its dates checked; a copy whose exceptions list goes
 -- out as a JSON list even when empty (a plain {} would encode as an object).
 local EVENT = { name = "event", place = "body", required = true, kind = "table",
                 check = function(v)
                   if type(v) ~= "table" then return nil end
-                  check_event(v)
+                  local ok, why = check_event(v)
+                  if not ok then return nil, why end
                   if v.exceptions == nil or getmetatable(v.exceptions) == core.array then return nil end
                   local copy = {}
                   for k, x in pairs(v) do copy[k] = x end
@@ -169,7 +206,8 @@ M.operations = {
     params = with_address({ name = "fork", place = "query", kind = "integer", fixed = 1 },
                           { name = "starting_date", place = "query", kind = "string", required = true,
                             check = function(v)
-                              check_date(v)
+                              local ok, why = check_date(v)
+                              if not ok then return nil, why end
                               if math.type(v) == "integer" then return M.date(v) end
                             end }) },
   { name = "events.delete", method = "DELETE", path = address, params = with_address(), returns = "`true` (204)" },

@@ -3,14 +3,23 @@
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 
---- A function like fn whose raised messages become InvalidParams errors
--- naming the function (the codec and the date helpers raise plain text).
+--- A function like fn whose failures are errors naming the function: an
+-- error object (the codec's) keeps its type and fields, its message after
+-- the name; a plain text (the date helpers') becomes an InvalidParams error.
 local function checked(name, fn)
+  local prefix = name .. ": "
   return function(...)
     local ok, result = pcall(fn, ...)
     if ok then return result end
-    if Error.is(result) then error(result, 0) end
-    Error.raise("InvalidParams", "%s: %s", name, tostring(result):gsub("^[^:]*%.lua:%d+: ", ""))
+    if Error.is(result) then
+      local message = tostring(result.message)
+      if message:sub(1, #prefix) == prefix then error(result, 0) end
+      local copy = {}
+      for k, v in pairs(result) do copy[k] = v end
+      copy.message = prefix .. message
+      error(Error.new(copy), 0)
+    end
+    Error.raise("InvalidParams", "%s%s", prefix, tostring(result):gsub("^[^:]*%.lua:%d+: ", ""))
   end
 end
 

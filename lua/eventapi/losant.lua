@@ -21,7 +21,11 @@ end
 
 local function path(name) return { name = name, place = "path", required = true, kind = "string" } end
 local function query(name, kind, enum) return { name = name, place = "query", kind = kind or "string", enum = enum } end
-local function body(name, required) return { name = name, place = "body", required = required, kind = "table" } end
+--- A body param; schema names the published schema its value must meet (schemas/losant/<schema>.json).
+local function body(name, required, schema)
+  return { name = name, place = "body", required = required, kind = "table", schema = schema }
+end
+local QUERY = { name = "query", place = "query", kind = "json", schema = "advancedEventQuery" } -- the advanced query
 
 -- The accepted values of the list params (docs/PROTOCOLS.md section 1.4).
 local EVENT_SORT = { "subject", "id", "creationDate", "lastUpdated", "level", "state", "deviceId" }
@@ -75,39 +79,39 @@ local operations = {
     params = { APP, path("eventId") }, scopes = scopes(READ, "event.get") },
   { name = "event.patch", method = "PATCH", path = EVENT_PATH .. "/{eventId}",
     returns = "the event as updated",
-    params = { APP, path("eventId"), body("event", true) }, scopes = scopes(WRITE, "event.patch") },
+    params = { APP, path("eventId"), body("event", true, "eventPatch") }, scopes = scopes(WRITE, "event.patch") },
   { name = "event.delete", method = "DELETE", path = EVENT_PATH .. "/{eventId}",
     returns = "`{ success = true }`",
     params = { APP, path("eventId") }, scopes = scopes(WRITE, "event.delete") },
   { name = "events.get", method = "GET", path = EVENT_PATH,
     returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`",
     params = with({ APP }, EVENT_LIST[1], EVENT_LIST[2], EVENT_LIST[3], EVENT_LIST[4], EVENT_LIST[5], EVENT_LIST[6],
-                  under_query(query("state", "string", STATES)), query("query", "json")),
+                  under_query(query("state", "string", STATES)), QUERY),
     scopes = scopes(READ, "events.get"), pages = "page" },
   { name = "events.post", method = "POST", path = EVENT_PATH,
     returns = "the created event",
-    params = { APP, body("event", true) }, scopes = scopes(WRITE, "events.post") },
+    params = { APP, body("event", true, "eventPost") }, scopes = scopes(WRITE, "events.post") },
   { name = "events.patch", method = "PATCH", path = EVENT_PATH,
     returns = "`{ success = true }`",
     params = { APP, under_query(query("filterField", "string", { "subject" })), under_query(filter_on_field()),
-               under_query(query("state", "string", STATES)), query("query", "json"), body("updates", true) },
+               under_query(query("state", "string", STATES)), QUERY, body("updates", true, "eventPatch") },
     scopes = scopes(WRITE, "events.patch") },
   { name = "events.delete", method = "POST", path = EVENT_PATH .. "/delete",
     returns = "`{ removed = <number of events removed> }`",
-    params = { APP, body("query", false) }, scopes = scopes(READ, "events.delete") },
+    params = { APP, body("query", false, "advancedEventQuery") }, scopes = scopes(READ, "events.delete") },
   { name = "events.mostRecentBySeverity", method = "GET", path = EVENT_PATH .. "/mostRecentBySeverity",
     returns = "`{ event, newCount }`: the newest `new` event of the highest level (absent when none), and how many are `new`",
-    params = { APP, under_query(query("filter")), query("query", "json") },
+    params = { APP, under_query(query("filter")), QUERY },
     scopes = scopes(READ, "events.mostRecentBySeverity") },
   { name = "events.export", method = "POST", path = EVENT_PATH .. "/export",
     returns = "the server's answer (`{ success = true }`)",
-    params = { APP, body("exportData", false) }, scopes = scopes(READ, "events.export") },
+    params = { APP, body("exportData", false, "eventsExport") }, scopes = scopes(READ, "events.export") },
   { name = "integration.get", method = "GET", path = INTEGRATION_PATH .. "/{integrationId}",
     returns = "the integration",
     params = { APP, path("integrationId") }, scopes = scopes(READ, "integration.get") },
   { name = "integration.patch", method = "PATCH", path = INTEGRATION_PATH .. "/{integrationId}",
     returns = "the integration as updated",
-    params = { APP, path("integrationId"), body("integration", true) }, scopes = scopes(WRITE, "integration.patch") },
+    params = { APP, path("integrationId"), body("integration", true, "integrationPatch") }, scopes = scopes(WRITE, "integration.patch") },
   { name = "integration.delete", method = "DELETE", path = INTEGRATION_PATH .. "/{integrationId}",
     returns = "`{ success = true }`",
     params = { APP, path("integrationId"), query("includeWorkflows", "boolean") },
@@ -117,7 +121,7 @@ local operations = {
     params = with({ APP }, table.unpack(LIST)), scopes = scopes(READ, "integrations.get"), pages = "page" },
   { name = "integrations.post", method = "POST", path = INTEGRATION_PATH,
     returns = "the created integration",
-    params = { APP, body("integration", true) }, scopes = scopes(WRITE, "integrations.post") },
+    params = { APP, body("integration", true, "integrationPost") }, scopes = scopes(WRITE, "integrations.post") },
 }
 
 local M = { operations = operations }

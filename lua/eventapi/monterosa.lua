@@ -40,20 +40,22 @@ local function plain(resource)
   return out
 end
 
---- Checks a list param that may be a comma-separated string or a list of strings.
+--- Checks a list param that may be a comma-separated string or a list of
+-- strings: the text to send, or nil and why not.
 local function comma_list(v)
   if type(v) == "string" then return nil end
-  if type(v) ~= "table" then error("must be a string or a list of strings", 0) end
+  if type(v) ~= "table" then return nil, "must be a string or a list of strings" end
   for i, x in ipairs(v) do
-    if type(x) ~= "string" then error(("[%d] must be a string"):format(i), 0) end
+    if type(x) ~= "string" then return nil, ("[%d] must be a string"):format(i) end
   end
   return table.concat(v, ",")
 end
 
+--- A row check that the value is of a Lua type ("integer": a Lua integer): nil, or nil and why not.
 local function of_type(kind)
   return function(v)
     local ok = (kind == "integer" and math.type(v) == "integer") or (kind ~= "integer" and type(v) == kind)
-    if not ok then error(("must be a%s %s, not a %s"):format(kind == "integer" and "n" or "", kind, type(v)), 0) end
+    if not ok then return nil, ("must be a%s %s, not a %s"):format(kind == "integer" and "n" or "", kind, type(v)) end
   end
 end
 
@@ -61,7 +63,7 @@ local function attribute(name, check) return { name = name, place = "attribute",
 local ATTRIBUTES = {
   attribute("name", of_type("string")),
   attribute("duration", of_type("integer")),
-  attribute("start_at", M.unix_time),
+  attribute("start_at", time.unix_time_of),
   attribute("start_mode", of_type("string")),
   attribute("end_mode", of_type("string")),
   attribute("repeat", of_type("boolean")),

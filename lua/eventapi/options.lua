@@ -9,7 +9,7 @@ local OPTIONS = {
   token = "string", url = "string", accept_version = "string", timeout = "number",
   connect_timeout = "number", idle_timeout = "number", ca_file = "string", insecure = "boolean",
   max_connections = "number", user_agent = "string", headers = "table", max_body = "number", user = "string",
-  password = "string", retries = "table or boolean", dry_run = "boolean or function",
+  password = "string", retries = "table or boolean", dry_run = "boolean or function", validate = "boolean",
 }
 
 -- What each option means and its default, in the order the reference lists
@@ -34,7 +34,10 @@ local OPTION_DOCS = {
   { "retries", "none", "`true` or `{ max = 3, base = 0.2, cap = 10, on = { 429, 502, 503, 504, \"transport\" }, "
     .. "methods = { \"GET\", \"PUT\", \"DELETE\" } }`: which failures are retried and how long to wait" },
   { "dry_run", "false", "`true`: every method but GET, HEAD and OPTIONS is printed on stderr and not sent; "
-    .. "or a function receiving each line" },
+    .. "or a function receiving each line. A write whose body the service's published schema refuses is "
+    .. "`InvalidParams` naming the param, the JSON pointer and the rule, as production would refuse it" },
+  { "validate", "false", "`true`: every call's body and JSON query params are checked against the service's "
+    .. "published schemas (Losant) before it is sent; a refused one is `InvalidParams` and is not sent" },
 }
 
 -- The numeric options: {min, max, integer, default}. Timeouts are seconds

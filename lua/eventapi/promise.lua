@@ -1,8 +1,10 @@
 -- The promise combinators and the loop they wait on (module eventapi.promise):
--- finally and await (methods of every promise), promise, resolve, reject,
--- all, race, settle, spawn, sleep; run, step, pollfd, timeout, pending; and
--- what happens to unhandled failures (on_unhandled, reported). The promise
--- itself, its next/catch/state and the job queue are C (src/promise.c).
+-- await (a method of every promise), promise, resolve, reject, all, race,
+-- settle, spawn, sleep; run, step, pollfd, timeout, pending; and what
+-- happens to unhandled failures (on_unhandled, reported). The promise itself
+-- and its next/catch/finally/state are C (src/promise.c), the job queue too
+-- (src/jobs.c). await stays here because it drives the loop under this
+-- module's policy for unhandled failures (on_unhandled, or print and raise).
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 
@@ -104,14 +106,6 @@ end
 -- unhandled failure (so a command line need not print it twice).
 function eventapi.reported(err)
   return reported[err] == true
-end
-
---- p:finally(fn) -> promise: runs fn() whatever the outcome; the value or
--- error passes through as it was. An error fn raises rejects the promise
--- (as a ScriptError, see the error types).
-function promise_methods:finally(fn)
-  return self:next(function(value) fn(); return value end,
-                   function(err) fn(); return eventapi.reject(err) end) -- not raised: it stays as it was
 end
 
 --- p:await() -> value: inside a coroutine started with eventapi.spawn it

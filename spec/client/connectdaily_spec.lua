@@ -446,7 +446,7 @@ describe("the Connect Daily client", function()
 
     it("leave the event unchanged after a refused PUT", function()
       local ev = cd.events.get({ cal_item_id = 42 }):await()
-      ev.rec_type = 9
+      ev.rec_type = "weekly"
       local err = fail(cd.events.update({ cal_item_id = 42, event = ev }))
       assert.are.equal("ConnectDailyError", err.type)
       assert.truthy(err.message:find("rec_type", 1, true))

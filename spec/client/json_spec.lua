@@ -162,6 +162,148 @@ describe("the JSON codec", function()
     assert.truthy(err.message:find("function"))
   end)
 
+  describe("sorted and indented output (options of encode)", function()
+    local core = require "eventapi.core"
+    local Error = require "eventapi.errors"
+    local PRETTY = { indent = true, sort = true }
+
+    it("writes nested values sorted, one item or member per line, two spaces a level", function()
+      local v = { z = { 3, { y = 1, x = eventapi.null } }, a = "s", m = { k = { 1.5, true } } }
+      assert.are.equal(table.concat({
+        "{",
+        '  "a": "s",',
+        '  "m": {',
+        '    "k": [',
+        "      1.5,",
+        "      true",
+        "    ]",
+        "  },",
+        '  "z": [',
+        "    3,",
+        "    {",
+        '      "x": null,',
+        '      "y": 1',
+        "    }",
+        "  ]",
+        "}" }, "\n"), json.encode(v, PRETTY))
+      assert.are.same(json.decode(json.encode(v)), json.decode(json.encode(v, PRETTY)))
+    end)
+
+    it("keeps empty tables as {} and [] on their line", function()
+      assert.are.equal("{}", json.encode({}, PRETTY))
+      assert.are.equal("[]", json.encode(json.decode("[]"), PRETTY))
+      assert.are.equal('{\n  "a": {},\n  "b": [],\n  "c": [\n    [],\n    {}\n  ]\n}',
+                       json.encode({ b = setmetatable({}, json.array), a = {}, c = { json.decode("[]"), {} } }, PRETTY))
+    end)
+
+    it("orders keys bytewise, integer keys by their text", function()
+      local v = { b = 1, B = 2, a = 3, ["a\0"] = 4, ["é"] = 5, _ = 6, [10] = 7, [2] = 8 }
+      assert.are.equal('{"10":7,"2":8,"B":2,"_":6,"a":3,"a\\u0000":4,"b":1,"\195\169":5}', json.encode(v, { sort = true }))
+    end)
+
+    it("indents by n spaces, and writes scalars as the one-line writer does", function()
+      assert.are.equal('[\n    1,\n    {\n        "a": 9007199254740993\n    }\n]',
+                       json.encode({ 1, { a = 9007199254740993 } }, { indent = 4 }))
+      for _, v in ipairs({ "a\"b\n\1", 0.1 + 0.2, -0.0, 50.0, math.mininteger, true, eventapi.null }) do
+        assert.are.equal(json.encode(v), json.encode(v, PRETTY))
+        assert.are.equal(json.encode({ v }), json.encode({ v }, { sort = true }))
+      end
+    end)
+
+    it("is the one-line writer when no option asks otherwise", function()
+      local v = { 1, { a = "x", b = { true } } }
+      for _, options in ipairs({ {}, { indent = false }, { sort = false, indent = false } }) do
+        assert.are.equal(json.encode(v), json.encode(v, options))
+      end
+      assert.are.equal(json.encode(v), json.encode(v, nil))
+    end)
+
+    it("refuses what JSON cannot hold as the one-line writer does", function()
+      local cycle = {}
+      cycle.self = cycle
+      for _, case in ipairs({ { { 0 / 0 }, "JSON cannot hold NaN" }, { { x = math.huge }, "JSON cannot hold infinity" },
+                              { { [true] = 1 }, "JSON object keys must be strings, not boolean" },
+                              { { f = print }, "JSON cannot hold a function" },
+                              { cycle, "JSON nesting deeper than 1000 (a cycle?)" } }) do
+        local ok, err = pcall(json.encode, case[1], PRETTY)
+        assert.is_false(ok, case[2])
+        assert.is_true(Error.is(err), case[2])
+        assert.are.equal("InvalidParams", err.type)
+        assert.are.equal("eventapi.json.encode: " .. case[2], err.message)
+      end
+    end)
+
+    it("refuses an unknown or ill-typed option, naming it", function()
+      local cases = {
+        { "x", "options must be a table, not a string" },
+        { { pretty = true }, "unknown option 'pretty' (the options are indent and sort)" },
+        { { true }, "unknown option 1 (the options are indent and sort)" },
+        { { indent = "yes" }, "option indent must be true, false or a whole number from 1 to 16, not a string" },
+        { { indent = 0 }, "option indent must be true, false or a whole number from 1 to 16, not 0" },
+        { { indent = 17 }, "option indent must be true, false or a whole number from 1 to 16, not 17" },
+        { { indent = 2.5 }, "option indent must be true, false or a whole number from 1 to 16, not 2.5" },
+        { { sort = 1 }, "option sort must be true or false, not 1" },
+      }
+      for _, case in ipairs(cases) do
+        local ok, err = pcall(json.encode, { 1 }, case[1])
+        assert.is_false(ok, case[2])
+        assert.is_true(Error.is(err), case[2])
+        assert.are.equal("InvalidParams", err.type)
+        assert.are.equal("eventapi.json.encode: " .. case[2], err.message)
+        local core_ok, core_err = pcall(core.json_encode, { 1 }, case[1])
+        assert.is_false(core_ok)
+        assert.are.equal(case[2], core_err.message)
+      end
+    end)
+  end)
+
+  describe("errors", function()
+    local core = require "eventapi.core"
+    local Error = require "eventapi.errors"
+
+    it("the core's encoder raises InvalidParams error objects without a file:line", function()
+      local nested = {}
+      for _ = 1, 1000 do nested = { nested } end
+      for _, case in ipairs({ { 0 / 0, "JSON cannot hold NaN" }, { -math.huge, "JSON cannot hold infinity" },
+                              { { [1.5] = 1 }, "JSON object keys must be strings, not number" },
+                              { io.stdout, "JSON cannot hold a userdata" },
+                              { nested, "JSON nesting deeper than 1000 (a cycle?)" } }) do
+        local ok, err = pcall(core.json_encode, case[1])
+        assert.is_false(ok, case[2])
+        assert.is_true(Error.is(err), case[2])
+        assert.are.equal("InvalidParams", err.type)
+        assert.are.equal(case[2], err.message)
+      end
+    end)
+
+    it("eventapi.json.encode names itself before the message and keeps the type", function()
+      local ok, err = pcall(json.encode, { 1, 0 / 0 })
+      assert.is_false(ok)
+      assert.is_true(Error.is(err))
+      assert.are.equal("InvalidParams", err.type)
+      assert.are.equal("eventapi.json.encode: JSON cannot hold NaN", err.message)
+      assert.are.equal("InvalidParams: eventapi.json.encode: JSON cannot hold NaN", tostring(err))
+    end)
+
+    it("the decoder raises InvalidParams error objects: invalid JSON: <what> at byte <n>", function()
+      for _, case in ipairs({ { "{x", "invalid JSON: expected a key at byte 2" },
+                              { "[1,]", "invalid JSON: unexpected character at byte 4" },
+                              { '"abc', "invalid JSON: unterminated string at byte 5" },
+                              { "1e400", "invalid JSON: number out of range at byte 6" },
+                              { ("["):rep(1001), "invalid JSON: nesting too deep at byte 1001" } }) do
+        local ok, err = pcall(core.json_decode, case[1])
+        assert.is_false(ok, case[1])
+        assert.is_true(Error.is(err), case[1])
+        assert.are.equal("InvalidParams", err.type)
+        assert.are.equal(case[2], err.message)
+        ok, err = pcall(json.decode, case[1])
+        assert.is_false(ok, case[1])
+        assert.are.equal("InvalidParams", err.type)
+        assert.are.equal("eventapi.json.decode: " .. case[2], err.message)
+      end
+    end)
+  end)
+
   describe("numbers, against Lua's own formatter and reader", function()
     teardown(function() math.randomseed() end) -- the specs below seed it for repeatable inputs
     --- The text Lua's C formatter gives: the shortest of %.15g, %.16g and %.17g that reads back.

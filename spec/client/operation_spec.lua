@@ -164,16 +164,31 @@ describe("building a row with Lua functions in the core", function()
     assert.are.same({ "InvalidParams", "thing.get: id is bad", "id" }, { err.type, err.message, err.param })
   end)
 
-  it("sends what a param's check returns, and names the param when the check raises", function()
+  it("sends what a param's check returns, and names the param when the check returns nil and why", function()
     local spec = compiled(row({ path = "/things", params = {
       { name = "tags", place = "query", kind = "string", check = function(v)
-          if type(v) ~= "table" then error("must be a list") end
+          if type(v) ~= "table" then return nil, "must be a list" end
           return table.concat(v, ",")
         end } } }))
     assert.are.equal("http://h/things?tags=a%2Cb", (core.build(spec, "http://h", { tags = { "a", "b" } })))
     local ok, err = pcall(core.build, spec, "http://h", { tags = 5 })
     assert.is_false(ok)
     assert.are.same({ "InvalidParams", "thing.get: tags must be a list", "tags" }, { err.type, err.message, err.param })
+  end)
+
+  it("sends the value as given when a param's check returns nothing", function()
+    local spec = compiled(row({ path = "/things", params = {
+      { name = "tag", place = "query", kind = "string", check = function() end } } }))
+    assert.are.equal("http://h/things?tag=a", (core.build(spec, "http://h", { tag = "a" })))
+  end)
+
+  it("names the param and keeps the text, location included, when a param's check raises (a bug in it)", function()
+    local spec = compiled(row({ path = "/things", params = {
+      { name = "tags", place = "query", kind = "string", check = function(v) return v.x.y end } } }))
+    local ok, err = pcall(core.build, spec, "http://h", { tags = {} })
+    assert.is_false(ok)
+    assert.are.equal("InvalidParams", err.type)
+    assert.matches("^thing%.get: tags check failed: spec/client/operation_spec%.lua:%d+: attempt to index", err.message)
   end)
 
   it("encodes what body_of makes of the params and the attributes", function()

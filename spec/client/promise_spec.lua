@@ -365,3 +365,73 @@ describe("promises", function()
     assert.is_nil(next(gone))
   end)
 end)
+
+describe("p:finally", function()
+  local core = require "eventapi.core"
+
+  it("is a method of every promise with require 'eventapi.core' alone", function()
+    local sandbox = require "helpers.sandbox"
+    local ok, out, err = sandbox.run_lua([[
+      local core = require "eventapi.core"
+      assert(package.loaded["eventapi.promise"] == nil, "eventapi.promise was loaded")
+      local p, ran = core.promise(), 0
+      local q = p:finally(function() ran = ran + 1 end)
+      core.resolve(p, 42)
+      while core.step(0) do end
+      print(ran, q:state())
+    ]])
+    assert.is_true(ok, err)
+    assert.are.equal("1\tfulfilled\t42\n", out)
+  end)
+
+  it("passes the value through, calling fn once with no argument", function()
+    local p, calls = core.promise(), {}
+    local q = p:finally(function(...) calls[#calls + 1] = select("#", ...) end)
+    core.resolve(p, "value")
+    assert.are.same({ "fulfilled", "value" }, { settled(q) })
+    assert.are.same({ 0 }, calls)
+  end)
+
+  it("passes a rejection through as the same value, neither raised again nor wrapped", function()
+    local reason = { code = 7 } -- not an eventapi.Error: wrapping would make a ScriptError of it
+    local p, ran = core.promise(), false
+    local q = p:finally(function() ran = true end)
+    core.reject(p, reason)
+    local state, value = settled(q)
+    assert.is_true(ran)
+    assert.are.equal("rejected", state)
+    assert.are.equal(reason, value)
+  end)
+
+  it("rejects with a ScriptError whose cause is what fn raised", function()
+    local raised = { code = 8 }
+    local p = core.promise()
+    local q = p:finally(function() error(raised) end)
+    core.resolve(p, "value")
+    local state, err = settled(q)
+    assert.are.equal("rejected", state)
+    assert.is_true(eventapi.Error.is(err))
+    assert.are.equal("ScriptError", err.type)
+    assert.are.equal(raised, err.cause)
+  end)
+
+  it("rejects with what fn raised in place of a rejection", function()
+    local raised = { code = 9 }
+    local q = eventapi.reject("first"):finally(function() error(raised) end)
+    local state, err = settled(q)
+    assert.are.equal("rejected", state)
+    assert.are.equal("ScriptError", err.type)
+    assert.are.equal(raised, err.cause)
+  end)
+
+  for _, case in ipairs({ { nil, "nil" }, { 5, "number" }, { "fn", "string" }, { {}, "table" } }) do
+    it(("raises InvalidParams at once for fn = %s (a %s)"):format(tostring(case[1]), case[2]), function()
+      local p = core.promise()
+      local ok, err = pcall(p.finally, p, case[1])
+      assert.is_false(ok)
+      assert.is_true(eventapi.Error.is(err))
+      assert.are.equal("InvalidParams", err.type)
+      assert.are.equal("p:finally: fn must be a function, not a " .. case[2], err.message)
+    end)
+  end
+end)

@@ -174,9 +174,10 @@ describe("the Monterosa sandbox", function()
       assert.truthy(pointers(res)["/data/type"])
     end)
 
-    it("starts at once an event created with action start", function()
+    it("starts an event created with action start: answered future (as documented), read back current", function()
       local res = s.create({ name = "Now", duration = 60, start_at = 1458487800, start_mode = "manual", action = "start" })
-      assert.are.equal("current", res.json.data.attributes.state)
+      assert.are.equal("future", res.json.data.attributes.state)
+      assert.are.equal("current", s.state(res.json.data.id))
     end)
 
     it("answers 422 at /data/attributes/action for action stop on create", function()
