@@ -179,10 +179,15 @@ describe("the eventapi.luv adapter", function()
 
   it("hands failures to on_error and keeps driving", function()
     local failures, got = {}, nil
+    -- (the two answers come in either order: stop once both are in, or after 10 s)
+    local function both_in() if got and #failures == 1 then uv.stop() end end
     losant.event.get({ applicationId = APP, eventId = "aaaaaaaaaaaaaaaaaaaaaaaa" })
-    losant.event.get({ applicationId = APP, eventId = EVENT }, function(err, ev) got = err or ev.id; uv.stop() end)
-    local driver = driver_module.start({ on_error = function(err) failures[#failures + 1] = err end })
+    losant.event.get({ applicationId = APP, eventId = EVENT }, function(err, ev) got = err or ev.id; both_in() end)
+    local driver = driver_module.start({ on_error = function(err) failures[#failures + 1] = err; both_in() end })
+    local limit = uv.new_timer()
+    limit:start(10000, 0, function() uv.stop() end)
     uv.run("default")
+    limit:close()
     driver:stop()
     uv.run("nowait")
     assert.are.equal(EVENT, got)
