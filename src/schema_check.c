@@ -25,6 +25,8 @@ typedef struct vctx {
     size_t subject_cap;
     int calls;             /* schemas applied inside one another */
     size_t fail_depth;     /* the path depth of the last failure */
+    int fail_typed;        /* the last failure was the value's type (a branch for another kind of value) */
+    int suffixed;          /* the failure told already names its closest anyOf/oneOf branch */
     sx_msg hard;           /* why it could not tell (-1) */
 } vctx;
 
@@ -53,6 +55,7 @@ static sx_msg *start_at(sx_msg *m, const sx_path *p) {
 /* Starts the message of a failure at p (NULL when quiet). */
 static sx_msg *at(vctx *c, const sx_path *p) {
     c->fail_depth = p ? p->depth : 0;
+    c->fail_typed = c->suffixed = 0;
     return c->msg ? start_at(c->msg, p) : NULL;
 }
 
@@ -108,6 +111,7 @@ static int fail_type(vctx *c, unsigned types, const jv *v, const sx_path *p) {
     static const char *names[] = {"null", "a boolean", "an integer", "a number", "a string", "an array", "an object"};
     sx_msg *m = at(c, p);
     int left = 0;
+    c->fail_typed = 1;
     for (unsigned t = types; t; t &= t - 1) left++;
     sx_msg_str(m, "must be ");
     for (int i = 0; i < 7; i++) {
@@ -404,13 +408,15 @@ static int check_object(vctx *c, const snode *n, const jv *v, const sx_path *p) 
 
 /* Tries the branches quietly: returns the index of the first that matches
  * (-1 none, -2 could not tell); for oneOf (one) also the second in *second.
- * With no match, *best is the closest branch and c->fail_depth its depth. */
+ * With no match, *best is the closest branch and c->fail_depth its depth:
+ * the one that failed deepest in the value; on a tie, one that took the
+ * value's type before one made for another kind of value; then the first. */
 static long try_branches(vctx *c, snode *const *list, size_t count, int one, const jv *v, const sx_path *p,
                          long *second, size_t *best) {
     sx_msg *told = c->msg;
     size_t best_depth = 0;
     long first = -1;
-    int failed = 0;
+    int failed = 0, best_typed = 0;
     c->msg = NULL;
     *second = -1;
     *best = 0;
@@ -427,25 +433,32 @@ static long try_branches(vctx *c, snode *const *list, size_t count, int one, con
             }
             first = (long)k;
             if (!one) break;
-        } else if (!failed || c->fail_depth > best_depth) {
+        } else if (!failed || c->fail_depth > best_depth
+                   || (c->fail_depth == best_depth && best_typed && !c->fail_typed)) {
             failed = 1;
             best_depth = c->fail_depth;
+            best_typed = c->fail_typed;
             *best = k;
         }
     }
     c->msg = told;
     c->fail_depth = best_depth;
+    c->fail_typed = best_typed;
     return first;
 }
 
 /* No branch of kw matched: the closest one runs again to tell its failure,
- * followed by " (no anyOf schema matches; closest is anyOf/1)". */
+ * followed by " (no anyOf schema matches; closest is anyOf/1)" unless the
+ * failure told names a closest branch already (the innermost says it). */
 static int fail_branches(vctx *c, snode *const *list, size_t best, const char *kw, const jv *v, const sx_path *p) {
     size_t depth = c->fail_depth;
     if (!c->msg) return 1;
     int r = check(c, list[best], v, p);
     if (r < 0) return -1;
     if (r == 0) at(c, p); /* cannot happen: the same check failed quietly */
+    c->fail_depth = depth;
+    if (c->suffixed) return 1;
+    c->suffixed = 1;
     sx_msg_str(c->msg, " (no ");
     sx_msg_str(c->msg, kw);
     sx_msg_str(c->msg, " schema matches; closest is ");
@@ -542,7 +555,7 @@ int schema_validate(const schema *s, const char *text, size_t len, char *err, si
         return -1;
     }
     sx_msg_init(&msg, err, cap);
-    vctx c = {s, cap ? &msg : NULL, NULL, NULL, 0, 0, 0, {why, sizeof why, 0, 0}};
+    vctx c = {s, cap ? &msg : NULL, NULL, NULL, 0, 0, 0, 0, 0, {why, sizeof why, 0, 0}};
     why[0] = '\0';
     int r = check(&c, s->root, root, NULL);
     if (r < 0) {

@@ -191,6 +191,20 @@ describe("schema:validate tells the first failure as '<pointer>: <rule>'", funct
       why([[{"oneOf":[{"type":"integer"},{"type":"string"}]}]], "1.5"))
   end)
 
+  it("prefers, between branches failing at the same depth, one made for the value's kind", function()
+    local scalar_or_ops = [[{"oneOf":[{"type":["string","number"]},
+      {"type":"object","properties":{"$eq":{"type":"string"}},"additionalProperties":false}]}]]
+    assert.are.equal("property '$regex' is not allowed (no oneOf schema matches; closest is oneOf/1)",
+      why(scalar_or_ops, [[{"$regex":"^F"}]]))
+  end)
+
+  it("names the closest branch once, the innermost, when oneOfs nest", function()
+    local nested = [[{"properties":{"a":{"oneOf":[{"type":"string"},
+      {"type":"object","properties":{"b":{"oneOf":[{"type":"integer"},{"type":"boolean"}]}}}]}}}]]
+    assert.are.equal("/a/b: must be an integer, not a string (no oneOf schema matches; closest is oneOf/0)",
+      why(nested, [[{"a":{"b":"x"}}]]))
+  end)
+
   it("names the oneOf branches that both match", function()
     assert.are.equal("must match exactly one oneOf schema, but matches oneOf/0 and oneOf/2",
       why([[{"oneOf":[{"type":"integer"},{"type":"string"},{"minimum":2}]}]], "3"))
