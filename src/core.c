@@ -85,6 +85,7 @@ int luaopen_eventapi_core(lua_State *L) {
     lua_newtable(L);
     eventapi_open_loop(L);    /* stack: loop, module */
     eventapi_open_promise(L);
+    eventapi_open_await(L);
     eventapi_open_json(L);
     eventapi_open_schema(L);
     eventapi_open_encode(L);

@@ -90,6 +90,10 @@ void eventapi_promise_init(lua_State *L, loop *lp); /* makes the job queue and t
 void eventapi_run_job(lua_State *L);        /* runs the job (reaction, state, value) on top of the stack; pops it */
 int eventapi_open_promise(lua_State *L);    /* registers promise functions into the table on top */
 
+/* await.c */
+int eventapi_await(lua_State *L);           /* p:await(), a method of every promise */
+void eventapi_open_await(lua_State *L);     /* core.on_drive, core.spawned, core.await_mark (after step) */
+
 /* jobs.c: the job queue (jobs promise.c writes and runs, the loop drains) */
 /* writes job k (0-based) past the tail, not yet queued: the caller adds 3 per job to job_tail once all are written */
 void eventapi_job_put(lua_State *L, loop *lp, lua_Integer k, int reaction, int state, int value);

@@ -548,7 +548,7 @@ static int l_tostring(lua_State *L) {
 /* Creates the promise metatable and registers the functions into the table on top. */
 int eventapi_open_promise(lua_State *L) {
     static const luaL_Reg methods[] = {{"next", l_next}, {"catch", l_catch}, {"finally", l_finally},
-                                        {"state", l_state}, {NULL, NULL}};
+                                        {"state", l_state}, {"await", eventapi_await}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__tostring", l_tostring}, {NULL, NULL}};
     static const luaL_Reg fns[] = {{"promise", l_new}, {"resolve", l_resolve}, {"reject", l_reject},
                                    {"is_promise", l_is_promise}, {"wrap", l_wrap}, {NULL, NULL}};
@@ -556,7 +556,7 @@ int eventapi_open_promise(lua_State *L) {
     luaL_newmetatable(L, EVENTAPI_PROMISE);
     lua_pushvalue(L, module - 1); /* the loop upvalue, see core.c */
     luaL_setfuncs(L, meta, 1);
-    lua_newtable(L); /* methods; the Lua layer adds await */
+    lua_newtable(L); /* methods */
     lua_pushvalue(L, module - 1);
     luaL_setfuncs(L, methods, 1);
     lua_pushvalue(L, -1);

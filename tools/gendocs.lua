@@ -18,6 +18,7 @@ local SOURCES = {
   { file = "lua/eventapi/init.lua", title = "The eventapi module" },
   { file = "lua/eventapi/promise.lua", title = "Promises and the loop" },
   { file = "src/promise.c", title = "Promise methods", c = true },
+  { file = "src/await.c", title = "Waiting on a promise", c = true },
   { file = "lua/eventapi/workflow.lua", title = "Runbook helpers", prefix = "eventapi." },
   { file = "lua/eventapi/client.lua", title = "Clients" },
   { file = "lua/eventapi/pages.lua", title = "Pagination" },

@@ -1,18 +1,19 @@
 -- The promise combinators and the loop they wait on (module eventapi.promise):
--- await (a method of every promise), promise, resolve, reject, all, race,
--- settle, spawn, sleep; run, step, pollfd, timeout, pending; and what
--- happens to unhandled failures (on_unhandled, reported). The promise itself
--- and its next/catch/finally/state are C (src/promise.c), the job queue too
--- (src/jobs.c). await stays here because it drives the loop under this
--- module's policy for unhandled failures (on_unhandled, or print and raise).
+-- promise, resolve, reject, all, race, settle, spawn, sleep; run, step,
+-- pollfd, timeout, pending; and what happens to unhandled failures
+-- (on_unhandled, reported). The promise itself and every method of it
+-- (next, catch, finally, state, await) are C (src/promise.c, src/await.c),
+-- the job queue too (src/jobs.c); this module hands await its driver (the
+-- loop's step under the unhandled-failure policy) and runs the coroutines
+-- spawn starts, which await yields to.
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
 
 local eventapi = {}
-local promise_methods = core.promise_methods
-local spawned = setmetatable({}, { __mode = "k" }) -- coroutines started by spawn
-local AWAIT = setmetatable({}, { __name = "eventapi.await" })
-local resuming = nil -- the spawned coroutine being resumed, if any
+-- The coroutines spawn started (weak keys), and in its field `resuming` the
+-- one being resumed: the core's table, which await reads.
+local spawned = core.spawned
+local AWAIT = core.await_mark -- what a coroutine waiting in await yields first
 
 -- Unhandled failures: a rejection with no handler when the job queue drains
 -- (a handler attached later in the same turn is in time), an error raised by
@@ -66,6 +67,7 @@ local function drive(ms)
   if failures then report(failures) end
   return more
 end
+core.on_drive(drive) -- await on the main thread drives the loop with it
 
 --- The work a closing state leaves undone, in words: "3 requests and 1 timer".
 local function undone(requests, timers, jobs)
@@ -106,38 +108,6 @@ end
 -- unhandled failure (so a command line need not print it twice).
 function eventapi.reported(err)
   return reported[err] == true
-end
-
---- p:await() -> value: inside a coroutine started with eventapi.spawn it
--- yields until p settles; outside any coroutine it drives the loop until p
--- settles. Raises the error object when p is rejected. In a coroutine that
--- eventapi.spawn did not start it raises InvalidUse at once.
-function promise_methods:await()
-  local co, main = coroutine.running()
-  if not main then
-    if spawned[co] then
-      local ok, value = coroutine.yield(AWAIT, self)
-      if ok then return value end
-      error(value, 0)
-    end
-    if resuming then
-      Error.raise("InvalidUse", "await was called in a coroutine created inside eventapi.spawn (by "
-        .. "coroutine.wrap or coroutine.create): only the spawned coroutine itself can wait; start this "
-        .. "one with eventapi.spawn too, or await outside it")
-    end
-    Error.raise("InvalidUse", "await was called in a coroutine that eventapi.spawn did not start: waiting "
-      .. "there would block the whole program; start the coroutine with eventapi.spawn(fn)")
-  end
-  self:state() -- from now on a rejection of p is ours to raise, not unhandled
-  while true do
-    local state, value = self:state()
-    if state == "fulfilled" then return value end
-    if state == "rejected" then error(value, 0) end
-    if not drive(-1) and self:state() == "pending" then
-      Error.raise("Unsettled", "await: the promise is pending and nothing is left that could settle it "
-        .. "(no request, timer or handler is pending)")
-    end
-  end
 end
 
 --- eventapi.promise(function (resolve, reject) ... end) -> promise. The
@@ -239,7 +209,7 @@ function eventapi.spawn(fn, ...)
   --- After a resume: settles result when the coroutine ended or failed, or
   -- waits on the promise it awaits.
   local function resumed(outer, ok, yielded, awaited)
-    resuming = outer
+    spawned.resuming = outer
     if not ok then return core.reject(result, core.wrap(yielded)) end
     if coroutine.status(co) == "dead" then return core.resolve(result, yielded) end
     if yielded ~= AWAIT then
@@ -249,8 +219,8 @@ function eventapi.spawn(fn, ...)
     awaited:next(on_ok, on_err)
   end
   local function continue(...)
-    local outer = resuming
-    resuming = co
+    local outer = spawned.resuming
+    spawned.resuming = co
     return resumed(outer, coroutine.resume(co, ...))
   end
   on_ok = function(v) return continue(true, v) end

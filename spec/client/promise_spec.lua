@@ -366,6 +366,48 @@ describe("promises", function()
   end)
 end)
 
+describe("p:await with require 'eventapi.core' alone", function()
+  local sandbox = require "helpers.sandbox"
+
+  --- Runs a script that loads eventapi.core and nothing of the Lua layer; -> its output.
+  local function core_alone(body)
+    local ok, out, err = sandbox.run_lua([[
+      local core = require "eventapi.core"
+      assert(package.loaded["eventapi.promise"] == nil, "eventapi.promise was loaded")
+    ]] .. body)
+    assert.is_true(ok, err)
+    return out
+  end
+
+  it("drives the loop until a timer fulfils the promise", function()
+    assert.are.equal("true\n", core_alone([[print(core.timer(0.01):await())]]))
+  end)
+
+  it("raises the error of a rejected promise as it is", function()
+    assert.are.equal("false\tboom\n", core_alone([[
+      local p = core.promise()
+      core.reject(p, "boom")
+      print(pcall(p.await, p))
+    ]]))
+  end)
+
+  it("is Unsettled on a promise nothing can settle", function()
+    assert.are.equal("Unsettled\n", core_alone([[
+      local ok, err = pcall(function() return core.promise():await() end)
+      print(err.type)
+    ]]))
+  end)
+
+  it("raises a rejection no one handled, met while driving, as core.step reports it", function()
+    assert.are.equal("lost\n", core_alone([[
+      local lost = core.promise()
+      core.reject(lost, "lost")
+      local ok, err = pcall(function() return core.timer(0.01):await() end)
+      print(err)
+    ]]))
+  end)
+end)
+
 describe("p:finally", function()
   local core = require "eventapi.core"
 
