@@ -20,4 +20,22 @@ function internals.respond(client, req, res)
   return mapping(res)
 end
 
+--- read(path) -> the file's bytes, or nil when it cannot be opened.
+function internals.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+--- refusal(f, ...) -> the message of the eventapi.Error f(...) raises; it must raise InvalidParams.
+function internals.refusal(f, ...)
+  local ok, err = pcall(f, ...)
+  assert.is_false(ok)
+  assert.are.equal("table", type(err), tostring(err))
+  assert.are.equal("InvalidParams", err.type)
+  return err.message
+end
+
 return internals

@@ -55,13 +55,7 @@ local LOSANT_BODIES = {
   "timeSeriesQuery", "userPost", "mePatch", "experienceUserPost", "apiTokenPost",
 }
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = require("helpers.internals").read
 
 local function write(path, text)
   local f = assert(io.open(path, "wb"))

@@ -14,14 +14,7 @@ local function set_of(docs, calls)
   end), calls
 end
 
--- The eventapi.Error raised by f(...): it must be InvalidParams; its message.
-local function refusal(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok)
-  assert.are.equal("table", type(err), tostring(err))
-  assert.are.equal("InvalidParams", err.type)
-  return err.message
-end
+local refusal = require("helpers.internals").refusal
 
 local QUERY = [[{"type":"object","additionalProperties":false,"properties":{
   "$and":{"type":"array","items":{"$ref":"#/definitions/query"}},
@@ -206,13 +199,7 @@ end)
 
 local LOSANT = os.getenv("EVENTAPI_LOSANT_SCHEMAS") or "/tmp/lr/node_modules/losant-rest/lib/schemas"
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local read = require("helpers.internals").read
 
 local function losant_names()
   local names = {}

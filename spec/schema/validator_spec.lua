@@ -15,14 +15,7 @@ local function valid(schema, instance)
   assert.is_true(ok, message)
 end
 
--- The eventapi.Error raised by f(...): it must be InvalidParams.
-local function refusal(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok)
-  assert.are.equal("table", type(err), tostring(err))
-  assert.are.equal("InvalidParams", err.type)
-  return err.message
-end
+local refusal = require("helpers.internals").refusal
 
 describe("schema:validate tells the first failure as '<pointer>: <rule>'", function()
   it("names a wrong type and the type found", function()
