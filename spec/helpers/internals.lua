@@ -1,8 +1,9 @@
 --- What the specs read of the library's insides, none of it in the public
--- API: the core's test hooks (the registry's "eventapi.testing" table), a
--- client's response mapping (upvalue of its binding), and a Losant client
--- on the sandbox with extra options.
+-- API: the core's test hooks (the registry's "eventapi.testing" table) and
+-- a client's response mapping (a user value of its binding); and two small
+-- helpers the schema specs share (read, refusal).
 require "eventapi.core"
+local assert = require "luassert" -- (the spec files' assert is busted's environment, not a module's)
 local internals = {}
 
 local testing = debug.getregistry()["eventapi.testing"]
