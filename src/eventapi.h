@@ -132,9 +132,10 @@ static inline void eventapi_buf_add(eventapi_buf *b, const char *s, size_t n) {
  * OutOfMemory one when a copy cannot be made). */
 #define EVENTAPI_JSON_MAX_DEPTH 1000 /* nesting levels, both ways */
 
-/* Makes room for n more stack slots; raises "stack overflow (JSON too deep)" when the stack cannot grow. */
+/* Makes room for n more stack slots. Nesting is capped far below Lua's stack
+ * limit, so a stack that cannot grow means memory ran out: OutOfMemory. */
 static inline void eventapi_json_checkstack(lua_State *L, int n) {
-    if (!lua_checkstack(L, n)) eventapi_error(L, "InvalidParams", "stack overflow (JSON too deep)");
+    if (!lua_checkstack(L, n)) eventapi_error(L, "OutOfMemory", "out of memory (the Lua stack cannot grow)");
 }
 
 /* json_encode.c: the encoder and number text */

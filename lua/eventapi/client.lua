@@ -173,6 +173,11 @@ local function respond(client, req, res)
   if text ~= "" then
     ok, decoded = pcall(core.json_decode, text)
     if not ok then why, decoded = decoded, nil end
+    if not ok and (Error.is(why) and why.type == "OutOfMemory" or why == "not enough memory") then
+      -- memory ran out while reading the answer: not the server's fault
+      error(clean_error(Error.new({ type = "OutOfMemory", status = status, message = "out of memory reading the response",
+                                    method = where.method, url = where.url, location = req.location })), 0)
+    end
   end
   if status >= 200 and status < 300 then
     if text == "" then return true end
