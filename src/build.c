@@ -81,6 +81,15 @@ static int integral(lua_State *L, int idx) {
     return d >= -9.2233720368547758e18 && d < 9.2233720368547758e18 && d == (lua_Number)(lua_Integer)d;
 }
 
+/* 1 when s (len bytes) is a whole number's digits: an optional '-', then 1 to 19 digits. */
+static int digits(const char *s, size_t len) {
+    size_t i = len && s[0] == '-';
+    if (len - i < 1 || len - i > 19) return 0;
+    for (; i < len; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}
+
 /* Appends the text of the value at v for param p (query or header) to b;
  * raises InvalidParams naming the param and the kind it wants. */
 void value_text(lua_State *L, const spec *s, const param *p, int v, eventapi_buf *b) {
@@ -110,6 +119,8 @@ void value_text(lua_State *L, const spec *s, const param *p, int v, eventapi_buf
         if ((p->kind == KIND_INTEGER || p->kind == KIND_STRING) && !integral(L, v)) wrong(L, s, p, "a whole number", v, 0);
         if (p->kind == KIND_TABLE) wrong(L, s, p, "a table", v, 0);
         eventapi_number(L, v, b);
+    } else if (t == LUA_TSTRING && p->kind == KIND_INTEGER && digits(lua_tostring(L, v), lua_rawlen(L, v))) {
+        eventapi_buf_add(b, lua_tostring(L, v), lua_rawlen(L, v)); /* its digits, as the caller wrote them */
     } else if (t != LUA_TSTRING || p->kind == KIND_INTEGER || p->kind == KIND_NUMBER) {
         wrong(L, s, p, p->kind == KIND_INTEGER ? "a whole number" : lua_pushfstring(L, "a %s", KINDS[p->kind]), v, 0);
     } else {
@@ -126,6 +137,100 @@ void value_text(lua_State *L, const spec *s, const param *p, int v, eventapi_buf
         text = lua_gettop(L);
     }
     wrong(L, s, p, lua_pushfstring(L, "one of %s", p->enum_text), v, text);
+}
+
+#define HASH_DEPTH 32 /* nesting levels of a hash param */
+
+typedef struct hash_key {
+    const char *text;
+    size_t len;
+} hash_key;
+
+/* qsort's order of an object's keys: bytewise, the shorter first on a common prefix. */
+static int hash_key_order(const void *a, const void *b) {
+    const hash_key *x = a, *y = b;
+    int c = memcmp(x->text, y->text, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Appends to url the query pairs of the leaf or table at v, whose key so far
+ * (the param's wire name and its brackets, unescaped) is in key: the official
+ * client's bracket form, `tagFilter[0][key]=k`. Arrays count from 0, the keys
+ * of an object go in sorted order, an empty table writes nothing, null writes
+ * `key=`. *n counts the pairs of the whole query. Raises InvalidParams. */
+static void hash_pairs(lua_State *L, const spec *s, const param *p, int v, eventapi_buf *key, eventapi_buf *url,
+                       int *n, int depth) {
+    int t = lua_type(L, v);
+    if (t != LUA_TTABLE) {
+        eventapi_buf_add(url, (*n)++ ? "&" : "?", 1);
+        eventapi_escape(url, key->data, key->len);
+        eventapi_buf_add(url, "=", 1);
+        if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, v) == NULL) return; /* eventapi.null */
+        if (t == LUA_TBOOLEAN) {
+            eventapi_buf_add(url, lua_toboolean(L, v) ? "true" : "false", lua_toboolean(L, v) ? 4 : 5);
+            return;
+        }
+        if (t != LUA_TSTRING && t != LUA_TNUMBER) wrong(L, s, p, "a table of strings, numbers and booleans", v, 0);
+        eventapi_buf text;
+        eventapi_buf_init(L, &text);
+        if (t == LUA_TNUMBER) eventapi_number(L, v, &text);
+        else eventapi_buf_add(&text, lua_tostring(L, v), lua_rawlen(L, v));
+        eventapi_escape(url, text.data, text.len);
+        lua_pop(L, 1);
+        return;
+    }
+    if (depth > HASH_DEPTH) invalid(L, p->name, "%s: %s nests deeper than %d levels", s->name, p->name, HASH_DEPTH);
+    luaL_checkstack(L, 8, "a hash param");
+    size_t keep = key->len;
+    lua_Integer count = (lua_Integer)lua_rawlen(L, v);
+    lua_Integer keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, v)) {
+        lua_pop(L, 1);
+        keys++;
+        if (lua_type(L, -1) != LUA_TSTRING && !(lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+                                               lua_tointeger(L, -1) <= count)) {
+            lua_pop(L, 1);
+            invalid(L, p->name, "%s: %s must be a list or a table with string keys", s->name, p->name);
+        }
+    }
+    if (keys == count) { /* a list: key[0], key[1], ... */
+        for (lua_Integer i = 1; i <= count; i++) {
+            lua_rawgeti(L, v, i);
+            key->len = keep;
+            char index[24];
+            int len = snprintf(index, sizeof index, "[%lld]", (long long)(i - 1));
+            eventapi_buf_add(key, index, (size_t)len);
+            hash_pairs(L, s, p, lua_gettop(L), key, url, n, depth + 1);
+            lua_pop(L, 1);
+        }
+    } else { /* an object: its string keys, sorted */
+        hash_key *list = lua_newuserdatauv(L, (size_t)keys * sizeof *list, 0); /* anchors nothing: v holds the keys */
+        lua_Integer m = 0;
+        lua_pushnil(L);
+        while (lua_next(L, v)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) != LUA_TSTRING) {
+                lua_pop(L, 1);
+                invalid(L, p->name, "%s: %s mixes list items and string keys", s->name, p->name);
+            }
+            list[m].text = lua_tolstring(L, -1, &list[m].len); /* v keeps the key alive */
+            m++;
+        }
+        qsort(list, (size_t)m, sizeof *list, hash_key_order);
+        for (lua_Integer i = 0; i < m; i++) {
+            key->len = keep;
+            eventapi_buf_add(key, "[", 1);
+            eventapi_buf_add(key, list[i].text, list[i].len);
+            eventapi_buf_add(key, "]", 1);
+            lua_pushlstring(L, list[i].text, list[i].len);
+            lua_rawget(L, v);
+            hash_pairs(L, s, p, lua_gettop(L), key, url, n, depth + 1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1); /* the key list */
+    }
+    key->len = keep;
 }
 
 /* Appends "wire: value" of header param p (value at v) to the list at list. */
@@ -319,6 +424,14 @@ void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_b
         if (p->has_check && !lua_isnil(L, v)) run_check(L, s, p, sp, i, v);
         if (lua_isnil(L, v)) {
             if (p->required) invalid(L, p->name, "%s: missing required param '%s'", s->name, p->name);
+        } else if (p->place == PLACE_QUERY && p->kind == KIND_HASH) {
+            if (!lua_istable(L, v)) wrong(L, s, p, "a table", v, 0);
+            eventapi_buf key;
+            eventapi_buf_init(L, &key);
+            const char *wire = p->wire ? p->wire : p->name;
+            eventapi_buf_add(&key, wire, strlen(wire));
+            hash_pairs(L, s, p, v, &key, url, &nquery, 1);
+            lua_pop(L, 1);
         } else if (p->place == PLACE_QUERY) {
             eventapi_buf_add(url, nquery++ ? "&" : "?", 1);
             eventapi_buf_add(url, p->query_key, strlen(p->query_key));
@@ -362,7 +475,7 @@ void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_b
         lua_pushfstring(L, "%s: the body", s->name);
         encode_json(L, data, body, lua_tostring(L, -1));
         lua_pop(L, 1);
-    } else if (s->empty_object && s->method != METHODS[0] && s->method != METHODS[4]) {
+    } else if (s->empty_object && s->method != METHODS[0]) { /* DELETE too, as the official client sends it */
         eventapi_buf_add(body, "{}", 2); /* data stays nil: no table was given */
     }
     eventapi_buf_add(url, "", 1); /* NUL-terminated for curl; len counts it */

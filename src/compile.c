@@ -5,13 +5,13 @@
 #include "operation.h"
 
 static const char *const PLACES[] = {"path", "query", "header", "body", "attribute", "none", NULL};
-const char *const KINDS[] = {"string", "integer", "number", "boolean", "json", "table", NULL};
+const char *const KINDS[] = {"string", "integer", "number", "boolean", "json", "table", "hash", NULL};
 const char *const METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 
 /* The fields a row and a param may have: rows are data, compiling never
  * writes into them. */
 static const char *const ROW_FIELDS[] = {"name", "method", "path", "params", "returns", "scopes", "pages",
-                                         "body_of", NULL};
+                                         "body_of", "answers", "errors", NULL};
 static const char *const PARAM_FIELDS[] = {"name", "place", "kind", "required", "enum", "default", "fixed",
                                            "wire", "check", "requires", "overridden_by", "schema", NULL};
 #define SPEC_CACHE "eventapi.spec_cache" /* registry: row -> its compiled spec (weak keys) */
@@ -116,6 +116,8 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
     const char *kind = string_field(L, idx, "kind", s->name, NULL);
     p->kind = kind ? find(KINDS, kind) : KIND_STRING;
     if (p->kind < 0) eventapi_error(L, "InvalidParams", "operation %s: %s has an unknown kind", s->name, p->name);
+    if (p->kind == KIND_HASH && p->place != PLACE_QUERY)
+        eventapi_error(L, "InvalidParams", "operation %s: %s: the hash kind is for query params", s->name, p->name);
     lua_getfield(L, idx, "required");
     p->required = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -127,6 +129,8 @@ static void compile_param(lua_State *L, spec *s, int idx, int i, int values) {
     lua_rawseti(L, values, 2 * i + 1);
     if (lua_getfield(L, idx, "fixed") != LUA_TNIL) p->has_fixed = 1;
     lua_rawseti(L, values, 2 * i + 2);
+    if (p->kind == KIND_HASH && (p->has_fixed || p->has_default))
+        eventapi_error(L, "InvalidParams", "operation %s: %s: a hash param has no default or fixed value", s->name, p->name);
     if (p->place == PLACE_HEADER) {
         for (const char *c = p->wire ? p->wire : p->name; *c; c++)
             if (!token_char((unsigned char)*c))

@@ -19,7 +19,7 @@
 #define EVENTAPI_OPERATION "eventapi.Operation"
 
 enum place { PLACE_PATH, PLACE_QUERY, PLACE_HEADER, PLACE_BODY, PLACE_ATTRIBUTE, PLACE_NONE };
-enum kind { KIND_STRING, KIND_INTEGER, KIND_NUMBER, KIND_BOOLEAN, KIND_JSON, KIND_TABLE };
+enum kind { KIND_STRING, KIND_INTEGER, KIND_NUMBER, KIND_BOOLEAN, KIND_JSON, KIND_TABLE, KIND_HASH };
 
 OP_HIDDEN extern const char *const KINDS[];   /* the kind names, by enum kind */
 OP_HIDDEN extern const char *const METHODS[]; /* GET, POST, PUT, PATCH, DELETE */

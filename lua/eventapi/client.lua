@@ -15,6 +15,7 @@ do
 end
 
 local Client = {}
+local bind_action -- (defined below)
 --- client.dry_run -> whether the client is a dry run; client.validate ->
 -- whether its calls are checked against the service's schemas before they
 -- are sent; client.retries -> its retry policy (nil without one); other
@@ -23,7 +24,14 @@ function Client.__index(client, key)
   if key == "dry_run" then return rawget(client, "_dry_run") ~= nil end
   if key == "validate" then return rawget(client, "_validate") == true end
   if key == "retries" then return rawget(client, "_retries") end
-  return Client[key]
+  local method = Client[key]
+  if method ~= nil then return method end
+  local service = rawget(client, "service")
+  local rows = service and service.resource_rows and type(key) == "string" and service.resource_rows(key)
+  if not rows then return nil end
+  local t
+  for _, op in ipairs(rows) do t = bind_action(client, op) end -- a resource's actions, bound on first use
+  return t
 end
 
 --- Options are given to the constructor: writing a field of a client
@@ -94,15 +102,19 @@ end
 --- The full ordered list of an operation row's params: its own, then the
 -- service's common ones it does not name (a new list; the row is not changed).
 local function all_params(service, op)
-  local known, all = {}, {}
+  local known, all, common = {}, {}, {}
   for _, p in ipairs(op.params) do
     if p.fixed == nil then known[p.name] = true end
     all[#all + 1] = p
   end
   for _, p in ipairs(service.common_params or {}) do
-    if not known[p.name] then known[p.name] = true; all[#all + 1] = p end
+    if not known[p.name] then known[p.name] = true; common[#common + 1] = p end
   end
-  return all
+  if service.common_first then -- the query starts with them, as the official client writes it
+    table.move(all, 1, #all, #common + 1, common)
+    return common
+  end
+  return table.move(common, 1, #common, #all + 1, all)
 end
 
 --- The core's compiled spec of an operation row (compiled once: the core
@@ -470,6 +482,44 @@ local function prepare(service, op)
   return { all_params = all_params(service, op), compiled = compiled(service, op) }
 end
 
+--- The function of an action eventapi cannot make yet (a Losant upload or
+-- stream): a promise rejected with Unsupported, before any traffic.
+local function unsupported(op)
+  local what = op.stream and "opens a server-sent-event stream" or "uploads a file (multipart/form-data)"
+  return function(_, cb)
+    local err = Error.new({ type = "Unsupported", message = ("%s %s, which this version of eventapi cannot do yet; "
+      .. "use client:request for now"):format(op.name, what), location = core.location() })
+    local p = rejected(err)
+    if cb ~= nil then attach_callback(p, cb) end
+    return p
+  end
+end
+
+--- Binds action op into client.<resource> (made when missing), with each and
+-- all when it pages; returns the resource table.
+bind_action = function(client, op)
+  local resource, action = op.name:match("^(%w+)%.(.+)$")
+  local t = rawget(client, resource)
+  if not t then t = {}; rawset(client, resource, t) end
+  if op.stream or op.upload then
+    t[action] = unsupported(op)
+    return t
+  end
+  local operation = core.bind(compiled(client.service, op), client.binding, op) -- callable: operation(params [, cb]) -> promise
+  t[action] = operation
+  if op.pages and (action == "get" or not t.each) then -- a resource's walk is its get's, else its first list's
+    local pages = require "eventapi.pages"
+    local function fetch(params) return operation(params) end
+    local function where(params) -- the method and shown URL of a page's request, for a walk's errors
+      local req = build(client, op, params)
+      return { method = req.method, url = shown_url(client, req) }
+    end
+    t.each = function(params) return pages.each(fetch, op, params, where) end
+    t.all = function(params, cb) return pages.all(fetch, op, params, cb, where) end
+  end
+  return t
+end
+
 --- Client.new(service, options) -> client with one table per resource.
 function Client.new(service, options)
   options = options or {}
@@ -557,21 +607,8 @@ function Client.new(service, options)
   }, Client)
   client.binding = core.binding(client.config, url, head_size, function(res) return respond(client, res.req, res) end,
     function(op, params, cb, ...) return call(client, op, params, cb, ...) end, client, service.unwrap == nil)
-  for _, op in ipairs(service.operations) do
-    local resource, action = op.name:match("^(%w+)%.(.+)$")
-    if not rawget(client, resource) then rawset(client, resource, {}) end
-    local operation = core.bind(compiled(service, op), client.binding, op) -- callable: operation(params [, cb]) -> promise
-    client[resource][action] = operation
-    if op.pages then
-      local pages = require "eventapi.pages"
-      local function fetch(params) return operation(params) end
-      local function where(params) -- the method and shown URL of a page's request, for a walk's errors
-        local req = build(client, op, params)
-        return { method = req.method, url = shown_url(client, req) }
-      end
-      client[resource].each = function(params) return pages.each(fetch, op, params, where) end
-      client[resource].all = function(params, cb) return pages.all(fetch, op, params, cb, where) end
-    end
+  if not service.resource_rows then -- every resource now; else each as it is first used (Client.__index)
+    for _, op in ipairs(service.operations) do bind_action(client, op) end
   end
   if os.getenv("EVENTAPI_DEBUG") == "1" then
     client:on("response", function(info)

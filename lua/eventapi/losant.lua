@@ -1,146 +1,121 @@
---- The Losant Events and Integrations API as one declarative operation
--- table (docs/PROTOCOLS.md section 1.2). Each row: name (resource.action),
--- method, path template, params (name, place: path | query | body | header,
--- required, kind: string | integer | boolean | json | table, requires: the
--- name of a param that must be given with this one, overridden_by: the name
--- of a param that makes Losant ignore this one, so the two are refused
--- together), scopes, and returns (what the call resolves with, for
--- docs/API.md).
+--- The Losant API: every action of the official client (losant-rest), its
+-- rows generated from the client's definitions into losant_api/<resource>.lua
+-- by tools/gen_losant.lua (`make losant-api`; docs/PROTOCOLS.md section 1.2
+-- says what a row holds). A resource's rows are loaded and compiled when the
+-- resource is first used, not at start-up.
+--
+-- What the definitions do not say is this file's overlay, reviewed by hand:
+-- what the events and integrations calls resolve with (docs/API.md), the
+-- upper-case sort directions the API also takes, and includeWorkflows, a
+-- flag the definitions type as a string.
+local index = require "eventapi.losant_api"
 
-local READ = { "all.Application", "all.Application.read", "all.Organization", "all.Organization.read",
-               "all.User", "all.User.read" }
-local WRITE = { "all.Application", "all.Organization", "all.User" }
-
---- Scopes of a call: the all.* ones plus resource.* and resource.action.
-local function scopes(base, name)
-  local list = { table.unpack(base) }
-  list[#list + 1] = name:match("^(%w+)%.") .. ".*"
-  list[#list + 1] = name
-  return list
-end
-
-local function path(name) return { name = name, place = "path", required = true, kind = "string" } end
-local function query(name, kind, enum) return { name = name, place = "query", kind = kind or "string", enum = enum } end
---- A body param; schema names the published schema its value must meet (schemas/losant/<schema>.json).
-local function body(name, required, schema)
-  return { name = name, place = "body", required = required, kind = "table", schema = schema }
-end
-local QUERY = { name = "query", place = "query", kind = "json", schema = "advancedEventQuery" } -- the advanced query
-
--- The accepted values of the list params (docs/PROTOCOLS.md section 1.4).
-local EVENT_SORT = { "subject", "id", "creationDate", "lastUpdated", "level", "state", "deviceId" }
-local INTEGRATION_SORT = { "name", "id", "creationDate", "integrationType", "lastUpdated" }
-local STATES = { "new", "acknowledged", "resolved" }
-
---- The filter of a call that also takes filterField: Losant ignores a
--- filter when filterField is blank or not given ("blank or not provided
--- means no filtering"), so a bulk events.patch{ filter = "Door*" } would
--- change every event. It requires filterField (a blank one is not in the
--- enum), and the call is refused before any traffic.
-local function filter_on_field()
-  local p = query("filter")
-  p.requires = "filterField"
-  return p
-end
-
---- p, which a `query` overrides: Losant documents that the query "overrides
--- the filterField, filter, and state parameters" (events.get, events.patch;
--- filter on events.mostRecentBySeverity), so p would be ignored. A call
--- giving both is refused before any traffic (docs/PROTOCOLS.md section 1.4).
-local function under_query(p)
-  p.overridden_by = "query"
-  return p
-end
-
---- The list params of a resource: its sort and filter fields.
-local function list_params(sort_fields, filter_fields)
-  return { query("sortField", "string", sort_fields), query("sortDirection", "string", { "asc", "desc", "ASC", "DESC" }),
-           query("page", "integer"), query("perPage", "integer"), query("filterField", "string", filter_fields),
-           filter_on_field() }
-end
-local EVENT_LIST = list_params(EVENT_SORT, { "subject" })
-under_query(EVENT_LIST[5])
-under_query(EVENT_LIST[6])
-local LIST = list_params(INTEGRATION_SORT, { "name", "integrationType" })
-
-local function with(list, ...)
-  local out = { table.unpack(list) }
-  for _, p in ipairs({ ... }) do out[#out + 1] = p end
-  return out
-end
-
-local APP = path("applicationId")
-local EVENT_PATH = "/applications/{applicationId}/events"
-local INTEGRATION_PATH = "/applications/{applicationId}/integrations"
-
-local operations = {
-  { name = "event.get", method = "GET", path = EVENT_PATH .. "/{eventId}",
-    returns = "the event",
-    params = { APP, path("eventId") }, scopes = scopes(READ, "event.get") },
-  { name = "event.patch", method = "PATCH", path = EVENT_PATH .. "/{eventId}",
-    returns = "the event as updated",
-    params = { APP, path("eventId"), body("event", true, "eventPatch") }, scopes = scopes(WRITE, "event.patch") },
-  { name = "event.delete", method = "DELETE", path = EVENT_PATH .. "/{eventId}",
-    returns = "`{ success = true }`",
-    params = { APP, path("eventId") }, scopes = scopes(WRITE, "event.delete") },
-  { name = "events.get", method = "GET", path = EVENT_PATH,
-    returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`",
-    params = with({ APP }, EVENT_LIST[1], EVENT_LIST[2], EVENT_LIST[3], EVENT_LIST[4], EVENT_LIST[5], EVENT_LIST[6],
-                  under_query(query("state", "string", STATES)), QUERY),
-    scopes = scopes(READ, "events.get"), pages = "page" },
-  { name = "events.post", method = "POST", path = EVENT_PATH,
-    returns = "the created event",
-    params = { APP, body("event", true, "eventPost") }, scopes = scopes(WRITE, "events.post") },
-  { name = "events.patch", method = "PATCH", path = EVENT_PATH,
-    returns = "`{ success = true }`",
-    params = { APP, under_query(query("filterField", "string", { "subject" })), under_query(filter_on_field()),
-               under_query(query("state", "string", STATES)), QUERY, body("updates", true, "eventPatch") },
-    scopes = scopes(WRITE, "events.patch") },
-  { name = "events.delete", method = "POST", path = EVENT_PATH .. "/delete",
-    returns = "`{ removed = <number of events removed> }`",
-    params = { APP, body("query", false, "advancedEventQuery") }, scopes = scopes(READ, "events.delete") },
-  { name = "events.mostRecentBySeverity", method = "GET", path = EVENT_PATH .. "/mostRecentBySeverity",
-    returns = "`{ event, newCount }`: the newest `new` event of the highest level (absent when none), and how many are `new`",
-    params = { APP, under_query(query("filter")), QUERY },
-    scopes = scopes(READ, "events.mostRecentBySeverity") },
-  { name = "events.export", method = "POST", path = EVENT_PATH .. "/export",
-    returns = "the server's answer (`{ success = true }`)",
-    params = { APP, body("exportData", false, "eventsExport") }, scopes = scopes(READ, "events.export") },
-  { name = "integration.get", method = "GET", path = INTEGRATION_PATH .. "/{integrationId}",
-    returns = "the integration",
-    params = { APP, path("integrationId") }, scopes = scopes(READ, "integration.get") },
-  { name = "integration.patch", method = "PATCH", path = INTEGRATION_PATH .. "/{integrationId}",
-    returns = "the integration as updated",
-    params = { APP, path("integrationId"), body("integration", true, "integrationPatch") }, scopes = scopes(WRITE, "integration.patch") },
-  { name = "integration.delete", method = "DELETE", path = INTEGRATION_PATH .. "/{integrationId}",
-    returns = "`{ success = true }`",
-    params = { APP, path("integrationId"), query("includeWorkflows", "boolean") },
-    scopes = scopes(WRITE, "integration.delete") },
-  { name = "integrations.get", method = "GET", path = INTEGRATION_PATH,
-    returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`",
-    params = with({ APP }, table.unpack(LIST)), scopes = scopes(READ, "integrations.get"), pages = "page" },
-  { name = "integrations.post", method = "POST", path = INTEGRATION_PATH,
-    returns = "the created integration",
-    params = { APP, body("integration", true, "integrationPost") }, scopes = scopes(WRITE, "integrations.post") },
+local OVERLAY = {
+  ["event.get"] = { returns = "the event" },
+  ["event.patch"] = { returns = "the event as updated" },
+  ["event.delete"] = { returns = "`{ success = true }`" },
+  ["events.get"] = { returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`" },
+  ["events.post"] = { returns = "the created event" },
+  ["events.patch"] = { returns = "`{ success = true }`" },
+  ["events.delete"] = { returns = "`{ removed = <number of events removed> }`" },
+  ["events.mostRecentBySeverity"] = {
+    returns = "`{ event, newCount }`: the newest `new` event of the highest level (absent when none), and how many are `new`" },
+  ["events.export"] = { returns = "the server's answer (`{ success = true }`)" },
+  ["integration.get"] = { returns = "the integration" },
+  ["integration.patch"] = { returns = "the integration as updated" },
+  ["integration.delete"] = { returns = "`{ success = true }`", kinds = { includeWorkflows = "boolean" } },
+  ["integrations.get"] = { returns = "the server's page: `{ items = {...}, count, totalCount, perPage, page, ... }`" },
+  ["integrations.post"] = { returns = "the created integration" },
 }
+local SORT_DIRECTIONS = { "asc", "desc", "ASC", "DESC" }
 
-local M = { operations = operations }
+--- What a generated row resolves with, from its answers: "the `device` answer (201)".
+local function returns_of(row)
+  local parts = {}
+  for _, a in ipairs(row.answers) do
+    parts[#parts + 1] = (a.schema and ("`%s`"):format(a.schema) or "no body") .. (" (%d)"):format(a.status)
+  end
+  if row.stream then return ("a stream of `%s` events"):format(row.stream) end
+  return "the answer: " .. table.concat(parts, " or ")
+end
+
+--- Applies the overlay to the rows of one resource (once, as they load).
+local function overlay(rows)
+  for _, row in ipairs(rows) do
+    local extra = OVERLAY[row.name] or {}
+    row.returns = extra.returns or returns_of(row)
+    for _, p in ipairs(row.params) do
+      if p.name == "sortDirection" and p.enum then p.enum = SORT_DIRECTIONS end
+      if extra.kinds and extra.kinds[p.name] then p.kind = extra.kinds[p.name] end
+    end
+  end
+  return rows
+end
+
+local RESOURCES, ACTIONS = {}, {} -- resource names in order; resource -> its action names
+for i, r in ipairs(index.resources) do
+  RESOURCES[i] = r[1]
+  ACTIONS[r[1]] = r[2]
+end
+local loaded = {} -- resource -> its rows, overlaid
+
+--- The rows of a resource ("device"), loaded on first use; nil for an unknown one.
+local function resource_rows(resource)
+  local rows = loaded[resource]
+  if rows == nil and ACTIONS[resource] then
+    rows = overlay(require("eventapi.losant_api." .. resource))
+    loaded[resource] = rows
+  end
+  return rows
+end
+
+--- The row of an action ("device.get"), or nil.
+local function find(name)
+  local resource, action = tostring(name):match("^(%w+)%.(%w+)$")
+  for _, row in ipairs(resource and resource_rows(resource) or {}) do
+    if row.name == name then return row end
+  end
+  return nil
+end
+
+-- Every row, in resource order: filled the first time anything reads it
+-- (the help, the completion, the reference), not by making a client.
+local operations = setmetatable({}, {
+  __index = function(list, key)
+    if rawlen(list) == 0 then
+      for _, resource in ipairs(RESOURCES) do
+        for _, row in ipairs(resource_rows(resource)) do rawset(list, rawlen(list) + 1, row) end
+      end
+    end
+    return rawget(list, key)
+  end,
+  __len = function(list)
+    if rawlen(list) == 0 then local _ = list[1] end
+    return rawlen(list)
+  end,
+})
+
+local M = { operations = operations, resources = RESOURCES, actions = ACTIONS, find = find,
+            resource_rows = resource_rows, version = index.version }
 
 --- The service's descriptor (the shape is described in services.lua).
 M.service = {
   name = "losant",
   title = "Losant",
-  summary = "Losant events and integrations",
+  summary = "the Losant API (every action of the official client, losant-rest " .. index.version .. ")",
   doc = "eventapi.losant{token=, url=, ...} -> a Losant client (see README.md).",
   env = { { option = "url", variable = "LOSANT_URL" }, { option = "token", variable = "LOSANT_TOKEN" } },
   credentials = { "token" },
   default_url = "https://api.losant.com",
   operations = operations,
+  resources = RESOURCES,      -- the resource names, for lazy clients (client.lua)
+  resource_rows = resource_rows, -- resource -> its rows, loaded on first use
   -- Params every call takes, after its own.
   common_params = { { name = "losantdomain", place = "header", kind = "string" },
                     { name = "_actions", place = "query", kind = "boolean", default = false },
                     { name = "_links", place = "query", kind = "boolean", default = true },
                     { name = "_embedded", place = "query", kind = "boolean", default = true } },
+  common_first = true, -- before the call's own params: the official client's query order
   content_type = "application/json",
   accept = "application/json",
   -- a POST or PATCH with no body, or an optional body left out, sends {}
