@@ -446,6 +446,9 @@ void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_b
                 lua_replace(L, lines);
             }
             header_param(L, s, p, v, lines);
+        } else if (p->place == PLACE_FORM) { /* a multipart field: uploads are not made yet */
+            eventapi_error(L, "Unsupported", "%s: %s is a field of a file upload (multipart/form-data), which this "
+                           "version of eventapi cannot send yet", s->name, p->name);
         } else if (p->place == PLACE_BODY) {
             if (!lua_istable(L, v))
                 invalid(L, p->name, "%s: %s must be a table, not a %s", s->name, p->name, luaL_typename(L, v));

@@ -4,14 +4,14 @@
  * userdata, cached by row; the row is not written to. */
 #include "operation.h"
 
-static const char *const PLACES[] = {"path", "query", "header", "body", "attribute", "none", NULL};
-const char *const KINDS[] = {"string", "integer", "number", "boolean", "json", "table", "hash", NULL};
+static const char *const PLACES[] = {"path", "query", "header", "body", "attribute", "none", "form", NULL};
+const char *const KINDS[] = {"string", "integer", "number", "boolean", "json", "table", "hash", "file", NULL};
 const char *const METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 
 /* The fields a row and a param may have: rows are data, compiling never
  * writes into them. */
 static const char *const ROW_FIELDS[] = {"name", "method", "path", "params", "returns", "scopes", "pages",
-                                         "body_of", "answers", "errors", NULL};
+                                         "body_of", "answers", "errors", "stream", "upload", NULL};
 static const char *const PARAM_FIELDS[] = {"name", "place", "kind", "required", "enum", "default", "fixed",
                                            "wire", "check", "requires", "overridden_by", "schema", NULL};
 #define SPEC_CACHE "eventapi.spec_cache" /* registry: row -> its compiled spec (weak keys) */

@@ -90,17 +90,16 @@ local function find_op(state, s, resource, action)
   if resource == nil or resource:sub(1, 1) == "-" then
     usage("missing resource after '%s' (run 'eventapi %s --help')", s.name, s.name)
   end
-  local resources, actions, op = {}, {}, nil
-  for _, row in ipairs(s.operations) do
-    local r, a = split_name(row.name)
-    if not resources[r] then resources[r] = true; resources[#resources + 1] = r end
-    if r == resource then
-      actions[#actions + 1] = a
-      if a == action then op = row end
-    end
+  local services = require "eventapi.services"
+  local actions, op = {}, nil
+  local rows = services.rows(s, resource)
+  if #rows == 0 then
+    usage("%s has no resource '%s' (resources: %s)", s.name, resource, table.concat(services.resources(s), ", "))
   end
-  if not resources[resource] then
-    usage("%s has no resource '%s' (resources: %s)", s.name, resource, table.concat(resources, ", "))
+  for _, row in ipairs(rows) do
+    local _, a = split_name(row.name)
+    actions[#actions + 1] = a
+    if a == action then op = row end
   end
   local list_op = paged_op(s, resource)
   if list_op then actions[#actions + 1] = "all" end
@@ -188,7 +187,7 @@ local function send_call(state, s, op, params, limit, walk, call)
     -- fetched while this one is printed); a failure stops the walk, exit 1.
     -- The progress line (stderr on a terminal) is left out when the items
     -- go to the terminal too.
-    params.limit = limit
+    if limit ~= nil then params.limit = limit end -- (an offset list's --limit is its page size, in params)
     if state.ctx.isatty() then params.progress = false end
     state.lost = "items from there on are lost"
     ok, err = pcall(function()

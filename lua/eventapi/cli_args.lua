@@ -51,8 +51,9 @@ end
 -- resource), or nil.
 function args.paged_op(service, resource)
   local found
-  for _, row in ipairs(service.operations) do
-    if row.pages and args.split_name(row.name) == resource then found = row end
+  for _, row in ipairs(require("eventapi.services").rows(service, resource)) do
+    local _, action = args.split_name(row.name)
+    if row.pages and (action == "get" or not found) then found = row end -- as the client: get's, else the first
   end
   return found
 end

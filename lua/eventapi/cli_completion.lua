@@ -141,7 +141,7 @@ local function add_call(rows, s, resource, action, op, walk)
   end
   if op.pages then
     if not walk then flags[#flags + 1] = "--all" end
-    flags[#flags + 1] = "--limit"
+    if op.pages ~= "offset" then flags[#flags + 1] = "--limit" end -- an offset list's own limit is its page size
   end
   rows.calls[#rows.calls + 1] = ('    %s) flags="%s" booleans=" %s " ;;'):format(case_key({ s.name, resource, action }),
     table.concat(flags, " "), table.concat(booleans, " "))

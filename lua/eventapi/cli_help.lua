@@ -36,7 +36,7 @@ local function call_lines(s, filter_resource)
       if #call > width then width = #call end
       rows[#rows + 1] = { call, table.concat(own, " ") }
       if op.pages and paged_op(s, resource) == op then -- the all action walks this list call
-        own[#own + 1] = "--limit"
+        if op.pages ~= "offset" then own[#own + 1] = "--limit" end -- (an offset list's limit is its own)
         local all = ("%s %s all"):format(s.name, resource)
         if #all > width then width = #all end
         rows[#rows + 1] = { all, table.concat(own, " ") }

@@ -1,7 +1,8 @@
 --- Walking every page of a list call: `client.<resource>.each{...}` (an
 -- iterator for a generic for) and `client.<resource>.all{...}` (a promise of
 -- every item). Losant lists page by `page`/`perPage`; Monterosa lists follow
--- the cursor of `links.next`. The next page is fetched while the caller
+-- the cursor of `links.next`; Losant's data table rows by `limit`/`offset`
+-- (there `limit` is the page size, sent, and a walk has no cap). The next page is fetched while the caller
 -- works on the current one. `limit` (not sent) stops after that many items.
 -- What a walk refuses is said in the doc comment of M.each (docs/API.md),
 -- README.md ("Hostile answers stay harmless") and docs/PROTOCOLS.md (1.9,
@@ -19,12 +20,14 @@ local M = {}
 local STALE_PAGES = 2
 
 --- Copies params without limit and progress; returns the copy, limit, progress.
-local function split(params, name)
+local function split(params, name, style)
   if params ~= nil and type(params) ~= "table" then Error.raise("InvalidParams", "%s: params must be a table", name) end
   local copy = {}
   for k, v in pairs(params or {}) do copy[k] = v end
   local limit, progress = copy.limit, copy.progress
-  copy.limit, copy.progress = nil, nil
+  if style == "offset" then limit = nil end -- an offset list's limit is its page size, sent
+  if style ~= "offset" then copy.limit = nil end
+  copy.progress = nil
   if limit ~= nil and (type(limit) ~= "number" or math.tointeger(limit) == nil or limit < 0) then
     Error.raise("InvalidParams", "%s: limit must be a whole number >= 0, not %s", name, Error.show(limit))
   end
@@ -39,6 +42,17 @@ local function next_params(style, params, page)
     local p = {}
     for k, v in pairs(params) do p[k] = v end
     p.cursor = page.next_cursor
+    return p
+  end
+  if style == "offset" then -- limit/offset: the next offset is this one plus the items it brought
+    local count = #page.items
+    local per = math.tointeger(page.limit) or math.tointeger(params.limit)
+    local offset = (math.tointeger(page.offset) or math.tointeger(params.offset) or 0) + count
+    if count == 0 or (per and count < per) then return nil end
+    if math.type(page.totalCount) == "integer" and offset >= page.totalCount then return nil end
+    local p = {}
+    for k, v in pairs(params) do p[k] = v end
+    p.offset = offset
     return p
   end
   local number = math.tointeger(page.page) or params.page or 0
@@ -65,6 +79,7 @@ end
 -- could carry anything).
 local function label(walk, asked)
   if walk.style == "cursor" then return ("page %d of the walk"):format(walk.count) end
+  if walk.style == "offset" then return "the page at offset " .. tostring(asked.offset or 0) end
   return "page " .. tostring(asked.page or 0)
 end
 
@@ -123,7 +138,8 @@ local function check_page(walk, page, asked, following)
       pages[cursor] = true
     end
   else
-    local number = math.tointeger(page.page) or asked.page or 0
+    local number = walk.style == "offset" and (math.tointeger(asked.offset) or 0)
+      or math.tointeger(page.page) or asked.page or 0
     if pages[number] then
       refuse(walk, asked, "the server sent page %s again: the pages would repeat for ever", tostring(number))
     end
@@ -171,7 +187,7 @@ end
 -- method and url of a page's request in these errors.
 function M.each(fetch, op, params, where)
   local limit, progress
-  params, limit, progress = split(params, op.name)
+  params, limit, progress = split(params, op.name, op.pages)
   local walk = { op = op, style = op.pages, where = where, pages = {}, seen = {}, texts = {}, stale = 0, count = 0 }
   local pending = limit ~= 0 and fetch(params) or nil
   local asked = params

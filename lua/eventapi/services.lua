@@ -20,6 +20,9 @@
 --   raw             the field of an answer only --raw prints (optional)
 --   functions       { name = function } (optional): eventapi.<name>.<function>
 --   operations      the rows (resource.action, method, path, params, returns, pages)
+--   resources, resource_rows(resource)  (optional) the resource names and a
+--                   loader of one resource's rows: the client and the command
+--                   then load a resource's rows when it is first used
 --   common_params   params every call takes after its own (optional)
 --   path_doc        how the reference shows computed paths (optional)
 --   content_type, accept, empty_body_object, headers(options), unwrap,
@@ -43,6 +46,29 @@ function M.of(name)
                                      table.concat(M.names, ", "))
   end
   return service
+end
+
+--- services.resources(service) -> the resource names of a service, in order
+-- (without loading the rows of a service that loads them lazily).
+function M.resources(service)
+  if service.resources then return service.resources end
+  local list, seen = {}, {}
+  for _, row in ipairs(service.operations) do
+    local r = row.name:match("^(%w+)%.")
+    if not seen[r] then seen[r] = true; list[#list + 1] = r end
+  end
+  return list
+end
+
+--- services.rows(service, resource) -> the rows of one resource (an empty
+-- list for an unknown one), loading only that resource's rows.
+function M.rows(service, resource)
+  if service.resource_rows then return service.resource_rows(resource) or {} end
+  local list = {}
+  for _, row in ipairs(service.operations) do
+    if row.name:match("^(%w+)%.") == resource then list[#list + 1] = row end
+  end
+  return list
 end
 
 --- services.names_text(last) -> "losant, connectdaily, monterosa", or with

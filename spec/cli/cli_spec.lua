@@ -36,7 +36,7 @@ describe("the eventapi command", function()
       eventapi({ "losant", "events", "get", "--applicationId", APP, "--state", "new", "--perPage", "2", "--page=0" }, env)
       local r = recorded()[1]
       assert.are.equal("/applications/" .. APP .. "/events", r.path)
-      assert.are.equal("page=0&perPage=2&state=new&_actions=false&_links=true&_embedded=true", r.query)
+      assert.are.equal("_actions=false&_links=true&_embedded=true&page=0&perPage=2&state=new", r.query)
     end)
 
     it("keeps large integers exact in the output", function()
@@ -49,7 +49,7 @@ describe("the eventapi command", function()
                  "--includeWorkflows", "true" }, env)
       local r = recorded()[1]
       assert.are.equal("DELETE", r.method)
-      assert.are.equal("includeWorkflows=true&_actions=false&_links=true&_embedded=true", r.query)
+      assert.are.equal("_actions=false&_links=true&_embedded=true&includeWorkflows=true", r.query)
     end)
 
     it("sends a JSON body given on the command line", function()
@@ -79,7 +79,7 @@ describe("the eventapi command", function()
 
     it("sends a json-kind param as JSON in the query string", function()
       eventapi({ "losant", "events", "get", "--applicationId", APP, "--query", '{"level":"critical"}' }, env)
-      assert.are.equal("query=%7B%22level%22%3A%22critical%22%7D&_actions=false&_links=true&_embedded=true",
+      assert.are.equal("_actions=false&_links=true&_embedded=true&query=%7B%22level%22%3A%22critical%22%7D",
                        recorded()[1].query)
     end)
 

@@ -79,7 +79,7 @@ describe("eventapi on a list call with all or --all", function()
   it("fetches each page once, by page and perPage", function()
     eventapi({ "losant", "events", "all", "--applicationId", APP }, env)
     local pages = {}
-    for _, query in ipairs(queries()) do pages[#pages + 1] = query:match("^page=(%d+)") or query end
+    for _, query in ipairs(queries()) do pages[#pages + 1] = query:match("&page=(%d+)") or query end
     assert.are.same({ "1", "2" }, { pages[2], pages[3] })
     assert.are.equal(3, #pages)
   end)
@@ -168,7 +168,7 @@ describe("eventapi on a list call with all or --all", function()
   it("exits with 2 for all on a resource without a list call", function()
     local run = eventapi({ "losant", "event", "all", "--applicationId", APP }, env)
     assert.are.equal(2, run.code)
-    assert.truthy(run.stderr:find("eventapi: losant event has no action 'all' (actions: get, patch, delete)", 1, true),
+    assert.truthy(run.stderr:find("eventapi: losant event has no action 'all' (actions: delete, get, patch)", 1, true),
                   "stderr: " .. run.stderr)
   end)
 

@@ -128,9 +128,12 @@ describe("the Losant rows", function()
       end
     end
     table.sort(found)
+    local events = {}
+    for _, f in ipairs(found) do if f:match("^events%.") then events[#events + 1] = f end end
+    assert.are.equal(24, #found) -- across the API, each as the definitions say
     assert.are.same({ "events.get filter", "events.get filterField", "events.get state",
                       "events.mostRecentBySeverity filter", "events.patch filter", "events.patch filterField",
-                      "events.patch state" }, found)
+                      "events.patch state" }, events)
   end)
 end)
 
