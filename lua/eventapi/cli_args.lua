@@ -152,11 +152,11 @@ function args.convert(ctx, p, text)
   elseif kind == "boolean" then
     if text == "true" then return true elseif text == "false" then return false end
     usage("--%s must be true or false, not '%s'", p.name, text)
-  elseif kind == "json" or kind == "table" then
+  elseif kind == "json" or kind == "table" or kind == "hash" then -- (a hash goes out in bracket form)
     local from
     if text:sub(1, 1) == "@" then text, from = read_source(ctx, p.name, text) end
     local v = decode_json(p.name, text, from)
-    if kind == "table" and type(v) ~= "table" then
+    if kind ~= "json" and type(v) ~= "table" then
       usage("--%s must be a JSON object or array", p.name)
     end
     return v

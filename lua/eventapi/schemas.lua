@@ -38,7 +38,7 @@ function M.check(service, op, params, body)
   for _, p in ipairs(op.params) do
     local v = p.schema and params[p.name]
     if v ~= nil then
-      local text = p.place == "body" and body or core.json_encode(v)
+      local text = p.place == "body" and body or (p.kind == "json" and type(v) == "string" and v) or core.json_encode(v)
       local ok, why = set_of(service):validate(p.schema, text)
       if not ok then
         return ("%s: %s%s%s"):format(op.name, p.name, why:sub(1, 1) == "/" and "" or ": ", why), p.name
