@@ -171,6 +171,10 @@ static void hash_pairs(lua_State *L, const spec *s, const param *p, int v, event
             return;
         }
         if (t != LUA_TSTRING && t != LUA_TNUMBER) wrong(L, s, p, "a table of strings, numbers and booleans", v, 0);
+        if (t == LUA_TNUMBER && !lua_isinteger(L, v)) {
+            lua_Number d = lua_tonumber(L, v);
+            if (d != d || d == (lua_Number)HUGE_VAL || d == -(lua_Number)HUGE_VAL) wrong(L, s, p, "a finite number", v, 0);
+        }
         eventapi_buf text;
         eventapi_buf_init(L, &text);
         if (t == LUA_TNUMBER) eventapi_number(L, v, &text);

@@ -75,6 +75,11 @@ describe("a generated Losant action", function()
     assert.truthy(err.message:find("tagFilter must be a table of strings, numbers and booleans", 1, true), err.message)
   end)
 
+  it("refuses a hash holding a number that is not finite", function()
+    local err = refused(losant.devices.get({ applicationId = APP, tagFilter = { { value = 0 / 0 } } }))
+    assert.truthy(err.message:find("tagFilter must be a finite number", 1, true), err.message)
+  end)
+
   it("refuses a hash nested deeper than 32 levels", function()
     local deep = {}
     local t = deep
