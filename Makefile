@@ -35,7 +35,10 @@ SB_BIN   = $(BUILD)/eventapi-sandbox
 # locales: spec/client/json_spec.lua makes a comma locale with localedef)
 DEB_PACKAGES = lua5.4 liblua5.4-dev lua-cjson lua-luv libcurl4-openssl-dev lua-busted \
                libmicrohttpd-dev libsqlite3-dev libjansson-dev pkg-config curl nginx openssl luarocks \
-               locales libpcre2-dev json-schema-test-suite python3-jsonschema nodejs npm
+               locales libpcre2-dev json-schema-test-suite python3-jsonschema
+# node and npm (the wire spec's official client) are looked for as commands:
+# a node from elsewhere (nodesource's, which bundles npm) is fine as it is
+DEB_COMMANDS = node:nodejs npm:npm
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(abspath $(BUILD))/?.so;;
@@ -127,6 +130,15 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@missing=""; for c in $(DEB_COMMANDS); do \
+	  command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing \
+	    || echo "deps: could not install$$missing: the wire spec will be pending"; \
+	fi
 
 # deps first, then a fresh make for the build: its pkg-config flags see the
 # -dev packages deps has just installed, also under make -j.
@@ -181,6 +193,7 @@ losant-api: build $(LOSANT_REST)/package.json
 	mkdir -p lua/eventapi/losant_api
 	LUA_CPATH='$(abspath $(BUILD))/?.so' $(LUA) tools/gen_losant.lua $(LOSANT_REST) .
 	$(MAKE) schemas
+	LUA_PATH='lua/?.lua;;' LUA_CPATH='$(abspath $(BUILD))/?.so' $(LUA) tools/gen_sandbox_actions.lua > sandbox/losant_actions.c.tmp && mv sandbox/losant_actions.c.tmp sandbox/losant_actions.c
 
 # sandbox/losant_schemas.c: the same schemas as C strings (generated, committed)
 schemas:
