@@ -29,3 +29,27 @@ for runbook in examples/losant_triage.lua examples/losant_reenable_mqtt.lua exam
   echo "== $runbook"
   bin/eventapi run "$runbook"
 done
+
+# Beyond events: a small fleet for the device and workflow runbooks, made
+# with the command (one call per line; --compact prints one JSON line).
+echo
+echo "== a fleet: three pumps (two on floor 2), their states, and a workflow"
+app=$LOSANT_APPLICATION
+id_of() { sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' | head -1; }
+for pump in pump-1:2 pump-2:2 pump-3:3; do
+  name=${pump%%:*} floor=${pump##*:}
+  device=$(bin/eventapi --compact losant devices post --applicationId "$app" --device \
+    "{\"name\":\"$name\",\"deviceClass\":\"standalone\",\"tags\":[{\"key\":\"floor\",\"value\":\"$floor\"}],\"attributes\":[{\"name\":\"pressure\",\"dataType\":\"number\"}]}" | id_of)
+  bin/eventapi --compact losant device sendState --applicationId "$app" --deviceId "$device" \
+    --deviceState "{\"data\":{\"pressure\":$floor.5}}" > /dev/null
+  echo "  $name  $device  floor $floor"
+done
+FLOW=$(bin/eventapi --compact losant flows post --applicationId "$app" \
+  --flow '{"name":"pump alarms","enabled":true,"triggers":[],"nodes":[]}' | id_of)
+export FLOW WINDOW=0.2
+echo "  workflow $FLOW"
+for runbook in examples/losant_command_tagged.lua examples/losant_maintenance_window.lua; do
+  echo
+  echo "== $runbook"
+  bin/eventapi run "$runbook"
+done

@@ -500,9 +500,10 @@ static int path_matches(const route *r, const char *coll, const char *item) {
 
 /* Answers /applications/{id}/events... and .../integrations... (sandbox.h). */
 int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res) {
-    if (req->nseg < 3 || req->nseg > 4 || strcmp(req->seg[0], "applications") != 0) return 0;
+    if (req->nseg < 3 || req->nseg > 4 || strcmp(req->seg[0], "applications") != 0)
+        return ls_generic_route(srv, req, res); /* every other action (losant_generic.c) */
     const char *coll = req->seg[2], *item = req->nseg == 4 ? req->seg[3] : NULL;
-    if (strcmp(coll, "events") && strcmp(coll, "integrations")) return 0;
+    if (strcmp(coll, "events") && strcmp(coll, "integrations")) return ls_generic_route(srv, req, res);
     char app_id[25], item_id[25], allow[64] = "";
     ls_call c = {srv, req, res, req->seg[1], item};
     /* ids match stored ones without regard to case (the schema's pattern allows A-F; stored ids are lower-case) */

@@ -105,7 +105,8 @@ enum ls_listing_call { LS_EVENTS, LS_INTEGRATIONS, LS_PATCH, LS_SEVERITY, LS_DEL
 void ls_internal(sb_response *res);
 /* Checks the bearer token (401), the scope of the call name (403; read:
  * the .read scopes grant it), the applicationId (400) and that the token
- * reaches the application (404), in that order. 0 when the call may go
+ * reaches the application (404), in that order (no application is
+ * checked when c->app is NULL: actions outside /applications). 0 when the call may go
  * on, else -1 with the error answered. */
 int ls_authorize(const ls_call *c, const char *name, int read);
 /* Checks the query params call (its name: "events.get", ...) takes, and
@@ -172,5 +173,68 @@ int ls_complete_event(json_t *ev, const char *app, const char *id, const char *n
 int ls_complete_integration(json_t *in, const char *app, const char *id, const char *now);
 /* Writes the 24-hex id in lower case into buf[25] and returns buf. */
 const char *ls_lower_id(const char *id, char *buf);
+
+/* ---- every other Losant action (losant_actions.c, generated; losant_generic.c) ---- */
+
+enum ls_paging { LS_NOPAGES, LS_PAGES, LS_OFFSET };
+
+/* One action of the Losant API, as the library's rows name it. */
+typedef struct ls_action {
+    const char *name;               /* "device.get" */
+    const char *method;             /* "GET", ... */
+    const char *path;               /* "/applications/{applicationId}/devices/{deviceId}" */
+    const char *const *scopes;      /* a token needs one of them; none (an empty list): no token needed */
+    const char *body_schema;        /* the body's schema name, or NULL */
+    int status;                     /* the success status */
+    const char *answer;             /* its schema name, or NULL */
+    int answer_array;               /* that schema is a list */
+    enum ls_paging paging;
+    int stream, upload;
+} ls_action;
+
+extern const ls_action LS_ACTIONS[]; /* ends with a NULL name */
+
+/* Answers a Losant path that the events and integrations routes do not
+ * take, from LS_ACTIONS: 1 when an action's path template matches (405
+ * for a matching path with another method), 0 when none does. */
+int ls_generic_route(sb_server *srv, const sb_request *req, sb_response *res);
+
+/* What losant_generic.c and losant_device_data.c share. */
+#define LG_MAX_SEG 16
+
+/* A request matched to an action: its segments (24-hex ids in lower case). */
+typedef struct lg_call {
+    ls_call c;
+    const ls_action *a;
+    const char *seg[LG_MAX_SEG];
+    char low[LG_MAX_SEG][25];
+    int nseg;
+} lg_call;
+
+/* The store of every other resource: get gives 1 with *doc (new
+ * reference), 0 when absent, -1 on failure; put stores doc as id of coll
+ * (0 or -1); list gives every document of coll in the order they were
+ * made (new list; NULL on failure). */
+int lg_doc_get(sqlite3 *db, const char *coll, const char *id, json_t **doc);
+int lg_doc_put(sqlite3 *db, const char *coll, const char *id, json_t *doc);
+json_t *lg_doc_list(sqlite3 *db, const char *coll);
+/* A new 24-hex id into buf[25] (under the service lock). */
+void lg_new_id(double now, char *buf);
+/* Answers doc (stolen) with status; 500 when doc is NULL. */
+void lg_answer(const lg_call *g, int status, json_t *doc);
+/* Answers 404 "<Name> was not found" for the id param ("deviceId"). */
+void lg_not_found(const lg_call *g, const char *param);
+/* An integer query param from min to max (def when absent); -1 with 400 answered. */
+int lg_int_query(const lg_call *g, const char *name, long long min, long long max, long long def, long long *out);
+/* The body checked against the action's schema: a new reference; NULL
+ * with an error answered and *failed set; NULL without an error when the
+ * body is empty and need is 0. */
+json_t *lg_checked_body(const lg_call *g, int need, int *failed);
+/* The device actions that keep data (losant_device_data.c): 1 when
+ * g's action is one of them (answered), else 0. base is the request's
+ * path without its last segment ("applications/<app>/devices/<id>"). */
+int lg_device_action(const lg_call *g, const char *base);
+/* data.lastValueQuery and data.timeSeriesQuery: 1 when answered, else 0. */
+int lg_data_action(const lg_call *g);
 
 #endif

@@ -70,6 +70,7 @@ int ls_authorize(const ls_call *c, const char *name, int read) {
     } else if (!scope_grants(scopes, name, read)) {
         sb_reply_error(c->res, 403, "Forbidden", "The access token does not grant %s", name);
         rc = -1;
+    } else if (!c->app) { /* an action outside applications (losant_generic.c): nothing more to check */
     } else if (!sb_is_hex24(c->app)) {
         sb_reply_error(c->res, 400, "Validation", "applicationId must be 24 hexadecimal characters");
         rc = -1;

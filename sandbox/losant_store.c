@@ -144,7 +144,10 @@ int sb_losant_schema(sqlite3 *db) {
                 "CREATE INDEX IF NOT EXISTS le_device ON losant_events (app, device_id, id);"
                 "CREATE TABLE IF NOT EXISTS losant_integrations (rid INTEGER PRIMARY KEY, app TEXT NOT NULL,"
                 " id TEXT NOT NULL, name TEXT, integration_type TEXT, creation_date TEXT, last_updated TEXT,"
-                " doc TEXT NOT NULL, UNIQUE (app, id));")
+                " doc TEXT NOT NULL, UNIQUE (app, id));"
+                /* every other resource (losant_generic.c): coll is the collection's path ("applications/<id>/devices") */
+                "CREATE TABLE IF NOT EXISTS losant_generic (seq INTEGER PRIMARY KEY, coll TEXT NOT NULL,"
+                " id TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (coll, id));")
         < 0)
         return -1;
     return migrate_docs(db);

@@ -107,6 +107,80 @@ describe("examples/losant_reenable_mqtt.lua", function()
   end)
 end)
 
+--- A fleet as examples/demo.sh makes it: pumps on floors 2, 2 and 3, each
+-- with a pressure state, and a workflow; returns the device ids and the flow's.
+local function fleet(sb)
+  local client = sb.losant()
+  local ids = {}
+  for i, floor in ipairs({ "2", "2", "3" }) do
+    local dev = client.devices.post({ applicationId = APP, device = { name = "pump-" .. i,
+      tags = { { key = "floor", value = floor } }, attributes = { { name = "pressure", dataType = "number" } } } }):await()
+    client.device.sendState({ applicationId = APP, deviceId = dev.id, deviceState = { data = { pressure = i } } }):await()
+    ids[i] = dev.id
+  end
+  local flow = client.flows.post({ applicationId = APP, flow = { name = "pump alarms", enabled = true } }):await()
+  client:close()
+  sandbox.clear_requests(sb)
+  return ids, flow.id
+end
+
+describe("examples/losant_command_tagged.lua", function()
+  local sb
+  after_each(function() sb.stop() end)
+
+  it("sends the command once, to the devices with the tag, and prints each one's state", function()
+    sb = sandbox.start()
+    local ids = fleet(sb)
+    local r = run(sb, "losant_command_tagged.lua")
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find("2 device(s) tagged floor=2", 1, true), r.stdout)
+    assert.truthy(r.stdout:find(ids[1] .. "  pump-1       pressure=1", 1, true), r.stdout)
+    assert.truthy(r.stdout:find(ids[2] .. "  pump-2       pressure=2", 1, true), r.stdout)
+    assert.is_nil(r.stdout:find(ids[3], 1, true))
+    local commands = sent(sb, "POST", "/applications/" .. APP .. "/devices/command")
+    assert.are.equal(1, #commands)
+    local client = sb.losant()
+    local got = client.device.getCommand({ applicationId = APP, deviceId = ids[1] }):await()
+    assert.are.equal("restart", got[1].name)
+    assert.are.equal(0, #client.device.getCommand({ applicationId = APP, deviceId = ids[3] }):await())
+    client:close()
+  end)
+
+  it("sends no command with DRY_RUN=1, and still reads the states", function()
+    sb = sandbox.start()
+    fleet(sb)
+    local r = run(sb, "losant_command_tagged.lua", { DRY_RUN = "1" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find('command "restart" not sent (dry run)', 1, true), r.stdout)
+    assert.are.equal(0, #sent(sb, "POST", "/applications/" .. APP .. "/devices/command"))
+    assert.are.equal(2, #sent(sb, "GET", "/applications/" .. APP .. "/devices/*") - 0)
+  end)
+end)
+
+describe("examples/losant_maintenance_window.lua", function()
+  local sb
+  after_each(function() sb.stop() end)
+
+  it("disables the workflow, then enables it again, each change one PATCH", function()
+    sb = sandbox.start()
+    local _, flow = fleet(sb)
+    local r = run(sb, "losant_maintenance_window.lua", { FLOW = flow, WINDOW = "0.1" })
+    assert.are.equal(0, r.code, r.stderr)
+    local patches = sent(sb, "PATCH", "/applications/" .. APP .. "/flows/" .. flow)
+    assert.are.equal(2, #patches)
+    assert.are.equal('{"enabled":false}', patches[1].body)
+    assert.are.equal('{"enabled":true}', patches[2].body)
+    assert.is_true(losant_get(sb, "/applications/" .. APP .. "/flows/" .. flow).enabled)
+  end)
+
+  it("exits with 2 and sends nothing without FLOW", function()
+    sb = sandbox.start()
+    local r = run(sb, "losant_maintenance_window.lua")
+    assert.are.equal(2, r.code)
+    assert.are.equal(0, #sandbox.requests(sb))
+  end)
+end)
+
 --- The Monterosa events the runbook created (one POST each), as the sandbox
 -- now has them (GET with the token).
 local function monterosa_created(sb)
