@@ -324,7 +324,7 @@ const ls_action LS_ACTIONS[] = {
     {"applicationTemplate.get", "GET", "/applicationTemplates/{templateId}", S44, NULL, 200, "applicationTemplate", 0, LS_NOPAGES, 0, 0},
     {"applicationTemplates.get", "GET", "/applicationTemplates", S45, NULL, 200, "applicationTemplates", 0, LS_PAGES, 0, 0},
     {"applicationTemplates.getCategories", "GET", "/applicationTemplates/categories", S46, NULL, 200, "applicationTemplateCategories", 0, LS_NOPAGES, 0, 0},
-    {"applicationTemplates.getUniqueKeywords", "GET", "/applicationTemplates/keywords", S47, NULL, 200, "templateKeywords", 1, LS_NOPAGES, 0, 0},
+    {"applicationTemplates.getUniqueKeywords", "GET", "/applicationTemplates/keywords", S47, NULL, 200, "templateKeywords", 0, LS_NOPAGES, 0, 0},
     {"applications.get", "GET", "/applications", S48, NULL, 200, "applications", 0, LS_PAGES, 0, 0},
     {"applications.import", "POST", "/applications/import", S49, NULL, 201, "applicationCreationByTemplateResult", 0, LS_NOPAGES, 0, 1},
     {"applications.post", "POST", "/applications", S50, "applicationPost", 201, "application", 0, LS_NOPAGES, 0, 0},

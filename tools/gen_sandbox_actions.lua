@@ -2,29 +2,17 @@
 -- (the rows of lua/eventapi/losant_api/*.lua) as one C table the sandbox
 -- routes by (sandbox/losant_generic.c).
 --   LUA_PATH='lua/?.lua;;' LUA_CPATH='BUILD/?.so' lua5.4 tools/gen_sandbox_actions.lua > sandbox/losant_actions.c
--- Whether an answer schema is a JSON list is read from losant-rest's
--- schemas when they are at hand ($EVENTAPI_LOSANT_REST/losant-rest/lib/schemas
--- or the first argument), else from the list below (losant-rest 2.8.1).
+-- The answer schemas of losant-rest 2.8.1 that are JSON lists (read from
+-- its lib/schemas: the answer's top-level "type" is "array"); every other
+-- answer is an object.
 local losant = require "eventapi.losant"
 
-local ARRAYS = { applicationSearchResult = true, templateKeywords = true, deviceCommands = true, deviceLog = true,
-                 deviceStates = true, flowLog = true, notebookExecutionLogs = true, orgInvites = true }
+local ARRAYS = { applicationSearchResult = true, deviceCommands = true, deviceLog = true, deviceStates = true,
+                 flowLog = true, notebookExecutionLogs = true, orgInvites = true }
 
-local schema_dir = arg[1]
-if not schema_dir and os.getenv("EVENTAPI_LOSANT_REST") then
-  schema_dir = os.getenv("EVENTAPI_LOSANT_REST") .. "/losant-rest/lib/schemas"
-end
-
---- 1 when the answer schema called name is a list.
+--- true when the answer schema called name is a list.
 local function is_array(name)
-  if not name then return false end
-  local f = schema_dir and io.open(schema_dir .. "/" .. name .. ".json")
-  if not f then return ARRAYS[name] == true end
-  local ok, cjson = pcall(require, "cjson")
-  local text = f:read("a")
-  f:close()
-  if ok then return cjson.decode(text).type == "array" end
-  return ARRAYS[name] == true
+  return name ~= nil and ARRAYS[name] == true
 end
 
 local function c_string(s)

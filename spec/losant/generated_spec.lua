@@ -65,6 +65,13 @@ describe("the generated Losant rows", function()
     end
   end)
 
+  it("are what the sandbox's table of actions was generated from (sandbox/losant_actions.c)", function()
+    local f = io.popen("lua5.4 tools/gen_sandbox_actions.lua 2>&1")
+    local text = f:read("a")
+    f:close()
+    assert.are.equal(read("sandbox/losant_actions.c"), text)
+  end)
+
   it("hold the 273 actions of 74 resources of losant-rest 2.8.1", function()
     assert.are.equal("2.8.1", losant.version)
     assert.are.equal(74, #losant.resources)
