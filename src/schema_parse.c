@@ -32,11 +32,30 @@ void sx_arena_init(sx_arena *a, size_t first) {
     a->next_size = first < 1024 ? 1024 : first;
 }
 
+/* Puts the full block b (of size bytes) behind the head: the head goes on
+ * being filled. */
+static void keep_behind(sx_arena *a, sx_block *b, size_t size) {
+    b->size = b->used = size;
+    if (a->head) {
+        b->prev = a->head->prev;
+        a->head->prev = b;
+    } else {
+        b->prev = NULL;
+        a->head = b;
+    }
+}
+
 void *sx_alloc(sx_arena *a, size_t n) {
     if (n > SIZE_MAX / 4) return NULL;
     n = (n + SX_ALIGN - 1) / SX_ALIGN * SX_ALIGN;
     if (n == 0) n = SX_ALIGN;
     sx_block *b = a->head;
+    if (b && b->size - b->used < n && n >= a->next_size / 2) { /* a large one: a block of its own */
+        b = malloc(sizeof *b + n);
+        if (!b) return NULL;
+        keep_behind(a, b, n);
+        return b->data;
+    }
     if (!b || b->size - b->used < n) {
         size_t size = a->next_size > n ? a->next_size : n;
         b = malloc(sizeof *b + size);
@@ -165,13 +184,25 @@ void sx_msg_value(sx_msg *m, const jv *v, int quote) {
 
 /* ---- parser ---- */
 
+/* The stack of open containers holds each one's items (jv) or members
+ * (jmember) side by side until it closes and they move to the arena. It
+ * starts in PARSE_LOCAL bytes on the C stack and moves to the heap, into an
+ * arena block, when it outgrows them; a large container closing there takes
+ * the block into the arena as it is (what lies under its children moves
+ * back to the C stack), so a long array is not copied, nor held twice.
+ * Values are read in place, into their slot (an offset: the stack may move
+ * while a container's children are read). */
+#define PARSE_LOCAL 4096
+
 typedef struct parser {
     sx_arena *a;
     const char *start, *p, *end;
     int depth;
-    jmember *stack; /* the members and items of the open containers */
-    size_t top, cap;
-    const char *why; /* the failure: what, and where (p) */
+    char *stack;      /* the items and members of the open containers */
+    size_t top, cap;  /* in bytes */
+    char *local;      /* the stack's first room, on the C stack */
+    sx_block *heap;   /* the block the stack is in, or NULL when local */
+    const char *why;  /* the failure: what, and where (p) */
     int oom;
 } parser;
 
@@ -187,9 +218,14 @@ static int nomem(parser *P) {
     return -1;
 }
 
-static void skip(parser *P) {
-    while (P->p < P->end && (*P->p == ' ' || *P->p == '\t' || *P->p == '\n' || *P->p == '\r')) P->p++;
+static void skip_space(parser *P) {
+    const char *p = P->p, *end = P->end;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    P->p = p;
 }
+
+/* Skips white space (compact text has none: one test). */
+#define skip(P) do { if ((P)->p < (P)->end && (unsigned char)*(P)->p <= ' ') skip_space(P); } while (0)
 
 /* The length of the valid UTF-8 sequence at s (before end), or 0. */
 static size_t utf8_seq(const unsigned char *s, const unsigned char *end) {
@@ -207,25 +243,51 @@ static size_t utf8_seq(const unsigned char *s, const unsigned char *end) {
 #define ONES 0x0101010101010101u
 #define HIGHS 0x8080808080808080u
 
-/* Whether none of the 8 bytes of w is a quote, a backslash, a control
- * character or a non-ASCII byte (the zero-byte test on each). */
-static int plain8(uint64_t w) {
+/* The bytes of w that are a quote, a backslash, a control character or not
+ * ASCII, each marked by its high bit (the zero-byte test on each: a byte
+ * can be marked wrongly only above a rightly marked one, so the lowest mark
+ * is exact). */
+static uint64_t special8(uint64_t w) {
     uint64_t quote = w ^ (ONES * '"'), slash = w ^ (ONES * '\\');
-    uint64_t special = ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash) | ((w - ONES * 0x20) & ~w) | w;
-    return (special & HIGHS) == 0;
+    return (((quote - ONES) & ~quote) | ((slash - ONES) & ~slash) | ((w - ONES * 0x20) & ~w) | w) & HIGHS;
 }
 
+#ifdef __GNUC__
+#define INLINE inline __attribute__((always_inline))
+#else
+#define INLINE inline
+#endif
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FIRST_MARKED(m) ((size_t)__builtin_ctzll(m) >> 3) /* the index of the first marked byte */
+#endif
+
 /* Skips string bytes that need nothing (valid UTF-8 included): returns the
- * first quote, backslash, control character or invalid byte, or end. */
-static const char *scan_plain(const char *q, const char *end) {
+ * first quote, backslash, control character or invalid byte, or end. Plain
+ * ASCII goes 8 bytes at a time. */
+static INLINE const char *scan_plain(const char *q, const char *end) {
     for (;;) {
-        uint64_t w;
-        while (end - q >= 8 && (memcpy(&w, q, 8), plain8(w))) q += 8;
+        uint64_t w, m;
+        while (end - q >= 8) {
+            memcpy(&w, q, 8);
+            if ((m = special8(w)) != 0) {
+#ifdef FIRST_MARKED
+                size_t i = FIRST_MARKED(m);
+                q += i;
+                if (((w >> (8 * i)) & 0x80) == 0) return q; /* a quote, a backslash or a control character */
+#else
+                while ((unsigned char)*q >= 0x20 && (unsigned char)*q < 0x80 && *q != '"' && *q != '\\') q++;
+#endif
+                goto marked;
+            }
+            q += 8;
+        }
         if (q >= end) return q;
+    marked:;
         unsigned char c = (unsigned char)*q;
         if (c < 0x80) {
             if (c < 0x20 || c == '"' || c == '\\') return q;
-            q++;
+            q++; /* the last bytes, one by one */
             continue;
         }
         size_t n = utf8_seq((const unsigned char *)q, (const unsigned char *)end);
@@ -301,8 +363,10 @@ static size_t read_escape(parser *P, char *o) {
     return put_utf8(o, (unsigned long)cp);
 }
 
+static int read_escaped(parser *P, const char *q, const char **s, size_t *len);
+
 /* Reads a string literal (P->p at its opening quote) into *s, *len. */
-static int read_string(parser *P, const char **s, size_t *len) {
+static INLINE int read_string(parser *P, const char **s, size_t *len) {
     const char *q = scan_plain(++P->p, P->end);
     if (q < P->end && *q == '"') { /* no escapes: the text itself */
         *s = P->p;
@@ -310,6 +374,11 @@ static int read_string(parser *P, const char **s, size_t *len) {
         P->p = q + 1;
         return 0;
     }
+    return read_escaped(P, q, s, len);
+}
+
+/* The rest of read_string: q is the byte scan_plain stopped at, not a quote. */
+static int read_escaped(parser *P, const char *q, const char **s, size_t *len) {
     if (q >= P->end || *q != '\\') return bad_byte(P, q);
     const char *close = q; /* find the end, to size the decoded copy */
     while (close < P->end && *close != '"') close += *close == '\\' ? 2 : 1;
@@ -337,22 +406,6 @@ static int read_string(parser *P, const char **s, size_t *len) {
 static const double POW10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* The double of the digits of a number text (s to end: sign, integer and
- * fraction digits, no exponent) when they make at most 15 significant ones:
- * then they and a power of ten up to 22 are exact doubles, and one
- * multiplication or division rounds as strtod would. Returns 0 otherwise. */
-static int quick_double(const char *s, const char *end, double *d) {
-    uint64_t m = 0;
-    int digits = 0, neg = *s == '-';
-    for (s += neg; s < end; s++) {
-        if (*s == '.' || (m == 0 && *s == '0')) continue;
-        if (++digits > 15) return 0;
-        m = m * 10 + (uint64_t)(*s - '0');
-    }
-    *d = neg ? -(double)m : (double)m;
-    return 1;
-}
-
 /* strtod of the number text at s (n bytes) with the C locale's decimal point
  * put in place of '.'; -1 when a long text cannot be copied. */
 static int locale_double(const char *s, size_t n, double *d) {
@@ -370,135 +423,171 @@ static int locale_double(const char *s, size_t n, double *d) {
     return 0;
 }
 
-/* Reads a number into v. */
+#define DIGIT(c) ((unsigned)((c) - '0') < 10)
+
+/* Reads a number into v, in one pass: its integer digits as a uint64 (exact
+ * up to 19 of them), and its significant digits (the digits from the first
+ * that is not 0, the fraction's included) as m when there are at most 15:
+ * then they and a power of ten up to 22 are exact doubles, and one
+ * multiplication or division rounds as strtod would. */
 static int read_number(parser *P, jv *v) {
-    const char *s = P->p, *frac = NULL, *exp = NULL;
-    if (P->p < P->end && *P->p == '-') P->p++;
-    if (P->p >= P->end || *P->p < '0' || *P->p > '9') return bad(P, "bad number");
-    if (*P->p == '0' && P->p + 1 < P->end && P->p[1] >= '0' && P->p[1] <= '9') return bad(P, "leading zero");
-    while (P->p < P->end && *P->p >= '0' && *P->p <= '9') P->p++;
-    if (P->p < P->end && *P->p == '.') {
-        frac = ++P->p;
-        if (P->p >= P->end || *P->p < '0' || *P->p > '9') return bad(P, "bad fraction");
-        while (P->p < P->end && *P->p >= '0' && *P->p <= '9') P->p++;
+    const char *s = P->p, *p = s, *end = P->end, *frac = NULL, *exp = NULL;
+    uint64_t u = 0, m = 0;
+    int sig = 0, neg = *p == '-'; /* (read_value saw '-' or a digit) */
+    p += neg;
+    if (p >= end || !DIGIT(*p)) return P->p = p, bad(P, "bad number");
+    if (*p == '0' && p + 1 < end && DIGIT(p[1])) return P->p = p, bad(P, "leading zero");
+    const char *digits = p;
+    for (; p < end && DIGIT(*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        u = u * 10 + d; /* wraps past 19 digits, when it is not used */
+        if ((m | d) && ++sig <= 15) m = m * 10 + d;
     }
-    if (P->p < P->end && (*P->p == 'e' || *P->p == 'E')) {
-        exp = ++P->p;
-        if (P->p < P->end && (*P->p == '+' || *P->p == '-')) P->p++;
-        if (P->p >= P->end || *P->p < '0' || *P->p > '9') return bad(P, "bad exponent");
-        while (P->p < P->end && *P->p >= '0' && *P->p <= '9') P->p++;
+    size_t nint = (size_t)(p - digits);
+    if (p < end && *p == '.') {
+        frac = ++p;
+        if (p >= end || !DIGIT(*p)) return P->p = p, bad(P, "bad fraction");
+        for (; p < end && DIGIT(*p); p++) {
+            unsigned d = (unsigned)(*p - '0');
+            if ((m | d) && ++sig <= 15) m = m * 10 + d;
+        }
     }
-    size_t n = (size_t)(P->p - s);
+    long e10 = frac ? -(long)(p - frac) : 0; /* the decimal exponent of the significant digits */
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        exp = ++p;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p >= end || !DIGIT(*p)) return P->p = p, bad(P, "bad exponent");
+        long e = 0;
+        for (; p < end && DIGIT(*p); p++) if (e < 100000) e = e * 10 + (*p - '0');
+        e10 += *exp == '-' ? -e : e;
+    }
+    P->p = p;
+    size_t n = (size_t)(p - s);
     if (n > UINT32_MAX) return bad(P, "number too long");
     v->type = JV_NUMBER;
     v->tlen = (uint32_t)n;
     v->u.num.text = s;
     v->isint = 0;
-    if (!frac && !exp) { /* an integer: exact when it fits */
-        int neg = *s == '-';
-        uint64_t u = 0;
-        const char *q = s + neg;
-        for (; q < P->p; q++) {
-            unsigned digit = (unsigned)(*q - '0');
-            if (u > (UINT64_MAX - digit) / 10) break;
-            u = u * 10 + digit;
-        }
-        if (q == P->p && u <= (uint64_t)INT64_MAX + (uint64_t)neg) {
-            v->isint = 1;
-            v->u.num.i = neg ? (int64_t)(0 - u) : (int64_t)u;
-            v->u.num.d = (double)v->u.num.i;
-            return 0;
-        }
+    if (!frac && !exp && nint <= 19 && u <= (uint64_t)INT64_MAX + (uint64_t)neg) { /* an integer that fits */
+        v->isint = 1;
+        v->u.num.i = neg ? (int64_t)(0 - u) : (int64_t)u;
+        v->u.num.d = (double)v->u.num.i;
+        return 0;
     }
-    long e10 = 0; /* the decimal exponent of the significant digits, for the quick path */
-    if (frac) e10 -= (long)((exp ? exp - 1 : P->p) - frac);
-    if (exp) {
-        const char *q = exp + (*exp == '+' || *exp == '-');
-        long e = 0;
-        for (; q < P->p; q++) if (e < 100000) e = e * 10 + (*q - '0');
-        e10 += *exp == '-' ? -e : e;
+    v->u.num.i = 0;
+    if (e10 >= -22 && e10 <= 22 && sig <= 15) { /* finite: below 10^15 * 10^22 */
+        double d = neg ? -(double)m : (double)m;
+        v->u.num.d = e10 < 0 ? d / POW10[-e10] : d * POW10[e10];
+        return 0;
     }
     double d;
-    if (e10 >= -22 && e10 <= 22 && quick_double(s, exp ? exp - 1 : P->p, &d)) {
-        d = e10 < 0 ? d / POW10[-e10] : d * POW10[e10];
-    } else if (locale_double(s, n, &d) < 0) {
-        return nomem(P);
-    }
+    if (locale_double(s, n, &d) < 0) return nomem(P);
     if (isinf(d)) return P->p = s, bad(P, "number out of range");
     v->u.num.d = d;
-    v->u.num.i = 0;
     return 0;
 }
 
-/* Pushes a member (or an item: key NULL) on the stack of open containers. */
-static int push(parser *P, const char *key, size_t klen, const jv *v) {
-    if (P->top == P->cap) {
-        size_t cap = P->cap ? P->cap * 2 : 64;
-        jmember *grown = cap < SIZE_MAX / sizeof *grown ? realloc(P->stack, cap * sizeof *grown) : NULL;
-        if (!grown) return nomem(P);
-        P->stack = grown;
-        P->cap = cap;
+/* Makes room for n more bytes on the stack. */
+static int grow(parser *P, size_t n) {
+    size_t cap = P->cap;
+    do {
+        if (cap > SIZE_MAX / 4) return nomem(P);
+        cap *= 2;
+    } while (cap - P->top < n);
+    if (cap > SIZE_MAX - sizeof(sx_block)) return nomem(P);
+    sx_block *b = realloc(P->heap, sizeof *b + cap);
+    if (!b) return nomem(P);
+    if (!P->heap) memcpy(b->data, P->local, P->top);
+    P->heap = b;
+    P->stack = (char *)b->data;
+    P->cap = cap;
+    return 0;
+}
+
+/* Moves the children of the container closing (the stack's bytes from base)
+ * to the arena: where they are, or NULL out of memory. */
+static void *settle(parser *P, size_t base) {
+    size_t bytes = P->top - base;
+    void *to;
+    if (P->heap && bytes >= PARSE_LOCAL && bytes >= P->cap / 2 && base <= PARSE_LOCAL) {
+        keep_behind(P->a, P->heap, P->cap); /* the block joins the arena */
+        to = P->stack + base;
+        memcpy(P->local, P->stack, base);
+        P->heap = NULL;
+        P->stack = P->local;
+        P->cap = PARSE_LOCAL;
+    } else {
+        if (!(to = sx_alloc(P->a, bytes))) return NULL;
+        if (bytes) memcpy(to, P->stack + base, bytes);
     }
-    jmember *m = &P->stack[P->top++];
-    m->key = key;
-    m->klen = klen;
-    m->val = *v;
-    return 0;
+    P->top = base;
+    return to;
 }
 
-static int read_value(parser *P, jv *v);
+/* Takes n bytes on top of the stack: their offset, or -1 out of memory. */
+static long long take(parser *P, size_t n) {
+    if (P->cap - P->top < n && grow(P, n) < 0) return -1;
+    P->top += n;
+    return (long long)(P->top - n);
+}
 
-/* Reads an object (P->p past '{') into v. */
-static int read_object(parser *P, jv *v) {
+static int read_value(parser *P, size_t off);
+
+/* Reads an object (P->p past '{') into the value at off. */
+static int read_object(parser *P, size_t off) {
     size_t base = P->top;
     skip(P);
     if (P->p < P->end && *P->p == '}') P->p++;
     else for (;;) {
-        const char *key;
-        size_t klen;
-        jv member;
         skip(P);
         if (P->p >= P->end || *P->p != '"') return bad(P, "expected a key");
+        const char *key;
+        size_t klen;
         if (read_string(P, &key, &klen) < 0) return -1;
         skip(P);
         if (P->p >= P->end || *P->p != ':') return bad(P, "expected ':'");
         P->p++;
-        if (read_value(P, &member) < 0 || push(P, key, klen, &member) < 0) return -1;
+        long long at = take(P, sizeof(jmember));
+        if (at < 0) return -1;
+        jmember *mb = (jmember *)(P->stack + at);
+        mb->key = key;
+        mb->klen = klen;
+        if (read_value(P, (size_t)at + offsetof(jmember, val)) < 0) return -1;
         skip(P);
         if (P->p < P->end && *P->p == ',') { P->p++; continue; }
         if (P->p < P->end && *P->p == '}') { P->p++; break; }
         return bad(P, "expected ',' or '}'");
     }
-    size_t n = P->top - base;
+    size_t n = (P->top - base) / sizeof(jmember);
+    jmember *members = settle(P, base);
+    if (!members) return nomem(P);
+    jv *v = (jv *)(P->stack + off);
     v->type = JV_OBJECT;
     v->u.obj.n = n;
-    v->u.obj.m = sx_alloc(P->a, n * sizeof(jmember));
-    if (!v->u.obj.m) return nomem(P);
-    if (n) memcpy(v->u.obj.m, P->stack + base, n * sizeof(jmember));
-    P->top = base;
+    v->u.obj.m = members;
     return 0;
 }
 
-/* Reads an array (P->p past '[') into v. */
-static int read_array(parser *P, jv *v) {
+/* Reads an array (P->p past '[') into the value at off. */
+static int read_array(parser *P, size_t off) {
     size_t base = P->top;
     skip(P);
     if (P->p < P->end && *P->p == ']') P->p++;
     else for (;;) {
-        jv item;
-        if (read_value(P, &item) < 0 || push(P, NULL, 0, &item) < 0) return -1;
+        long long at = take(P, sizeof(jv));
+        if (at < 0 || read_value(P, (size_t)at) < 0) return -1;
         skip(P);
         if (P->p < P->end && *P->p == ',') { P->p++; continue; }
         if (P->p < P->end && *P->p == ']') { P->p++; break; }
         return bad(P, "expected ',' or ']'");
     }
-    size_t n = P->top - base;
+    size_t n = (P->top - base) / sizeof(jv);
+    jv *items = settle(P, base);
+    if (!items) return nomem(P);
+    jv *v = (jv *)(P->stack + off);
     v->type = JV_ARRAY;
     v->u.arr.n = n;
-    v->u.arr.v = sx_alloc(P->a, n * sizeof(jv));
-    if (!v->u.arr.v) return nomem(P);
-    for (size_t i = 0; i < n; i++) v->u.arr.v[i] = P->stack[base + i].val;
-    P->top = base;
+    v->u.arr.v = items;
     return 0;
 }
 
@@ -509,10 +598,13 @@ static int word(parser *P, const char *w, size_t n) {
     return 1;
 }
 
-static int read_value(parser *P, jv *v) {
+/* Reads a value into its slot at off. */
+static int read_value(parser *P, size_t off) {
     skip(P);
     if (P->p >= P->end) return bad(P, "unexpected end");
-    memset(v, 0, sizeof *v);
+    jv *v = (jv *)(P->stack + off);
+    v->isint = 0;
+    v->tlen = 0;
     switch (*P->p) {
     case '"':
         v->type = JV_STRING;
@@ -520,28 +612,31 @@ static int read_value(parser *P, jv *v) {
     case '{':
     case '[': {
         if (++P->depth > SX_MAX_DEPTH) return bad(P, "nesting deeper than 2048 levels");
-        int r = *P->p++ == '{' ? read_object(P, v) : read_array(P, v);
+        int r = *P->p++ == '{' ? read_object(P, off) : read_array(P, off);
         P->depth--;
         return r;
     }
     case 't': if (word(P, "true", 4)) { v->type = JV_BOOL; v->u.b = 1; return 0; } break;
-    case 'f': if (word(P, "false", 5)) { v->type = JV_BOOL; return 0; } break;
-    case 'n': if (word(P, "null", 4)) { v->type = JV_NULL; return 0; } break;
+    case 'f': if (word(P, "false", 5)) { v->type = JV_BOOL; v->u.b = 0; return 0; } break;
+    case 'n': if (word(P, "null", 4)) { v->type = JV_NULL; v->u.b = 0; return 0; } break;
     default:
-        if (*P->p == '-' || (*P->p >= '0' && *P->p <= '9')) return read_number(P, v);
+        if (*P->p == '-' || DIGIT(*P->p)) return read_number(P, v);
     }
     return bad(P, "unexpected character");
 }
 
 int sx_parse(sx_arena *a, const char *text, size_t len, jv **out, char *err, size_t cap) {
-    parser P = {a, text, text, text + len, 0, NULL, 0, 0, NULL, 0};
-    jv *root = sx_alloc(a, sizeof *root);
-    int r = root ? read_value(&P, root) : nomem(&P);
+    sx_align local[PARSE_LOCAL / sizeof(sx_align)];
+    parser P = {a, text, text, text + len, 0, (char *)local, sizeof(jv), sizeof local, (char *)local, NULL, NULL, 0};
+    int r = read_value(&P, 0); /* the root, in the stack's first slot */
     if (r == 0) {
         skip(&P);
         if (P.p != P.end) r = bad(&P, "trailing characters");
     }
-    free(P.stack);
+    jv *root = r == 0 ? sx_alloc(a, sizeof *root) : NULL;
+    if (r == 0 && !root) r = nomem(&P);
+    if (r == 0) memcpy(root, P.stack, sizeof *root);
+    free(P.heap);
     if (r == 0) {
         *out = root;
         return 0;
