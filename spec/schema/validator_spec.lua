@@ -350,6 +350,14 @@ describe("schema:validate on text that is not JSON", function()
     assert.are.equal("invalid JSON: invalid UTF-8 at byte 2", refusal(s.validate, s, '"\xed\xa0\x80"'))
   end)
 
+  it("refuses a raw control character wherever it falls in a long string", function()
+    for at = 1, 24 do -- every place within the 8-byte words the scanner reads at once
+      local text = '"' .. ("a"):rep(at - 1) .. "\t" .. ("b"):rep(30 - at) .. '"'
+      local message = refusal(s.validate, s, text)
+      assert.are.equal("invalid JSON: control character in a string at byte " .. (at + 1), message)
+    end
+  end)
+
   it("reads a lone surrogate escape as U+FFFD", function()
     assert.is_true(core.schema([[{"enum":["\ufffd"]}]]):validate([["\ud800"]]))
   end)
