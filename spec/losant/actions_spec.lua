@@ -141,6 +141,20 @@ describe("a generated Losant action", function()
     assert.are.equal(0, #sandbox.requests(sb))
   end)
 
+  it("rejects each of the four uploads and three streams with Unsupported, sending nothing", function()
+    local n = 0
+    for _, row in ipairs(require("eventapi.losant").operations) do
+      if row.upload or row.stream then
+        local resource, action = row.name:match("^(%w+)%.(%w+)$")
+        local err = refused(losant[resource][action]({ applicationId = APP }))
+        assert.are.equal("Unsupported", err.type, row.name)
+        assert.truthy(err.message:find(row.name, 1, true), err.message)
+        n = n + 1
+      end
+    end
+    assert.are.equal(7, n)
+  end)
+
   it("builds each request once, as every other call", function()
     local before = internals.builds()
     local p = losant.webhooks.get({ applicationId = APP })
