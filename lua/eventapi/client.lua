@@ -29,8 +29,9 @@ function Client.__index(client, key)
   local service = rawget(client, "service")
   local rows = service and service.resource_rows and type(key) == "string" and service.resource_rows(key)
   if not rows then return nil end
-  local t
-  for _, op in ipairs(rows) do t = bind_action(client, op) end -- a resource's actions, bound on first use
+  local t = {} -- a resource's actions, bound on first use, set on the client once all are bound
+  for _, op in ipairs(rows) do bind_action(client, op, t) end
+  rawset(client, key, t)
   return t
 end
 
@@ -495,15 +496,15 @@ local function unsupported(op)
   end
 end
 
---- Binds action op into client.<resource> (made when missing), with each and
--- all when it pages; returns the resource table.
-bind_action = function(client, op)
+--- Binds action op into the resource table t (by default client.<resource>,
+-- made when missing), with each and all when it pages.
+bind_action = function(client, op, t)
   local resource, action = op.name:match("^(%w+)%.(.+)$")
-  local t = rawget(client, resource)
+  t = t or rawget(client, resource)
   if not t then t = {}; rawset(client, resource, t) end
   if op.stream or op.upload then
     t[action] = unsupported(op)
-    return t
+    return
   end
   local operation = core.bind(compiled(client.service, op), client.binding, op) -- callable: operation(params [, cb]) -> promise
   t[action] = operation
@@ -517,7 +518,6 @@ bind_action = function(client, op)
     t.each = function(params) return pages.each(fetch, op, params, where) end
     t.all = function(params, cb) return pages.all(fetch, op, params, cb, where) end
   end
-  return t
 end
 
 --- Client.new(service, options) -> client with one table per resource.
