@@ -1,6 +1,6 @@
 --- The Losant API: every action of the official client (losant-rest), its
 -- rows generated from the client's definitions into losant_api/<resource>.lua
--- by tools/gen_losant.lua (`make losant-api`; docs/PROTOCOLS.md section 1.2
+-- by tools/gen_losant.lua (`make losant-api`; docs/PROTOCOLS.md section 1.11
 -- says what a row holds). A resource's rows are loaded and compiled when the
 -- resource is first used, not at start-up.
 --
