@@ -14,14 +14,6 @@
 
 #include "schema.h"
 
-/* With SSE2 (every x86-64) and GCC or clang, the parser's string scan and
- * the code point count go 16 bytes at a time; -DSX_NO_SIMD keeps them to
- * 8-byte words (to test those on x86). */
-#if defined(__SSE2__) && defined(__GNUC__) && !defined(SX_NO_SIMD)
-#include <emmintrin.h>
-#define SX_SSE2 1
-#endif
-
 /* ---- arena: blocks freed all at once ---- */
 typedef struct sx_block sx_block;
 typedef struct sx_arena {

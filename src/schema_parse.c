@@ -262,35 +262,12 @@ static uint64_t special8(uint64_t w) {
 #define FIRST_MARKED(m) ((size_t)__builtin_ctzll(m) >> 3) /* the index of the first marked byte */
 #endif
 
-#ifdef SX_SSE2
-/* The bytes of the 16 at q that are a quote, a backslash, a control
- * character or not ASCII, as the bits of a mask (the signed comparison
- * below 0x20 takes the bytes from 0x80 as negative). */
-static INLINE unsigned special16(const char *q) {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-    __m128i m = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
-    m = _mm_or_si128(m, _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-    return (unsigned)_mm_movemask_epi8(m);
-}
-#endif
-
 /* Skips string bytes that need nothing (valid UTF-8 included): returns the
  * first quote, backslash, control character or invalid byte, or end. Plain
- * ASCII goes 16 or 8 bytes at a time. */
+ * ASCII goes 8 bytes at a time. */
 static INLINE const char *scan_plain(const char *q, const char *end) {
     for (;;) {
         uint64_t w, m;
-#ifdef SX_SSE2
-        while (end - q >= 16) {
-            unsigned m16 = special16(q);
-            if (m16 != 0) {
-                q += __builtin_ctz(m16);
-                if ((unsigned char)*q < 0x80) return q; /* a quote, a backslash or a control character */
-                goto marked;
-            }
-            q += 16;
-        }
-#endif
         while (end - q >= 8) {
             memcpy(&w, q, 8);
             if ((m = special8(w)) != 0) {
@@ -448,40 +425,34 @@ static int locale_double(const char *s, size_t n, double *d) {
 
 #define DIGIT(c) ((unsigned)((c) - '0') < 10)
 
-/* Adds the digits at *p (before end) to w: w * 10^k + their value, which
- * wraps past 19 digits in all. Moves *p past them; returns k, their count. */
-static INLINE size_t add_digits(const char **p, const char *end, uint64_t *w) {
-    const char *q = *p;
-    uint64_t x = *w;
-    for (; q < end && DIGIT(*q); q++) x = x * 10 + (unsigned)(*q - '0');
-    size_t k = (size_t)(q - *p);
-    *p = q;
-    *w = x;
-    return k;
-}
-
-#define POW10_15 1000000000000000u
-
-/* Reads a number into v, in one pass: its digits, the fraction's included,
- * as a uint64 w, exact up to 19 of them. With at most 15 significant digits
- * (then w < 10^15) and a decimal exponent within 22, w and the power of ten
- * are exact doubles and one multiplication or division rounds as strtod
- * would; other numbers go to strtod. */
-static INLINE int read_number(parser *P, jv *v) {
+/* Reads a number into v, in one pass: its integer digits as a uint64 (exact
+ * up to 19 of them), and its significant digits (the digits from the first
+ * that is not 0, the fraction's included) as m when there are at most 15:
+ * then they and a power of ten up to 22 are exact doubles, and one
+ * multiplication or division rounds as strtod would. */
+static int read_number(parser *P, jv *v) {
     const char *s = P->p, *p = s, *end = P->end, *frac = NULL, *exp = NULL;
-    uint64_t w = 0;
-    int neg = *p == '-'; /* (read_value saw '-' or a digit) */
+    uint64_t u = 0, m = 0;
+    int sig = 0, neg = *p == '-'; /* (read_value saw '-' or a digit) */
     p += neg;
     if (p >= end || !DIGIT(*p)) return P->p = p, bad(P, "bad number");
     if (*p == '0' && p + 1 < end && DIGIT(p[1])) return P->p = p, bad(P, "leading zero");
-    size_t nint = add_digits(&p, end, &w), ndigits = nint;
+    const char *digits = p;
+    for (; p < end && DIGIT(*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        u = u * 10 + d; /* wraps past 19 digits, when it is not used */
+        if ((m | d) && ++sig <= 15) m = m * 10 + d;
+    }
+    size_t nint = (size_t)(p - digits);
     if (p < end && *p == '.') {
         frac = ++p;
-        size_t nfrac = add_digits(&p, end, &w);
-        if (nfrac == 0) return P->p = p, bad(P, "bad fraction");
-        ndigits += nfrac;
+        if (p >= end || !DIGIT(*p)) return P->p = p, bad(P, "bad fraction");
+        for (; p < end && DIGIT(*p); p++) {
+            unsigned d = (unsigned)(*p - '0');
+            if ((m | d) && ++sig <= 15) m = m * 10 + d;
+        }
     }
-    long e10 = frac ? -(long)(p - frac) : 0; /* the decimal exponent of w */
+    long e10 = frac ? -(long)(p - frac) : 0; /* the decimal exponent of the significant digits */
     if (p < end && (*p == 'e' || *p == 'E')) {
         exp = ++p;
         if (p < end && (*p == '+' || *p == '-')) p++;
@@ -497,15 +468,15 @@ static INLINE int read_number(parser *P, jv *v) {
     v->tlen = (uint32_t)n;
     v->u.num.text = s;
     v->isint = 0;
-    if (!frac && !exp && nint <= 19 && w <= (uint64_t)INT64_MAX + (uint64_t)neg) { /* an integer that fits */
+    if (!frac && !exp && nint <= 19 && u <= (uint64_t)INT64_MAX + (uint64_t)neg) { /* an integer that fits */
         v->isint = 1;
-        v->u.num.i = neg ? (int64_t)(0 - w) : (int64_t)w;
+        v->u.num.i = neg ? (int64_t)(0 - u) : (int64_t)u;
         v->u.num.d = (double)v->u.num.i;
         return 0;
     }
     v->u.num.i = 0;
-    if (ndigits <= 19 && w < POW10_15 && e10 >= -22 && e10 <= 22) { /* finite: below 10^15 * 10^22 */
-        double d = neg ? -(double)w : (double)w;
+    if (e10 >= -22 && e10 <= 22 && sig <= 15) { /* finite: below 10^15 * 10^22 */
+        double d = neg ? -(double)m : (double)m;
         v->u.num.d = e10 < 0 ? d / POW10[-e10] : d * POW10[e10];
         return 0;
     }
@@ -554,49 +525,13 @@ static void *settle(parser *P, size_t base) {
 }
 
 /* Takes n bytes on top of the stack: their offset, or -1 out of memory. */
-static INLINE long long take(parser *P, size_t n) {
+static long long take(parser *P, size_t n) {
     if (P->cap - P->top < n && grow(P, n) < 0) return -1;
     P->top += n;
     return (long long)(P->top - n);
 }
 
-#ifdef __GNUC__
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE
-#endif
-
-static int read_container(parser *P, size_t off);
-
-/* Matches a literal word. */
-static int word(parser *P, const char *w, size_t n) {
-    if ((size_t)(P->end - P->p) < n || memcmp(P->p, w, n) != 0) return 0;
-    P->p += n;
-    return 1;
-}
-
-/* Reads a value into its slot at off: a scalar here, in the loop of the
- * container holding it (no call), a container by read_container. */
-static INLINE int read_value(parser *P, size_t off) {
-    skip(P);
-    if (P->p >= P->end) return bad(P, "unexpected end");
-    jv *v = (jv *)(P->stack + off);
-    v->isint = 0;
-    v->tlen = 0;
-    switch (*P->p) {
-    case '"':
-        v->type = JV_STRING;
-        return read_string(P, &v->u.str.s, &v->u.str.len);
-    case '{':
-    case '[': return read_container(P, off);
-    case 't': if (word(P, "true", 4)) { v->type = JV_BOOL; v->u.b = 1; return 0; } break;
-    case 'f': if (word(P, "false", 5)) { v->type = JV_BOOL; v->u.b = 0; return 0; } break;
-    case 'n': if (word(P, "null", 4)) { v->type = JV_NULL; v->u.b = 0; return 0; } break;
-    default:
-        if (*P->p == '-' || DIGIT(*P->p)) return read_number(P, v);
-    }
-    return bad(P, "unexpected character");
-}
+static int read_value(parser *P, size_t off);
 
 /* Reads an object (P->p past '{') into the value at off. */
 static int read_object(parser *P, size_t off) {
@@ -656,12 +591,38 @@ static int read_array(parser *P, size_t off) {
     return 0;
 }
 
-/* Reads the object or the array at P->p into the value at off. */
-static NOINLINE int read_container(parser *P, size_t off) {
-    if (++P->depth > SX_MAX_DEPTH) return bad(P, "nesting deeper than 2048 levels");
-    int r = *P->p++ == '{' ? read_object(P, off) : read_array(P, off);
-    P->depth--;
-    return r;
+/* Matches a literal word. */
+static int word(parser *P, const char *w, size_t n) {
+    if ((size_t)(P->end - P->p) < n || memcmp(P->p, w, n) != 0) return 0;
+    P->p += n;
+    return 1;
+}
+
+/* Reads a value into its slot at off. */
+static int read_value(parser *P, size_t off) {
+    skip(P);
+    if (P->p >= P->end) return bad(P, "unexpected end");
+    jv *v = (jv *)(P->stack + off);
+    v->isint = 0;
+    v->tlen = 0;
+    switch (*P->p) {
+    case '"':
+        v->type = JV_STRING;
+        return read_string(P, &v->u.str.s, &v->u.str.len);
+    case '{':
+    case '[': {
+        if (++P->depth > SX_MAX_DEPTH) return bad(P, "nesting deeper than 2048 levels");
+        int r = *P->p++ == '{' ? read_object(P, off) : read_array(P, off);
+        P->depth--;
+        return r;
+    }
+    case 't': if (word(P, "true", 4)) { v->type = JV_BOOL; v->u.b = 1; return 0; } break;
+    case 'f': if (word(P, "false", 5)) { v->type = JV_BOOL; v->u.b = 0; return 0; } break;
+    case 'n': if (word(P, "null", 4)) { v->type = JV_NULL; v->u.b = 0; return 0; } break;
+    default:
+        if (*P->p == '-' || DIGIT(*P->p)) return read_number(P, v);
+    }
+    return bad(P, "unexpected character");
 }
 
 int sx_parse(sx_arena *a, const char *text, size_t len, jv **out, char *err, size_t cap) {

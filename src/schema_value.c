@@ -149,37 +149,13 @@ uint64_t sx_hash(const jv *v) {
     }
 }
 
-#ifdef SX_SSE2
-/* The continuation bytes (0x80 to 0xBF: below -64 as signed bytes) of the
- * whole 16-byte blocks of s (n bytes), each block's counted in the 16 bytes
- * of acc (at most 255 blocks: no byte's sum passes 255), which are added up
- * by _mm_sad_epu8 into its two halves. Moves *i past the blocks. */
-static size_t continuations16(const char *s, size_t n, size_t *i) {
-    size_t count = 0;
-    while (n - *i >= 16) {
-        __m128i acc = _mm_setzero_si128();
-        for (int k = 0; k < 255 && n - *i >= 16; k++, *i += 16) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + *i));
-            acc = _mm_sub_epi8(acc, _mm_cmplt_epi8(x, _mm_set1_epi8(-64)));
-        }
-        __m128i sums = _mm_sad_epu8(acc, _mm_setzero_si128());
-        count += (size_t)_mm_cvtsi128_si32(sums) + (size_t)_mm_extract_epi16(sums, 4);
-    }
-    return count;
-}
-#endif
-
-/* The bytes less the continuation bytes (10xxxxxx): 16 at a time with
- * SSE2, then 8 at a time: each word's continuation bytes marked by a 1 in
- * their lowest bit, the marks added up in the bytes of acc (at most 31
- * words: no byte's sum nor their total passes 255), the total taken by a
- * multiplication. */
+/* The bytes less the continuation bytes (10xxxxxx), 8 at a time: each
+ * word's continuation bytes marked by a 1 in their lowest bit, the marks
+ * added up in the bytes of acc (at most 31 words: no byte's sum nor their
+ * total passes 255), the total taken by a multiplication. */
 size_t sx_utf8_len(const char *s, size_t n) {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     size_t count = n, i = 0;
-#ifdef SX_SSE2
-    count -= continuations16(s, n, &i);
-#endif
     while (n - i >= 8) {
         uint64_t acc = 0, w;
         for (int k = 0; k < 31 && n - i >= 8; k++, i += 8) {
