@@ -1405,8 +1405,8 @@ return {
     specs = { "spec/losant/offset_pages_spec.lua" },
     note = "an offset walk asks again for the last row of each page" },
   { name = "offset-limit-as-cap", file = "lua/eventapi/pages.lua",
-    find = '  if style == "offset" then limit = nil end',
-    replace = "",
+    find = '  if style == "offset" then limit = nil else copy.limit = nil end',
+    replace = '  if style == "offset" then else copy.limit = nil end',
     specs = { "spec/losant/offset_pages_spec.lua" },
     note = "a data table walk stops after `limit` rows, the page size, instead of walking every page" },
   -- Issue 28, the faster instance parser (src/schema_parse.c).

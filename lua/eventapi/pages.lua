@@ -25,8 +25,7 @@ local function split(params, name, style)
   local copy = {}
   for k, v in pairs(params or {}) do copy[k] = v end
   local limit, progress = copy.limit, copy.progress
-  if style == "offset" then limit = nil end -- an offset list's limit is its page size, sent
-  if style ~= "offset" then copy.limit = nil end
+  if style == "offset" then limit = nil else copy.limit = nil end -- an offset list's limit is its page size, sent
   copy.progress = nil
   if limit ~= nil and (type(limit) ~= "number" or math.tointeger(limit) == nil or limit < 0) then
     Error.raise("InvalidParams", "%s: limit must be a whole number >= 0, not %s", name, Error.show(limit))
