@@ -167,8 +167,10 @@ int eventapi_open_encode(lua_State *L);
  * decoded into the value here, and any other outcome goes, as
  * {status=, body=, ..., req={method, url, location, op}}, to the binding's
  * respond. Pushes the promise; raises on failure with nothing started. */
+typedef struct eventapi_extra eventapi_extra; /* loop.h: what a stream or an upload adds (NULL: nothing) */
 void eventapi_start(lua_State *L, int config, const char *method, const char *url, const char *body,
-                    size_t body_len, int headers, int bound, const void *owner, int decode, const char *location);
+                    size_t body_len, int headers, int bound, const void *owner, int decode, const char *location,
+                    const eventapi_extra *extra);
 int eventapi_cancel_owner(lua_State *L, loop *lp, const void *owner, const char *message); /* ends owner's transfers */
 int eventapi_count_owner(loop *lp, const void *owner); /* owner's transfers in flight */
 

@@ -56,6 +56,14 @@ struct transfer {
     char location[128];
 };
 
+/* What a stream or an upload adds to a transfer (eventapi_start's extra). */
+struct eventapi_extra {
+    int stream;         /* stack index of a stream's message handler (stream.c), 0: not a stream */
+    long stream_idle_s; /* a stream's stall limit in seconds (0: none) */
+    size_t max_message; /* a stream's largest message in bytes */
+    void *mime;         /* an upload's curl_mime (upload.c): the transfer owns it from here on */
+};
+
 /* What the loop knows of a descriptor (lp->fds, indexed by descriptor):
  * FD_OURS: a connection socket opened and closed through on_open_socket and
  * on_close_socket, so its entry is always true; FD_REGISTERED: in the epoll

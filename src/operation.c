@@ -167,7 +167,7 @@ static int build_call(lua_State *L) {
     if (lua_toboolean(L, 3) && lua_isnil(L, 11) && (lua_Integer)url.len + bd->head_size <= EVENTAPI_MAX_HEAD) {
         char location[128];
         call_location(L, location, sizeof location);
-        eventapi_start(L, 6, s->method, url.data, body.len ? body.data : NULL, body.len, 0, 1, bd, bd->decode, location);
+        eventapi_start(L, 6, s->method, url.data, body.len ? body.data : NULL, body.len, 0, 1, bd, bd->decode, location, NULL);
         return 1;
     }
     eventapi_buf_finish(&url);

@@ -363,8 +363,10 @@ static void start_failed(lua_State *L, transfer *t, int anchor, int op_ref, cons
 
 /* Starts a transfer (eventapi.h). Stack discipline: pushes the promise only. */
 void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, const char *body,
-                    size_t body_len, int headers, int bound, const void *owner, int decode, const char *location) {
+                    size_t body_len, int headers, int bound, const void *owner, int decode, const char *location,
+                    const eventapi_extra *extra) {
     loop *lp = eventapi_loop(L);
+    (void)extra; /* streams and uploads come next */
     cfg = lua_absindex(L, cfg);
     if (headers) headers = lua_absindex(L, headers);
     if (bound) bound = lua_absindex(L, bound);
@@ -484,7 +486,7 @@ static int l_request(lua_State *L) {
     size_t body_len = 0;
     const char *body = luaL_optlstring(L, 4, NULL, &body_len);
     lua_settop(L, 5);
-    eventapi_start(L, 1, method, url, body, body_len, lua_istable(L, 5) ? 5 : 0, 0, NULL, 0, NULL);
+    eventapi_start(L, 1, method, url, body, body_len, lua_istable(L, 5) ? 5 : 0, 0, NULL, 0, NULL, NULL);
     lua_pushinteger(L, eventapi_loop(L)->next_id);
     return 2;
 }
