@@ -381,7 +381,8 @@ static void check_overridden(lua_State *L, const spec *s, const param *p, int pa
 }
 
 /* Builds the request of an operation: the URL (base at base, then the path and
- * the query) into url, the JSON body (if any) into body. The params table is
+ * the query) into url, the JSON body (if any) into body; an upload's form
+ * params become its parts list (upload.c) in place of the body table. The params table is
  * at params, the spec userdata at sp. Leaves on the stack: the body table (or nil) and the list of
  * header lines (or nil), in that order. Raises InvalidParams. */
 unsigned long eventapi_builds; /* requests built so far, in the process (the specs' builds()) */
@@ -408,9 +409,11 @@ void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_b
     int attributes = lines + 1;
     lua_getiuservalue(L, sp, 1); /* the spec's default and fixed values */
     int values = lua_gettop(L);
+    int form = 0; /* an upload: data is its parts list, no JSON body */
     for (int i = 0; i < s->nparams; i++) {
         const param *p = &s->params[i];
         int constant = p->has_fixed;
+        form |= p->place == PLACE_FORM;
         if (p->has_fixed) lua_rawgeti(L, values, 2 * i + 2);
         else lua_getfield(L, params, p->name);
         if (lua_isnil(L, -1) && p->has_default) {
@@ -450,9 +453,12 @@ void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_b
                 lua_replace(L, lines);
             }
             header_param(L, s, p, v, lines);
-        } else if (p->place == PLACE_FORM) { /* a multipart field: uploads are not made yet */
-            eventapi_error(L, "Unsupported", "%s: %s is a field of a file upload (multipart/form-data), which this "
-                           "version of eventapi cannot send yet", s->name, p->name);
+        } else if (p->place == PLACE_FORM) { /* a multipart part: described in the parts list (data) */
+            if (lua_isnil(L, data)) {
+                lua_newtable(L);
+                lua_replace(L, data);
+            }
+            upload_form_part(L, s, p, v, data);
         } else if (p->place == PLACE_BODY) {
             if (!lua_istable(L, v))
                 invalid(L, p->name, "%s: %s must be a table, not a %s", s->name, p->name, luaL_typename(L, v));
@@ -478,11 +484,11 @@ void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_b
         lua_remove(L, row); /* data and lines move down one */
         data--;
     }
-    if (!lua_isnil(L, data)) {
+    if (!form && !lua_isnil(L, data)) { /* (an upload's parts list stays as data: no body) */
         lua_pushfstring(L, "%s: the body", s->name);
         encode_json(L, data, body, lua_tostring(L, -1));
         lua_pop(L, 1);
-    } else if (s->empty_object && s->method != METHODS[0]) { /* DELETE too, as the official client sends it */
+    } else if (!form && s->empty_object && s->method != METHODS[0]) { /* DELETE too, as the official client sends it */
         eventapi_buf_add(body, "{}", 2); /* data stays nil: no table was given */
     }
     eventapi_buf_add(url, "", 1); /* NUL-terminated for curl; len counts it */
@@ -490,7 +496,7 @@ void build(lua_State *L, const spec *s, int sp, int params, int base, eventapi_b
 }
 
 /* core.build(spec, base_url, params) -> url, body, data, headers: the request of an
- * operation (body: the JSON text or nil; data: the body table; headers: the lines of
+ * operation (body: the JSON text or nil; data: the body table, an upload's parts list; headers: the lines of
  * header params or nil), the row's path, check and body_of functions called on the
  * way; raises InvalidParams as a call would reject. */
 static int l_build(lua_State *L) {

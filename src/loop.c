@@ -466,6 +466,7 @@ int eventapi_open_loop(lua_State *L) {
     eventapi_open_config(L);
     eventapi_open_transfer(L);
     eventapi_open_timer(L);
+    eventapi_open_upload(L);
     lua_pushvalue(L, module);
     luaL_setfuncs(L, fns, 1);
     lua_pushvalue(L, module); /* step: upvalues the loop and its body's closure */

@@ -54,6 +54,8 @@ struct transfer {
     char *url;         /* for the respond of a failure */
     char method[8];
     char location[128];
+    void *mime;        /* an upload's curl_mime (upload.c), freed with the transfer, or NULL */
+    curl_off_t uploaded; /* an upload's bytes sent when its progress callback last ran */
 };
 
 /* What a stream or an upload adds to a transfer (eventapi_start's extra). */
@@ -61,7 +63,8 @@ struct eventapi_extra {
     int stream;         /* stack index of a stream's message handler (stream.c), 0: not a stream */
     long stream_idle_s; /* a stream's stall limit in seconds (0: none) */
     size_t max_message; /* a stream's largest message in bytes */
-    void *mime;         /* an upload's curl_mime (upload.c): the transfer owns it from here on */
+    void *mime;         /* an upload's curl_mime (upload.c): the transfer owns it once eventapi_start
+                         * returns; if it raises, the caller still does (upload.c frees it) */
 };
 
 /* What the loop knows of a descriptor (lp->fds, indexed by descriptor):
@@ -99,5 +102,10 @@ LOOP_HIDDEN void transfer_free(lua_State *L, loop *lp, transfer *t);
 LOOP_HIDDEN int drain(lua_State *L, loop *lp);      /* settles what curl finished; -> how many */
 LOOP_HIDDEN int check_idle(lua_State *L, loop *lp); /* ends idle transfers; -> how many */
 LOOP_HIDDEN void eventapi_open_transfer(lua_State *L); /* registers core.request, core.cancel, core.sent */
+
+/* upload.c: multipart/form-data uploads */
+LOOP_HIDDEN CURLcode upload_set(CURL *e, transfer *t, void *mime, const char *method); /* the MIME post on e */
+LOOP_HIDDEN int upload_xferinfo(void *t, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+LOOP_HIDDEN void eventapi_open_upload(lua_State *L); /* registers core.upload, core.upload_progress */
 
 #endif

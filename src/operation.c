@@ -164,7 +164,8 @@ static int build_call(lua_State *L) {
     eventapi_buf_init(L, &url);  /* 8 */
     eventapi_buf_init(L, &body); /* 9 */
     build(L, s, 4, 2, 7, &url, &body); /* 10: data, 11: header lines */
-    if (lua_toboolean(L, 3) && lua_isnil(L, 11) && (lua_Integer)url.len + bd->head_size <= EVENTAPI_MAX_HEAD) {
+    int parts = lua_istable(L, 10) && body.len == 0; /* an upload's parts list: only the policy sends it */
+    if (lua_toboolean(L, 3) && !parts && lua_isnil(L, 11) && (lua_Integer)url.len + bd->head_size <= EVENTAPI_MAX_HEAD) {
         char location[128];
         call_location(L, location, sizeof location);
         eventapi_start(L, 6, s->method, url.data, body.len ? body.data : NULL, body.len, 0, 1, bd, bd->decode, location, NULL);

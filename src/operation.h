@@ -67,6 +67,9 @@ OP_HIDDEN void build(lua_State *L, const spec *s, int sp, int params, int base, 
 OP_HIDDEN void eventapi_open_build(lua_State *L); /* core.build, core.value_text into the table on top */
 OP_HIDDEN extern unsigned long eventapi_builds; /* requests built so far in the process */
 
+/* upload.c: a form param of an upload, checked and described at the call */
+OP_HIDDEN void upload_form_part(lua_State *L, const spec *s, const param *p, int v, int parts);
+
 /* registry[EVENTAPI_TESTING]: what the specs read of the core and nothing
  * else does (builds, in_flight); not in the module table. */
 #define EVENTAPI_TESTING "eventapi.testing"

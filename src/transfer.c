@@ -136,6 +136,7 @@ void transfer_free(lua_State *L, loop *lp, transfer *t) {
     } else {
         curl_easy_cleanup(t->easy);
     }
+    curl_mime_free(t->mime); /* an upload's, after its handle let go of it (NULL: none) */
     curl_slist_free_all(t->own_headers);
     luaL_unref(L, LUA_REGISTRYINDEX, t->anchor_ref);
     if (t->owner) luaL_unref(L, LUA_REGISTRYINDEX, t->op_ref);
@@ -440,7 +441,8 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     t->max_body = c->max_body;
     t->id = ++lp->next_id;
     t->config = c->serial;
-    t->large_body = body && body_len > POOL_BODY_MAX;
+    void *mime = extra ? extra->mime : NULL; /* an upload: the handle goes back to the pool reset, like a large body */
+    t->large_body = (body && body_len > POOL_BODY_MAX) || mime;
     t->lp = lp;
     t->idle_s = c->idle_s; /* checked by check_idle, not libcurl's low-speed check (an average rate) */
     t->sock = -1;
@@ -448,7 +450,7 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     /* a reused handle still holds the last request's URL and body: one that
      * cannot take this request's (out of memory) is dropped, never sent */
     CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, url);
-    if (rc == CURLE_OK) rc = set_method(e, method, body, body_len);
+    if (rc == CURLE_OK) rc = mime ? upload_set(e, t, mime, method) : set_method(e, method, body, body_len);
     if (rc != CURLE_OK) {
         curl_easy_cleanup(e);
         start_failed(L, t, anchor, op_ref, "OutOfMemory", "out of memory");
@@ -473,6 +475,7 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
         transfer_free(L, lp, t);
         eventapi_error(L, mrc == CURLM_OUT_OF_MEMORY ? "OutOfMemory" : "InvalidUse", "cannot start the transfer");
     }
+    t->mime = mime; /* started: the transfer owns it (before, a raise left it to the caller) */
     lp->sent++;
     if (t->idle_s) watch_idle(lp, t->started + (double)t->idle_s);
 }

@@ -160,6 +160,13 @@ function args.convert(ctx, p, text)
       usage("--%s must be a JSON object or array", p.name)
     end
     return v
+  elseif kind == "file" then -- an upload's file: @path is read from disk as it is sent; other text is the bytes
+    if text == "@-" then usage("--%s takes @path (a file read as it is sent), not standard input", p.name) end
+    if text:sub(1, 1) == "@" then
+      if #text == 1 then usage("--%s: @ needs a path (@./x.zip)", p.name) end
+      return { path = text:sub(2) }
+    end
+    return text
   elseif kind == nil and p.check then
     -- No declared kind: the text if the param's check takes it, else JSON.
     local ok, _, why = pcall(p.check, text)

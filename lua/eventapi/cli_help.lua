@@ -34,7 +34,7 @@ local function call_lines(s, filter_resource)
       end
       local call = ("%s %s %s"):format(s.name, resource, action)
       if #call > width then width = #call end
-      if op.stream or op.upload then own[#own + 1] = "(not made yet: Unsupported)" end
+      if op.stream then own[#own + 1] = "(not made yet: Unsupported)" end
       rows[#rows + 1] = { call, table.concat(own, " ") }
       if op.pages and paged_op(s, resource) == op then -- the all action walks this list call
         if op.pages ~= "offset" then own[#own + 1] = "--limit" end -- (an offset list's limit is its own)
@@ -99,8 +99,9 @@ options (before the service or among a call's flags):
 
 flags are named after the call's params: --name value or --name=value; * marks the
 required ones. integer params take digits, boolean ones true or false, json and table
-params a JSON text or @file.json (@- reads standard input); params without a kind take
-their text when the call accepts it, else the text read as JSON.
+params a JSON text or @file.json (@- reads standard input); file params (uploads)
+@path, a file read from disk as it is sent, or the text itself as the bytes; params
+without a kind take their text when the call accepts it, else the text read as JSON.
 
 list calls (%s) take
 --all: every item of every page, one JSON value per line (pretty on a terminal);
@@ -166,7 +167,8 @@ function help.service(s, resource)
 end
 
 local PLACES = { path = "in the path", query = "in the query string", body = "the JSON body",
-                 header = "a header", attribute = "an attribute of the body" }
+                 header = "a header", attribute = "an attribute of the body",
+                 form = "a part of the multipart/form-data body" }
 
 --- The flags of a call's help: its params, then --all (not on the all
 -- action itself) and --limit on a list call; and the text of those two.

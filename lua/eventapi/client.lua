@@ -259,6 +259,110 @@ local function emit(client, kind, info, req)
   end
 end
 
+--- An upload's parts as hooks, dry runs and the CLI show them: each part's
+-- name, and a text field's value (secrets redacted) or a file's filename,
+-- path, content type and size; never a file's bytes.
+local function shown_parts(client, req)
+  local list, secrets = {}, req.secrets or client.secrets
+  for i, part in ipairs(req.parts) do
+    list[i] = { name = part.name, value = part.value and scrub(secrets, part.value), path = part.path,
+                filename = part.filename, content_type = part.content_type, size = part.size }
+  end
+  return list
+end
+
+--- The one-line text of shown parts: `file=@./x.png (x.png, image/png, 1234 bytes) email="a@b.c"`.
+local function parts_text(parts)
+  local words = {}
+  for i, part in ipairs(parts) do
+    if part.value then
+      words[i] = ("%s=%s"):format(part.name, core.json_encode(part.value))
+    else
+      local what = ("%s, %d bytes"):format(part.content_type, part.size)
+      words[i] = ("%s=%s(%s%s)"):format(part.name, part.path and ("@" .. part.path .. " ") or "",
+        part.filename and (part.filename .. ", ") or "", what)
+    end
+  end
+  return "multipart/form-data: " .. table.concat(words, " ")
+end
+
+--- The header lines of an upload: the client's (its empty Content-Type
+-- line left out: curl writes multipart/form-data with its boundary; its
+-- `Expect:` kept: no 100-continue round trip), but those the call names
+-- itself, then the call's.
+local function upload_headers(client, req)
+  local own, headers = {}, {}
+  for _, h in ipairs(req.headers or {}) do own[h:match("^[^:]*"):lower()] = true end
+  for _, h in ipairs(client.headers) do
+    local name = h:match("^[^:]*"):lower()
+    if name ~= "content-type" and not own[name] then headers[#headers + 1] = h end
+  end
+  for _, h in ipairs(req.headers or {}) do headers[#headers + 1] = h end
+  return headers
+end
+
+--- The error of an upload that stopped because a file could not be sent as
+-- it was at the call (the core's read callback aborted it): which file, and
+-- what became of it.
+local function upload_failure(client, req, res)
+  local e = Error.new({ type = "UploadFailed", method = req.method, url = shown_url(client, req),
+                        location = req.location })
+  for _, part in ipairs(req.parts) do
+    if part.path then
+      local f = io.open(part.path, "rb")
+      local now = f and f:seek("end")
+      if f then f:close() end
+      if now ~= part.size then
+        e.param = part.name
+        e.message = ("%s: %s: '%s' changed while it was sent (%d bytes at the call, %s now): the upload was stopped"):format(
+          req.op and req.op.name or "upload", part.name, part.path, part.size, now and ("%d bytes"):format(now) or "gone")
+        return clean_error(e)
+      end
+    end
+  end
+  e.message = ("%s: a file could not be read while it was sent (%s): the upload was stopped"):format(
+    req.op and req.op.name or "upload", tostring(res.message))
+  return clean_error(e)
+end
+
+--- Calls the progress hooks of an upload in flight (transfer id) every
+-- Client.progress_interval seconds with {method, url, attempt, sent, total}
+-- (bytes of the multipart body), until stop() is called. A hook that raises
+-- ends the upload: fail(err) gets its error. -> stop(res): a 2xx answer
+-- reports the whole body sent, once.
+local function watch_progress(client, req, n, id, fail)
+  local timer_id, last_total, stopped
+  local function report(sent, total)
+    local failed = emit(client, "progress", { method = req.method, url = shown_url(client, req), attempt = n,
+                                              sent = sent, total = total }, req)
+    if failed then
+      stopped = true
+      fail(failed)
+    end
+  end
+  local function tick()
+    timer_id = nil
+    if stopped then return end
+    local sent, total = core.upload_progress(id)
+    if sent == nil then return end
+    if total >= 0 then last_total = total end
+    report(sent, total)
+    if stopped then return end
+    local timer
+    timer, timer_id = core.timer(Client.progress_interval)
+    timer:next(tick)
+  end
+  local timer
+  timer, timer_id = core.timer(Client.progress_interval)
+  timer:next(tick)
+  return function(res)
+    if stopped then return end
+    stopped = true
+    if timer_id then core.cancel_timer(timer_id) end
+    if last_total and not res.error and res.status and res.status < 300 then report(last_total, last_total) end
+  end
+end
+
 --- Sends one attempt of a request; returns the promise of its value. A
 -- request hook that raises, or closes the client, stops it before traffic.
 local function attempt(client, req, n)
@@ -268,7 +372,8 @@ local function attempt(client, req, n)
   local url = watched and shown_url(client, req)
   if #hooks.request > 0 then
     local failed = emit(client, "request", { method = req.method, url = url, attempt = n,
-                                             body = req.body and scrub(secrets, req.body) }, req)
+                                             body = req.body and scrub(secrets, req.body),
+                                             parts = req.parts and shown_parts(client, req) }, req)
     if failed then return rejected(failed) end
     if client.closed then return rejected(closed_error(client, req, "the client was closed by a request hook")) end
   end
@@ -283,11 +388,34 @@ local function attempt(client, req, n)
     for _, h in ipairs(req.headers) do headers[#headers + 1] = h end
   end
   local started = core.now()
-  local raw, id = core.request(client.config, req.method, req.url, req.body, headers)
+  local raw, id, stop, stopped_by
+  if req.parts then -- an upload: multipart/form-data, files read as they are sent (upload.c)
+    local ok
+    ok, raw, id = pcall(core.upload, client.config, req.method, req.url, req.parts, upload_headers(client, req))
+    if not ok then -- a file gone or changed since the call (a request hook removed it, say)
+      local e = Error.wrap(raw)
+      e.method, e.url, e.location = req.method, shown_url(client, req), req.location
+      if e.type == "InvalidParams" then e.message = req.op.name .. ": " .. e.message end
+      return rejected(e)
+    end
+    if #hooks.progress > 0 then
+      stop = watch_progress(client, req, n, id, function(err)
+        stopped_by = err
+        core.cancel(id, err.message)
+      end)
+    end
+  else
+    raw, id = core.request(client.config, req.method, req.url, req.body, headers)
+  end
   local inflight = client.inflight
   inflight[id] = true
   return raw:next(function(res)
     inflight[id] = nil
+    if stop then stop(res) end
+    if stopped_by then error(stopped_by, 0) end
+    if req.parts and res.error and tostring(res.message):lower():find("abort.*callback") then
+      error(upload_failure(client, req, res), 0) -- a file changed or could not be read: no partial upload
+    end
     if #hooks.response > 0 then
       local failed = emit(client, "response", { method = req.method, url = url or shown_url(client, req),
                                                 attempt = n, status = res.status, error = res.error,
@@ -330,13 +458,15 @@ local function send(client, req)
   if client._dry_run and not READS[req.method] then
     local url = shown_url(client, req)
     local body = req.body and scrub(req.secrets or client.secrets, req.body)
+    local parts = req.parts and shown_parts(client, req) -- an upload: names, filenames, sizes; no file's bytes
     local failed = emit(client, "request", { method = req.method, url = url, attempt = 1, body = body,
-                                             dry_run = true }, req)
+                                             parts = parts, dry_run = true }, req)
     if failed then return rejected(failed) end
+    body = body or parts and parts_text(parts)
     client._dry_run(("[dry run] %s %s%s"):format(req.method, url, body and (" " .. body) or ""))
     Client.dry_run_held = Client.dry_run_held + 1
     local p = core.promise()
-    core.resolve(p, { dry_run = true, method = req.method, url = url, body = req.data })
+    core.resolve(p, { dry_run = true, method = req.method, url = url, body = req.data, parts = parts })
     return p
   end
   local policy = client._retries
@@ -391,6 +521,15 @@ end
 local function built(client, op, params, url, body, data, lines)
   local headers, secrets = call_headers(client, op.name, lines, params.headers)
   local req = { method = op.method, url = url, body = body, data = data, headers = headers, op = op, secrets = secrets }
+  if op.upload then -- data is its parts list (upload.c)
+    req.parts, req.data = data, nil
+    for _, h in ipairs(headers or {}) do
+      if h:match("^[^:]*"):lower() == "content-type" then
+        invalid(("%s: an upload's Content-Type is multipart/form-data with curl's boundary: headers must not set it"):format(
+          op.name), { param = "headers" })
+      end
+    end
+  end
   check_size(client, req, op.name)
   if client._validate or (client._dry_run and not READS[op.method]) then -- what production would refuse
     local why, param = schemas.check(client.service.name, op, params, body)
@@ -462,14 +601,19 @@ function Client:close()
   self.waiting = {}
 end
 
-local HOOKS = { request = true, response = true, retry = true }
+local HOOKS = { request = true, response = true, retry = true, progress = true }
 
 --- client:on(kind, fn) -> client: calls fn(info) for every "request" (method, url,
--- attempt, body, dry_run), "response" (method, url, attempt, status, error,
--- duration in seconds) and "retry" (method, url, attempt, wait, status, error).
+-- attempt, body, parts, dry_run), "response" (method, url, attempt, status, error,
+-- duration in seconds) and "retry" (method, url, attempt, wait, status, error),
+-- and, while an upload is sent, "progress" (method, url, attempt, sent, total:
+-- bytes of its multipart body) every Client.progress_interval seconds and
+-- once more when a 2xx answer came.
 -- A hook that raises fails the call (ScriptError); close() in a hook stops it (Closed).
 function Client:on(kind, fn)
-  if not HOOKS[kind] then invalid(("client:on: unknown hook '%s' (request, response or retry)"):format(tostring(kind))) end
+  if not HOOKS[kind] then
+    invalid(("client:on: unknown hook '%s' (request, response, retry or progress)"):format(tostring(kind)))
+  end
   if type(fn) ~= "function" then invalid("client:on: the hook must be a function") end
   local list = self.hooks[kind]
   list[#list + 1] = fn
@@ -502,7 +646,7 @@ bind_action = function(client, op, t)
   local resource, action = op.name:match("^(%w+)%.(.+)$")
   t = t or rawget(client, resource)
   if not t then t = {}; rawset(client, resource, t) end
-  if op.stream or op.upload then
+  if op.stream then
     t[action] = unsupported(op)
     return
   end
@@ -592,7 +736,7 @@ function Client.new(service, options)
     service = service, url = url, headers = headers, body_headers = body_headers, inflight = {}, waiting = {},
     secrets = secrets, head_size = head_size,
     limits = numbers, -- the numeric options in effect, defaults included (seconds, bytes, counts)
-    hooks = { request = {}, response = {}, retry = {} },
+    hooks = { request = {}, response = {}, retry = {}, progress = {} },
     closed = false, binding = false,
     _validate = options.validate or nil,
     _retries = options.retries and retry_policy(service.name, options.retries == true and {} or options.retries) or nil,
@@ -627,6 +771,8 @@ Client.dry_run_all = false
 -- How many writes dry-run clients have printed and not sent, in the whole
 -- process (the CLI's `[dry run] N writes not sent`).
 Client.dry_run_held = 0
+-- Seconds between two calls of the progress hooks while an upload is sent.
+Client.progress_interval = 0.1
 Client.OPTIONS = OPTIONS -- option name -> accepted types, for the CLI and the reference
 Client.OPTION_DOCS = OPTION_DOCS -- {name, default, meaning} in reference order
 return Client

@@ -108,7 +108,9 @@ Error.TYPES = {
   { "ScriptError", "your own code raised it (a callback, handler, executor, `finally`, hook, spawned or map function); "
     .. "see `cause`, absent when no value was given (`error()`, `reject()`)" },
   { "InvalidUse", "`await` in a coroutine spawn did not start, or run/step/await from inside a handler" },
-  { "Unsupported", "an action this version cannot make yet (Losant's file uploads and server-sent-event streams)" },
+  { "Unsupported", "an action this version cannot make yet (Losant's server-sent-event streams)" },
+  { "UploadFailed", "a file being uploaded could not be read to its end as it was at the call (truncated, grown, "
+    .. "a read error): the upload was stopped, never sent in part" },
   { "Unsettled", "a blocking `await` on a promise nothing is left to settle" },
   { "OutputFailed", "the CLI could not write its output (a full disk, say): exit 1" },
   { "ConnectDailyError", "Connect Daily answered 2xx with a non-zero `error`" },

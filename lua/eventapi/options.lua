@@ -21,10 +21,12 @@ local OPTION_DOCS = {
   { "user", "none", "HTTP Basic user (Connect Daily); no `:`" },
   { "password", "none", "HTTP Basic password; needs `user`" },
   { "accept_version", "`^1.20.1`", "Losant's `Accept-Version` header" },
-  { "timeout", "none", "seconds for the whole request, 0.001 to 86400; then `Timeout`" },
+  { "timeout", "none", "seconds for the whole request, 0.001 to 86400, except an upload (no total limit: its "
+    .. "connect and idle limits stay); then `Timeout`" },
   { "connect_timeout", "10", "seconds to connect, 0.001 to 86400; then `Timeout`" },
   { "idle_timeout", "60", "whole seconds without a single byte received (counted from the request's start, then "
-    .. "from the last byte that came; a slow trickle never trips it), 1 to 86400; then `Timeout`" },
+    .. "from the last byte that came; a slow trickle never trips it; an upload's bytes sent count too), 1 to 86400; "
+    .. "then `Timeout`" },
   { "ca_file", "the system's CAs", "CA bundle to verify the server with" },
   { "insecure", "false", "skip TLS verification (tests only)" },
   { "max_connections", "unlimited", "connections in flight for the process, 1 to 100000 (the largest any client asked)" },
