@@ -61,6 +61,7 @@ typedef struct loop {
     int in_step;       /* inside step: it re-arms at its end, no wake needed */
     int signaled;      /* wakefd holds a count not read yet */
     lua_Integer sent;  /* transfers started (core.sent) */
+    int stream_records; /* a stream holds records not delivered yet (stream.c) */
     fd_entry *fds;     /* per descriptor: FD_* bits and when it last had bytes to read (loop.h) */
     int nfds;
 } loop;

@@ -454,8 +454,8 @@ static void push_loop(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, "eventapi.loop");
 }
 
-/* Registers the loop functions (and those of timer.c, config.c and
- * transfer.c) into the table on top; leaves the loop just below it (the
+/* Registers the loop functions (and those of timer.c, config.c,
+ * transfer.c and stream.c) into the table on top; leaves the loop just below it (the
  * upvalue the other open functions use). */
 int eventapi_open_loop(lua_State *L) {
     static const luaL_Reg fns[] = {{"pending", l_pending}, {"on_close", l_on_close},
@@ -465,6 +465,7 @@ int eventapi_open_loop(lua_State *L) {
     lua_insert(L, module); /* loop below the module table */
     eventapi_open_config(L);
     eventapi_open_transfer(L);
+    eventapi_open_stream(L);
     eventapi_open_timer(L);
     eventapi_open_upload(L);
     lua_pushvalue(L, module);

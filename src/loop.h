@@ -6,6 +6,7 @@
 #define EVENTAPI_LOOP_H
 
 #include "eventapi.h"
+#include "sse.h"
 
 #define LOOP_HIDDEN __attribute__((visibility("hidden")))
 
@@ -49,6 +50,7 @@ struct transfer {
     char retry_after[64];
     char errbuf[CURL_ERROR_SIZE];
     /* a bound call (operation.c): its answer goes through the binding */
+    struct stream *stream; /* a server-sent-event stream's state (stream.c), or NULL */
     const void *owner; /* the binding, or NULL */
     int decode;        /* a 2xx answer is decoded here */
     char *url;         /* for the respond of a failure */
@@ -66,6 +68,18 @@ struct eventapi_extra {
     void *mime;         /* an upload's curl_mime (upload.c): the transfer owns it once eventapi_start
                          * returns; if it raises, the caller still does (upload.c frees it) */
 };
+
+/* A transfer that is a server-sent-event stream (stream.c): the parser
+ * over its 2xx body and the records it made, waiting to reach Lua. */
+typedef struct stream {
+    sse_parser sse;
+    int handler_ref;   /* registry ref of handler(record) */
+    char *pending;     /* records not delivered yet (stream.c writes and reads them) */
+    size_t pending_len, pending_cap;
+    int opened;        /* the 2xx head of an event stream came */
+    int failed;        /* STREAM_* of stream.c: why the stream ended itself */
+    size_t max_message;
+} stream;
 
 /* What the loop knows of a descriptor (lp->fds, indexed by descriptor):
  * FD_OURS: a connection socket opened and closed through on_open_socket and
@@ -107,5 +121,15 @@ LOOP_HIDDEN void eventapi_open_transfer(lua_State *L); /* registers core.request
 LOOP_HIDDEN CURLcode upload_set(CURL *e, transfer *t, void *mime, const char *method); /* the MIME post on e */
 LOOP_HIDDEN int upload_xferinfo(void *t, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
 LOOP_HIDDEN void eventapi_open_upload(lua_State *L); /* registers core.upload, core.upload_progress */
+
+/* stream.c: server-sent-event streams */
+LOOP_HIDDEN int stream_new(lua_State *L, transfer *t, const eventapi_extra *x); /* 0: out of memory */
+LOOP_HIDDEN int stream_head(transfer *t); /* the final head came: 0 ends the transfer (not an event stream) */
+LOOP_HIDDEN size_t stream_body(transfer *t, const char *data, size_t len); /* a 2xx body's bytes: curl's return */
+LOOP_HIDDEN void stream_deliver(lua_State *L, loop *lp, transfer *t); /* queues its records' jobs */
+LOOP_HIDDEN void stream_deliver_all(lua_State *L, loop *lp); /* the same for every stream with records */
+LOOP_HIDDEN void stream_outcome(lua_State *L, transfer *t, int ok); /* sets how a stream ended on the table on top */
+LOOP_HIDDEN void stream_free(lua_State *L, transfer *t);
+LOOP_HIDDEN void eventapi_open_stream(lua_State *L); /* registers core.stream, core.catch_interrupt, core.interrupted */
 
 #endif

@@ -13,6 +13,7 @@ size_t on_body(char *data, size_t size, size_t n, void *ud) {
     transfer *t = ud;
     size_t len = size * n;
     t->seen = t->lp->now; /* a byte came: no clock read here, the round's */
+    if (t->stream && t->block_status >= 200 && t->block_status < 300) return stream_body(t, data, len);
     if (t->len + len > t->max_body) {
         t->too_large = 1;
         return 0;
@@ -97,6 +98,7 @@ size_t on_header(char *line, size_t size, size_t n, void *ud) {
         return len; /* a trailer */
     } else if (len <= 2 && len > 0 && (line[0] == '\r' || line[0] == '\n')) {
         end_block(t);
+        if (t->stream && t->head == HEAD_DONE && !stream_head(t)) return 0;
     } else if (len > 13 && strncasecmp(line, "content-type:", 13) == 0) {
         header_value(line, len, 13, t->content_type, sizeof t->content_type);
     } else if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
@@ -138,6 +140,7 @@ void transfer_free(lua_State *L, loop *lp, transfer *t) {
     }
     curl_mime_free(t->mime); /* an upload's, after its handle let go of it (NULL: none) */
     curl_slist_free_all(t->own_headers);
+    stream_free(L, t);
     luaL_unref(L, LUA_REGISTRYINDEX, t->anchor_ref);
     if (t->owner) luaL_unref(L, LUA_REGISTRYINDEX, t->op_ref);
     free(t->body);
@@ -272,6 +275,7 @@ static void set_failure(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
 static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
     long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (t->stream) stream_deliver(L, lp, t); /* its last messages reach Lua before its end */
     push_promise(L, t);
     if (t->decode && rc == CURLE_OK && status >= 200 && status < 300 && decode_answer(L, t)) {
         eventapi_promise_settle(L, -2, 1, -1);
@@ -284,7 +288,9 @@ static void finish(lua_State *L, loop *lp, transfer *t, CURLcode rc) {
         lua_pushinteger(L, status);
         lua_setfield(L, -2, "status");
     }
-    if (rc == CURLE_OK) {
+    if (t->stream && (t->stream->opened || t->stream->failed || t->idle_expired)) {
+        stream_outcome(L, t, rc == CURLE_OK);
+    } else if (rc == CURLE_OK) {
         lua_pushlstring(L, t->body ? t->body : "", t->len);
         lua_setfield(L, -2, "body");
         if (t->content_type[0]) {
@@ -337,6 +343,7 @@ static void watch_idle(loop *lp, double due) {
 int drain(lua_State *L, loop *lp) {
     CURLMsg *msg;
     int left, done = 0;
+    if (lp->stream_records) stream_deliver_all(L, lp);
     while ((msg = curl_multi_info_read(lp->multi, &left))) {
         if (msg->msg != CURLMSG_DONE) continue;
         transfer *t = NULL;
@@ -355,6 +362,7 @@ int drain(lua_State *L, loop *lp) {
  * after it, for the compiler). */
 static void start_failed(lua_State *L, transfer *t, int anchor, int op_ref, const char *type, const char *message) {
     curl_slist_free_all(t->own_headers);
+    stream_free(L, t);
     free(t->url);
     free(t);
     luaL_unref(L, LUA_REGISTRYINDEX, anchor);
@@ -367,7 +375,6 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
                     size_t body_len, int headers, int bound, const void *owner, int decode, const char *location,
                     const eventapi_extra *extra) {
     loop *lp = eventapi_loop(L);
-    (void)extra; /* streams and uploads come next */
     cfg = lua_absindex(L, cfg);
     if (headers) headers = lua_absindex(L, headers);
     if (bound) bound = lua_absindex(L, bound);
@@ -410,6 +417,10 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     }
     t->anchor_ref = anchor;
     t->op_ref = op_ref;
+    if (extra && extra->stream && !stream_new(L, t, extra)) {
+        start_failed(L, t, anchor, op_ref, "OutOfMemory", "out of memory");
+        return;
+    }
     if (owner) {
         t->owner = owner;
         t->decode = decode;
@@ -445,6 +456,10 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     t->large_body = (body && body_len > POOL_BODY_MAX) || mime;
     t->lp = lp;
     t->idle_s = c->idle_s; /* checked by check_idle, not libcurl's low-speed check (an average rate) */
+    if (t->stream) { /* open for as long as it speaks: no total timeout, the stall limit as the idle one */
+        t->idle_s = extra->stream_idle_s;
+        t->large_body = 1; /* back to the pool reset: no timeout setting carried over */
+    }
     t->sock = -1;
     t->started = t->seen = eventapi_now();
     /* a reused handle still holds the last request's URL and body: one that
@@ -456,6 +471,7 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
         start_failed(L, t, anchor, op_ref, "OutOfMemory", "out of memory");
         return;
     }
+    if (t->stream) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);

@@ -6,6 +6,7 @@ local Error = require "eventapi.errors"
 local time = require "eventapi.time"
 local schemas = require "eventapi.schemas"
 local attach_callback = require("eventapi.promise").attach_callback
+local Stream = require "eventapi.stream"
 
 -- The library's own modules are the files beside this one: their frames are
 -- not a call's location (a runbook in a directory named eventapi still is).
@@ -108,7 +109,7 @@ local function all_params(service, op)
     if p.fixed == nil then known[p.name] = true end
     all[#all + 1] = p
   end
-  for _, p in ipairs(service.common_params or {}) do
+  for _, p in ipairs(not op.stream and service.common_params or {}) do -- (a stream takes none, as the official client)
     if not known[p.name] then known[p.name] = true; common[#common + 1] = p end
   end
   if service.common_first then -- the query starts with them, as the official client writes it
@@ -594,6 +595,7 @@ function Client:close()
   self.closed = true
   core.cancel_binding(self.binding)
   for id in pairs(self.inflight) do core.cancel(id) end
+  for s in pairs(self.streams) do s:close() end
   for p, wait in pairs(self.waiting) do
     core.cancel_timer(wait.timer) -- the loop does not wait for it any more
     core.reject(p, closed_error(self, wait.req, "the client was closed while the request waited to retry"))
@@ -646,6 +648,17 @@ bind_action = function(client, op, t)
   local resource, action = op.name:match("^(%w+)%.(.+)$")
   t = t or rawget(client, resource)
   if not t then t = {}; rawset(client, resource, t) end
+  if op.stream then -- (params [, options or message handler]) -> stream
+    local tools = { build = build, respond = respond, shown_url = shown_url }
+    t[action] = function(params, options)
+      local handler
+      if type(options) == "function" then handler, options = options, nil end
+      local s = Stream.open(client, op, params, options, tools)
+      if handler then s:on("message", handler) end
+      return s
+    end
+    return
+  end
   if op.stream then
     t[action] = unsupported(op)
     return
@@ -734,6 +747,7 @@ function Client.new(service, options)
     service.name, head_size, MAX_HEAD)) end
   local client = setmetatable({
     service = service, url = url, headers = headers, body_headers = body_headers, inflight = {}, waiting = {},
+    streams = {}, -- its streams open or reconnecting (stream.lua)
     secrets = secrets, head_size = head_size,
     limits = numbers, -- the numeric options in effect, defaults included (seconds, bytes, counts)
     hooks = { request = {}, response = {}, retry = {}, progress = {} },

@@ -1,0 +1,313 @@
+--- Server-sent-event streams (Losant's device.stateStream,
+-- device.commandStream, application.mqttSubscriptionStream): a GET that
+-- stays open, read by the core's SSE parser as bytes arrive; each message's
+-- data is decoded as JSON with the library's codec. A stream is used with
+-- callbacks (stream:on), a pull loop (stream:messages(), stream:receive()),
+-- or its `done` promise, and ends with stream:close(), a `<close>`
+-- variable, the client's close, or a failure that is never silent.
+local core = require "eventapi.core"
+local Error = require "eventapi.errors"
+
+local Stream = {}
+Stream.__index = Stream
+Stream.__name = "eventapi.Stream"
+
+local EVENTS = { open = true, message = true, error = true, reconnect = true, close = true }
+local OPTIONS = { reconnect = true, stall_timeout = true, max_message = true, max_queued = true }
+local DEFAULT_RETRY_MS = 1000 -- the wait before a reconnection when the server named none (retry:)
+local MAX_MESSAGE = 1024 * 1024
+local MAX_QUEUED = 10000
+
+--- Raises InvalidParams with message (what the call got wrong, before any traffic).
+local function invalid(message)
+  error(Error.new({ type = "InvalidParams", message = message, location = core.location() }), 0)
+end
+
+--- Checks a stream call's options table; -> reconnect (max attempts in a row,
+-- 0: none), stall seconds, max_message, max_queued.
+local function read_options(name, options, params)
+  options = options or {}
+  if type(options) ~= "table" then invalid(("%s: options must be a table, not a %s"):format(name, type(options))) end
+  for k in pairs(options) do
+    if not OPTIONS[k] then
+      invalid(("%s: unknown stream option '%s' (reconnect, stall_timeout, max_message, max_queued)"):format(name, tostring(k)))
+    end
+  end
+  local function count(key, default, low, high)
+    local v = options[key]
+    if v == nil then return default end
+    if math.type(v) ~= "integer" or v < low or v > high then
+      invalid(("%s: stream option %s must be an integer from %d to %d"):format(name, key, low, high))
+    end
+    return v
+  end
+  local reconnect = options.reconnect
+  if reconnect == true then reconnect = math.maxinteger
+  elseif reconnect == nil or reconnect == false then reconnect = 0
+  else reconnect = count("reconnect", 0, 1, math.maxinteger) end
+  local keep_alive = tonumber(params.keepAliveInterval) or 2
+  local stall = options.stall_timeout
+  if stall == nil then stall = math.max(10, 4 * keep_alive) end
+  if type(stall) ~= "number" or stall ~= stall or stall < 0 or stall > 86400 then
+    invalid(name .. ": stream option stall_timeout must be a number of seconds from 0 (none) to 86400")
+  end
+  if stall > 0 and stall < 1 then stall = 1 end -- the core counts whole seconds
+  return reconnect, math.ceil(stall), count("max_message", MAX_MESSAGE, 1, 1024 * 1024 * 1024),
+         count("max_queued", MAX_QUEUED, 1, math.maxinteger)
+end
+
+--- Calls the handlers of kind with info; a handler that raises fails the
+-- stream (ScriptError). -> false when one raised.
+local function emit(s, kind, info)
+  for _, fn in ipairs(s.handlers[kind]) do
+    local ok, err = pcall(fn, info)
+    if not ok then
+      if kind ~= "error" and kind ~= "close" then
+        local e = Error.wrap(err)
+        if e.type ~= "ScriptError" and not Error.is(err) then e.type = "ScriptError" end
+        s:_fail(e)
+      end
+      return false
+    end
+  end
+  return true
+end
+
+--- The stream's end for the pull loop and `done`: settles the waiters.
+local function settle_waiters(s, err)
+  local waiters = s.waiters
+  s.waiters = {}
+  for _, w in ipairs(waiters) do
+    if w.timer then core.cancel_timer(w.timer) end
+    if err then core.reject(w.promise, err) else core.resolve(w.promise, nil) end
+  end
+end
+
+--- Ends the stream with failure err: the error handlers, the pull loop and
+-- `done` hear of it; with none of them it is an unhandled failure.
+function Stream:_fail(err)
+  if self.ended then return end
+  self.ended, self.failure = true, err
+  if self.transfer then core.cancel(self.transfer, "the stream failed") end
+  if self.retry_timer then core.cancel_timer(self.retry_timer) end
+  self.client.streams[self] = nil
+  local handled = #self.handlers.error > 0 or #self.waiters > 0 or self.pulled
+  settle_waiters(self, err)
+  core.reject(self.done, err)
+  if handled then self.done:next(nil, function() end) end -- reported where the script asked for it
+  emit(self, "error", err)
+  emit(self, "close", { error = err })
+end
+
+--- A message record of the core: decoded and handed on.
+local function message(s, r)
+  if r.retry then s.retry_ms = r.retry end
+  s.last_id = r.id
+  if r.data == "" then return end -- a message with no data: a keep-alive
+  local ok, value = pcall(core.json_decode, r.data)
+  if not ok then
+    return s:_fail(Error.new({ type = "InvalidResponse", method = "GET", url = s.url, location = s.location,
+      message = ("a message of the stream is not JSON (%s)"):format(Error.is(value) and value.message or tostring(value)) }))
+  end
+  s.received = s.received + 1
+  local msg = { event = r.event, data = value, id = r.id ~= "" and r.id or nil }
+  if #s.handlers.message > 0 then emit(s, "message", msg); return end
+  local w = table.remove(s.waiters, 1)
+  if w then
+    if w.timer then core.cancel_timer(w.timer) end
+    return core.resolve(w.promise, msg)
+  end
+  if s.tail - s.head + 1 >= s.max_queued then
+    return s:_fail(Error.new({ type = "InvalidUse", method = "GET", url = s.url, location = s.location,
+      message = ("%d messages waited to be read: read them with stream:on('message'), stream:messages() "
+        .. "or stream:receive() (max_queued)"):format(s.max_queued) }))
+  end
+  s.tail = s.tail + 1
+  s.queue[s.tail] = msg
+end
+
+--- What the core hands over: {kind="open"} or a message record.
+function Stream:_record(r)
+  if self.ended then return end
+  if r.kind == "open" then
+    self.opened, self.attempts = true, 0
+    emit(self, "open", { url = self.url })
+  else
+    message(self, r)
+  end
+end
+
+--- The error a finished transfer ended the stream with (its response table).
+function Stream:_error_of(res)
+  if res.error then
+    return Error.new({ type = res.error, message = res.message, transport = res.transport ~= false or nil,
+                       method = "GET", url = self.url, location = self.location })
+  end
+  local ok, err = pcall(self.respond, res) -- an error answer: read like any call's
+  if ok then -- (a 2xx answer always ends as an error above)
+    err = Error.new({ type = "InvalidResponse", status = res.status, method = "GET", url = self.url,
+                      location = self.location, message = "the stream ended without an event stream" })
+  end
+  return Error.wrap(err)
+end
+
+--- The transfer ended: a reconnection when asked for and the failure is
+-- below HTTP, else the stream fails.
+function Stream:_ended(res)
+  self.transfer = nil
+  if self.ended then return end
+  local err = self:_error_of(res)
+  if err.transport and self.attempts < self.reconnect and not self.client.closed then
+    self.attempts = self.attempts + 1
+    local wait = (self.retry_ms or DEFAULT_RETRY_MS) / 1000
+    if not emit(self, "reconnect", { attempt = self.attempts, wait = wait, error = err, last_id = self.last_id }) then
+      return
+    end
+    local timer, id = core.timer(wait)
+    self.retry_timer = id
+    timer:next(function()
+      self.retry_timer = nil
+      if not self.ended then self:_connect() end
+    end)
+    return
+  end
+  self:_fail(err)
+end
+
+--- Opens (or opens again) the transfer.
+function Stream:_connect()
+  local headers = {}
+  for _, h in ipairs(self.headers) do headers[#headers + 1] = h end
+  if self.last_id and self.last_id ~= "" then headers[#headers + 1] = "Last-Event-ID: " .. self.last_id end
+  local ok, p, id = pcall(core.stream, self.client.config, self.req.url, headers,
+                          function(r) self:_record(r) end, self.stall, self.max_message)
+  if not ok then return self:_fail(Error.wrap(p)) end
+  self.transfer = id
+  self.client.streams[self] = true
+  p:next(function(res) self:_ended(res) end)
+end
+
+--- Opens a stream for action op of client with params and options; the
+-- tools are the client's (build, respond, shown_url). Raises InvalidParams
+-- (or Closed) before any traffic.
+function Stream.open(client, op, params, options, tools)
+  if params == nil then params = {} end
+  if type(params) ~= "table" then invalid(("%s: params must be a table, not a %s"):format(op.name, type(params))) end
+  local reconnect, stall, max_message, max_queued = read_options(op.name, options, params)
+  local req = tools.build(client, op, params)
+  local url = tools.shown_url(client, req)
+  if client.closed then
+    error(Error.new({ type = "Closed", message = "the client is closed", method = "GET", url = url,
+                      location = core.location() }), 0)
+  end
+  local own = {}
+  for _, h in ipairs(req.headers or {}) do own[h:match("^[^:]*"):lower()] = true end
+  local headers = {}
+  for _, h in ipairs(client.headers) do
+    if not own[h:match("^[^:]*"):lower()] then headers[#headers + 1] = h end
+  end
+  headers[#headers + 1] = "Cache-Control: no-cache"
+  for _, h in ipairs(req.headers or {}) do headers[#headers + 1] = h end
+  local s = setmetatable({
+    client = client, op = op, req = req, url = url, headers = headers, location = core.location(),
+    reconnect = reconnect, stall = stall, max_message = max_message, max_queued = max_queued,
+    attempts = 0, received = 0, queue = {}, head = 1, tail = 0, waiters = {},
+    handlers = { open = {}, message = {}, error = {}, reconnect = {}, close = {} },
+    done = core.promise(), ended = false, opened = false,
+  }, Stream)
+  s.respond = function(res) return tools.respond(client, req, res) end
+  s:_connect()
+  return s
+end
+
+--- stream:on(kind, fn) -> stream: fn(info) for "open", each "message"
+-- ({event, data, id}), "error" (the eventapi.Error that ended it),
+-- "reconnect" ({attempt, wait, error, last_id}) and "close".
+function Stream:on(kind, fn)
+  if not EVENTS[kind] then
+    invalid(("stream:on: unknown event '%s' (open, message, error, reconnect or close)"):format(tostring(kind)))
+  end
+  if type(fn) ~= "function" then invalid("stream:on: the handler must be a function") end
+  local list = self.handlers[kind]
+  list[#list + 1] = fn
+  if kind == "error" and self.failure then self.done:next(nil, function() end) end
+  if kind == "message" then -- what waited in the queue goes to it first
+    while self.head <= self.tail do
+      local msg = self.queue[self.head]
+      self.queue[self.head], self.head = nil, self.head + 1
+      if not emit(self, "message", msg) then break end
+    end
+  end
+  return self
+end
+
+--- stream:receive([seconds]) -> promise of the next message ({event, data,
+-- id}); nil once the stream was closed; rejected with the stream's failure,
+-- or with Timeout when no message came within seconds.
+function Stream:receive(seconds)
+  self.pulled = true
+  local p = core.promise()
+  if seconds ~= nil and (type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 or seconds > 86400) then
+    core.reject(p, Error.new({ type = "InvalidParams", location = core.location(),
+                               message = "stream:receive: seconds must be a number from 0 to 86400" }))
+    return p
+  end
+  if self.head <= self.tail then
+    local msg = self.queue[self.head]
+    self.queue[self.head], self.head = nil, self.head + 1
+    core.resolve(p, msg)
+  elseif self.failure then
+    core.reject(p, self.failure)
+  elseif self.ended then
+    core.resolve(p, nil)
+  else
+    local w = { promise = p }
+    self.waiters[#self.waiters + 1] = w
+    if seconds then
+      local timer, id = core.timer(seconds)
+      w.timer = id
+      local location = core.location()
+      timer:next(function()
+        for i, x in ipairs(self.waiters) do
+          if x == w then
+            table.remove(self.waiters, i)
+            core.reject(p, Error.new({ type = "Timeout", method = "GET", url = self.url, location = location,
+                                       message = ("no message within %g s"):format(seconds) }))
+            return
+          end
+        end
+      end)
+    end
+  end
+  return p
+end
+
+--- stream:messages() -> an iterator for a pull loop: each step awaits the
+-- next message (inside eventapi.spawn it yields, on the main thread it runs
+-- the loop); it ends when the stream is closed and raises its failure.
+function Stream:messages()
+  self.pulled = true
+  return function()
+    return self:receive():await()
+  end
+end
+
+--- stream:close(): ends the stream (no error); `done` fulfils, a pull loop ends.
+function Stream:close()
+  if self.ended then return end
+  self.ended = true
+  self.client.streams[self] = nil
+  if self.transfer then core.cancel(self.transfer, "the stream was closed") end
+  if self.retry_timer then core.cancel_timer(self.retry_timer) end
+  settle_waiters(self, nil)
+  core.resolve(self.done, true)
+  emit(self, "close", {})
+end
+Stream.__close = Stream.close
+
+--- stream.closed -> whether it ended (closed or failed).
+function Stream:is_open()
+  return not self.ended
+end
+
+return Stream
