@@ -1,7 +1,9 @@
 /* eventapi-sandbox: fault injection (--faults, the X-Sandbox-Fault header;
  * sandbox/README.md): parsing, the fail-first keys, delayed and stalled
  * connections (suspended, resumed by the timer thread of http.c), the
- * truncate and stall-body readers, echo-headers and control-chars. */
+ * truncate and stall-body readers, echo-headers and control-chars. The
+ * event-stream faults (stream-drop, stream-stall, stream-retry) are
+ * applied by sse.c. */
 #include "front.h"
 
 #include <ctype.h>
@@ -52,6 +54,15 @@ static void parse_fault_item(sb_fault *f, const char *tok) {
     if (sscanf(tok, "status=%d", &f->status) == 1) return;
     if (sscanf(tok, "delay=%d", &f->delay_ms) == 1) return;
     if (sscanf(tok, "fail-first=%d", &f->fail_first) == 1) return;
+    if (sscanf(tok, "stream-drop=%d", &f->stream_drop) == 1) {
+        if (f->stream_drop < 0) f->stream_drop = -1;
+        return;
+    }
+    if (sscanf(tok, "stream-retry=%d", &f->stream_retry_ms) == 1) {
+        if (f->stream_retry_ms < 0) f->stream_retry_ms = -1;
+        if (f->stream_retry_ms > 86400000) f->stream_retry_ms = 86400000; /* a day at most */
+        return;
+    }
     if (sscanf(tok, "bulk-delay=%d", &f->bulk_delay_ms) == 1) {
         if (f->bulk_delay_ms < 0) f->bulk_delay_ms = 0;
         if (f->bulk_delay_ms > 86400000) f->bulk_delay_ms = 86400000; /* a day at most */
@@ -61,6 +72,7 @@ static void parse_fault_item(sb_fault *f, const char *tok) {
     if (strncmp(tok, "retry-after=", 12) == 0) set_retry_after(f, tok + 12);
     else if (strcmp(tok, "stall") == 0) f->stall = 1;
     else if (strcmp(tok, "stall-body") == 0) f->stall_body = 1;
+    else if (strcmp(tok, "stream-stall") == 0) f->stream_stall = 1;
     else if (strcmp(tok, "echo-headers") == 0) f->echo_headers = 1;
     else if (strcmp(tok, "control-chars") == 0) f->control_chars = 1;
     else if (strcmp(tok, "repeat-page") == 0) f->flags |= SB_FAULT_REPEAT_PAGE;
@@ -77,6 +89,7 @@ static void parse_fault_item(sb_fault *f, const char *tok) {
 int sb_fault_parse(sb_request *req, sb_fault *f) {
     const char *spec = sb_header_get(req, "X-Sandbox-Fault");
     memset(f, 0, sizeof *f);
+    f->stream_drop = f->stream_retry_ms = -1;
     req->fault_flags = 0;
     req->bulk_delay_ms = 0;
     if (!spec || !sb_cfg.faults) return 0;

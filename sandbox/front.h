@@ -23,6 +23,7 @@ typedef struct sb_config {
     double header_timeout;    /* --header-timeout: seconds for a request's header block */
     double body_timeout;      /* --body-timeout: seconds for its body after the headers */
     unsigned max_connections; /* --max-connections: open connections at once */
+    uint64_t upload_max;      /* --upload-max: an upload's body at most (bytes) */
 } sb_config;
 
 extern sb_config sb_cfg;  /* http.c */
@@ -61,6 +62,9 @@ typedef struct sb_fault {
     int bulk_delay_ms;     /* bulk-delay=MS (with SB_FAULT_BULK_DELAY) */
     int has_retry_after;   /* retry_after holds a Retry-After value to send */
     char retry_after[256]; /* percent-decoded, no CR, LF or NUL */
+    int stream_drop;       /* stream-drop=N: an event stream ends after N messages; -1: not asked */
+    int stream_stall;      /* stream-stall: an event stream sends nothing after its head */
+    int stream_retry_ms;   /* stream-retry=MS: a "retry: MS" line first; -1: not asked */
 } sb_fault;
 
 /* Parses X-Sandbox-Fault into f; 1 when a fault applies to this request
@@ -80,6 +84,27 @@ void sb_fault_resume_due(int all);
 struct MHD_Response *sb_fault_response(sb_response *res, int mode, struct MHD_Connection *con);
 /* Frees the fail-first keys (at exit). */
 void sb_fault_free(void);
+
+/* Event streams (sse.c): the MHD response of stream s bound to con with
+ * the stream faults of f (NULL: none); takes s (freed on failure); NULL
+ * when out of memory. */
+struct MHD_Response *sb_sse_response(sb_sse *s, struct MHD_Connection *con, const sb_fault *f);
+/* Timer thread: keep-alives that are due, and streams whose client hung up. */
+void sb_sse_tick(void);
+/* Stopping: every stream ends after what it has queued; none opens after. */
+void sb_sse_stop(void);
+
+/* Uploads (upload.c): a multipart/form-data body parsed as it streams in.
+ * new reads the boundary from content_type (NULL or another type: the
+ * body is counted and dropped, state NOT_MULTIPART) and takes declared,
+ * the Content-Length (-1: none); NULL when out of memory. feed gives the
+ * next bytes (-1: out of memory); finish marks the end of the body. */
+sb_upload *sb_upload_new(const char *content_type, long long declared);
+int sb_upload_feed(sb_upload *u, const char *data, size_t n);
+void sb_upload_finish(sb_upload *u);
+void sb_upload_free(sb_upload *u);
+/* The parts as a JSON list for the record (new reference), NULL when out of memory. */
+json_t *sb_upload_json(const sb_upload *u);
 
 /* Changes applied after the answer (later.c, sb_later in sandbox.h): runs
  * the ones that are due, each under the service lock; with all, every one

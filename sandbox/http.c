@@ -16,7 +16,7 @@
 
 #define MIB (1024u * 1024u)
 
-sb_config sb_cfg = {"127.0.0.1", 0, NULL, NULL, 0, 0, 0, 64 * MIB, 64 * MIB, 10.0, 30.0, 4096};
+sb_config sb_cfg = {"127.0.0.1", 0, NULL, NULL, 0, 0, 0, 64 * MIB, 64 * MIB, 10.0, 30.0, 4096, 2048ull * MIB};
 sb_server sb_srv;
 
 /* Where a connection is in its current request; the deadlines apply to the
@@ -50,6 +50,7 @@ typedef struct conn_state {
     int faulty;
     int counted;      /* in in_flight: an API request whose answer is not queued yet */
     int awaited;      /* in awaited: complete, and its answer is due (no stall or reset) */
+    sb_upload *upload; /* an upload action's body, parsed as it comes instead of held */
     sb_fault f;
     double started;
     conn_slot *slot;
@@ -134,6 +135,7 @@ static void *timer_main(void *arg) {
         usleep(2000);
         sb_fault_resume_due(0);
         sb_later_run(&sb_srv, 0);
+        sb_sse_tick();
         if (tick % 50 == 0) cut_late_connections();
     }
     return NULL;
@@ -159,6 +161,7 @@ static void free_state(conn_state *st) {
     leave_in_flight(st);
     set_awaited(st, 0);
     if (st->reserved) budget_give(st->reserved);
+    sb_upload_free(st->upload);
     free(st->raw_uri);
     free(st->body);
     free(st);
@@ -276,6 +279,24 @@ static void begin_body(conn_state *st, struct MHD_Connection *con) {
     else reserve_body(st, (size_t)n + 1, 0); /* out of memory: the body grows as it comes */
 }
 
+/* Called once the headers are in: a POST to a Losant upload action is
+ * read as multipart/form-data as it comes, never held. 1 when it is one,
+ * 0 when not, -1 when out of memory. */
+static int begin_upload(conn_state *st, struct MHD_Connection *con, const char *method) {
+    sb_request probe;
+    memset(&probe, 0, sizeof probe);
+    probe.method = method;
+    int up = strcmp(method, "POST") == 0 && sb_parse_uri(&probe, st->raw_uri) == 0 && sb_losant_is_upload(&probe);
+    sb_free_request(&probe);
+    if (!up) return 0;
+    const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+    char *end = NULL;
+    long long declared = cl ? strtoll(cl, &end, 10) : -1;
+    if (cl && (*end || end == cl)) declared = -1;
+    st->upload = sb_upload_new(MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type"), declared);
+    return st->upload ? 1 : -1;
+}
+
 /* Appends upload data to the request body; -1 when out of memory. */
 static int append_body(conn_state *st, const char *data, size_t n) {
     if (st->too_large || st->over_budget) return 0; /* read and dropped */
@@ -313,12 +334,16 @@ void sb_dispatch(sb_request *req, sb_response *res) {
     if (!handled) sb_reply_error(res, 404, "NotFound", "Path not found");
 }
 
-/* Builds the MHD response for res: a stream, a truncate (mode 1) or
- * stall-body (mode 2) fault on a body of at least two bytes (stall-body:
- * one), or the whole body; takes res's body or stream. */
-static struct MHD_Response *make_response(sb_response *res, int mode, struct MHD_Connection *con) {
+/* Builds the MHD response for res: an event stream (with the stream
+ * faults of f, NULL for none), a stream, a truncate (mode 1) or stall-body
+ * (mode 2) fault on a body of at least two bytes (stall-body: one), or the
+ * whole body; takes res's body or stream. */
+static struct MHD_Response *make_response(sb_response *res, int mode, struct MHD_Connection *con, const sb_fault *f) {
     struct MHD_Response *r;
-    if (res->stream) {
+    if (res->sse) {
+        r = sb_sse_response(res->sse, con, f); /* takes it */
+        res->sse = NULL;
+    } else if (res->stream) {
         sb_stream *s = res->stream;
         r = MHD_create_response_from_callback(s->size, 64 * 1024, s->read, s->cls, s->release);
         if (!r) return NULL; /* sb_reply_clear releases it */
@@ -424,14 +449,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     if (!st->seen) { /* first call: headers only; answering now would close the connection */
         st->seen = 1;
         set_phase(st->slot, P_BODY);
-        begin_body(st, con);
+        int up = begin_upload(st, con, method);
+        if (up < 0) return MHD_NO;
+        if (!up) begin_body(st, con);
         return MHD_YES;
     }
     if (*upload_size) {
-        if (append_body(st, upload_data, *upload_size) < 0) return MHD_NO;
+        if (st->upload ? sb_upload_feed(st->upload, upload_data, *upload_size) < 0
+                       : append_body(st, upload_data, *upload_size) < 0)
+            return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
+    if (st->upload && !st->decided) sb_upload_finish(st->upload);
     set_phase(st->slot, P_HANDLED);
     if (!st->decided) set_awaited(st, 1);
     memset(&req, 0, sizeof req);
@@ -441,6 +471,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     req.raw_uri = st->raw_uri;
     req.body = st->body ? st->body : "";
     req.body_len = st->body_len;
+    req.upload = st->upload;
     req.now = sb_now();
     MHD_get_connection_values(con, MHD_HEADER_KIND, add_header, &headers);
     req.headers = headers.items;
@@ -454,7 +485,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     }
     if (sb_cfg.log) log_access(&req, res.status, st->started);
     int mode = !req.seg || st->too_large || st->over_budget ? 0 : f.stall_body ? 2 : f.truncate ? 1 : 0;
-    struct MHD_Response *r = make_response(&res, mode, con);
+    struct MHD_Response *r = make_response(&res, mode, con, st->faulty ? &f : NULL);
     sb_reply_clear(&res);
     enum MHD_Result ret = MHD_NO;
     if (r) {
@@ -532,6 +563,7 @@ void sb_http_stop(void) {
     timer_stop = 1;
     if (timer_started) pthread_join(timer_thread, NULL);
     sb_fault_resume_due(1);
+    sb_sse_stop(); /* event streams end after what they have queued */
     double deadline = sb_now() + STOP_GRACE;
     while (__atomic_load_n(&awaited, __ATOMIC_RELAXED) > 0 && sb_now() < deadline) usleep(1000);
     MHD_stop_daemon(daemon_handle);

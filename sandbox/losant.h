@@ -236,5 +236,16 @@ json_t *lg_checked_body(const lg_call *g, int need, int *failed);
 int lg_device_action(const lg_call *g, const char *base);
 /* data.lastValueQuery and data.timeSeriesQuery: 1 when answered, else 0. */
 int lg_data_action(const lg_call *g);
+/* The event streams (device.stateStream, device.commandStream,
+ * application.mqttSubscriptionStream) and application.mqttPublishMessage
+ * (losant_stream.c): 1 when g's action is one of them (answered), else 0;
+ * base as for lg_device_action. */
+int lg_stream_action(const lg_call *g, const char *base);
+/* Sends doc (compact JSON) to the streams of channel (a device's state or
+ * command collection, "applications/<app>/mqtt") whose filter takes topic
+ * once the transaction commits; 0, or -1 when out of memory. */
+int lg_publish(const char *channel, const char *topic, json_t *doc);
+/* The upload actions (losant_upload.c): 1 when g's action is one (answered), else 0. */
+int lg_upload_action(const lg_call *g);
 
 #endif

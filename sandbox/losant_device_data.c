@@ -4,7 +4,8 @@
  * store), with its time; device.getState, device.getCommand,
  * device.getCompositeState, data.lastValueQuery and data.timeSeriesQuery
  * answer from them; devices.sendCommand keeps its command for every device
- * it names. */
+ * it names. Each kept state or command also goes to the device's event
+ * streams (losant_stream.c). */
 #include "losant.h"
 
 #include <stdio.h>
@@ -83,7 +84,7 @@ static void send_entries(const lg_call *g, const char *coll) {
         char id[25];
         json_t *e = failed ? NULL : entry_of(item, g->c.req->now, &bad);
         lg_new_id(g->c.req->now, id);
-        if (!e || lg_doc_put(g->c.srv->db, coll, id, e) < 0) failed = 1;
+        if (!e || lg_doc_put(g->c.srv->db, coll, id, e) < 0 || lg_publish(coll, NULL, e) < 0) failed = 1;
         json_decref(e);
         if (failed) break;
     }
@@ -341,7 +342,7 @@ static void send_to_devices(const lg_call *g) {
         e = entry_of(command, g->c.req->now, &bad);
         snprintf(commands, sizeof commands, "%s/%s/command", coll, did);
         lg_new_id(g->c.req->now, id);
-        if (!e || lg_doc_put(g->c.srv->db, commands, id, e) < 0) failed = 1;
+        if (!e || lg_doc_put(g->c.srv->db, commands, id, e) < 0 || lg_publish(commands, NULL, e) < 0) failed = 1;
         json_decref(e);
         if (bad) break;
     }

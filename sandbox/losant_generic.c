@@ -520,7 +520,7 @@ static void run_action(const lg_call *g) {
         item_call(g, coll, g->seg[g->nseg - 1], item);
         return;
     }
-    if (lg_device_action(g, coll) || lg_data_action(g)) return;
+    if (lg_stream_action(g, coll) || lg_upload_action(g) || lg_device_action(g, coll) || lg_data_action(g)) return;
     if (!strcmp(g->a->method, "POST") && item_param(g->a->path, param)) create_doc(g, here);
     else if (!strcmp(g->a->method, "GET") && (g->a->paging != LS_NOPAGES || item_param(g->a->path, param)))
         list_docs(g, here);
@@ -558,6 +558,15 @@ static const ls_action *find_action(const sb_request *req, char *allow, size_t c
     return best;
 }
 
+/* 1 when the request is an upload action (sandbox.h). */
+int sb_losant_is_upload(const sb_request *req) {
+    char allow[128];
+    int matched;
+    if (!req->seg || req->nseg < 1 || req->nseg > LG_MAX_SEG) return 0;
+    const ls_action *a = find_action(req, allow, sizeof allow, &matched);
+    return a && a->upload;
+}
+
 /* Answers any Losant action from LS_ACTIONS (losant.h). */
 int ls_generic_route(sb_server *srv, const sb_request *req, sb_response *res) {
     char allow[128];
@@ -585,7 +594,7 @@ int ls_generic_route(sb_server *srv, const sb_request *req, sb_response *res) {
     g.nseg = req->nseg;
     for (int i = 0; i < req->nseg; i++) /* ids match stored ones without regard to case */
         g.seg[i] = sb_is_hex24(req->seg[i]) ? ls_lower_id(req->seg[i], g.low[i]) : req->seg[i];
-    if (req->nseg >= 2 && !strcmp(req->seg[0], "applications")) g.c.app = g.seg[1];
+    if (req->nseg >= 2 && !strncmp(a->path, "/applications/{applicationId}", 29)) g.c.app = g.seg[1];
     if (*a->scopes && ls_authorize(&g.c, a->name, read_action(a)) < 0) return 1;
     run_action(&g);
     return 1;

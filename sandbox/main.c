@@ -16,7 +16,7 @@ static void usage(const char *why) {
             "usage: eventapi-sandbox [--listen 127.0.0.1:PORT] [--db FILE] [--seed FILE.json]\n"
             "                        [--record] [--record-bytes N] [--faults] [--rate-limit N] [--log]\n"
             "                        [--body-budget N] [--header-timeout S] [--body-timeout S]\n"
-            "                        [--max-connections N] [--bulk-delay MS]\n");
+            "                        [--max-connections N] [--bulk-delay MS] [--upload-max N]\n");
     exit(2);
 }
 
@@ -59,6 +59,8 @@ static void parse_args(int argc, char **argv) {
             sb_cfg.header_timeout = (double)number_arg(argv[++i], 1, 86400, "--header-timeout wants 1 to 86400 seconds");
         } else if (strcmp(a, "--body-timeout") == 0 && v) {
             sb_cfg.body_timeout = (double)number_arg(argv[++i], 1, 86400, "--body-timeout wants 1 to 86400 seconds");
+        } else if (strcmp(a, "--upload-max") == 0 && v) {
+            sb_cfg.upload_max = (uint64_t)number_arg(argv[++i], 0, 1LL << 50, "--upload-max wants a number of bytes");
         } else if (strcmp(a, "--max-connections") == 0 && v) {
             sb_cfg.max_connections = (unsigned)number_arg(argv[++i], 16, 1000000, "--max-connections wants 16 or more");
         } else if (strcmp(a, "--record") == 0) {

@@ -111,6 +111,9 @@ static json_t *request_json(const sb_request *req, int in_flight) {
              || set_text(doc, "query", q ? q + 1 : "", q ? strlen(q + 1) : 0) < 0
              || json_object_set(doc, "headers", headers) < 0 || set_text(doc, "body", req->body, kept) < 0
              || json_object_set_new(doc, "in_flight", json_integer(in_flight)) < 0;
+    if (!failed && req->upload) /* an upload's body is not held: its parts are */
+        failed = json_object_set_new(doc, "parts", sb_upload_json(req->upload)) < 0
+                 || json_object_set_new(doc, "body_length", json_integer((json_int_t)sb_upload_bytes(req->upload))) < 0;
     if (!failed && kept < req->body_len) /* the marker of a cut body */
         failed = json_object_set_new(doc, "body_truncated", json_true()) < 0
                  || json_object_set_new(doc, "body_length", json_integer((json_int_t)req->body_len)) < 0;

@@ -35,6 +35,8 @@ void sb_reply_clear(sb_response *res) {
         free(res->stream);
         res->stream = NULL;
     }
+    sb_sse_free(res->sse);
+    res->sse = NULL;
     res->error = 0;
 }
 

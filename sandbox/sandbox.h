@@ -37,6 +37,25 @@ typedef struct sb_header {
     const char *value;
 } sb_header;
 
+/* One part of a multipart/form-data upload as it streamed in (upload.c). */
+#define SB_PART_KEEP (64u * 1024u) /* a part's bytes are kept when it has at most this many */
+typedef struct sb_part {
+    char *name;          /* the Content-Disposition name */
+    char *filename;      /* NULL when the part had none */
+    char *content_type;  /* NULL when the part had none */
+    uint64_t size;       /* bytes of its content */
+    uint64_t fnv;        /* FNV-1a 64 of its content */
+    char *bytes;         /* its content when size <= SB_PART_KEEP, else NULL */
+} sb_part;
+
+/* What an upload's body was, read as multipart/form-data without holding it. */
+enum sb_upload_state { SB_UPLOAD_OK, SB_UPLOAD_NOT_MULTIPART, SB_UPLOAD_MALFORMED, SB_UPLOAD_TOO_LARGE };
+typedef struct sb_upload sb_upload; /* opaque; read it through the calls below */
+enum sb_upload_state sb_upload_state(const sb_upload *u, const char **why);
+int sb_upload_count(const sb_upload *u);
+const sb_part *sb_upload_part(const sb_upload *u, int i);
+uint64_t sb_upload_bytes(const sb_upload *u); /* body bytes received */
+
 typedef struct sb_request {
     const char *method;  /* "GET", "POST", ... */
     const char *raw_uri; /* path and query exactly as received */
@@ -52,6 +71,7 @@ typedef struct sb_request {
     double now;          /* Unix time in seconds when the request was read */
     unsigned fault_flags; /* SB_FAULT_* asked by X-Sandbox-Fault (only with --faults) */
     int bulk_delay_ms;    /* with SB_FAULT_BULK_DELAY: milliseconds (0: at once) */
+    const sb_upload *upload; /* an upload action's body, parsed as it came (body is then ""), else NULL */
 } sb_request;
 
 /* A body produced piece by piece (the record): read gives up to max bytes
@@ -71,7 +91,25 @@ typedef struct sb_response {
     size_t body_len;
     sb_stream *stream;        /* malloc'd, owned: the body comes from a reader instead (body is NULL) */
     char extra[512];          /* extra header lines "Name: value\r\n", NUL-terminated */
+    struct sb_sse *sse;       /* owned: the answer is this event stream (sse.c), not a body */
 } sb_response;
+
+/* Server-sent event streams (sse.c; docs/PROTOCOLS.md 1.12). A stream
+ * answers 200 text/event-stream and then sends every event published on
+ * its channel (whose topic matches its filter) as "event: <event>" with an
+ * id, and ":keepalive" comments every keepalive_s seconds. */
+typedef struct sb_sse sb_sse;
+/* A new stream (copies of the texts; topic NULL: every topic); NULL when
+ * out of memory. Put it in res->sse: the front binds it to the connection. */
+sb_sse *sb_sse_new(const char *channel, const char *event, const char *topic, int keepalive_s);
+/* Frees a stream never handed to the front. */
+void sb_sse_free(sb_sse *s);
+/* Queues data (one line of JSON) for the streams of channel whose topic
+ * filter takes topic (a stream without a filter takes every event); sent when the request's transaction commits. Under the service lock;
+ * 0, or -1 when out of memory. */
+int sb_sse_publish(const char *channel, const char *topic, const char *data);
+/* Sends (commit) or drops the events queued by this transaction (store.c). */
+void sb_sse_flush(int commit);
 
 typedef struct sb_server {
     sqlite3 *db;
@@ -197,6 +235,10 @@ void sb_json_error_text(const json_error_t *e, char *out, size_t len);
 int sb_losant_schema(sqlite3 *db);
 int sb_losant_seed(sb_server *srv, json_t *seed, char *err, size_t errlen);
 int sb_losant_route(sb_server *srv, const sb_request *req, sb_response *res);
+/* 1 when the request (method and parsed path) is one of Losant's upload
+ * actions, whose body the front parses as it comes (sb_request.upload);
+ * reads only the constant table, so it needs no lock. */
+int sb_losant_is_upload(const sb_request *req);
 
 /* Each service's error shape, for the server-wide answers (413, 414, 503). */
 void sb_connectdaily_error(sb_response *res, int status, const char *message);

@@ -156,6 +156,7 @@ int sb_store_call(sb_server *srv, const sb_request *req, sb_response *res) {
     } else if (!commit) {
         sqlite3_exec(srv->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    sb_sse_flush(commit && res->status < 300); /* events reach the streams only when the change is kept */
     pthread_mutex_unlock(&srv->lock);
     return handled;
 }
