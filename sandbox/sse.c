@@ -153,8 +153,12 @@ static void sse_release(void *cls) {
     sb_sse_free(s);
 }
 
-/* Links a stream into the hub with its faults (hub_lock held). */
+/* Links a stream into the hub with its faults (hub_lock held). Every
+ * stream opens with the comment ":ok": libmicrohttpd sends the head only
+ * together with the first bytes of the body, so without them a client
+ * would not see the stream open until the first keep-alive. */
 static void link_stream(sb_sse *s, const sb_fault *f) {
+    sb_buf_str(&s->out, ":ok\n\n");
     if (f && f->stream_retry_ms >= 0) sb_buf_fmt(&s->out, "retry: %d\n\n", f->stream_retry_ms);
     if (f && f->stream_drop >= 0) s->drop = f->stream_drop;
     if (f && f->stream_stall) s->stall = 1;
