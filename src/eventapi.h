@@ -175,6 +175,9 @@ void eventapi_start(lua_State *L, int config, const char *method, const char *ur
 int eventapi_cancel_owner(lua_State *L, loop *lp, const void *owner, const char *message); /* ends owner's transfers */
 int eventapi_count_owner(loop *lp, const void *owner); /* owner's transfers in flight */
 
+/* stream.c: the SSE parser's test hook into the table on top (registry[EVENTAPI_TESTING]) */
+void eventapi_stream_testing(lua_State *L);
+
 /* operation.c */
 int eventapi_open_operation(lua_State *L);
 

@@ -313,6 +313,7 @@ int eventapi_open_operation(lua_State *L) {
     lua_createtable(L, 0, 2);
     lua_pushvalue(L, -3);
     luaL_setfuncs(L, testing, 1);
+    eventapi_stream_testing(L);
     lua_setfield(L, LUA_REGISTRYINDEX, EVENTAPI_TESTING);
     eventapi_open_compile(L);
     eventapi_open_build(L);

@@ -237,6 +237,82 @@ static int l_stream(lua_State *L) {
     return 2;
 }
 
+/* What testing.sse_parse collects: the list at the stack slot `list`. */
+typedef struct parse_run {
+    lua_State *L;
+    int list;
+} parse_run;
+
+/* The dispatch of testing.sse_parse: appends {event, data, id, retry} to the list. */
+static int collect(void *ud, const char *event, size_t event_len, const char *data, size_t data_len,
+                   const char *id, size_t id_len, long retry_ms) {
+    parse_run *run = ud;
+    lua_State *L = run->L;
+    lua_createtable(L, 0, 4);
+    lua_pushlstring(L, event, event_len);
+    lua_setfield(L, -2, "event");
+    lua_pushlstring(L, data, data_len);
+    lua_setfield(L, -2, "data");
+    lua_pushlstring(L, id, id_len);
+    lua_setfield(L, -2, "id");
+    if (retry_ms >= 0) {
+        lua_pushinteger(L, retry_ms);
+        lua_setfield(L, -2, "retry");
+    }
+    lua_rawseti(L, run->list, (lua_Integer)lua_rawlen(L, run->list) + 1);
+    return SSE_OK;
+}
+
+/* protected part of l_sse_parse: feeds the chunks at 1 to the parser at 3 (light userdata); the list at 4. */
+static int parse_chunks(lua_State *L) {
+    sse_parser *p = lua_touserdata(L, 3);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    int rc = SSE_OK;
+    for (lua_Integer i = 1; i <= n && rc == SSE_OK; i++) {
+        size_t len;
+        lua_rawgeti(L, 1, i);
+        const char *chunk = luaL_checklstring(L, -1, &len);
+        rc = sse_feed(p, chunk, len);
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, rc);
+    return 1;
+}
+
+/* testing.sse_parse(chunks, max_message) -> messages, failure ("too large", "no memory") or nil, comments:
+ * the parser alone, fed the strings of chunks in turn (specs and the fuzz target). */
+static int l_sse_parse(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer max = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, max > 0, 2, "max_message must be positive");
+    lua_settop(L, 2);
+    lua_newtable(L); /* 3: the list */
+    parse_run run = {L, 4}; /* the list's slot in parse_chunks' frame, where collect runs */
+    sse_parser p;
+    sse_init(&p, (size_t)max, collect, &run);
+    lua_pushcfunction(L, parse_chunks);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushlightuserdata(L, &p);
+    lua_pushvalue(L, 3);
+    int status = lua_pcall(L, 4, 1, 0);
+    unsigned long comments = p.comments;
+    sse_free(&p);
+    if (status != LUA_OK) return lua_error(L);
+    lua_Integer rc = lua_tointeger(L, -1);
+    lua_settop(L, 3); /* the list on top */
+    if (rc == SSE_OK) lua_pushnil(L);
+    else lua_pushstring(L, rc == SSE_TOO_LARGE ? "too large" : "no memory");
+    lua_pushinteger(L, (lua_Integer)comments);
+    return 3;
+}
+
+/* Adds testing.sse_parse to the table on top. */
+void eventapi_stream_testing(lua_State *L) {
+    lua_pushcfunction(L, l_sse_parse);
+    lua_setfield(L, -2, "sse_parse");
+}
+
 static volatile sig_atomic_t interrupted;
 
 /* SIGINT while caught: noted, and the loop's wait ends (epoll_wait is never restarted). */
