@@ -34,7 +34,7 @@ local function call_lines(s, filter_resource)
       end
       local call = ("%s %s %s"):format(s.name, resource, action)
       if #call > width then width = #call end
-      if op.stream then own[#own + 1] = "(not made yet: Unsupported)" end
+      if op.stream then own[#own + 1] = "(a stream: one JSON line per message until Ctrl-C)" end
       rows[#rows + 1] = { call, table.concat(own, " ") }
       if op.pages and paged_op(s, resource) == op then -- the all action walks this list call
         if op.pages ~= "offset" then own[#own + 1] = "--limit" end -- (an offset list's limit is its own)

@@ -629,19 +629,6 @@ local function prepare(service, op)
   return { all_params = all_params(service, op), compiled = compiled(service, op) }
 end
 
---- The function of an action eventapi cannot make yet (a Losant upload or
--- stream): a promise rejected with Unsupported, before any traffic.
-local function unsupported(op)
-  local what = op.stream and "opens a server-sent-event stream" or "uploads a file (multipart/form-data)"
-  return function(_, cb)
-    local err = Error.new({ type = "Unsupported", message = ("%s %s, which this version of eventapi cannot do yet; "
-      .. "use client:request for now"):format(op.name, what), location = core.location() })
-    local p = rejected(err)
-    if cb ~= nil then attach_callback(p, cb) end
-    return p
-  end
-end
-
 --- Binds action op into the resource table t (by default client.<resource>,
 -- made when missing), with each and all when it pages.
 bind_action = function(client, op, t)
@@ -657,10 +644,6 @@ bind_action = function(client, op, t)
       if handler then s:on("message", handler) end
       return s
     end
-    return
-  end
-  if op.stream then
-    t[action] = unsupported(op)
     return
   end
   local operation = core.bind(compiled(client.service, op), client.binding, op) -- callable: operation(params [, cb]) -> promise

@@ -107,8 +107,8 @@ Error.TYPES = {
   { "Closed", "the client was closed before or during the call" },
   { "ScriptError", "your own code raised it (a callback, handler, executor, `finally`, hook, spawned or map function); "
     .. "see `cause`, absent when no value was given (`error()`, `reject()`)" },
-  { "InvalidUse", "`await` in a coroutine spawn did not start, or run/step/await from inside a handler" },
-  { "Unsupported", "an action this version cannot make yet (Losant's server-sent-event streams)" },
+  { "InvalidUse", "`await` in a coroutine spawn did not start, run/step/await from inside a handler, or a stream's "
+    .. "messages left unread past max_queued" },
   { "UploadFailed", "a file being uploaded could not be read to its end as it was at the call (truncated, grown, "
     .. "a read error): the upload was stopped, never sent in part" },
   { "Unsettled", "a blocking `await` on a promise nothing is left to settle" },

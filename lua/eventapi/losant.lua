@@ -35,7 +35,7 @@ local function returns_of(row)
   for _, a in ipairs(row.answers) do
     parts[#parts + 1] = (a.schema and ("`%s`"):format(a.schema) or "no body") .. (" (%d)"):format(a.status)
   end
-  if row.stream then return ("a stream of `%s` events (not opened yet: rejects with Unsupported)"):format(row.stream) end
+  if row.stream then return ("a stream of `%s` events (a stream object, not a promise: see Streams)"):format(row.stream) end
   if row.upload then return "the answer: " .. table.concat(parts, " or ") .. " (a multipart/form-data upload)" end
   return "the answer: " .. table.concat(parts, " or ")
 end

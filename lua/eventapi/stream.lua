@@ -3,7 +3,8 @@
 -- stays open, read by the core's SSE parser as bytes arrive; each message's
 -- data is decoded as JSON with the library's codec. A stream is used with
 -- callbacks (stream:on), a pull loop (stream:messages(), stream:receive()),
--- or its `done` promise, and ends with stream:close(), a `<close>`
+-- or its promises `ready` (the server accepted it: a 2xx event stream) and
+-- `done` (fulfilled with true by close, rejected with its failure), and ends with stream:close(), a `<close>`
 -- variable, the client's close, or a failure that is never silent.
 local core = require "eventapi.core"
 local Error = require "eventapi.errors"
@@ -93,6 +94,7 @@ function Stream:_fail(err)
   self.client.streams[self] = nil
   local handled = #self.handlers.error > 0 or #self.waiters > 0 or self.pulled
   settle_waiters(self, err)
+  if not self.opened then core.reject(self.ready, err) end
   core.reject(self.done, err)
   if handled then self.done:next(nil, function() end) end -- reported where the script asked for it
   emit(self, "error", err)
@@ -130,7 +132,9 @@ end
 function Stream:_record(r)
   if self.ended then return end
   if r.kind == "open" then
+    local first = not self.opened
     self.opened, self.attempts = true, 0
+    if first then core.resolve(self.ready, true) end
     emit(self, "open", { url = self.url })
   else
     message(self, r)
@@ -213,8 +217,9 @@ function Stream.open(client, op, params, options, tools)
     reconnect = reconnect, stall = stall, max_message = max_message, max_queued = max_queued,
     attempts = 0, received = 0, queue = {}, head = 1, tail = 0, waiters = {},
     handlers = { open = {}, message = {}, error = {}, reconnect = {}, close = {} },
-    done = core.promise(), ended = false, opened = false,
+    done = core.promise(), ready = core.promise(), ended = false, opened = false,
   }, Stream)
+  s.ready:next(nil, function() end) -- its failure is reported by `done` and the handlers, not twice
   s.respond = function(res) return tools.respond(client, req, res) end
   s:_connect()
   return s
@@ -300,12 +305,14 @@ function Stream:close()
   if self.transfer then core.cancel(self.transfer, "the stream was closed") end
   if self.retry_timer then core.cancel_timer(self.retry_timer) end
   settle_waiters(self, nil)
+  if not self.opened then core.reject(self.ready, Error.new({ type = "Closed", method = "GET", url = self.url,
+    location = self.location, message = "the stream was closed before it opened" })) end
   core.resolve(self.done, true)
   emit(self, "close", {})
 end
 Stream.__close = Stream.close
 
---- stream.closed -> whether it ended (closed or failed).
+--- stream:is_open() -> whether it has not ended yet (open, opening or reconnecting).
 function Stream:is_open()
   return not self.ended
 end

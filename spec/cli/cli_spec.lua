@@ -455,7 +455,7 @@ describe("eventapi --help", function()
     for _, p in ipairs(op.params) do
       if p.fixed == nil then list[#list + 1] = "--" .. p.name .. (p.required and "*" or "") end
     end
-    if op.stream then list[#list + 1] = "(not made yet: Unsupported)" end
+    if op.stream then list[#list + 1] = "(a stream: one JSON line per message until Ctrl-C)" end
     return table.concat(list, " ")
   end
 

@@ -20,7 +20,7 @@ local function flags_of(service, op, walk)
     if not seen[name] then seen[name] = true; list[#list + 1] = "--" .. name end
   end
   for _, p in ipairs(op.params) do if p.fixed == nil then add(p.name) end end
-  for _, p in ipairs(service.common_params or {}) do add(p.name) end
+  for _, p in ipairs(not op.stream and service.common_params or {}) do add(p.name) end -- (streams take none)
   if op.pages then
     if not walk then add("all") end
     add("limit")

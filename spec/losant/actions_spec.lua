@@ -127,34 +127,6 @@ describe("a generated Losant action", function()
     dry:close()
   end)
 
-  it("rejects a stream with Unsupported, naming the action, before any traffic", function()
-    local err = refused(losant.device.stateStream({ applicationId = APP, deviceId = DEVICE }))
-    assert.are.equal("Unsupported", err.type)
-    assert.truthy(err.message:find("device.stateStream opens a server-sent-event stream", 1, true), err.message)
-  end)
-
-  it("rejects a stream with Unsupported through a callback too", function()
-    local got
-    losant.device.stateStream({ applicationId = APP, deviceId = DEVICE }, function(err) got = err end)
-    eventapi.run()
-    assert.are.equal("Unsupported", got.type)
-    assert.are.equal(0, #sandbox.requests(sb))
-  end)
-
-  it("rejects each of the three streams with Unsupported, sending nothing (uploads: uploads_spec.lua)", function()
-    local n = 0
-    for _, row in ipairs(require("eventapi.losant").operations) do
-      if row.stream then
-        local resource, action = row.name:match("^(%w+)%.(%w+)$")
-        local err = refused(losant[resource][action]({ applicationId = APP }))
-        assert.are.equal("Unsupported", err.type, row.name)
-        assert.truthy(err.message:find(row.name, 1, true), err.message)
-        n = n + 1
-      end
-    end
-    assert.are.equal(3, n)
-  end)
-
   it("builds each request once, as every other call", function()
     local before = internals.builds()
     local p = losant.webhooks.get({ applicationId = APP })
