@@ -168,6 +168,33 @@ local function read_flags(state, argv, i, s, op, walk, call)
   return params, limit, walk
 end
 
+--- Follows a stream action: one JSON line per message ({data, event, id},
+-- keys sorted), flushed as it comes, until SIGINT (a clean end, exit 0) or
+-- the stream fails (exit 1).
+local function follow_stream(state, client, resource, action, params, pretty)
+  local failure, ended = nil, false
+  state.lost = "messages from there on are lost"
+  local ok, err = pcall(function()
+    core.catch_interrupt(true)
+    local stream = client[resource][action](params)
+    stream:on("message", function(msg)
+      out(state, cli.json(msg, pretty) .. "\n")
+      if type(state.ctx.stdout.flush) == "function" then state.ctx.stdout:flush() end
+    end)
+    stream:on("error", function(e) failure = e end)
+    stream:on("close", function() ended = true end)
+    while not ended and not core.interrupted() do eventapi.step(-1) end
+    stream:close()
+    client:close()
+    eventapi.run() -- what the close queued
+  end)
+  core.catch_interrupt(false)
+  client:close()
+  if not ok then return failed(state, err) end
+  if failure then return failed(state, failure) end
+  return 0
+end
+
 --- Makes the call (walk: every page, at most limit items) with a client of
 -- s and prints the answer; returns the exit code.
 local function send_call(state, s, op, params, limit, walk, call)
@@ -197,6 +224,7 @@ local function send_call(state, s, op, params, limit, walk, call)
     if not ok then return failed(state, err) end
     return 0
   end
+  if op.stream then return follow_stream(state, client, resource, action, params, pretty) end
   local result
   ok, result = pcall(function() return client[resource][action](params):await() end)
   client:close()
