@@ -43,12 +43,15 @@ for pump in pump-1:2 pump-2:2 pump-3:3; do
   bin/eventapi --compact losant device sendState --applicationId "$app" --deviceId "$device" \
     --deviceState "{\"data\":{\"pressure\":$floor.5}}" > /dev/null
   echo "  $name  $device  floor $floor"
+  DEVICE=${DEVICE:-$device}
 done
+export DEVICE SIMULATE_DEVICE=1 TIMEOUT=10
 FLOW=$(bin/eventapi --compact losant flows post --applicationId "$app" \
   --flow '{"name":"pump alarms","enabled":true,"triggers":[],"nodes":[]}' | id_of)
 export FLOW WINDOW=0.2
 echo "  workflow $FLOW"
-for runbook in examples/losant_command_tagged.lua examples/losant_maintenance_window.lua; do
+for runbook in examples/losant_command_tagged.lua examples/losant_maintenance_window.lua \
+               examples/losant_command_confirmed.lua; do
   echo
   echo "== $runbook"
   bin/eventapi run "$runbook"

@@ -157,6 +157,36 @@ describe("examples/losant_command_tagged.lua", function()
   end)
 end)
 
+describe("examples/losant_command_confirmed.lua", function()
+  local sb
+  after_each(function() sb.stop() end)
+
+  it("sends the command and confirms it from the state stream (the device simulated)", function()
+    sb = sandbox.start()
+    local ids = fleet(sb)
+    local r = run(sb, "losant_command_confirmed.lua", { DEVICE = ids[1], SIMULATE_DEVICE = "1", TIMEOUT = "10" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find("confirmed: " .. ids[1] .. " reports mode eco", 1, true), r.stdout)
+    assert.are.equal(1, #sent(sb, "POST", "/applications/" .. APP .. "/devices/" .. ids[1] .. "/command"))
+    assert.are.equal(1, #sent(sb, "GET", "/applications/" .. APP .. "/devices/" .. ids[1] .. "/stateStream"))
+  end)
+
+  it("exits 1 with a Timeout when no state confirms the command in time", function()
+    sb = sandbox.start()
+    local ids = fleet(sb)
+    local r = run(sb, "losant_command_confirmed.lua", { DEVICE = ids[1], TIMEOUT = "1" })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("Timeout: no message within 1 s", 1, true), r.stderr)
+  end)
+
+  it("exits with 2 and sends nothing without DEVICE", function()
+    sb = sandbox.start()
+    local r = run(sb, "losant_command_confirmed.lua")
+    assert.are.equal(2, r.code)
+    assert.are.equal(0, #sandbox.requests(sb))
+  end)
+end)
+
 describe("examples/losant_maintenance_window.lua", function()
   local sb
   after_each(function() sb.stop() end)
