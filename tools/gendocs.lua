@@ -22,13 +22,14 @@ local SOURCES = {
   { file = "lua/eventapi/workflow.lua", title = "Runbook helpers", prefix = "eventapi." },
   { file = "lua/eventapi/client.lua", title = "Clients" },
   { file = "lua/eventapi/pages.lua", title = "Pagination" },
+  { file = "lua/eventapi/stream.lua", title = "Streams (Losant's server-sent events; README: Streams)" },
   { file = "lua/eventapi/time.lua", title = "Connect Daily dates", prefix = "eventapi.connectdaily.",
     only = { jdn = true, date = true } },
   { file = "lua/eventapi/time.lua", title = "Monterosa times", prefix = "eventapi.monterosa.", only = { unix_time = true } },
   { file = "lua/eventapi/errors.lua", title = "Errors", prefix = "eventapi.Error." },
   { file = "lua/eventapi/luv.lua", title = "Embedding in a luv host (require \"eventapi.luv\", or the field eventapi.luv)", prefix = "eventapi.luv." },
 }
-local PUBLIC = { "eventapi%.", "p:", "client:", "client%.", "eventapi%.Error", "driver:" }
+local PUBLIC = { "eventapi%.", "p:", "client:", "client%.", "eventapi%.Error", "driver:", "stream:" }
 
 -- The values (not functions) the eventapi module exports, in reference order.
 -- Every non-function export must be here: generate() raises otherwise.
