@@ -161,11 +161,12 @@ void stream_deliver(lua_State *L, loop *lp, transfer *t) {
     lua_pop(L, 1);
 }
 
-/* Delivers the records of every stream that has some. */
+/* Delivers the records of every stream that has some (the mark is cleared
+ * only once all went: a memory error midway leaves it for the next round). */
 void stream_deliver_all(lua_State *L, loop *lp) {
-    lp->stream_records = 0;
     for (transfer *t = lp->active; t; t = t->next)
         if (t->stream && t->stream->pending_len) stream_deliver(L, lp, t);
+    lp->stream_records = 0;
 }
 
 /* Sets error, message and transport on the response table on top for a
