@@ -111,7 +111,7 @@ local function message(s, r)
     return s:_fail(Error.new({ type = "InvalidResponse", method = "GET", url = s.url, location = s.location,
       message = ("a message of the stream is not JSON (%s)"):format(Error.is(value) and value.message or tostring(value)) }))
   end
-  s.received = s.received + 1
+  s.received, s.attempts = s.received + 1, 0 -- a message: the stream works again
   local msg = { event = r.event, data = value, id = r.id ~= "" and r.id or nil }
   if #s.handlers.message > 0 then emit(s, "message", msg); return end
   local w = table.remove(s.waiters, 1)
@@ -133,7 +133,7 @@ function Stream:_record(r)
   if self.ended then return end
   if r.kind == "open" then
     local first = not self.opened
-    self.opened, self.attempts = true, 0
+    self.opened = true
     if first then core.resolve(self.ready, true) end
     emit(self, "open", { url = self.url })
   else
@@ -297,13 +297,16 @@ function Stream:messages()
   end
 end
 
---- stream:close(): ends the stream (no error); `done` fulfils, a pull loop ends.
+--- stream:close(): ends the stream (no error); `done` fulfils, a pull loop ends
+-- (messages received and not read yet are dropped; after a failure they are
+-- still read before the failure is raised).
 function Stream:close()
   if self.ended then return end
   self.ended = true
   self.client.streams[self] = nil
   if self.transfer then core.cancel(self.transfer, "the stream was closed") end
   if self.retry_timer then core.cancel_timer(self.retry_timer) end
+  self.queue, self.head, self.tail = {}, 1, 0 -- closed: what was not read yet is not wanted (a failure keeps it)
   settle_waiters(self, nil)
   if not self.opened then core.reject(self.ready, Error.new({ type = "Closed", method = "GET", url = self.url,
     location = self.location, message = "the stream was closed before it opened" })) end
