@@ -62,7 +62,7 @@ struct transfer {
 
 /* What a stream or an upload adds to a transfer (eventapi_start's extra). */
 struct eventapi_extra {
-    int stream;         /* stack index of a stream's message handler (stream.c), 0: not a stream */
+    int stream;         /* stack index of a stream's handler, kept in the anchor (stream.c), 0: not a stream */
     long stream_idle_s; /* a stream's stall limit in seconds (0: none) */
     size_t max_message; /* a stream's largest message in bytes */
     void *mime;         /* an upload's curl_mime (upload.c): the transfer owns it once eventapi_start
@@ -73,7 +73,6 @@ struct eventapi_extra {
  * over its 2xx body and the records it made, waiting to reach Lua. */
 typedef struct stream {
     sse_parser sse;
-    int handler_ref;   /* registry ref of handler(record) */
     char *pending;     /* records not delivered yet (stream.c writes and reads them) */
     size_t pending_len, pending_cap;
     int opened;        /* the 2xx head of an event stream came */
@@ -123,13 +122,13 @@ LOOP_HIDDEN int upload_xferinfo(void *t, curl_off_t dltotal, curl_off_t dlnow, c
 LOOP_HIDDEN void eventapi_open_upload(lua_State *L); /* registers core.upload, core.upload_progress */
 
 /* stream.c: server-sent-event streams */
-LOOP_HIDDEN int stream_new(lua_State *L, transfer *t, const eventapi_extra *x); /* 0: out of memory */
+LOOP_HIDDEN int stream_new(transfer *t, const eventapi_extra *x); /* 0: out of memory */
 LOOP_HIDDEN int stream_head(transfer *t); /* the final head came: 0 ends the transfer (not an event stream) */
 LOOP_HIDDEN size_t stream_body(transfer *t, const char *data, size_t len); /* a 2xx body's bytes: curl's return */
 LOOP_HIDDEN void stream_deliver(lua_State *L, loop *lp, transfer *t); /* queues its records' jobs */
 LOOP_HIDDEN void stream_deliver_all(lua_State *L, loop *lp); /* the same for every stream with records */
 LOOP_HIDDEN void stream_outcome(lua_State *L, transfer *t, int ok); /* sets how a stream ended on the table on top */
-LOOP_HIDDEN void stream_free(lua_State *L, transfer *t);
+LOOP_HIDDEN void stream_free(transfer *t);
 LOOP_HIDDEN void eventapi_open_stream(lua_State *L); /* registers core.stream, core.catch_interrupt, core.interrupted */
 
 #endif

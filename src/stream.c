@@ -56,17 +56,11 @@ static int on_message(void *ud, const char *event, size_t event_len, const char 
     return SSE_OK;
 }
 
-/* Sets up the stream of transfer t from extra x (its handler at x->stream on
- * the stack); returns 0 when out of memory, with nothing held. */
-int stream_new(lua_State *L, transfer *t, const eventapi_extra *x) {
-    lua_pushvalue(L, x->stream);
-    int ref = luaL_ref(L, LUA_REGISTRYINDEX); /* first: it may raise, while nothing is held */
+/* Sets up the stream of transfer t from extra x (its handler is kept in the
+ * transfer's anchor, slot 3); returns 0 when out of memory. */
+int stream_new(transfer *t, const eventapi_extra *x) {
     stream *st = calloc(1, sizeof *st);
-    if (!st) {
-        luaL_unref(L, LUA_REGISTRYINDEX, ref);
-        return 0;
-    }
-    st->handler_ref = ref;
+    if (!st) return 0;
     st->max_message = x->max_message;
     sse_init(&st->sse, x->max_message, on_message, t);
     t->stream = st;
@@ -147,7 +141,9 @@ void stream_deliver(lua_State *L, loop *lp, transfer *t) {
     stream *st = t->stream;
     size_t at = 0;
     if (!st || !st->pending_len) return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, st->handler_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor_ref);
+    lua_rawgeti(L, -1, 3);
+    lua_remove(L, -2);
     int handler = lua_gettop(L);
     while (at < st->pending_len) {
         size_t next = at;
@@ -209,12 +205,11 @@ void stream_outcome(lua_State *L, transfer *t, int ok) {
 }
 
 /* Frees the stream of t, if any. */
-void stream_free(lua_State *L, transfer *t) {
+void stream_free(transfer *t) {
     stream *st = t->stream;
     if (!st) return;
     sse_free(&st->sse);
     free(st->pending);
-    luaL_unref(L, LUA_REGISTRYINDEX, st->handler_ref);
     free(st);
     t->stream = NULL;
 }

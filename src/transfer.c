@@ -140,7 +140,7 @@ void transfer_free(lua_State *L, loop *lp, transfer *t) {
     }
     curl_mime_free(t->mime); /* an upload's, after its handle let go of it (NULL: none) */
     curl_slist_free_all(t->own_headers);
-    stream_free(L, t);
+    stream_free(t);
     luaL_unref(L, LUA_REGISTRYINDEX, t->anchor_ref);
     if (t->owner) luaL_unref(L, LUA_REGISTRYINDEX, t->op_ref);
     free(t->body);
@@ -362,7 +362,7 @@ int drain(lua_State *L, loop *lp) {
  * after it, for the compiler). */
 static void start_failed(lua_State *L, transfer *t, int anchor, int op_ref, const char *type, const char *message) {
     curl_slist_free_all(t->own_headers);
-    stream_free(L, t);
+    stream_free(t);
     free(t->url);
     free(t);
     luaL_unref(L, LUA_REGISTRYINDEX, anchor);
@@ -396,13 +396,17 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
         lua_pushvalue(L, -1);
         anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     } else {
-        lua_createtable(L, 2, 0); /* the anchor */
+        lua_createtable(L, 3, 0); /* the anchor */
         int at = lua_gettop(L);
         eventapi_promise_new(L);
         lua_pushvalue(L, -1);
         lua_rawseti(L, at, 1);
         lua_pushvalue(L, cfg);
         lua_rawseti(L, at, 2);
+        if (extra && extra->stream) { /* a stream's handler: anchor[3] (stream.c) */
+            lua_pushvalue(L, extra->stream);
+            lua_rawseti(L, at, 3);
+        }
         lua_pushvalue(L, at);
         anchor = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_remove(L, at); /* the promise on top */
@@ -417,7 +421,7 @@ void eventapi_start(lua_State *L, int cfg, const char *method, const char *url, 
     }
     t->anchor_ref = anchor;
     t->op_ref = op_ref;
-    if (extra && extra->stream && !stream_new(L, t, extra)) {
+    if (extra && extra->stream && !stream_new(t, extra)) {
         start_failed(L, t, anchor, op_ref, "OutOfMemory", "out of memory");
         return;
     }
