@@ -122,6 +122,12 @@ describe("the SSE parser", function()
     assert.are.equal("1", msgs[1].data)
   end)
 
+  it("takes bytes like a byte order mark after the start as text", function()
+    local msgs = testing.sse_parse({ "data: 1\n\n", "\239\187\191data: 2\n\n" }, 100)
+    assert.are.equal(1, #msgs) -- the second line's field is "\239\187\191data": unknown, ignored
+    assert.are.equal("1", msgs[1].data)
+  end)
+
   it("refuses a message over max_message, held lines and data together", function()
     local _, failure = testing.sse_parse({ "data: 12345\n", "data: 67890" }, 16)
     assert.are.equal("too large", failure)
@@ -283,6 +289,18 @@ describe("closing a stream", function()
     end)
     assert.are.equal("Timeout", err.type)
     assert.matches("no message within 0.2 s", err.message, 1, true)
+  end)
+end)
+
+describe("a stream's time limits", function()
+  local server
+  after_each(function() if server then server.stop(); server = nil end end)
+
+  it("outlives the client's total timeout while messages come", function()
+    server = sse_server([[{ "data: 1\n\n", 0.7, "data: 2\n\n", 0.7, "data: 3\n\n", 0.7, "data: 4\n\n", "close" }]])
+    local got, err = drain(open(client_for(server, { timeout = 1 })))
+    assert.are.equal(4, #got)
+    assert.are.equal("ConnectionFailed", err.type) -- the server's end, not the client's timeout
   end)
 end)
 

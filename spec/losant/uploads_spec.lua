@@ -154,6 +154,18 @@ describe("a Losant upload", function()
     end
   end)
 
+  it("refuses a device or a FIFO before any traffic: only a regular file is uploaded", function()
+    local err = refused(losant.file.upload({ applicationId = APP, fileId = FILE, file = { path = "/dev/null" } }))
+    assert.are.equal("InvalidParams", err.type)
+    assert.truthy(err.message:find("must be a regular file: '/dev/null' is not", 1, true), err.message)
+    local fifo = dir .. "/pipe.zip"
+    assert.is_true(os.execute("mkfifo " .. sandbox.shell_quote(fifo)))
+    err = refused(losant.file.upload({ applicationId = APP, fileId = FILE, file = { path = fifo } }))
+    assert.are.equal("InvalidParams", err.type)
+    assert.truthy(err.message:find("must be a regular file", 1, true), err.message)
+    os.remove(fifo)
+  end)
+
   it("refuses a wrong value, an unknown key, a missing file param and an enum violation before any traffic", function()
     local cases = {
       { { applicationId = APP, fileId = FILE, file = 42 }, "file", "must be a string (its bytes), {path=} or {data=}, not a number" },
