@@ -57,17 +57,29 @@ local function read_options(name, options, params)
          count("max_queued", MAX_QUEUED, 1, math.maxinteger)
 end
 
+--- An eventapi.Error for what a handler or the stream's own code raised:
+-- OutOfMemory for Lua's memory error, else ScriptError (an error object
+-- passes as it is).
+local function as_error(err)
+  if Error.is(err) then return err end
+  if err == "not enough memory" then return Error.new({ type = "OutOfMemory", message = "out of memory" }) end
+  return Error.wrap(err)
+end
+
+--- Reports err as an unhandled failure (eventapi.run raises it): for an
+-- error that has nowhere else to go.
+local function report(err)
+  core.reject(core.promise(), err)
+end
+
 --- Calls the handlers of kind with info; a handler that raises fails the
--- stream (ScriptError). -> false when one raised.
+-- stream (ScriptError, OutOfMemory); one of "error" or "close", after the
+-- end, is reported as an unhandled failure. -> false when one raised.
 local function emit(s, kind, info)
   for _, fn in ipairs(s.handlers[kind]) do
     local ok, err = pcall(fn, info)
     if not ok then
-      if kind ~= "error" and kind ~= "close" then
-        local e = Error.wrap(err)
-        if e.type ~= "ScriptError" and not Error.is(err) then e.type = "ScriptError" end
-        s:_fail(e)
-      end
+      if kind ~= "error" and kind ~= "close" then s:_fail(as_error(err)) else report(as_error(err)) end
       return false
     end
   end
@@ -93,10 +105,10 @@ function Stream:_fail(err)
   if self.retry_timer then core.cancel_timer(self.retry_timer) end
   self.client.streams[self] = nil
   local handled = #self.handlers.error > 0 or #self.waiters > 0 or self.pulled
+  if handled then self.done:next(nil, function() end) end -- reported where the script asked for it (before
+  core.reject(self.done, err)                               -- the rejection: never unhandled for a moment)
+  if not self.ready_settled then self.ready_settled = true; core.reject(self.ready, err) end
   settle_waiters(self, err)
-  if not self.opened then core.reject(self.ready, err) end
-  core.reject(self.done, err)
-  if handled then self.done:next(nil, function() end) end -- reported where the script asked for it
   emit(self, "error", err)
   emit(self, "close", { error = err })
 end
@@ -107,6 +119,10 @@ local function message(s, r)
   s.last_id = r.id
   if r.data == "" then return end -- a message with no data: a keep-alive
   local ok, value = pcall(core.json_decode, r.data)
+  if not ok and (value == "not enough memory" or Error.is(value) and value.type == "OutOfMemory") then
+    return s:_fail(Error.new({ type = "OutOfMemory", method = "GET", url = s.url, location = s.location,
+                               message = "out of memory reading a message of the stream" }))
+  end
   if not ok then
     return s:_fail(Error.new({ type = "InvalidResponse", method = "GET", url = s.url, location = s.location,
       message = ("a message of the stream is not JSON (%s)"):format(Error.is(value) and value.message or tostring(value)) }))
@@ -132,13 +148,29 @@ end
 function Stream:_record(r)
   if self.ended then return end
   if r.kind == "open" then
-    local first = not self.opened
+    if not self.ready_settled then core.resolve(self.ready, true); self.ready_settled = true end
     self.opened = true
-    if first then core.resolve(self.ready, true) end
     emit(self, "open", { url = self.url })
   else
     message(self, r)
   end
+end
+
+--- The core's handler of a record (a job with nowhere to send an error):
+-- what _record raises (memory) fails the stream, and what cannot fail it
+-- any more is reported as an unhandled failure; nothing is lost unheard.
+function Stream:_deliver(r)
+  self:_guard(self._record, r)
+end
+
+--- Runs fn(self, ...) in a job with nowhere to send an error: an error
+-- fails the stream, or is reported as an unhandled failure when it cannot.
+function Stream:_guard(fn, ...)
+  local ok, err = pcall(fn, self, ...)
+  if ok then return end
+  err = as_error(err)
+  if self.ended then return report(err) end
+  if not pcall(self._fail, self, err) then report(err) end
 end
 
 --- The error a finished transfer ended the stream with (its response table).
@@ -171,7 +203,7 @@ function Stream:_ended(res)
     self.retry_timer = id
     timer:next(function()
       self.retry_timer = nil
-      if not self.ended then self:_connect() end
+      if not self.ended then self:_guard(self._connect) end
     end)
     return
   end
@@ -184,11 +216,11 @@ function Stream:_connect()
   for _, h in ipairs(self.headers) do headers[#headers + 1] = h end
   if self.last_id and self.last_id ~= "" then headers[#headers + 1] = "Last-Event-ID: " .. self.last_id end
   local ok, p, id = pcall(core.stream, self.client.config, self.req.url, headers,
-                          function(r) self:_record(r) end, self.stall, self.max_message)
+                          function(r) self:_deliver(r) end, self.stall, self.max_message)
   if not ok then return self:_fail(Error.wrap(p)) end
   self.transfer = id
   self.client.streams[self] = true
-  p:next(function(res) self:_ended(res) end)
+  p:next(function(res) self:_guard(self._ended, res) end)
 end
 
 --- Opens a stream for action op of client with params and options; the
@@ -308,8 +340,11 @@ function Stream:close()
   if self.retry_timer then core.cancel_timer(self.retry_timer) end
   self.queue, self.head, self.tail = {}, 1, 0 -- closed: what was not read yet is not wanted (a failure keeps it)
   settle_waiters(self, nil)
-  if not self.opened then core.reject(self.ready, Error.new({ type = "Closed", method = "GET", url = self.url,
-    location = self.location, message = "the stream was closed before it opened" })) end
+  if not self.ready_settled then
+    self.ready_settled = true
+    core.reject(self.ready, Error.new({ type = "Closed", method = "GET", url = self.url, location = self.location,
+                                        message = "the stream was closed before it opened" }))
+  end
   core.resolve(self.done, true)
   emit(self, "close", {})
 end
