@@ -81,7 +81,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 LIBS_LUA = $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null)
-FUZZ_LUA     = path query json respond dates body schema brackets
+FUZZ_LUA     = path query json respond dates body schema brackets sse multipart
 FUZZ_SB      = sandbox_request sandbox_query
 FUZZ_TARGETS = $(FUZZ_LUA) $(FUZZ_SB)
 FUZZ_BINS    = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
