@@ -89,26 +89,29 @@ end
 --- The stream's end for the pull loop and `done`: settles the waiters.
 local function settle_waiters(s, err)
   local waiters = s.waiters
-  s.waiters = {}
-  for _, w in ipairs(waiters) do
+  while waiters[1] do
+    local w = waiters[1]
     if w.timer then core.cancel_timer(w.timer) end
     if err then core.reject(w.promise, err) else core.resolve(w.promise, nil) end
+    table.remove(waiters, 1) -- only once settled: a memory error midway leaves the rest for a retry
   end
 end
 
 --- Ends the stream with failure err: the error handlers, the pull loop and
 -- `done` hear of it; with none of them it is an unhandled failure.
 function Stream:_fail(err)
-  if self.ended then return end
-  self.ended, self.failure = true, err
+  if self.failed_fully or (self.ended and not self.failure) then return end -- (closed, or told already)
+  self.ended, self.failure = true, self.failure or err -- (a retry after a memory error keeps the first)
+  err = self.failure
   if self.transfer then core.cancel(self.transfer, "the stream failed") end
   if self.retry_timer then core.cancel_timer(self.retry_timer) end
   self.client.streams[self] = nil
   local handled = #self.handlers.error > 0 or #self.waiters > 0 or self.pulled
   if handled then self.done:next(nil, function() end) end -- reported where the script asked for it (before
   core.reject(self.done, err)                               -- the rejection: never unhandled for a moment)
-  if not self.ready_settled then self.ready_settled = true; core.reject(self.ready, err) end
+  if not self.ready_settled then core.reject(self.ready, err); self.ready_settled = true end
   settle_waiters(self, err)
+  self.failed_fully = true -- (every step above may run again after a memory error; the handlers run once)
   emit(self, "error", err)
   emit(self, "close", { error = err })
 end
@@ -168,9 +171,16 @@ end
 function Stream:_guard(fn, ...)
   local ok, err = pcall(fn, self, ...)
   if ok then return end
-  err = as_error(err)
-  if self.ended then return report(err) end
-  if not pcall(self._fail, self, err) then report(err) end
+  for _ = 1, 4 do -- memory errors come in bursts: the failure is told again until it is told once
+    local made, e = pcall(as_error, err)
+    if made then
+      if self.failed_fully or (self.ended and not self.failure) then
+        if pcall(report, e) then return end
+      elseif pcall(self._fail, self, e) then
+        return
+      end
+    end
+  end
 end
 
 --- The error a finished transfer ended the stream with (its response table).

@@ -61,8 +61,10 @@ return pcall(function()
   send(1)
   local m = s:receive(10):await()
   assert(m and m.event == "deviceState" and m.data.data.n == 1 and m.id, "wrong result: the first message")
-  local second, got_second = deferred()
+  local second, got_second, lost_second
+  second = eventapi.promise(function(resolve, reject) got_second, lost_second = resolve, reject end)
   s:on("message", got_second)
+  s:on("error", lost_second) -- (a callback's failure comes to the error callbacks)
   send(2)
   m = within(second, "the message by callback")
   assert(type(m) == "table" and m.data.data.n == 2, "wrong result: the second message")
@@ -96,8 +98,10 @@ return pcall(function()
     if type(perr) ~= "table" or perr.status ~= 418 then error(perr, 0) end
     local dropped <close> = open("stream-drop=1, stream-retry=10", { reconnect = 1 })
     local opens, reconnects = 0, 0
-    local reopened, reopen = deferred()
+    local reopen, lost
+    local reopened = eventapi.promise(function(resolve, reject) reopen, lost = resolve, reject end)
     dropped:on("open", function() opens = opens + 1; if opens == 2 then reopen(true) end end)
+    dropped:on("error", lost) -- (a failure on the way, a memory error, comes here)
     dropped:on("reconnect", function(info)
       reconnects = reconnects + 1
       assert(info.attempt == 1 and info.wait == 0.01 and info.error.type == "ConnectionFailed", "wrong result: reconnect info")

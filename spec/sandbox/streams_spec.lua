@@ -374,19 +374,49 @@ describe("the sandbox's Losant event streams", function()
     end
 
     it("holds 1,000 open streams and sends an event to every one", function()
+      -- In a child process of its own: run late in the whole suite, in the
+      -- suite's process, the event reached none of the 1,000 connections
+      -- (not understood yet; alone, or after spec/sandbox, it passes).
       local dev = device("d")
-      local conns, heads = raw_streams(1000, state_path(dev, "?keepAliveInterval=60"))
-      assert.are.equal(1000, heads)
-      post("/applications/" .. APP .. "/devices/" .. dev .. "/state", { data = { all = 1 } })
-      local function received()
-        local k = 0
-        for _, c in ipairs(conns) do if c.text:find('"all":1', 1, true) then k = k + 1 end end
-        return k
-      end
-      local deadline = uv.now() + T(10) * 1000
-      while received() < 1000 and uv.now() < deadline do uv.run("once") end
-      assert.are.equal(1000, received())
-      close_all(conns)
+      local host, port = sb.url:match("^http://([%d%.]+):(%d+)$")
+      local ok, out, err = sandbox.run_lua(([=[
+        local uv = require "luv"
+        local host, port, path, token, post = %q, %d, %q, %q, %q
+        local conns, heads = {}, 0
+        for i = 1, 1000 do
+          local c = { tcp = uv.new_tcp(), text = "" }
+          conns[i] = c
+          c.tcp:connect(host, port, function(cerr)
+            if cerr then return end
+            c.tcp:write("GET " .. path .. " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " .. token .. "\r\n\r\n")
+            c.tcp:read_start(function(rerr, chunk)
+              if rerr or not chunk then return end
+              local had = c.text:find("\r\n\r\n", 1, true)
+              c.text = c.text .. chunk
+              if not had and c.text:find("\r\n\r\n", 1, true) then heads = heads + 1 end
+            end)
+          end)
+        end
+        local deadline = uv.now() + %d
+        while heads < 1000 and uv.now() < deadline do uv.run("once") end
+        os.execute(post)
+        local function received()
+          local k = 0
+          for _, c in ipairs(conns) do if c.text:find('"all":1', 1, true) then k = k + 1 end end
+          return k
+        end
+        deadline = uv.now() + %d
+        while received() < 1000 and uv.now() < deadline do uv.run("once") end
+        print(heads, received())
+        for _, c in ipairs(conns) do c.tcp:close() end
+        uv.run("nowait")
+      ]=]):format(host, tonumber(port), state_path(dev, "?keepAliveInterval=60"), TOKEN,
+        ("curl -s -o /dev/null -X POST -H %s -H %s --data %s %s"):format(q("Authorization: Bearer " .. TOKEN),
+          q("Content-Type: application/json"), q('{"data":{"all":1}}'),
+          q(sb.url .. "/applications/" .. APP .. "/devices/" .. dev .. "/state")),
+        math.floor(T(20) * 1000), math.floor(T(10) * 1000)))
+      assert.is_true(ok, err)
+      assert.are.equal("1000\t1000\n", out)
     end)
 
     it("frees the stream of a client that disconnects", function()
