@@ -37,7 +37,13 @@ static const char *const TYPES[][2] = {
 
 /* The content type form-data gives a file named name (mime-types' lookup:
  * the extension of "x." .. name, case-insensitive), else octet-stream. */
-static const char *type_of_name(const char *name) {
+static const char *type_of_name(const char *whole) {
+    char name[256]; /* without trailing slashes, as Node's path.extname reads it */
+    size_t len = strlen(whole);
+    while (len > 0 && whole[len - 1] == '/') len--;
+    if (len >= sizeof name) whole += len - (sizeof name - 1), len = sizeof name - 1; /* the end holds the extension */
+    memcpy(name, whole, len);
+    name[len] = '\0';
     const char *slash = strrchr(name, '/'), *dot = strrchr(name, '.');
     const char *ext;
     if (!slash) ext = dot ? dot + 1 : name; /* "x." .. name: a name with no dot is all extension */
@@ -145,7 +151,8 @@ void upload_form_part(lua_State *L, const spec *s, const param *p, int v, int pa
         while (lua_next(L, v)) {
             lua_pop(L, 1);
             const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-            if (strcmp(k, "path") && strcmp(k, "data") && strcmp(k, "filename") && strcmp(k, "content_type"))
+            if (strlen(k) != lua_rawlen(L, -1) /* a NUL inside: not one of the names */
+                || (strcmp(k, "path") && strcmp(k, "data") && strcmp(k, "filename") && strcmp(k, "content_type")))
                 part_invalid(L, s, p, "takes path or data, filename and content_type, not '%s'", luaL_tolstring(L, -1, NULL));
         }
         int has_path = lua_getfield(L, v, "path") != LUA_TNIL; /* +2 */
@@ -168,6 +175,8 @@ void upload_form_part(lua_State *L, const spec *s, const param *p, int v, int pa
             if (!filename) {
                 filename = base_name(path);
                 if (!*filename) part_invalid(L, s, p, "names a directory, not a file: '%s'", path);
+                if (strpbrk(filename, "\r\n")) /* a header line of its own: refused as an explicit filename is */
+                    part_invalid(L, s, p, "the file's name must not contain CR or LF (give filename =)");
                 lua_pushstring(L, filename);
                 lua_setfield(L, part, "filename");
             }
