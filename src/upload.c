@@ -345,6 +345,8 @@ static void add_part(lua_State *L, upload_box *b, int idx) {
  * stamps the transfer as active for its idle limit. The handle goes back to
  * the pool reset (t->large_body). -> curl's error. */
 CURLcode upload_set(CURL *e, transfer *t, void *mime, const char *method) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL); /* a pooled handle keeps the last call's PATCH or DELETE */
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
     CURLcode rc = curl_easy_setopt(e, CURLOPT_MIMEPOST, (curl_mime *)mime);
     if (rc == CURLE_OK && strcmp(method, "POST") != 0) rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     if (rc != CURLE_OK) return rc;

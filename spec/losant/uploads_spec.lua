@@ -154,6 +154,17 @@ describe("a Losant upload", function()
     end
   end)
 
+  it("goes out as a POST on a pooled handle whose last call was a PATCH", function()
+    local flow = losant.flows.post({ applicationId = APP, flow = { name = "before an upload" } }):await()
+    losant.flow.patch({ applicationId = APP, flowId = flow.id, flow = { enabled = false } }):await()
+    sandbox.clear_requests(sb)
+    local answer = losant.application.import({ applicationId = APP, importBundle = "bytes" }):await()
+    assert.is_true(answer.jobQueued)
+    local r = sandbox.requests(sb)
+    assert.are.equal(1, #r)
+    assert.are.equal("POST", r[1].method)
+  end)
+
   it("refuses a device or a FIFO before any traffic: only a regular file is uploaded", function()
     local err = refused(losant.file.upload({ applicationId = APP, fileId = FILE, file = { path = "/dev/null" } }))
     assert.are.equal("InvalidParams", err.type)
