@@ -214,6 +214,24 @@ void stream_free(transfer *t) {
     t->stream = NULL;
 }
 
+/* The job of one record, record -> nothing: calls handler(record), the Lua
+ * handler being upvalue 1, and calls it again when the call ran out of
+ * memory, up to four times in all. A memory error burst while Lua sets up
+ * the call (a call frame, a stack) would otherwise lose the record: a job
+ * has nowhere to send its error. The handler must take that retry: it runs
+ * its body under its own pcall (stream.lua's _deliver), so a memory error
+ * reaching here came before any of its effects. */
+static int deliver_record(lua_State *L) {
+    for (int tries = 1;; tries++) {
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_pushvalue(L, 1);
+        int status = lua_pcall(L, 1, 0, 0);
+        if (status == LUA_OK) return 0;
+        if (status != LUA_ERRMEM || tries == 4) return lua_error(L);
+        lua_pop(L, 1);
+    }
+}
+
 /* core.stream(config, url, headers, handler, stall_seconds, max_message) -> promise, id: opens a
  * server-sent-event stream (GET); handler(record) gets {kind="open"} and each {kind="message", event=,
  * data=, id=, retry=}; the promise fulfils with the response table when the stream ends. */
@@ -226,8 +244,11 @@ static int l_stream(lua_State *L) {
     lua_Integer max_message = luaL_checkinteger(L, 6);
     luaL_argcheck(L, stall >= 0 && stall <= MAX_SECONDS, 5, "stall seconds out of range");
     luaL_argcheck(L, max_message > 0 && max_message <= 1024 * 1024 * 1024, 6, "max_message out of range");
-    eventapi_extra x = {4, (long)stall, (size_t)max_message, NULL};
     lua_settop(L, 6);
+    lua_pushvalue(L, 4);
+    lua_pushcclosure(L, deliver_record, 1);
+    lua_replace(L, 4); /* the handler the records' jobs call */
+    eventapi_extra x = {4, (long)stall, (size_t)max_message, NULL};
     eventapi_start(L, 1, "GET", url, NULL, 0, 3, 0, NULL, 0, NULL, &x);
     lua_pushinteger(L, eventapi_loop(L)->next_id);
     return 2;

@@ -162,6 +162,8 @@ end
 --- The core's handler of a record (a job with nowhere to send an error):
 -- what _record raises (memory) fails the stream, and what cannot fail it
 -- any more is reported as an unhandled failure; nothing is lost unheard.
+-- Nothing here has an effect before _guard's pcall: the core calls it again
+-- when the call itself ran out of memory (stream.c's deliver_record).
 function Stream:_deliver(r)
   self:_guard(self._record, r)
 end

@@ -7,7 +7,7 @@
 -- fails with ConnectionFailed. Every outcome is checked; the fault parts
 -- find out whether the sandbox honours X-Sandbox-Fault (a 418 asked of a
 -- device.get) and skip the drop without it (tools/check-oom starts its
--- sandbox without --faults; stream-stall without it is a quiet stream, read
+-- sandbox with --faults; stream-stall without it is a quiet stream, read
 -- the same way). Waits on a stream's own events are bounded (within: 5 s,
 -- receive: 10 s), so that a record the library loses under a memory error
 -- shows as a wrong result at that N instead of a run that never ends.
