@@ -44,6 +44,7 @@ typedef struct loop {
     lua_Integer next_id; /* transfer ids */
     int jobs_ref;      /* registry ref: the job queue table (flat triples); the queue is jobs.c's */
     int unhandled_ref; /* registry ref: promises rejected with no reaction, checked when the queue drains */
+    int settle_ref;    /* registry ref: promise.c's settle_body closure (the loop its upvalue), made once */
     int close_ref;     /* registry ref: the Lua layer's report at close (core.on_close), or LUA_NOREF */
     lua_Integer job_head, job_tail;
     int running_jobs;  /* >0 while handlers run: run/step/await must not re-enter */
@@ -62,6 +63,7 @@ typedef struct loop {
     int signaled;      /* wakefd holds a count not read yet */
     lua_Integer sent;  /* transfers started (core.sent) */
     int stream_records; /* a stream holds records not delivered yet (stream.c) */
+    int unfinished;     /* transfers curl completed whose finish raised (memory): drain finishes them */
     fd_entry *fds;     /* per descriptor: FD_* bits and when it last had bytes to read (loop.h) */
     int nfds;
 } loop;

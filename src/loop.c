@@ -292,7 +292,7 @@ static int l_pollfd(lua_State *L) {
  * is no deadline (nothing pending, or only sockets to wait on). */
 static int l_timeout(lua_State *L) {
     loop *lp = eventapi_loop(L);
-    if (lp->job_head < lp->job_tail) {
+    if (lp->job_head < lp->job_tail || lp->unfinished) { /* (unfinished: drain owes a settlement) */
         lua_pushnumber(L, 0);
         return 1;
     }

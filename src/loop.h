@@ -58,6 +58,8 @@ struct transfer {
     char location[128];
     void *mime;        /* an upload's curl_mime (upload.c), freed with the transfer, or NULL */
     curl_off_t uploaded; /* an upload's bytes sent when its progress callback last ran */
+    int completed;       /* curl reported it done (with result): finish owes its settlement */
+    CURLcode result;
 };
 
 /* What a stream or an upload adds to a transfer (eventapi_start's extra). */

@@ -132,12 +132,24 @@ static void finally_reaction_new(lua_State *L, int fn, int child) {
     lua_setiuservalue(L, -2, 3);
 }
 
-/* Makes the loop's job queue (src/jobs.c) and its list of unhandled rejections (at start-up). */
+/* protected part of settle_child: resolves (4 true: a promise is adopted) or
+ * settles with state 2 the promise at 1 with the value at 3. */
+static int settle_body(lua_State *L) {
+    if (lua_toboolean(L, 4)) eventapi_promise_resolve(L, 1, 3);
+    else eventapi_promise_settle(L, 1, (int)lua_tointeger(L, 2), 3);
+    return 0;
+}
+
+/* Makes the loop's job queue (src/jobs.c), its list of unhandled rejections and the settle_body
+ * closure (at start-up, the loop on top). */
 void eventapi_promise_init(lua_State *L, loop *lp) {
     lua_newtable(L);
     lp->jobs_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     lp->unhandled_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, -1); /* the loop, on top at start-up */
+    lua_pushcclosure(L, settle_body, 1);
+    lp->settle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* Adds the reaction at r to the promise at p (to its root when p follows
@@ -379,6 +391,32 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
     return 0;
 }
 
+/* Settles a job's child (stack index) with the value at `value`, resolving
+ * or with state, and tries again when that ran out of memory, up to four
+ * times in all: the job has left the queue and its handler ran, so a
+ * memory error raised out of the settlement (out of the step, to a host
+ * that may catch it and step on) would leave the child pending for ever.
+ * A settlement is all or nothing (eventapi_promise_settle), so a retry is
+ * safe. Raises the last error when every try failed. Stack: as it was. */
+static void settle_child(lua_State *L, int child, int state, int resolve, int value) {
+    child = lua_absindex(L, child);
+    value = lua_absindex(L, value);
+    for (int tries = 1;; tries++) {
+        if (!lua_checkstack(L, 5)) {
+            if (tries == 4) eventapi_error(L, "OutOfMemory", "out of memory settling a promise");
+            continue;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, eventapi_loop(L)->settle_ref); /* settle_body, made once */
+        lua_pushvalue(L, child);
+        lua_pushinteger(L, state);
+        lua_pushvalue(L, value);
+        lua_pushboolean(L, resolve);
+        if (lua_pcall(L, 4, 0, 0) == LUA_OK) return;
+        if (tries == 4) lua_error(L);
+        lua_pop(L, 1);
+    }
+}
+
 /* The job of a finally reaction (stack: reaction, state, value, child at
  * those indices): fn() runs with no argument, what it returns is dropped; the outcome
  * passes on to the child as it was (a rejection stays the same value), or the
@@ -386,11 +424,11 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
 static void run_finally(lua_State *L, int reaction, int state, int value, int child) {
     lua_getiuservalue(L, reaction, 1); /* fn */
     if (lua_pcall(L, 0, 0, 0) == LUA_OK) {
-        eventapi_promise_settle(L, child, state, value);
+        settle_child(L, child, state, 0, value);
         return;
     }
     wrap_raised(L);
-    eventapi_promise_settle(L, child, REJECTED, -1);
+    settle_child(L, child, REJECTED, 0, -1);
 }
 
 /* Runs one job: the stack top holds reaction, state, value; pops them. A
@@ -409,14 +447,13 @@ void eventapi_run_job(lua_State *L) {
     lua_getiuservalue(L, reaction, state == FULFILLED ? 1 : 2);
     if (lua_isnil(L, -1)) { /* no handler: the outcome passes through */
         lua_pop(L, 1);
-        if (!lua_isnil(L, child)) eventapi_promise_settle(L, child, state, value);
+        if (!lua_isnil(L, child)) settle_child(L, child, state, 0, value);
     } else {
         lua_pushvalue(L, value);
         int ok = lua_pcall(L, 1, 1, 0) == LUA_OK;
         if (!ok) wrap_raised(L); /* only when it raised: no cost otherwise */
         if (!lua_isnil(L, child)) {
-            if (ok) eventapi_promise_resolve(L, child, -1);
-            else eventapi_promise_settle(L, child, REJECTED, -1);
+            settle_child(L, child, ok ? FULFILLED : REJECTED, ok, -1);
         } else if (!ok) {
             lua_warning(L, "eventapi: a handler raised: ", 1);
             lua_warning(L, lua_isstring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1), 0);

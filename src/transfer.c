@@ -124,6 +124,7 @@ void transfer_free(lua_State *L, loop *lp, transfer *t) {
     else lp->active = t->next;
     if (t->next) t->next->prev = t->prev;
     if (--lp->nactive == 0) lp->idle_due = -1; /* no idle limit left to check */
+    if (t->completed) lp->unfinished--;
     if (lp->npool < (int)(sizeof lp->pool / sizeof lp->pool[0])) {
         if (t->large_body) { /* an idle handle keeps no large copy */
             curl_easy_reset(t->easy);
@@ -339,17 +340,31 @@ static void watch_idle(loop *lp, double due) {
     if (lp->exposed && !lp->in_step) arm(lp);
 }
 
-/* Reads curl's completion messages and settles those transfers. */
+/* Reads curl's completion messages and settles those transfers. curl tells
+ * a completion once: a transfer is marked completed before its finish, so
+ * that a memory error raised out of finish (out of the step, to a host that
+ * may catch it and step on) leaves it for the next drain, not waiting for
+ * ever. */
 int drain(lua_State *L, loop *lp) {
     CURLMsg *msg;
     int left, done = 0;
     if (lp->stream_records) stream_deliver_all(L, lp);
+    for (transfer *t = lp->active, *next; lp->unfinished && t; t = next) {
+        next = t->next;
+        if (t->completed) {
+            finish(L, lp, t, t->result);
+            done++;
+        }
+    }
     while ((msg = curl_multi_info_read(lp->multi, &left))) {
         if (msg->msg != CURLMSG_DONE) continue;
         transfer *t = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         if (t) {
-            finish(L, lp, t, msg->data.result);
+            t->completed = 1;
+            t->result = msg->data.result;
+            lp->unfinished++;
+            finish(L, lp, t, t->result);
             done++;
         }
     }
