@@ -165,6 +165,13 @@ void stream_deliver_all(lua_State *L, loop *lp) {
     lp->stream_records = 0;
 }
 
+/* 1 when t ever had a connection (curl's connect time is set once it connected). */
+static int connected(transfer *t) {
+    curl_off_t us = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &us);
+    return us > 0;
+}
+
 /* Sets error, message and transport on the response table on top for a
  * stream that ended itself, was open or stalled (finish). ok: curl ended
  * the transfer without error. */
@@ -186,7 +193,12 @@ void stream_outcome(lua_State *L, transfer *t, int ok) {
         break;
     default:
         transport = 1;
-        if (t->idle_expired) {
+        if (t->idle_expired && !st->opened && t->lp->max_connections > 0 && !connected(t)) {
+            type = "Timeout";
+            lua_pushfstring(L, "the stream got no connection within %d s (stall_timeout): max_connections (%d) "
+                            "were all taken, and an open stream holds its connection", (int)t->idle_s,
+                            (int)t->lp->max_connections);
+        } else if (t->idle_expired) {
             type = "Timeout";
             lua_pushfstring(L, "the stream sent nothing for %d s (stall_timeout)", (int)t->idle_s);
         } else if (ok) {

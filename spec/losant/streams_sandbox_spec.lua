@@ -107,6 +107,25 @@ describe("Losant streams against the sandbox", function()
     assert.matches("(stall_timeout)", err.message, 1, true)
   end)
 
+  it("says a stream waited for a connection when max_connections were all held by streams", function()
+    -- In a child process: max_connections is the process's (the largest any client asked).
+    local id = new_device("stream-no-connection")
+    local ok, out, err = sandbox.run_lua(([=[
+      local eventapi = require "eventapi"
+      local c = eventapi.losant({ url = %q, token = %q, max_connections = 1 })
+      local params = { applicationId = %q, deviceId = %q, keepAliveInterval = 60 }
+      local first = c.device.stateStream(params)
+      assert(first.ready:await() == true)
+      local second = c.device.stateStream(params, { stall_timeout = 1 })
+      local got, e = pcall(second.ready.await, second.ready)
+      print(got, e.type, e.message, first:is_open())
+      c:close()
+    ]=]):format(sb.url, sandbox.token, APP, id))
+    assert.is_true(ok, err)
+    assert.are.equal("false\tTimeout\tthe stream got no connection within 1 s (stall_timeout): max_connections (1) "
+      .. "were all taken, and an open stream holds its connection\ttrue\n", out)
+  end)
+
   it("reconnects after a dropped stream with the last event id, and carries on", function()
     local id = new_device("stream-drop")
     local s = losant.device.stateStream({ applicationId = APP, deviceId = id,
