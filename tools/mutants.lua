@@ -1542,4 +1542,15 @@ return {
     replace = "",
     specs = { "spec/losant/uploads_spec.lua" },
     note = "a directory or a FIFO is accepted as a file to upload" },
+  -- issue 30, 5 December: the loop under memory errors, streams without a connection
+  { name = "stream-no-connection-unsaid", file = "src/stream.c",
+    find = "        if (t->idle_expired && !st->opened && t->lp->max_connections > 0 && !connected(t)) {",
+    replace = "        if (t->idle_expired && st->opened && t->lp->max_connections > 0 && !connected(t)) {",
+    specs = { "spec/losant/streams_sandbox_spec.lua" },
+    note = "a stream that never got a connection (max_connections all held) says it 'sent nothing'" },
+  { name = "unfinished-never-cleared", file = "src/transfer.c",
+    find = "    if (t->completed) lp->unfinished--;\n",
+    replace = "",
+    specs = { "spec/embed/luv_spec.lua", "spec/embed/host_spec.lua", "spec/client/timers_spec.lua" },
+    note = "once a transfer finished, core.timeout says 0 for ever: a host that waits on pollfd spins" },
 }
