@@ -196,8 +196,8 @@ static int schema_list(compiler *c, snode *node, const jv *v, const char *kw, sn
 
 /* A non-negative integer count into *out (SIZE_MAX when larger). */
 static int count(compiler *c, snode *node, const jv *v, const char *kw, size_t *out) {
-    if (!sx_integral(v) || v->u.num.d < 0) return bad_value(c, node->where, kw, "must be a non-negative integer");
-    *out = v->u.num.d >= (double)SIZE_MAX ? SIZE_MAX : (size_t)v->u.num.d;
+    if (!sx_integral(v) || sx_num_d(v) < 0) return bad_value(c, node->where, kw, "must be a non-negative integer");
+    *out = sx_num_d(v) >= (double)SIZE_MAX ? SIZE_MAX : (size_t)sx_num_d(v);
     if (v->isint && (uint64_t)v->u.num.i <= SIZE_MAX) *out = (size_t)v->u.num.i;
     return 0;
 }
@@ -244,7 +244,7 @@ static int kw_properties(compiler *c, snode *n, const jv *v, int patterns) {
             n->props[i] = (sprop){mb->key, mb->klen, s};
             continue;
         }
-        jv key = {JV_STRING, 0, 0, {0}};
+        jv key = {.type = JV_STRING};
         key.u.str.s = mb->key;
         key.u.str.len = mb->klen;
         pcre2_code *re = regex(c, &key, n->where, kw);
@@ -289,7 +289,7 @@ static int kw_additional(compiler *c, snode *n, const jv *v, const char *kw, sno
 /* minimum, maximum, multipleOf (positive: the last). */
 static int kw_number(compiler *c, snode *n, const jv *v, const char *kw, const jv **out, int positive) {
     if (v->type != JV_NUMBER) return bad_value(c, n->where, kw, "must be a number");
-    if (positive && !(v->isint ? v->u.num.i > 0 : v->u.num.d > 0))
+    if (positive && !(v->isint ? v->u.num.i > 0 : sx_num_d(v) > 0))
         return bad_value(c, n->where, kw, "must be greater than 0");
     *out = v;
     return 0;

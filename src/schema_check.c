@@ -21,8 +21,9 @@ typedef struct vctx {
     const schema *s;
     sx_msg *msg;           /* where the failure is told; NULL: quietly */
     pcre2_match_data *md;  /* made at the first match */
-    char *subject;         /* the copy a pattern runs on, with zeroed margins (match) */
+    char *subject;         /* the copy a pattern runs on, with zeroed margins (match): small, or the heap's */
     size_t subject_cap;
+    char small[512];       /* the subject of a short string */
     int calls;             /* schemas applied inside one another */
     size_t fail_depth;     /* the path depth of the last failure */
     int fail_typed;        /* the last failure was the value's type (a branch for another kind of value) */
@@ -177,18 +178,25 @@ static int check_number(vctx *c, const snode *n, const jv *v, const sx_path *p) 
 static int match(vctx *c, const pcre2_code *re, const char *s, size_t len, const sx_path *p) {
     if (!c->md && !(c->md = pcre2_match_data_create(1, c->s->gctx))) return out_of_memory(c);
     if (len > SIZE_MAX - 2 * SUBJECT_MARGIN) return out_of_memory(c);
-    if (len + 2 * SUBJECT_MARGIN > c->subject_cap) {
-        size_t cap = len + 2 * SUBJECT_MARGIN < 1024 ? 1024 : len + 2 * SUBJECT_MARGIN;
-        char *grown = realloc(c->subject, cap);
-        if (!grown) return out_of_memory(c);
-        c->subject = grown;
-        c->subject_cap = cap;
+    char *at = c->small;
+    if (len + 2 * SUBJECT_MARGIN > sizeof c->small) {
+        if (len + 2 * SUBJECT_MARGIN > c->subject_cap) {
+            size_t cap = len + 2 * SUBJECT_MARGIN < 4096 ? 4096 : len + 2 * SUBJECT_MARGIN;
+            char *grown = realloc(c->subject, cap);
+            if (!grown) return out_of_memory(c);
+            c->subject = grown;
+            c->subject_cap = cap;
+        }
+        at = c->subject;
     }
-    memset(c->subject, 0, SUBJECT_MARGIN);
-    if (len) memcpy(c->subject + SUBJECT_MARGIN, s, len);
-    memset(c->subject + SUBJECT_MARGIN + len, 0, SUBJECT_MARGIN);
-    s = c->subject + SUBJECT_MARGIN;
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md, c->s->mctx);
+    memset(at, 0, SUBJECT_MARGIN);
+    if (len) memcpy(at + SUBJECT_MARGIN, s, len);
+    memset(at + SUBJECT_MARGIN + len, 0, SUBJECT_MARGIN);
+    s = at + SUBJECT_MARGIN;
+    size_t jit = 0; /* JIT code: its own entry, without pcre2_match's checks (the text is UTF-8 already) */
+    int rc = pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit) == 0 && jit > 0
+                 ? pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md, c->s->mctx)
+                 : pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md, c->s->mctx);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter keeps its backtracking on the heap */
         rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, c->md, c->s->mctx);
     if (rc >= 0) return 1;
@@ -205,7 +213,8 @@ static int match(vctx *c, const pcre2_code *re, const char *s, size_t len, const
 static int check_string(vctx *c, const snode *n, const jv *v, const sx_path *p) {
     const char *s = v->u.str.s;
     size_t len = v->u.str.len;
-    if (n->min_len > 0 || n->max_len != SIZE_MAX) {
+    /* characters: from len / 4 (all 4-byte sequences) to len (all ASCII); counted only when that decides */
+    if ((n->min_len > 0 && len / 4 < n->min_len) || (n->max_len != SIZE_MAX && len > n->max_len)) {
         size_t chars = sx_utf8_len(s, len);
         if (chars < n->min_len) return fail_count(c, p, "must be at least ", n->min_len, "character", chars);
         if (chars > n->max_len) return fail_count(c, p, "must be at most ", n->max_len, "character", chars);
@@ -322,7 +331,9 @@ static const sprop *find_prop(const snode *n, const char *key, size_t klen) {
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const sprop *pr = &n->props[mid];
-        int r = memcmp(key, pr->key, klen < pr->klen ? klen : pr->klen);
+        size_t shorter = klen < pr->klen ? klen : pr->klen;
+        int r = shorter ? (unsigned char)key[0] - (unsigned char)pr->key[0] : 0; /* most differ there */
+        if (r == 0) r = memcmp(key, pr->key, shorter);
         if (r == 0) r = (klen > pr->klen) - (klen < pr->klen);
         if (r == 0) return pr;
         if (r < 0) hi = mid;
@@ -545,17 +556,18 @@ static int check(vctx *c, const snode *n, const jv *v, const sx_path *p) {
 
 int schema_validate(const schema *s, const char *text, size_t len, char *err, size_t cap) {
     sx_arena a;
+    union { double d; int64_t i; void *p; } local[1024]; /* the arena's first 8 KiB: no heap for a small body */
     jv *root;
     char why[512];
     sx_msg msg;
-    sx_arena_init(&a, len < (1u << 18) ? 4 * len + 1024 : (1u << 20));
+    sx_arena_local(&a, local, sizeof local, len < (1u << 18) ? 4 * len + 1024 : (1u << 20));
     if (cap) err[0] = '\0';
-    if (sx_parse(&a, text, len, &root, err, cap) < 0) {
+    if (sx_parse_instance(&a, text, len, &root, err, cap) < 0) {
         sx_arena_free(&a);
         return -1;
     }
     sx_msg_init(&msg, err, cap);
-    vctx c = {s, cap ? &msg : NULL, NULL, NULL, 0, 0, 0, 0, 0, {why, sizeof why, 0, 0}};
+    vctx c = {s, cap ? &msg : NULL, NULL, NULL, 0, {0}, 0, 0, 0, 0, {why, sizeof why, 0, 0}};
     why[0] = '\0';
     int r = check(&c, s->root, root, NULL);
     if (r < 0) {

@@ -19,9 +19,13 @@ typedef struct sx_block sx_block;
 typedef struct sx_arena {
     sx_block *head;   /* the block being filled; each links the previous one */
     size_t next_size; /* the size of the next block */
+    sx_block *local;  /* the caller's block (sx_arena_local), never freed, or NULL */
 } sx_arena;
 
 void sx_arena_init(sx_arena *a, size_t first); /* first: the first block's size */
+/* Starts a with the caller's buffer of size bytes (aligned for any value)
+ * as its first block, then blocks of next bytes from the heap. */
+void sx_arena_local(sx_arena *a, void *buf, size_t size, size_t next);
 void *sx_alloc(sx_arena *a, size_t n);         /* aligned for any value; NULL: out of memory */
 void sx_arena_free(sx_arena *a);
 
@@ -33,10 +37,12 @@ typedef struct jmember jmember;
 struct jv {
     unsigned char type;
     unsigned char isint; /* number: written as an integer that fits in 64 bits (u.num.i holds it) */
+    unsigned char lazy;  /* number of an instance: d not computed, i * 10^e10 (2: negated); see sx_num_d */
+    signed char e10;
     uint32_t tlen;       /* number: the length of its text */
     union {
         int b;                                              /* JV_BOOL */
-        struct { double d; int64_t i; const char *text; } num; /* JV_NUMBER: d always set */
+        struct { double d; int64_t i; const char *text; } num; /* JV_NUMBER: d set unless lazy */
         struct { const char *s; size_t len; } str;          /* JV_STRING: UTF-8, may hold NULs */
         struct { jv *v; size_t n; } arr;                    /* JV_ARRAY */
         struct { jmember *m; size_t n; } obj;               /* JV_OBJECT: members in text order */
@@ -52,6 +58,11 @@ struct jmember {
  * and number texts point into text, which must outlive the tree). Returns 0,
  * or -1 with "invalid JSON: <what> at byte <n>" or "out of memory" in err. */
 int sx_parse(sx_arena *a, const char *text, size_t len, jv **out, char *err, size_t cap);
+/* The same for an instance, read once by one thread: a number with at most
+ * 15 significant digits and a small exponent keeps its decimal parts and
+ * gets its double from sx_num_d when a keyword asks (most never do). */
+int sx_parse_instance(sx_arena *a, const char *text, size_t len, jv **out, char *err, size_t cap);
+double sx_num_d(const jv *v); /* a number's double (of a lazy one, as read_number computes it) */
 #define SX_MAX_DEPTH 2048 /* as jansson (the sandbox's parser): what it takes, the validator reads */
 
 /* ---- messages: written into a caller's buffer, cut on a UTF-8 boundary ---- */

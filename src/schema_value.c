@@ -25,13 +25,14 @@ static int cmp_int_double(int64_t i, double d) {
 
 int sx_num_cmp(const jv *a, const jv *b) {
     if (a->isint && b->isint) return a->u.num.i < b->u.num.i ? -1 : a->u.num.i > b->u.num.i;
-    if (a->isint) return cmp_int_double(a->u.num.i, b->u.num.d);
-    if (b->isint) return -cmp_int_double(b->u.num.i, a->u.num.d);
-    return a->u.num.d < b->u.num.d ? -1 : a->u.num.d > b->u.num.d;
+    double ad = sx_num_d(a), bd = sx_num_d(b);
+    if (a->isint) return cmp_int_double(a->u.num.i, bd);
+    if (b->isint) return -cmp_int_double(b->u.num.i, ad);
+    return ad < bd ? -1 : ad > bd;
 }
 
 int sx_integral(const jv *v) {
-    return v->type == JV_NUMBER && (v->isint || v->u.num.d == floor(v->u.num.d));
+    return v->type == JV_NUMBER && (v->isint || sx_num_d(v) == floor(sx_num_d(v)));
 }
 
 /* The decimal value of a number text as m * 10^e, m of at most 18
@@ -80,7 +81,7 @@ int sx_multiple_of(const jv *v, const jv *m) {
         }
         return a % b == 0;
     }
-    double q = v->u.num.d / m->u.num.d;
+    double q = sx_num_d(v) / sx_num_d(m);
     if (!isfinite(q)) return 0;
     return fabs(q - nearbyint(q)) <= 1e-9 * (fabs(q) > 1 ? fabs(q) : 1);
 }
@@ -131,7 +132,7 @@ uint64_t sx_hash(const jv *v) {
     switch (v->type) {
     case JV_BOOL: return h + (uint64_t)v->u.b;
     case JV_NUMBER: { /* equal numbers have equal doubles */
-        double d = v->isint ? (double)v->u.num.i : v->u.num.d;
+        double d = v->isint ? (double)v->u.num.i : sx_num_d(v);
         if (d == 0) d = 0; /* -0 */
         return hash_bytes(h, (const char *)&d, sizeof d);
     }
