@@ -53,6 +53,13 @@ for i = 1, 1300 do
 end
 local large = '{"level":"info","subject":"bulk readings","data":[' .. table.concat(parts, ",") .. "]}"
 
+if arg[1] == "--write-body" then -- (bench/Makefile's validate: the same post for the C loop)
+  local f = assert(io.open(arg[2], "wb"))
+  f:write(small)
+  f:close()
+  return
+end
+
 --- µs per validation of body: the median of RUNS runs (and the fastest, the slowest).
 local function measure(body)
   local ok, why = set:validate("eventPost", body)

@@ -24,6 +24,7 @@ typedef struct vctx {
     char *subject;         /* the copy a pattern runs on, with zeroed margins (match): small, or the heap's */
     size_t subject_cap;
     char small[512];       /* the subject of a short string */
+    const char *text, *text_end; /* the instance's text: a string well inside it needs no copy (match) */
     int calls;             /* schemas applied inside one another */
     size_t fail_depth;     /* the path depth of the last failure */
     int fail_typed;        /* the last failure was the value's type (a branch for another kind of value) */
@@ -171,7 +172,9 @@ static int check_number(vctx *c, const snode *n, const jv *v, const sx_path *p) 
 
 /* PCRE2's JIT reads the subject in blocks of up to 16 bytes, past its ends
  * (harmless, never across a page, but memcheck reports it): patterns run on
- * a copy with SUBJECT_MARGIN zeroed bytes on each side. */
+ * the instance's text itself when the string lies at least SUBJECT_MARGIN
+ * bytes inside it (a key or a value without escapes, not at either end),
+ * else on a copy with SUBJECT_MARGIN zeroed bytes on each side. */
 #define SUBJECT_MARGIN 64
 
 /* 1 when re matches s somewhere, 0 when not, -1 when PCRE2 could not tell. */
@@ -179,7 +182,10 @@ static int match(vctx *c, const pcre2_code *re, const char *s, size_t len, const
     if (!c->md && !(c->md = pcre2_match_data_create(1, c->s->gctx))) return out_of_memory(c);
     if (len > SIZE_MAX - 2 * SUBJECT_MARGIN) return out_of_memory(c);
     char *at = c->small;
-    if (len + 2 * SUBJECT_MARGIN > sizeof c->small) {
+    if (c->text && s >= c->text + SUBJECT_MARGIN && s <= c->text_end && (size_t)(c->text_end - s) >= len
+        && (size_t)(c->text_end - s) - len >= SUBJECT_MARGIN) {
+        at = NULL; /* inside the text: run there */
+    } else if (len + 2 * SUBJECT_MARGIN > sizeof c->small) {
         if (len + 2 * SUBJECT_MARGIN > c->subject_cap) {
             size_t cap = len + 2 * SUBJECT_MARGIN < 4096 ? 4096 : len + 2 * SUBJECT_MARGIN;
             char *grown = realloc(c->subject, cap);
@@ -189,10 +195,12 @@ static int match(vctx *c, const pcre2_code *re, const char *s, size_t len, const
         }
         at = c->subject;
     }
-    memset(at, 0, SUBJECT_MARGIN);
-    if (len) memcpy(at + SUBJECT_MARGIN, s, len);
-    memset(at + SUBJECT_MARGIN + len, 0, SUBJECT_MARGIN);
-    s = at + SUBJECT_MARGIN;
+    if (at) {
+        memset(at, 0, SUBJECT_MARGIN);
+        if (len) memcpy(at + SUBJECT_MARGIN, s, len);
+        memset(at + SUBJECT_MARGIN + len, 0, SUBJECT_MARGIN);
+        s = at + SUBJECT_MARGIN;
+    }
     size_t jit = 0; /* JIT code: its own entry, without pcre2_match's checks (the text is UTF-8 already) */
     int rc = pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit) == 0 && jit > 0
                  ? pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md, c->s->mctx)
@@ -567,7 +575,18 @@ int schema_validate(const schema *s, const char *text, size_t len, char *err, si
         return -1;
     }
     sx_msg_init(&msg, err, cap);
-    vctx c = {s, cap ? &msg : NULL, NULL, NULL, 0, {0}, 0, 0, 0, 0, {why, sizeof why, 0, 0}};
+    vctx c; /* set field by field: its small buffer needs no zeroing */
+    c.s = s;
+    c.msg = cap ? &msg : NULL;
+    c.md = NULL;
+    c.subject = NULL;
+    c.subject_cap = 0;
+    c.text = text;
+    c.text_end = text + len;
+    c.calls = 0;
+    c.fail_depth = 0;
+    c.fail_typed = c.suffixed = 0;
+    sx_msg_init(&c.hard, why, sizeof why);
     why[0] = '\0';
     int r = check(&c, s->root, root, NULL);
     if (r < 0) {

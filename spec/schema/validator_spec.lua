@@ -64,6 +64,14 @@ describe("schema:validate tells the first failure as '<pointer>: <rule>'", funct
     valid([[{"multipleOf":0.01}]], "19.99")
   end)
 
+  it("reads the sign and the fraction of a number a bound looks at", function()
+    -- (an instance's small numbers get their value only when a keyword asks: sx_num_d)
+    assert.are.equal("must be >= -2", why([[{"minimum":-2}]], "-2.5"))
+    valid([[{"maximum":-1}]], "-1.5")
+    assert.are.equal("must be <= 1", why([[{"maximum":1}]], "1.25"))
+    valid([[{"properties":{"a":{"minimum":-0.5}}}]], [[{"a":-0.25}]])
+  end)
+
   it("compares integers beyond 2^53 exactly", function()
     assert.are.equal("must be <= 9007199254740992", why([[{"maximum":9007199254740992}]], "9007199254740993"))
     valid([[{"minimum":9223372036854775807}]], "9223372036854775807")
