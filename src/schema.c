@@ -144,19 +144,25 @@ void sx_memo_forget(sx_memo *m, uint64_t session) {
         if (m->e[i].doc && m->e[i].session == session) m->e[i].node = NULL;
 }
 
-/* Compiles the pattern v (a string), found in where/kw; kept for schema_free. */
-static pcre2_code *regex(compiler *c, const jv *v, const char *where, const char *kw) {
+/* Compiles the pattern v (a string), found in where/kw; its code kept for
+ * schema_free. */
+static const sx_re *regex(compiler *c, const jv *v, const char *where, const char *kw) {
     char why[300];
-    pcre2_code *re = sx_regex_compile(c->u->s, v->u.str.s, v->u.str.len, why, sizeof why);
-    sx_regex *keep = re ? sx_alloc(&c->u->s->arena, sizeof *keep) : NULL;
-    if (keep) {
-        keep->re = re;
+    pcre2_code *code = sx_regex_compile(c->u->s, v->u.str.s, v->u.str.len, why, sizeof why);
+    sx_regex *keep = code ? sx_alloc(&c->u->s->arena, sizeof *keep) : NULL;
+    sx_re *re = keep ? sx_alloc(&c->u->s->arena, sizeof *re) : NULL;
+    if (re) {
+        size_t jit = 0;
+        keep->re = code;
         keep->next = c->u->s->regexes;
         c->u->s->regexes = keep;
+        re->code = code;
+        re->jit = pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &jit) == 0 && jit > 0;
+        sx_regex_simple(v->u.str.s, v->u.str.len, re);
         return re;
     }
-    if (re) pcre2_code_free(re);
-    if (re || strcmp(why, SCHEMA_OUT_OF_MEMORY) == 0) return sx_out_of_memory(c), NULL;
+    if (code) pcre2_code_free(code);
+    if (code || strcmp(why, SCHEMA_OUT_OF_MEMORY) == 0) return sx_out_of_memory(c), NULL;
     sx_msg *m = sx_fail(c, where, kw);
     sx_msg_str(m, "not a valid regular expression ");
     sx_msg_value(m, v, 1);
@@ -247,7 +253,7 @@ static int kw_properties(compiler *c, snode *n, const jv *v, int patterns) {
         jv key = {.type = JV_STRING};
         key.u.str.s = mb->key;
         key.u.str.len = mb->klen;
-        pcre2_code *re = regex(c, &key, n->where, kw);
+        const sx_re *re = regex(c, &key, n->where, kw);
         if (!re) return -1;
         n->pats[i] = (spat){re, s};
     }

@@ -116,6 +116,11 @@ void schema_set_free(schema_set *set);
  * name compiled already, but getting any other name does). */
 const schema *schema_set_get(schema_set *set, const char *name, char *err, size_t cap);
 
+/* The compiled schema called name (n bytes) when schema_set_get compiled it
+ * already, else NULL: never asks lookup nor compiles, never writes (any
+ * thread may call it while no schema_set_get runs). */
+const schema *schema_set_ready(const schema_set *set, const char *name, size_t n);
+
 /* The most schemas one validation applies inside one another (the C stack). */
 #define SCHEMA_MAX_CALLS 5000
 

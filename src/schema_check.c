@@ -114,6 +114,7 @@ static int fail_type(vctx *c, unsigned types, const jv *v, const sx_path *p) {
     sx_msg *m = at(c, p);
     int left = 0;
     c->fail_typed = 1;
+    if (!m) return 1; /* quiet: a oneOf's or anyOf's branch for another type */
     for (unsigned t = types; t; t &= t - 1) left++;
     sx_msg_str(m, "must be ");
     for (int i = 0; i < 7; i++) {
@@ -178,7 +179,15 @@ static int check_number(vctx *c, const snode *n, const jv *v, const sx_path *p) 
 #define SUBJECT_MARGIN 64
 
 /* 1 when re matches s somewhere, 0 when not, -1 when PCRE2 could not tell. */
-static int match(vctx *c, const pcre2_code *re, const char *s, size_t len, const sx_path *p) {
+static int match(vctx *c, const sx_re *re, const char *s, size_t len, const sx_path *p) {
+    if (re->simple) { /* a run of the class from the start: its bytes are ASCII, so characters */
+        if (len < re->min || (re->to_end && len > re->max)) return 0;
+        for (size_t i = 0, run = re->to_end ? len : re->min; i < run; i++) {
+            unsigned char b = (unsigned char)s[i];
+            if (b >= 128 || !((re->set[b >> 6] >> (b & 63)) & 1)) return 0;
+        }
+        return 1;
+    }
     if (!c->md && !(c->md = pcre2_match_data_create(1, c->s->gctx))) return out_of_memory(c);
     if (len > SIZE_MAX - 2 * SUBJECT_MARGIN) return out_of_memory(c);
     char *at = c->small;
@@ -201,12 +210,11 @@ static int match(vctx *c, const pcre2_code *re, const char *s, size_t len, const
         memset(at + SUBJECT_MARGIN + len, 0, SUBJECT_MARGIN);
         s = at + SUBJECT_MARGIN;
     }
-    size_t jit = 0; /* JIT code: its own entry, without pcre2_match's checks (the text is UTF-8 already) */
-    int rc = pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit) == 0 && jit > 0
-                 ? pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md, c->s->mctx)
-                 : pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md, c->s->mctx);
+    /* JIT code: its own entry, without pcre2_match's checks (the text is UTF-8 already) */
+    int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md, c->s->mctx)
+                     : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, c->md, c->s->mctx);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter keeps its backtracking on the heap */
-        rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, c->md, c->s->mctx);
+        rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, c->md, c->s->mctx);
     if (rc >= 0) return 1;
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
     if (rc == PCRE2_ERROR_NOMEMORY || rc == PCRE2_ERROR_HEAP_FAILED) return out_of_memory(c);

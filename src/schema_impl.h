@@ -100,9 +100,22 @@ enum {
     F_NO_ADD_ITEMS = 32, F_BROKEN_TYPE = 64
 };
 
+/* A compiled pattern: PCRE2's code and, for the simplest patterns (a
+ * character class of ASCII bytes under a count, anchored at the start:
+ * ^[A-Fa-f\d]{24}$, ^[0-9a-zA-Z_-]{1,255}), what decides a match
+ * without PCRE2 (sx_regex_simple). */
+typedef struct sx_re {
+    pcre2_code *code;
+    unsigned char jit;    /* code has JIT code: run through pcre2_jit_match */
+    unsigned char simple; /* the fields below decide a match */
+    unsigned char to_end; /* simple: the pattern ends with $ (the whole string is the run) */
+    size_t min, max;      /* simple: the run's length in characters (max SIZE_MAX: no bound) */
+    uint64_t set[2];      /* simple: the class, a bit per ASCII byte */
+} sx_re;
+
 typedef struct snode snode;
 typedef struct sprop { const char *key; size_t klen; snode *s; } sprop;
-typedef struct spat { pcre2_code *re; snode *s; } spat;
+typedef struct spat { const sx_re *re; snode *s; } spat;
 typedef struct sdep { const char *key; size_t klen; snode *s; const jv *names; } sdep;
 
 struct snode {
@@ -117,7 +130,7 @@ struct snode {
     int mark;            /* the loop check's colour */
     const jv *minimum, *maximum, *multiple_of, *enumv, *required;
     size_t min_len, max_len, min_items, max_items, min_props, max_props;
-    pcre2_code *pattern;
+    const sx_re *pattern;
     const jv *pattern_src;
     sprop *props;        /* sorted by key bytes */
     spat *pats;
@@ -191,6 +204,12 @@ void sx_regex_release(schema *s);    /* frees the compiled patterns and the cont
 /* Compiles an ECMA 262 pattern with the schema's options; NULL with PCRE2's
  * reason in err, or SCHEMA_OUT_OF_MEMORY. */
 pcre2_code *sx_regex_compile(const schema *s, const char *src, size_t n, char *err, size_t cap);
+/* Reads the pattern src (n bytes) as one sx_re.simple decides: '^', a
+ * class of ASCII characters, ranges, \d and \w (PCRE2's, without UCP: ASCII
+ * only) and escaped punctuation, not negated, then *, +, ?, {n}, {n,} or
+ * {n,m} or nothing, then '$' or nothing. Fills re's simple fields and
+ * returns 1 when it is one; 0 when not (PCRE2 decides). */
+int sx_regex_simple(const char *src, size_t n, sx_re *re);
 /* The "regex" format: 1 when s compiles as an ECMA 262 pattern would (no
  * PCRE-only escape such as \A \Z \z \G), 0 when not, -1 out of memory. */
 int sx_regex_format_ok(const schema *s, const char *src, size_t n);

@@ -134,6 +134,25 @@ static int l_schemas(lua_State *L) {
     return 1;
 }
 
+/* The schema called name, compiled on first use with the set's lookup
+ * (set:validate's stack: the set, the name, the text; left with the lookup
+ * and the texts above them); raises what set:validate raises when it cannot. */
+static const schema *get_schema(lua_State *L, set_box *box, const char *name, char *err, size_t cap) {
+    lua_settop(L, 3);
+    luaL_checkstack(L, 12, "set:validate");
+    lua_getiuservalue(L, 1, 1);
+    lua_getiuservalue(L, 1, 2);
+    lua_pushnil(L); /* the lookup's error */
+    box->L = L;
+    box->base = 4;
+    const schema *s = schema_set_get(box->set, name, err, cap);
+    box->L = NULL;
+    if (s) return s;
+    if (!lua_isnil(L, 6)) return lua_pushvalue(L, 6), lua_error(L), NULL; /* the lookup raised: its error, as it was */
+    if (strncmp(err, "the set has no schema document", 30) == 0) return raise_failure(L, "", err), NULL;
+    return raise_failure(L, "invalid schema: ", err), NULL;
+}
+
 /* set:validate(name, text) -> true | false, "pointer: rule"; raises InvalidParams for an unknown or broken schema. */
 static int l_set_validate(lua_State *L) {
     set_box *box = luaL_checkudata(L, 1, EVENTAPI_SCHEMA_SET);
@@ -144,18 +163,8 @@ static int l_set_validate(lua_State *L) {
     if (!box->set) return eventapi_error(L, "InvalidParams", "set:validate: the set was freed");
     if (box->L) return eventapi_error(L, "InvalidParams", "set:validate: called from the set's own lookup");
     if (strlen(name) != name_len) return eventapi_error(L, "InvalidParams", "set:validate: a name holds no NUL");
-    lua_settop(L, 3);
-    luaL_checkstack(L, 12, "set:validate");
-    lua_getiuservalue(L, 1, 1);
-    lua_getiuservalue(L, 1, 2);
-    lua_pushnil(L); /* the lookup's error */
-    box->L = L;
-    box->base = 4;
-    const schema *s = schema_set_get(box->set, name, err, sizeof err);
-    box->L = NULL;
-    if (!s && !lua_isnil(L, 6)) return lua_pushvalue(L, 6), lua_error(L); /* the lookup raised: its error, as it was */
-    if (!s && strncmp(err, "the set has no schema document", 30) == 0) return raise_failure(L, "", err);
-    if (!s) return raise_failure(L, "invalid schema: ", err);
+    const schema *s = schema_set_ready(box->set, name, name_len); /* compiled already: no lookup to set up */
+    if (!s) s = get_schema(L, box, name, err, sizeof err);
     int r = schema_validate(s, text, len, err, sizeof err);
     if (r < 0) return raise_failure(L, "", err);
     lua_pushboolean(L, r == 0);

@@ -45,11 +45,19 @@ static size_t name_hash(const char *s, size_t n) {
     return (size_t)(h ^ (h >> 32));
 }
 
-/* The entry of name (n bytes), made when new; NULL out of memory. */
-static sx_doc *entry(schema_set *set, const char *name, size_t n) {
+/* The entry of name (n bytes), or NULL. */
+static sx_doc *find(const schema_set *set, const char *name, size_t n) {
     size_t b = name_hash(name, n) & (set->nbuckets - 1);
     for (sx_doc *d = set->buckets[b]; d; d = d->next)
         if (d->name_len == n && memcmp(d->name, name, n) == 0) return d;
+    return NULL;
+}
+
+/* The entry of name (n bytes), made when new; NULL out of memory. */
+static sx_doc *entry(schema_set *set, const char *name, size_t n) {
+    sx_doc *found = find(set, name, n);
+    if (found) return found;
+    size_t b = name_hash(name, n) & (set->nbuckets - 1);
     if (set->ndocs >= 2 * set->nbuckets) { /* grow: twice the buckets */
         size_t nb = set->nbuckets * 2;
         sx_doc **grown = calloc(nb, sizeof *grown);
@@ -161,6 +169,11 @@ sx_unit *sx_set_unit(sx_compiler *c, const char *name, size_t n, int *missing) {
     }
     if (d->state == DOC_TEXT && start(c, d) < 0) return NULL;
     return &d->unit;
+}
+
+const schema *schema_set_ready(const schema_set *set, const char *name, size_t n) {
+    const sx_doc *d = find(set, name, n);
+    return d && d->state == DOC_READY ? d->unit.s : NULL;
 }
 
 const schema *schema_set_get(schema_set *set, const char *name, char *err, size_t cap) {

@@ -427,6 +427,29 @@ describe("patterns behave as ECMA 262's", function()
     valid([[{"pattern":"^.{3}$"}]], [["été"]])
   end)
 
+  it("answer as PCRE2 for a class under a count, which runs without it", function()
+    -- ^[class]{m,n}$ and the like (Losant's ids and names) are decided
+    -- without PCRE2 (sx_regex_simple): the same answers, edge by edge
+    local id = [[{"pattern":"^[A-Fa-f\\d]{24}$"}]]
+    valid(id, [["575ecf887ae143cd83dc4aa2"]])
+    why(id, [["575ecf887ae143cd83dc4aa"]]) -- 23
+    why(id, [["575ecf887ae143cd83dc4aa2f"]]) -- 25
+    why(id, [["575ecf887ae143cd83dc4aa2\n"]]) -- $ only at the very end
+    why(id, [["575ecf887ae143cd83dc4aa٢"]]) -- \d is ASCII only (no UCP)
+    why(id, [["575ecf887ae143cd83dc4aag"]])
+    local name = [[{"patternProperties":{"^[0-9a-zA-Z_-]{1,255}":{"type":"string"}},"additionalProperties":false}]]
+    valid(name, [[{"a€":"x","-":"y"}]]) -- no $: the first character decides
+    assert.are.equal("property '€a' is not allowed", why(name, [[{"€a":"x"}]]))
+    assert.are.equal("property '' is not allowed", why(name, [[{"":"x"}]]))
+    valid([[{"pattern":"^[\\w.\\]-]*$"}]], [["a_9.]-"]])
+    why([[{"pattern":"^[\\w.\\]-]*$"}]], [["a b"]])
+    valid([[{"pattern":"^[a-c]?$"}]], [[""]])
+    why([[{"pattern":"^[a-c]?$"}]], [["ab"]])
+    valid([[{"pattern":"^[a-c]{2,}$"}]], [["abcabc"]])
+    why([[{"pattern":"^[a-c]{2,}$"}]], [["a"]])
+    valid([[{"pattern":"^[-+]"}]], [["-1"]])
+  end)
+
   it("give up on runaway backtracking, quickly and saying so", function()
     local s = core.schema([[{"properties":{"k":{"pattern":"^(a+)+$"}}}]])
     local started = core.now()
