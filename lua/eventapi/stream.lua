@@ -101,7 +101,8 @@ end
 -- `done` hear of it; with none of them it is an unhandled failure.
 function Stream:_fail(err)
   if self.failed_fully or (self.ended and not self.failure) then return end -- (closed, or told already)
-  self.ended, self.failure = true, self.failure or err -- (a retry after a memory error keeps the first)
+  self.failure = self.failure or err -- (a retry after a memory error keeps the first; set before `ended`,
+  self.ended = true                  -- which alone reads as closed)
   err = self.failure
   if self.transfer then core.cancel(self.transfer, "the stream failed") end
   if self.retry_timer then core.cancel_timer(self.retry_timer) end
@@ -133,18 +134,20 @@ local function message(s, r)
   s.received, s.attempts = s.received + 1, 0 -- a message: the stream works again
   local msg = { event = r.event, data = value, id = r.id ~= "" and r.id or nil }
   if #s.handlers.message > 0 then emit(s, "message", msg); return end
-  local w = table.remove(s.waiters, 1)
+  local w = s.waiters[1]
   if w then
     if w.timer then core.cancel_timer(w.timer) end
-    return core.resolve(w.promise, msg)
+    core.resolve(w.promise, msg)
+    table.remove(s.waiters, 1) -- only once resolved: a memory error before leaves it to the failure
+    return
   end
   if s.tail - s.head + 1 >= s.max_queued then
     return s:_fail(Error.new({ type = "InvalidUse", method = "GET", url = s.url, location = s.location,
       message = ("%d messages waited to be read: read them with stream:on('message'), stream:messages() "
         .. "or stream:receive() (max_queued)"):format(s.max_queued) }))
   end
+  s.queue[s.tail + 1] = msg -- (then the count: a memory error here leaves no hole)
   s.tail = s.tail + 1
-  s.queue[s.tail] = msg
 end
 
 --- What the core hands over: {kind="open"} or a message record.
@@ -202,19 +205,19 @@ end
 --- The transfer ended: a reconnection when asked for and the failure is
 -- below HTTP, else the stream fails.
 function Stream:_ended(res)
-  self.transfer = nil
+  self.transfer = false
   if self.ended then return end
   local err = self:_error_of(res)
   if err.transport and self.attempts < self.reconnect and not self.client.closed then
     self.attempts = self.attempts + 1
     local wait = (self.retry_ms or DEFAULT_RETRY_MS) / 1000
-    if not emit(self, "reconnect", { attempt = self.attempts, wait = wait, error = err, last_id = self.last_id }) then
+    if not emit(self, "reconnect", { attempt = self.attempts, wait = wait, error = err, last_id = self.last_id or nil }) then
       return
     end
     local timer, id = core.timer(wait)
     self.retry_timer = id
     timer:next(function()
-      self.retry_timer = nil
+      self.retry_timer = false
       if not self.ended then self:_guard(self._connect) end
     end)
     return
@@ -262,6 +265,10 @@ function Stream.open(client, op, params, options, tools)
     attempts = 0, received = 0, queue = {}, head = 1, tail = 0, waiters = {},
     handlers = { open = {}, message = {}, error = {}, reconnect = {}, close = {} },
     done = core.promise(), ready = core.promise(), ended = false, opened = false,
+    -- every field the stream sets later, made now (false for none): setting a new key may run out of
+    -- memory halfway through a step that a retry must find whole
+    failure = false, failed_fully = false, ready_settled = false, transfer = false, retry_timer = false,
+    last_id = false, retry_ms = false, pulled = false,
   }, Stream)
   s.ready:next(nil, function() end) -- its failure is reported by `done` and the handlers, not twice
   s.respond = function(res) return tools.respond(client, req, res) end

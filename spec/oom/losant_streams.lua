@@ -28,6 +28,12 @@ return pcall(function()
   local function expect(err, kind)
     if type(err) ~= "table" or err.type ~= kind then error(err, 0) end
   end
+  --- What a message was, for a wrong result's reason.
+  local function shown(msg)
+    if type(msg) ~= "table" then return tostring(msg) end
+    local n = type(msg.data) == "table" and type(msg.data.data) == "table" and msg.data.data.n
+    return ("%s id=%s n=%s"):format(tostring(msg.event), tostring(msg.id), tostring(n))
+  end
   --- A promise and the function that fulfils it.
   local function deferred()
     local fulfil
@@ -109,11 +115,11 @@ return pcall(function()
     within(dropped.ready, "the dropped stream's ready")
     send(4)
     m = dropped:receive(10):await()
-    assert(m and m.data.data.n == 4, "wrong result: the message before the drop")
+    assert(m and m.data.data.n == 4, "wrong result: the message before the drop: " .. shown(m))
     within(reopened, "the reconnection")
     send(5)
     m = dropped:receive(10):await()
-    assert(m and m.data.data.n == 5 and reconnects >= 1, "wrong result: the message after the reconnection")
+    assert(m and m.data.data.n == 5 and reconnects >= 1, "wrong result: the message after the reconnection: " .. shown(m) .. ", reconnects " .. reconnects)
     dropped:close()
     assert(dropped.done:await() == true, "wrong result: the reconnected stream's done")
 
@@ -123,7 +129,7 @@ return pcall(function()
     within(once.ready, "the last stream's ready")
     send(6)
     m = once:receive(10):await()
-    assert(m and m.data.data.n == 6, "wrong result: the message before the last drop")
+    assert(m and m.data.data.n == 6, "wrong result: the message before the last drop: " .. shown(m))
     err = within(ended, "the drop")
     expect(err, "ConnectionFailed")
     assert(failure(once:receive(10), "receive after a drop") == err, "wrong result: receive after a drop")
