@@ -149,14 +149,12 @@ void sx_memo_forget(sx_memo *m, uint64_t session) {
 static const sx_re *regex(compiler *c, const jv *v, const char *where, const char *kw) {
     char why[300];
     pcre2_code *code = sx_regex_compile(c->u->s, v->u.str.s, v->u.str.len, why, sizeof why);
-    sx_regex *keep = code ? sx_alloc(&c->u->s->arena, sizeof *keep) : NULL;
-    sx_re *re = keep ? sx_alloc(&c->u->s->arena, sizeof *re) : NULL;
+    sx_re *re = code ? sx_alloc(&c->u->s->arena, sizeof *re) : NULL;
     if (re) {
         size_t jit = 0;
-        keep->re = code;
-        keep->next = c->u->s->regexes;
-        c->u->s->regexes = keep;
         re->code = code;
+        re->next = c->u->s->regexes;
+        c->u->s->regexes = re;
         re->jit = pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &jit) == 0 && jit > 0;
         sx_regex_simple(v->u.str.s, v->u.str.len, re);
         return re;

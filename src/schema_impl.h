@@ -106,6 +106,7 @@ enum {
  * without PCRE2 (sx_regex_simple). */
 typedef struct sx_re {
     pcre2_code *code;
+    struct sx_re *next;   /* the schema's list of its patterns (their code freed with it) */
     unsigned char jit;    /* code has JIT code: run through pcre2_jit_match */
     unsigned char simple; /* the fields below decide a match */
     unsigned char to_end; /* simple: the pattern ends with $ (the whole string is the run) */
@@ -144,12 +145,11 @@ struct snode {
     size_t nprops, npats, ndeps, nitem_list, nall, nany, none;
 };
 
-typedef struct sx_regex { pcre2_code *re; struct sx_regex *next; } sx_regex;
 
 struct schema {
     sx_arena arena;                 /* the schema text and tree, the nodes, their strings */
     snode *root;
-    sx_regex *regexes;              /* every compiled regex, freed with the schema */
+    sx_re *regexes;                 /* every compiled pattern, its code freed with the schema */
     pcre2_general_context *gctx;    /* PCRE2's allocations through ours */
     pcre2_compile_context *cctx;    /* the ECMA-like options */
     pcre2_match_context *mctx;      /* the match limit */

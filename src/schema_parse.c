@@ -504,14 +504,13 @@ static int read_number(parser *P, jv *v) {
     }
     v->u.num.i = 0;
     if (e10 >= -22 && e10 <= 22 && sig <= 15) { /* finite: below 10^15 * 10^22 */
-        if (P->lazy) { /* computed by sx_num_d, when asked */
-            v->lazy = neg ? 2 : 1;
-            v->e10 = (signed char)e10;
-            v->u.num.i = (int64_t)m;
-            return 0;
-        }
-        double d = neg ? -(double)m : (double)m;
-        v->u.num.d = e10 < 0 ? d / POW10[-e10] : d * POW10[e10];
+        v->lazy = neg ? 2 : 1; /* its parts: sx_num_d computes the double */
+        v->e10 = (signed char)e10;
+        v->u.num.i = (int64_t)m;
+        if (P->lazy) return 0; /* when asked */
+        v->u.num.d = sx_num_d(v);
+        v->lazy = 0;
+        v->u.num.i = 0;
         return 0;
     }
     double d;

@@ -35,7 +35,7 @@ int sx_regex_init(schema *s) {
 }
 
 void sx_regex_release(schema *s) {
-    for (sx_regex *r = s->regexes; r; r = r->next) pcre2_code_free(r->re);
+    for (sx_re *r = s->regexes; r; r = r->next) pcre2_code_free(r->code);
     pcre2_match_context_free(s->mctx);
     pcre2_compile_context_free(s->cctx);
     pcre2_general_context_free(s->gctx);

@@ -25,14 +25,17 @@ static int cmp_int_double(int64_t i, double d) {
 
 int sx_num_cmp(const jv *a, const jv *b) {
     if (a->isint && b->isint) return a->u.num.i < b->u.num.i ? -1 : a->u.num.i > b->u.num.i;
+    if (a->isint) return cmp_int_double(a->u.num.i, sx_num_d(b));
+    if (b->isint) return -cmp_int_double(b->u.num.i, sx_num_d(a));
     double ad = sx_num_d(a), bd = sx_num_d(b);
-    if (a->isint) return cmp_int_double(a->u.num.i, bd);
-    if (b->isint) return -cmp_int_double(b->u.num.i, ad);
     return ad < bd ? -1 : ad > bd;
 }
 
 int sx_integral(const jv *v) {
-    return v->type == JV_NUMBER && (v->isint || sx_num_d(v) == floor(sx_num_d(v)));
+    if (v->type != JV_NUMBER) return 0;
+    if (v->isint) return 1;
+    double d = sx_num_d(v);
+    return d == floor(d);
 }
 
 /* The decimal value of a number text as m * 10^e, m of at most 18
