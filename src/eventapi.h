@@ -28,6 +28,12 @@ typedef struct fd_entry fd_entry; /* loop.h: what the loop knows of a descriptor
 
 #define EVENTAPI_LOOP_MAGIC 0x4c6f6f70u /* "Loop": eventapi_loop checks it */
 
+/* How many times a step that must not be lost (a stream record's handler,
+ * a job's settlement) is tried when it runs out of memory: Lua's own retry
+ * after an emergency collection fails with the first, the next usually
+ * succeeds; more is a lasting shortage, raised. */
+#define EVENTAPI_MEMORY_TRIES 4
+
 typedef struct loop {
     unsigned magic;    /* EVENTAPI_LOOP_MAGIC */
     CURLM *multi;

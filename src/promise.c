@@ -392,8 +392,8 @@ int eventapi_take_unhandled(lua_State *L, loop *lp) {
 }
 
 /* Settles a job's child (stack index) with the value at `value`, resolving
- * or with state, and tries again when that ran out of memory, up to four
- * times in all: the job has left the queue and its handler ran, so a
+ * or with state, and tries again when that ran out of memory, up to
+ * EVENTAPI_MEMORY_TRIES times in all: the job has left the queue and its handler ran, so a
  * memory error raised out of the settlement (out of the step, to a host
  * that may catch it and step on) would leave the child pending for ever.
  * A settlement is all or nothing (eventapi_promise_settle), so a retry is
@@ -403,7 +403,7 @@ static void settle_child(lua_State *L, int child, int state, int resolve, int va
     value = lua_absindex(L, value);
     for (int tries = 1;; tries++) {
         if (!lua_checkstack(L, 5)) {
-            if (tries == 4) eventapi_error(L, "OutOfMemory", "out of memory settling a promise");
+            if (tries == EVENTAPI_MEMORY_TRIES) eventapi_error(L, "OutOfMemory", "out of memory settling a promise");
             continue;
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, eventapi_loop(L)->settle_ref); /* settle_body, made once */
@@ -412,7 +412,7 @@ static void settle_child(lua_State *L, int child, int state, int resolve, int va
         lua_pushvalue(L, value);
         lua_pushboolean(L, resolve);
         if (lua_pcall(L, 4, 0, 0) == LUA_OK) return;
-        if (tries == 4) lua_error(L);
+        if (tries == EVENTAPI_MEMORY_TRIES) lua_error(L);
         lua_pop(L, 1);
     }
 }

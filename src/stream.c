@@ -228,7 +228,7 @@ void stream_free(transfer *t) {
 
 /* The job of one record, record -> nothing: calls handler(record), the Lua
  * handler being upvalue 1, and calls it again when the call ran out of
- * memory, up to four times in all. A memory error burst while Lua sets up
+ * memory, up to EVENTAPI_MEMORY_TRIES times in all. A memory error burst while Lua sets up
  * the call (a call frame, a stack) would otherwise lose the record: a job
  * has nowhere to send its error. The handler must take that retry: it runs
  * its body under its own pcall (stream.lua's _deliver), so a memory error
@@ -239,7 +239,7 @@ static int deliver_record(lua_State *L) {
         lua_pushvalue(L, 1);
         int status = lua_pcall(L, 1, 0, 0);
         if (status == LUA_OK) return 0;
-        if (status != LUA_ERRMEM || tries == 4) return lua_error(L);
+        if (status != LUA_ERRMEM || tries == EVENTAPI_MEMORY_TRIES) return lua_error(L);
         lua_pop(L, 1);
     }
 }
